@@ -1,0 +1,84 @@
+/// Why a byte stream cannot be read as frames; the connection that sent it is closed.
+public enum FrameDecodingError: Error, Equatable, Sendable, CustomStringConvertible {
+    case reservedFlags(streamID: UInt32, flags: UInt8)
+    case zeroFrameType(streamID: UInt32)
+
+    public var description: String {
+        switch self {
+        case .reservedFlags(let streamID, let flags):
+            "frame on stream \(streamID) sets reserved flags 0x\(String(flags, radix: 16)); protocol version 1 defines none"
+        case .zeroFrameType(let streamID):
+            "frame on stream \(streamID) has type 0, which is never valid"
+        }
+    }
+}
+
+/// What the decoder found next in the byte stream.
+public enum DecodedFrame: Sendable {
+    /// A whole frame within the size limit.
+    case frame(Frame)
+    /// A frame whose payload is larger than the limit: the decoder skips its payload as it arrives,
+    /// so the caller can answer RESOURCE_EXHAUSTED on that stream and keep the connection.
+    case oversized(FrameHeader)
+}
+
+/// Splits a byte stream into frames, incrementally: bytes may arrive split at any point.
+///
+/// Memory is bounded by the frame size limit: a payload over the limit is skipped, never buffered.
+public struct FrameDecoder: Sendable {
+    public let maxPayloadSize: Int
+    private var buffer: [UInt8] = []
+    private var readIndex = 0
+    /// Bytes of an oversized payload still to be thrown away.
+    private var bytesToSkip = 0
+
+    public init(maxPayloadSize: Int) {
+        self.maxPayloadSize = maxPayloadSize
+    }
+
+    /// Bytes received but not yet returned as frames.
+    public var bufferedByteCount: Int { buffer.count - readIndex }
+
+    public mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        var bytes = bytes[...]
+        if bytesToSkip > 0 {
+            let skipped = min(bytesToSkip, bytes.count)
+            bytesToSkip -= skipped
+            bytes = bytes.dropFirst(skipped)
+        }
+        if readIndex > 0 && readIndex >= buffer.count / 2 {
+            buffer.removeFirst(readIndex)
+            readIndex = 0
+        }
+        buffer.append(contentsOf: bytes)
+    }
+
+    public mutating func append(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { append($0) }
+    }
+
+    /// The next whole frame, or nil until more bytes arrive.
+    public mutating func next() throws(FrameDecodingError) -> DecodedFrame? {
+        guard bytesToSkip == 0, buffer.count - readIndex >= FrameHeader.size else { return nil }
+        let header = buffer.withUnsafeBytes { FrameHeader(UnsafeRawBufferPointer(rebasing: $0[readIndex..<(readIndex + FrameHeader.size)])) }
+        guard header.flags == 0 else { throw .reservedFlags(streamID: header.streamID, flags: header.flags) }
+        guard header.type.rawValue != 0 else { throw .zeroFrameType(streamID: header.streamID) }
+        let length = Int(header.payloadLength)
+        if length > maxPayloadSize {
+            readIndex += FrameHeader.size
+            let available = min(length, buffer.count - readIndex)
+            readIndex += available
+            bytesToSkip = length - available
+            return .oversized(header)
+        }
+        guard buffer.count - readIndex - FrameHeader.size >= length else { return nil }
+        let start = readIndex + FrameHeader.size
+        let payload = Array(buffer[start..<(start + length)])
+        readIndex = start + length
+        if readIndex == buffer.count {
+            buffer.removeAll(keepingCapacity: buffer.capacity <= 1 << 20)
+            readIndex = 0
+        }
+        return .frame(Frame(header: header, payload: payload))
+    }
+}

@@ -1,0 +1,112 @@
+import BillingProtos
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A protobuf message as Swift values, with its encoding through the committed protobuf-c code.
+///
+/// Conforming types copy everything out of the C struct while decoding and free it at once,
+/// so no C pointer outlives `init(wireBytes:)`.
+public protocol WireMessage: Sendable {
+    /// Decodes protobuf bytes; malformed bytes are INVALID_ARGUMENT.
+    init(wireBytes: [UInt8]) throws(RPCError)
+    /// Encodes the message as protobuf bytes.
+    func wireBytes() -> [UInt8]
+}
+
+/// The C memory a message points into while it is packed: strings, byte buffers and pointer arrays,
+/// freed together when the arena is released.
+public final class ProtobufCArena {
+    private var allocations: [UnsafeMutableRawPointer] = []
+
+    public init() {}
+    deinit { for allocation in allocations { free(allocation) } }
+
+    /// A NUL-terminated copy of `string`.
+    public func string(_ string: String) -> UnsafeMutablePointer<CChar> {
+        let copy = strdup(string)!
+        allocations.append(copy)
+        return copy
+    }
+
+    public func bytes(_ bytes: [UInt8]) -> ProtobufCBinaryData {
+        guard !bytes.isEmpty else { return ProtobufCBinaryData(len: 0, data: nil) }
+        let copy = malloc(bytes.count)!
+        allocations.append(copy)
+        bytes.withUnsafeBytes { copy.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        return ProtobufCBinaryData(len: bytes.count, data: copy.assumingMemoryBound(to: UInt8.self))
+    }
+
+    /// A zeroed C struct, initialized by `initialize` (the generated `…__init` function).
+    public func message<M>(_ initialize: (UnsafeMutablePointer<M>) -> Void) -> UnsafeMutablePointer<M> {
+        let raw = calloc(1, MemoryLayout<M>.stride)!
+        allocations.append(raw)
+        let pointer = raw.bindMemory(to: M.self, capacity: 1)
+        initialize(pointer)
+        return pointer
+    }
+
+    /// A C array of the given elements (a repeated field).
+    public func array<T>(_ elements: [T]) -> UnsafeMutablePointer<T>? {
+        guard !elements.isEmpty else { return nil }
+        let raw = malloc(MemoryLayout<T>.stride * elements.count)!
+        allocations.append(raw)
+        let pointer = raw.bindMemory(to: T.self, capacity: elements.count)
+        pointer.initialize(from: elements, count: elements.count)
+        return pointer
+    }
+}
+
+/// Packs a generated protobuf-c struct (built with an arena) into bytes.
+public func packProtobufC<M>(_ message: UnsafeMutablePointer<M>) -> [UInt8] {
+    let base = UnsafeRawPointer(message).assumingMemoryBound(to: ProtobufCMessage.self)
+    let size = protobuf_c_message_get_packed_size(base)
+    guard size > 0 else { return [] }
+    return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+        count = protobuf_c_message_pack(base, buffer.baseAddress!)
+    }
+}
+
+/// Unpacks `bytes` with a generated `…__unpack` function, lets `read` copy the fields out,
+/// and frees the C struct before returning.
+public func unpackProtobufC<M, Value>(
+    _ bytes: [UInt8],
+    as name: String,
+    unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<M>?,
+    free: (UnsafeMutablePointer<M>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void,
+    read: (M) throws(RPCError) -> Value
+) throws(RPCError) -> Value {
+    let message = bytes.withUnsafeBufferPointer { unpack(nil, $0.count, $0.baseAddress) }
+    guard let message else {
+        throw RPCError(.invalidArgument, "the \(name) message is not valid protobuf")
+    }
+    defer { free(message, nil) }
+    return try read(message.pointee)
+}
+
+/// Reading fields out of protobuf-c structs.
+public enum ProtobufCField {
+    public static func string(_ pointer: UnsafeMutablePointer<CChar>?) -> String {
+        pointer.map { String(cString: $0) } ?? ""
+    }
+
+    public static func bytes(_ data: ProtobufCBinaryData) -> [UInt8] {
+        guard data.len > 0, let base = data.data else { return [] }
+        return Array(UnsafeBufferPointer(start: base, count: data.len))
+    }
+
+    /// The elements of a repeated message field, each read by `read`.
+    public static func repeated<T, Value>(
+        _ count: Int, _ elements: UnsafeMutablePointer<UnsafeMutablePointer<T>?>?,
+        _ read: (T) throws(RPCError) -> Value
+    ) throws(RPCError) -> [Value] {
+        guard count > 0, let elements else { return [] }
+        var values: [Value] = []
+        values.reserveCapacity(count)
+        for index in 0..<count {
+            guard let element = elements[index] else { continue }
+            values.append(try read(element.pointee))
+        }
+        return values
+    }
+}
