@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Regenerates the committed protobuf-c code in Sources/BillingProtos from proto/.
 # Run after editing any .proto file; a test in Tests/BillingWireTests fails when the copy is stale.
+# Usage: proto/generate.sh [OUTPUT_DIR]   (default: Sources/BillingProtos; the test passes a temporary one)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-out="$root/Sources/BillingProtos"
+out="${1:-$root/Sources/BillingProtos}"
 cd "$root/proto"
 protos=$(find . -name '*.proto' | sed 's|^\./||' | LC_ALL=C sort)
 tmp=$(mktemp -d)

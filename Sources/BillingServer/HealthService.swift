@@ -1,0 +1,87 @@
+import BillingWire
+import Synchronization
+
+/// `grpc.health.v1.Health`: `Check` answers whether the server (service "") or one service is serving;
+/// `Watch` streams the status now and on every change. The server reports NOT_SERVING while it drains.
+public final class HealthService: RPCService {
+    public static let serviceName = Health.serviceName
+
+    private struct State {
+        var statuses: [String: Health.ServingStatus] = [:]
+        var watchers: [Int: (service: String, continuation: AsyncStream<Health.ServingStatus>.Continuation)] = [:]
+        var nextWatcherID = 0
+        var isDraining = false
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Sets the status of `service` ("" for the server as a whole) and tells its watchers.
+    public func setStatus(_ status: Health.ServingStatus, for service: String = "") {
+        state.withLock { state in
+            guard !state.isDraining else { return }
+            state.statuses[service] = status
+            for watcher in state.watchers.values where watcher.service == service {
+                watcher.continuation.yield(status)
+            }
+        }
+    }
+
+    /// The server began to shut down: everything is NOT_SERVING from now on, and open watches end
+    /// after saying so, so that they do not hold the drain open.
+    func enterDrain() {
+        let watchers = state.withLock { state in
+            state.isDraining = true
+            for service in state.statuses.keys { state.statuses[service] = .notServing }
+            defer { state.watchers = [:] }
+            return state.watchers.values
+        }
+        for watcher in watchers {
+            watcher.continuation.yield(.notServing)
+            watcher.continuation.finish()
+        }
+    }
+
+    public func status(of service: String) -> Health.ServingStatus? {
+        state.withLock { $0.statuses[service] }
+    }
+
+    public var methods: [String: MethodHandler] {
+        [
+            "Check": .unary { [self] (request: Health.CheckRequest, _) in
+                guard let status = status(of: request.service) else {
+                    throw RPCError(.notFound, "no service named \"\(request.service)\" is registered for health checks")
+                }
+                return Health.CheckResponse(status: status)
+            },
+            "Watch": .serverStream { [self] (request: Health.CheckRequest, _, stream: TypedStreamWriter<Health.CheckResponse>) in
+                for await status in watch(request.service) {
+                    try await stream.send(Health.CheckResponse(status: status))
+                }
+            },
+        ]
+    }
+
+    /// The statuses of `service`: the current one first, then each change; only the newest is kept
+    /// for a slow watcher, so a watch holds one status at most.
+    private func watch(_ service: String) -> AsyncStream<Health.ServingStatus> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Health.ServingStatus.self, bufferingPolicy: .bufferingNewest(1))
+        let id: Int? = state.withLock { state in
+            continuation.yield(state.statuses[service] ?? .serviceUnknown)
+            guard !state.isDraining else { return nil }
+            let id = state.nextWatcherID
+            state.nextWatcherID += 1
+            state.watchers[id] = (service, continuation)
+            return id
+        }
+        guard let id else {
+            continuation.finish()
+            return stream
+        }
+        continuation.onTermination = { [weak self] _ in
+            self?.state.withLock { _ = $0.watchers.removeValue(forKey: id) }
+        }
+        return stream
+    }
+}

@@ -1,0 +1,166 @@
+import BillingWire
+import Dispatch
+import Logging
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The billing RPC server: listens on a Unix socket, accepts connections within the limits, routes calls
+/// to the registered services, and shuts down gracefully.
+///
+/// ```swift
+/// let server = RPCServer(configuration: .init(socketPath: "/run/billing.sock"), services: [billing])
+/// try server.start()
+/// // ... on SIGTERM:
+/// await server.shutdown()
+/// ```
+public final class RPCServer: Sendable {
+    private struct State {
+        var connections: [UInt64: Connection] = [:]
+        var nextConnectionID: UInt64 = 1
+        var isShuttingDown = false
+    }
+
+    /// The listening socket's accept source and whether it is paused; touched on `acceptQueue` only.
+    private final class Listener: @unchecked Sendable {
+        var source: (any DispatchSourceRead)?
+        var isPaused = false
+    }
+
+    public let configuration: ServerConfiguration
+    /// The health service, always registered; it reports SERVING for the server and every service once started.
+    public let health = HealthService()
+    private let router: Router
+    private let logger: Logger
+    private let metrics = ServerMetrics()
+    private let acceptQueue = DispatchQueue(label: "billing.accept")
+    private let state = Mutex(State())
+    private let listener = Listener()
+    private let stopped = Mutex<[CheckedContinuation<Void, Never>]?>([])
+
+    public init(configuration: ServerConfiguration, services: [any RPCService], logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        self.router = Router(services: services + [health])
+    }
+
+    /// Binds the socket and starts accepting connections. Throws when the socket cannot be created,
+    /// for example because another server listens on the path.
+    public func start() throws {
+        let fd = try UnixSocket.listen(path: configuration.socketPath, mode: configuration.socketMode, backlog: 1024)
+        for service in router.serviceNames { health.setStatus(.serving, for: service) }
+        health.setStatus(.serving)
+        acceptQueue.sync {
+            let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: acceptQueue)
+            source.setEventHandler { [self] in acceptPendingConnections(on: fd) }
+            source.setCancelHandler { close(fd) }
+            listener.source = source
+            source.activate()
+        }
+        logger.info("listening", metadata: ["socket": "\(configuration.socketPath)"])
+    }
+
+    /// Suspends until the server has shut down.
+    public func waitUntilStopped() async {
+        await withCheckedContinuation { continuation in
+            let alreadyStopped = stopped.withLock { waiters in
+                guard waiters != nil else { return true }
+                waiters!.append(continuation)
+                return false
+            }
+            if alreadyStopped { continuation.resume() }
+        }
+    }
+
+    /// Graceful shutdown: stop accepting, report NOT_SERVING, tell every client to go away, let calls in
+    /// flight finish within the grace period, cancel the rest, then close and remove the socket file.
+    public func shutdown() async {
+        let connections = state.withLock { state -> [Connection]? in
+            guard !state.isShuttingDown else { return nil }
+            state.isShuttingDown = true
+            return Array(state.connections.values)
+        }
+        guard let connections else { return await waitUntilStopped() }
+        logger.info("shutting down", metadata: ["connections": "\(connections.count)"])
+        acceptQueue.sync {
+            resumeAccepting()
+            listener.source?.cancel()
+            listener.source = nil
+        }
+        unlink(configuration.socketPath)
+        health.enterDrain()
+        for connection in connections { connection.drain() }
+
+        let graceEnds = ContinuousClock.now + configuration.shutdownGracePeriod
+        while openConnectionCount > 0, ContinuousClock.now < graceEnds {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        let remaining = state.withLock { Array($0.connections.values) }
+        if !remaining.isEmpty {
+            logger.warning("grace period over; cancelling calls still in flight", metadata: ["connections": "\(remaining.count)"])
+            for connection in remaining { connection.forceClose() }
+            while openConnectionCount > 0 { try? await Task.sleep(for: .milliseconds(10)) }
+        }
+        logger.info("stopped")
+        let waiters = stopped.withLock { waiters in
+            defer { waiters = nil }
+            return waiters ?? []
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Connections open now, for tests and metrics.
+    public var openConnectionCount: Int { state.withLock { $0.connections.count } }
+
+    private func acceptPendingConnections(on listeningSocket: Int32) {
+        for _ in 0..<64 {
+            switch UnixSocket.accept(listeningSocket) {
+            case .connection(let fd): admit(fd)
+            case .noneWaiting: return
+            case .outOfDescriptors:
+                logger.error("out of file descriptors; pausing accepts for 100 ms")
+                return pauseAccepting()
+            }
+        }
+    }
+
+    private func admit(_ fd: Int32) {
+        let (connection, overLimit): (Connection, Bool) = state.withLock { state in
+            let id = state.nextConnectionID
+            state.nextConnectionID += 1
+            let connection = Connection(
+                id: id, fileDescriptor: fd, router: router, configuration: configuration, metrics: metrics, logger: logger
+            ) { [weak self] closed in self?.forget(closed) }
+            let overLimit = state.isShuttingDown || state.connections.count >= configuration.limits.maxConnections
+            state.connections[id] = connection
+            return (connection, overLimit)
+        }
+        metrics.openConnections.increment()
+        if overLimit {
+            metrics.connectionsRefused.increment()
+            logger.warning("refusing a connection over the limit", metadata: ["limit": "\(configuration.limits.maxConnections)"])
+            connection.refuse(RPCError(.resourceExhausted, "the server already has \(configuration.limits.maxConnections) connections, its limit; retry later"))
+        } else {
+            connection.start()
+        }
+    }
+
+    private func forget(_ connection: Connection) {
+        state.withLock { _ = $0.connections.removeValue(forKey: connection.id) }
+        metrics.openConnections.decrement()
+    }
+
+    private func pauseAccepting() {
+        guard let source = listener.source, !listener.isPaused else { return }
+        listener.isPaused = true
+        source.suspend()
+        acceptQueue.asyncAfter(deadline: .now() + .milliseconds(100)) { [self] in resumeAccepting() }
+    }
+
+    private func resumeAccepting() {
+        guard listener.isPaused else { return }
+        listener.isPaused = false
+        listener.source?.resume()
+    }
+}

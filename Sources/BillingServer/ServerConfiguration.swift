@@ -1,0 +1,63 @@
+import BillingWire
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Upper bounds on everything a peer can make the server hold. Each has a default that suits a
+/// billing service on one machine; `billingd` lets an operator change them.
+public struct ServerLimits: Sendable {
+    /// Largest frame payload accepted; larger frames are skipped and answered RESOURCE_EXHAUSTED.
+    public var maxFramePayloadBytes = 4 * 1024 * 1024
+    /// Metadata entries per call, and their keys and values added up.
+    public var maxMetadataEntries = 64
+    public var maxMetadataBytes = 8 * 1024
+    /// Calls running at once on one connection; more are answered RESOURCE_EXHAUSTED.
+    public var maxCallsInFlightPerConnection = 256
+    /// Open connections; more are told GOAWAY with RESOURCE_EXHAUSTED and closed.
+    public var maxConnections = 4096
+    /// Reply bytes waiting for a peer that does not read; past it the server stops reading that peer.
+    public var maxBufferedOutboundBytesPerConnection = 8 * 1024 * 1024
+    /// A connection with no call in flight and no traffic for this long is closed.
+    public var idleTimeout: Duration = .seconds(300)
+    /// The deadline of a call whose request names none, and the longest one a request may ask for.
+    public var defaultCallTimeout: Duration = .seconds(30)
+    public var maxCallTimeout: Duration = .seconds(600)
+    /// Server streams: DATA frames in flight before the client grants more.
+    public var defaultStreamWindow: UInt32 = 16
+    public var maxStreamWindow: UInt32 = 1024
+
+    public init() {}
+}
+
+/// Who may call: the socket file's mode is the first gate, these lists the second.
+/// Empty lists let every peer that can open the socket call.
+public struct AccessPolicy: Sendable {
+    public var allowedUserIDs: Set<UInt32> = []
+    public var allowedGroupIDs: Set<UInt32> = []
+
+    public init(allowedUserIDs: Set<UInt32> = [], allowedGroupIDs: Set<UInt32> = []) {
+        self.allowedUserIDs = allowedUserIDs
+        self.allowedGroupIDs = allowedGroupIDs
+    }
+
+    public func allows(_ peer: PeerCredentials?) -> Bool {
+        if allowedUserIDs.isEmpty && allowedGroupIDs.isEmpty { return true }
+        guard let peer else { return false }
+        return allowedUserIDs.contains(peer.uid) || allowedGroupIDs.contains(peer.gid)
+    }
+}
+
+/// Where and how the server listens.
+public struct ServerConfiguration: Sendable {
+    public var socketPath: String
+    /// The socket file's permission bits; 0660 lets the owner and its group connect.
+    public var socketMode: mode_t = 0o660
+    public var limits = ServerLimits()
+    public var access = AccessPolicy()
+    /// How long calls in flight may run after a shutdown begins.
+    public var shutdownGracePeriod: Duration = .seconds(10)
+
+    public init(socketPath: String) {
+        self.socketPath = socketPath
+    }
+}

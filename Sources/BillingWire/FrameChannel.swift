@@ -1,0 +1,224 @@
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A connected, non-blocking Unix stream socket that carries frames: the part of a connection that the
+/// server and the client share.
+///
+/// Everything happens on `queue`, a serial queue: Dispatch sources tell it when the socket is readable
+/// or writable; bytes are decoded incrementally; frames sent in one turn of the queue leave in one
+/// system call. When the peer stops reading and unsent bytes pass `maxBufferedOutboundBytes`, the channel
+/// stops reading from the peer too, so a slow peer cannot grow this process's memory.
+public final class FrameChannel: @unchecked Sendable {
+    /// Why a channel closed.
+    public enum CloseReason: Sendable, CustomStringConvertible {
+        case peerClosed
+        case closedLocally(String)
+        case malformed(FrameDecodingError)
+        case ioError(Int32)
+
+        public var description: String {
+            switch self {
+            case .peerClosed: "peer closed the connection"
+            case .closedLocally(let why): why
+            case .malformed(let error): "malformed frame: \(error)"
+            case .ioError(let code): "socket error: \(String(cString: strerror(code)))"
+            }
+        }
+    }
+
+    /// The serial queue that owns this channel's state; every method must be called on it.
+    public let queue: DispatchQueue
+    public let fileDescriptor: Int32
+    public let maxBufferedOutboundBytes: Int
+
+    /// Called once with the peer's preface before any frame; returning false closes the channel.
+    public var onPreface: (ConnectionPreface.Verdict) -> Bool = { _ in true }
+    /// Called with every frame, or oversized frame header, in order of arrival.
+    public var onFrame: (DecodedFrame) -> Void = { _ in }
+    /// Called once, after the socket is closed.
+    public var onClose: (CloseReason) -> Void = { _ in }
+    /// Called after each system call that moved bytes, for metrics.
+    public var onTransfer: (_ received: Int, _ sent: Int) -> Void = { _, _ in }
+
+    private var decoder: FrameDecoder
+    private var prefaceBytes: [UInt8] = []
+    private var prefaceReceived = false
+    private var outbound: [UInt8] = []
+    private var outboundOffset = 0
+    private var flushScheduled = false
+    private var closeWhenFlushed: CloseReason?
+    private var readSource: (any DispatchSourceRead)?
+    private var writeSource: (any DispatchSourceWrite)?
+    private var readingPaused = false
+    private var writeSourceArmed = false
+    private var sourcesAwaitingCancel = 0
+    private(set) public var isClosed = false
+    private let readBuffer: UnsafeMutableRawBufferPointer
+
+    public init(fileDescriptor: Int32, queue: DispatchQueue, maxFramePayloadBytes: Int, maxBufferedOutboundBytes: Int) {
+        self.fileDescriptor = fileDescriptor
+        self.queue = queue
+        self.maxBufferedOutboundBytes = maxBufferedOutboundBytes
+        self.decoder = FrameDecoder(maxPayloadSize: maxFramePayloadBytes)
+        self.readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
+    }
+
+    deinit { readBuffer.deallocate() }
+
+    /// Sends this side's preface and starts reading.
+    public func start() {
+        dispatchPrecondition(condition: .onQueue(queue))
+        sendRaw(ConnectionPreface.bytes())
+        let read = DispatchSource.makeReadSource(fileDescriptor: fileDescriptor, queue: queue)
+        read.setEventHandler { [unowned self] in self.readAvailableBytes() }
+        readSource = read
+        let write = DispatchSource.makeWriteSource(fileDescriptor: fileDescriptor, queue: queue)
+        write.setEventHandler { [unowned self] in self.flush() }
+        writeSource = write
+        // The descriptor is closed once both sources are cancelled, never while Dispatch still watches it.
+        for source in [read, write] as [any DispatchSourceProtocol] {
+            source.setCancelHandler { [self] in
+                sourcesAwaitingCancel -= 1
+                if sourcesAwaitingCancel == 0 { Glibc.close(fileDescriptor) }
+            }
+        }
+        sourcesAwaitingCancel = 2
+        read.activate()
+    }
+
+    /// Queues a frame; frames queued in the same turn of the queue leave together.
+    public func send(_ frame: Frame) {
+        dispatchPrecondition(condition: .onQueue(queue))
+        guard !isClosed else { return }
+        frame.append(to: &outbound)
+        scheduleFlush()
+    }
+
+    /// Queues raw bytes (the preface, or a plain-text refusal to a peer that speaks no frames).
+    public func sendRaw(_ bytes: [UInt8]) {
+        dispatchPrecondition(condition: .onQueue(queue))
+        guard !isClosed else { return }
+        outbound.append(contentsOf: bytes)
+        scheduleFlush()
+    }
+
+    /// Bytes queued but not yet taken by the socket.
+    public var bufferedOutboundBytes: Int { outbound.count - outboundOffset }
+
+    /// Closes after everything queued so far has been written (or at once if the peer is gone).
+    public func closeAfterFlush(_ reason: CloseReason) {
+        dispatchPrecondition(condition: .onQueue(queue))
+        guard !isClosed else { return }
+        closeWhenFlushed = reason
+        pauseReading()
+        scheduleFlush()
+    }
+
+    /// Closes now, dropping anything unsent.
+    public func close(_ reason: CloseReason) {
+        dispatchPrecondition(condition: .onQueue(queue))
+        guard !isClosed else { return }
+        isClosed = true
+        outbound = []
+        outboundOffset = 0
+        if let writeSource {
+            if !writeSourceArmed { writeSource.resume() }
+            writeSource.cancel()
+        }
+        if let readSource {
+            if readingPaused { readSource.resume() }
+            readSource.cancel()
+        } else {
+            Glibc.close(fileDescriptor)
+        }
+        onClose(reason)
+        onPreface = { _ in false }
+        onFrame = { _ in }
+        onClose = { _ in }
+        onTransfer = { _, _ in }
+    }
+
+    private func readAvailableBytes() {
+        // A bounded number of reads per event, so that one busy peer cannot starve the queue's other work.
+        for _ in 0..<4 {
+            guard !isClosed, !readingPaused else { return }
+            let count = Glibc.read(fileDescriptor, readBuffer.baseAddress, readBuffer.count)
+            if count == 0 { return close(.peerClosed) }
+            if count < 0 {
+                if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { return }
+                return close(.ioError(errno))
+            }
+            onTransfer(count, 0)
+            var bytes = UnsafeRawBufferPointer(rebasing: readBuffer[0..<count])
+            if !prefaceReceived {
+                let needed = ConnectionPreface.size - prefaceBytes.count
+                prefaceBytes.append(contentsOf: bytes.prefix(needed))
+                bytes = UnsafeRawBufferPointer(rebasing: bytes.dropFirst(needed))
+                guard prefaceBytes.count == ConnectionPreface.size else { continue }
+                prefaceReceived = true
+                guard onPreface(ConnectionPreface.check(prefaceBytes)) else { return }
+            }
+            decoder.append(bytes)
+            do {
+                while !isClosed, closeWhenFlushed == nil, let decoded = try decoder.next() {
+                    onFrame(decoded)
+                }
+            } catch {
+                return close(.malformed(error))
+            }
+            if count < readBuffer.count { return }
+        }
+    }
+
+    private func scheduleFlush() {
+        guard !flushScheduled, !writeSourceArmed else { return }
+        flushScheduled = true
+        queue.async { [self] in
+            flushScheduled = false
+            flush()
+        }
+    }
+
+    private func flush() {
+        guard !isClosed else { return }
+        while outboundOffset < outbound.count {
+            guard let written = UnixSocket.writeSome(fileDescriptor, outbound, from: outboundOffset) else {
+                return close(.ioError(errno))
+            }
+            if written == 0 { break }
+            outboundOffset += written
+            onTransfer(0, written)
+        }
+        if outboundOffset == outbound.count {
+            outbound.removeAll(keepingCapacity: outbound.capacity <= 1 << 20)
+            outboundOffset = 0
+            if writeSourceArmed {
+                writeSource?.suspend()
+                writeSourceArmed = false
+            }
+            if let reason = closeWhenFlushed { return close(reason) }
+        } else if !writeSourceArmed {
+            writeSource?.resume()
+            writeSourceArmed = true
+        }
+        let buffered = bufferedOutboundBytes
+        if buffered > maxBufferedOutboundBytes {
+            pauseReading()
+        } else if readingPaused, buffered <= maxBufferedOutboundBytes / 2, closeWhenFlushed == nil {
+            readingPaused = false
+            readSource?.resume()
+        }
+        if outboundOffset > 1 << 20 {
+            outbound.removeFirst(outboundOffset)
+            outboundOffset = 0
+        }
+    }
+
+    private func pauseReading() {
+        guard !readingPaused, let readSource else { return }
+        readingPaused = true
+        readSource.suspend()
+    }
+}

@@ -1,0 +1,127 @@
+import ArgumentParser
+import BillingServer
+import Dispatch
+import Logging
+import Metrics
+import Prometheus
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `billingd`: the billing service daemon. Parses its flags, sets up logging and metrics, wires the
+/// services to the RPC server, and shuts down gracefully on SIGTERM or SIGINT.
+@main
+struct Billingd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "billingd",
+        abstract: "The billing service: accounts, payments, wallets and subscriptions over a Unix-socket RPC protocol."
+    )
+
+    @Option(help: "Unix socket to listen on.")
+    var socket = "data/billingd.sock"
+
+    @Option(help: "SQLite database file; created on first start.")
+    var database = "data/billing.sqlite3"
+
+    @Option(help: "Unix socket serving Prometheus metrics over HTTP (GET /metrics); \"\" turns it off.")
+    var metricsSocket = "data/metrics.sock"
+
+    @Option(help: "Permission bits of the socket files, in octal.")
+    var socketMode = "660"
+
+    @Option(name: .customLong("allow-uid"), help: "A user id allowed to call (repeatable). With no --allow-uid or --allow-gid, everyone who can open the socket may call.")
+    var allowedUserIDs: [UInt32] = []
+
+    @Option(name: .customLong("allow-gid"), help: "A group id allowed to call (repeatable).")
+    var allowedGroupIDs: [UInt32] = []
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .info
+
+    @Option(help: "Largest frame payload accepted, in bytes.")
+    var maxFrameBytes = ServerLimits().maxFramePayloadBytes
+
+    @Option(help: "Largest call metadata accepted, in bytes.")
+    var maxMetadataBytes = ServerLimits().maxMetadataBytes
+
+    @Option(help: "Calls in flight per connection.")
+    var maxCallsPerConnection = ServerLimits().maxCallsInFlightPerConnection
+
+    @Option(help: "Open connections.")
+    var maxConnections = ServerLimits().maxConnections
+
+    @Option(help: "Unsent reply bytes per connection before the server stops reading from it.")
+    var maxBufferedBytesPerConnection = ServerLimits().maxBufferedOutboundBytesPerConnection
+
+    @Option(help: "Seconds a connection with no calls may stay idle.")
+    var idleTimeoutSeconds = 300
+
+    @Option(help: "Seconds calls in flight may take to finish after SIGTERM.")
+    var shutdownGraceSeconds = 10
+
+    func validate() throws {
+        guard mode_t(socketMode, radix: 8) != nil else { throw ValidationError("--socket-mode must be octal, for example 660") }
+        guard maxFrameBytes >= 1024, maxFrameBytes <= 64 * 1024 * 1024 else { throw ValidationError("--max-frame-bytes must be between 1 KiB and 64 MiB") }
+        guard maxConnections > 0, maxCallsPerConnection > 0, idleTimeoutSeconds > 0, shutdownGraceSeconds >= 0 else {
+            throw ValidationError("limits must be positive")
+        }
+    }
+
+    func run() async throws {
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "billingd")
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+
+        for path in [socket, database, metricsSocket] where !path.isEmpty { try makeParentDirectory(of: path) }
+
+        var configuration = ServerConfiguration(socketPath: socket)
+        configuration.socketMode = mode_t(socketMode, radix: 8)!
+        configuration.access = AccessPolicy(allowedUserIDs: Set(allowedUserIDs), allowedGroupIDs: Set(allowedGroupIDs))
+        configuration.limits.maxFramePayloadBytes = maxFrameBytes
+        configuration.limits.maxMetadataBytes = maxMetadataBytes
+        configuration.limits.maxCallsInFlightPerConnection = maxCallsPerConnection
+        configuration.limits.maxConnections = maxConnections
+        configuration.limits.maxBufferedOutboundBytesPerConnection = maxBufferedBytesPerConnection
+        configuration.limits.idleTimeout = .seconds(idleTimeoutSeconds)
+        configuration.shutdownGracePeriod = .seconds(shutdownGraceSeconds)
+
+        let server = RPCServer(configuration: configuration, services: [], logger: logger)
+        try server.start()
+        let metrics = metricsSocket.isEmpty ? nil : MetricsEndpoint(registry: registry, path: metricsSocket, logger: logger)
+        try metrics?.start()
+        print("billingd listening on \(socket) (database \(database)\(metrics == nil ? "" : ", metrics on \(metricsSocket)"))")
+        fflush(nil)
+
+        let signals = [SIGTERM, SIGINT].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number)
+            source.setEventHandler { Task { await server.shutdown() } }
+            source.activate()
+            return source
+        }
+        await server.waitUntilStopped()
+        metrics?.stop()
+        signals.forEach { $0.cancel() }
+    }
+
+    private func makeParentDirectory(of path: String) throws {
+        guard let slash = path.lastIndex(of: "/") else { return }
+        let directory = String(path[..<slash])
+        guard !directory.isEmpty else { return }
+        var current = directory.hasPrefix("/") ? "" : "."
+        for component in directory.split(separator: "/") {
+            current += "/\(component)"
+            if mkdir(current, 0o750) != 0 && errno != EEXIST {
+                throw ValidationError("cannot create the folder \(current) for \(path)")
+            }
+        }
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
