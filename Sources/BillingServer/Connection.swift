@@ -75,6 +75,7 @@ final class Connection: @unchecked Sendable {
                 lastActivity = .now
                 handle(decoded)
             }
+            channel.onMalformed = { [unowned self] error in protocolViolation("\(error)") }
             channel.onTransfer = { [metrics] received, sent in
                 if received > 0 { metrics.bytesReceived.increment(by: received) }
                 if sent > 0 { metrics.bytesSent.increment(by: sent) }
@@ -118,6 +119,10 @@ final class Connection: @unchecked Sendable {
                 finish(call, RPCError(.unavailable, "the server shut down before the call finished"))
             }
             channel.closeAfterFlush(.closedLocally("shutdown grace period over"))
+            // A peer that does not read would keep the socket open forever: give it a second at most.
+            channel.queue.asyncAfter(deadline: .now() + .seconds(1)) { [self] in
+                channel.close(.closedLocally("peer did not read its last replies"))
+            }
         }
     }
 
@@ -225,8 +230,8 @@ final class Connection: @unchecked Sendable {
                 channel.queue.async { [self] in complete(call, result) }
             }
         case .serverStream(let body):
-            let window = request.streamWindow == 0 ? limits.defaultStreamWindow : min(request.streamWindow, limits.maxStreamWindow)
-            let stream = ServerStreamWriter(initialCredit: window, maxCredit: limits.maxStreamWindow) { [self] message in
+            let window = request.streamWindow == 0 ? limits.defaultStreamWindow : min(request.streamWindow, StreamWindow.max)
+            let stream = ServerStreamWriter(initialCredit: window, maxCredit: StreamWindow.max) { [self] message in
                 channel.queue.async { [self] in
                     guard calls[streamID] === call else { return }
                     channel.send(Frame(streamID: streamID, type: .data, payload: message))

@@ -20,7 +20,7 @@ public final class HealthService: RPCService {
     /// Sets the status of `service` ("" for the server as a whole) and tells its watchers.
     public func setStatus(_ status: Health.ServingStatus, for service: String = "") {
         state.withLock { state in
-            guard !state.isDraining else { return }
+            guard !state.isDraining, state.statuses[service] != status else { return }
             state.statuses[service] = status
             for watcher in state.watchers.values where watcher.service == service {
                 watcher.continuation.yield(status)

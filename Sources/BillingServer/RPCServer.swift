@@ -126,21 +126,28 @@ public final class RPCServer: Sendable {
     }
 
     private func admit(_ fd: Int32) {
-        let (connection, overLimit): (Connection, Bool) = state.withLock { state in
+        let (connection, refusal): (Connection, RPCError?) = state.withLock { state in
             let id = state.nextConnectionID
             state.nextConnectionID += 1
             let connection = Connection(
                 id: id, fileDescriptor: fd, router: router, configuration: configuration, metrics: metrics, logger: logger
             ) { [weak self] closed in self?.forget(closed) }
-            let overLimit = state.isShuttingDown || state.connections.count >= configuration.limits.maxConnections
+            let refusal: RPCError? =
+                if state.isShuttingDown {
+                    RPCError(.unavailable, "the server is shutting down")
+                } else if state.connections.count >= configuration.limits.maxConnections {
+                    RPCError(.resourceExhausted, "the server already has \(configuration.limits.maxConnections) connections, its limit; retry later")
+                } else {
+                    nil
+                }
             state.connections[id] = connection
-            return (connection, overLimit)
+            return (connection, refusal)
         }
         metrics.openConnections.increment()
-        if overLimit {
+        if let refusal {
             metrics.connectionsRefused.increment()
-            logger.warning("refusing a connection over the limit", metadata: ["limit": "\(configuration.limits.maxConnections)"])
-            connection.refuse(RPCError(.resourceExhausted, "the server already has \(configuration.limits.maxConnections) connections, its limit; retry later"))
+            logger.warning("refusing a connection", metadata: ["reason": "\(refusal.message)"])
+            connection.refuse(refusal)
         } else {
             connection.start()
         }

@@ -95,7 +95,7 @@ public final class ServerStreamWriter: Sendable {
     /// The client granted `messages` more.
     func grant(_ messages: UInt32) {
         let waiter = state.withLock { state in
-            state.credit = min(maxCredit, state.credit &+ messages)
+            state.credit = UInt32(min(UInt64(maxCredit), UInt64(state.credit) + UInt64(messages)))
             defer { state.waiter = nil }
             return state.waiter
         }

@@ -22,9 +22,9 @@ public struct ServerLimits: Sendable {
     /// The deadline of a call whose request names none, and the longest one a request may ask for.
     public var defaultCallTimeout: Duration = .seconds(30)
     public var maxCallTimeout: Duration = .seconds(600)
-    /// Server streams: DATA frames in flight before the client grants more.
+    /// Server streams: DATA frames in flight before the client grants more, when the request names no
+    /// window. A request may ask for up to `StreamWindow.max`.
     public var defaultStreamWindow: UInt32 = 16
-    public var maxStreamWindow: UInt32 = 1024
 
     public init() {}
 }

@@ -97,3 +97,9 @@ public struct Frame: Sendable {
         return bytes
     }
 }
+
+/// Flow control of server streams: how many DATA frames may be in flight before the client grants more.
+public enum StreamWindow {
+    /// The largest window a request may ask for; larger requests are clamped to it by both sides.
+    public static let max: UInt32 = 1024
+}

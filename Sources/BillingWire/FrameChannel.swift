@@ -37,6 +37,9 @@ public final class FrameChannel: @unchecked Sendable {
     public var onPreface: (ConnectionPreface.Verdict) -> Bool = { _ in true }
     /// Called with every frame, or oversized frame header, in order of arrival.
     public var onFrame: (DecodedFrame) -> Void = { _ in }
+    /// Called when the bytes cannot be read as frames; no frame is read after it. The owner says why to
+    /// the peer and closes; by default the channel just closes.
+    public var onMalformed: (FrameDecodingError) -> Void = { _ in }
     /// Called once, after the socket is closed.
     public var onClose: (CloseReason) -> Void = { _ in }
     /// Called after each system call that moved bytes, for metrics.
@@ -49,6 +52,7 @@ public final class FrameChannel: @unchecked Sendable {
     private var outboundOffset = 0
     private var flushScheduled = false
     private var closeWhenFlushed: CloseReason?
+    private var malformed: FrameDecodingError?
     private var readSource: (any DispatchSourceRead)?
     private var writeSource: (any DispatchSourceWrite)?
     private var readingPaused = false
@@ -94,6 +98,7 @@ public final class FrameChannel: @unchecked Sendable {
         guard !isClosed else { return }
         frame.append(to: &outbound)
         scheduleFlush()
+        if bufferedOutboundBytes > maxBufferedOutboundBytes { pauseReading() }
     }
 
     /// Queues raw bytes (the preface, or a plain-text refusal to a peer that speaks no frames).
@@ -136,6 +141,7 @@ public final class FrameChannel: @unchecked Sendable {
         onClose(reason)
         onPreface = { _ in false }
         onFrame = { _ in }
+        onMalformed = { _ in }
         onClose = { _ in }
         onTransfer = { _, _ in }
     }
@@ -166,7 +172,11 @@ public final class FrameChannel: @unchecked Sendable {
                     onFrame(decoded)
                 }
             } catch {
-                return close(.malformed(error))
+                malformed = error
+                pauseReading()
+                onMalformed(error)
+                if !isClosed && closeWhenFlushed == nil { close(.malformed(error)) }
+                return
             }
             if count < readBuffer.count { return }
         }
@@ -206,7 +216,7 @@ public final class FrameChannel: @unchecked Sendable {
         let buffered = bufferedOutboundBytes
         if buffered > maxBufferedOutboundBytes {
             pauseReading()
-        } else if readingPaused, buffered <= maxBufferedOutboundBytes / 2, closeWhenFlushed == nil {
+        } else if readingPaused, buffered <= maxBufferedOutboundBytes / 2, closeWhenFlushed == nil, malformed == nil {
             readingPaused = false
             readSource?.resume()
         }

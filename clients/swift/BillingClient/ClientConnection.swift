@@ -54,7 +54,7 @@ final class ClientConnection: @unchecked Sendable {
             fileDescriptor: fd, queue: queue, maxFramePayloadBytes: configuration.maxFramePayloadBytes,
             maxBufferedOutboundBytes: 8 * 1024 * 1024
         )
-        streamWindow = configuration.streamWindow
+        streamWindow = min(max(1, configuration.streamWindow), StreamWindow.max)
         queue.sync {
             deadlineTimer = DeadlineTimer(queue: queue) { [unowned self] in expireDeadlines() }
             channel.onPreface = { [unowned self] verdict in
@@ -66,6 +66,9 @@ final class ClientConnection: @unchecked Sendable {
                 return true
             }
             channel.onFrame = { [unowned self] decoded in handle(decoded) }
+            channel.onMalformed = { [unowned self] error in
+                failAll(RPCError(.internalError, "the server sent bytes that are not frames: \(error)"), mayHaveRun: true)
+            }
             channel.onClose = { [unowned self] reason in
                 acceptsNewCalls = false
                 deadlineTimer.cancel()
@@ -181,7 +184,8 @@ final class ClientConnection: @unchecked Sendable {
     private func handle(_ decoded: DecodedFrame) {
         guard case .frame(let frame) = decoded else {
             // A reply over the limit: the call fails, the connection lives on.
-            if case .oversized(let header) = decoded {
+            if case .oversized(let header) = decoded, calls[header.streamID] != nil {
+                channel.send(Frame(streamID: header.streamID, type: .cancel))
                 complete(header.streamID, with: .failure(CallFailure(
                     error: RPCError(.resourceExhausted, "the server's reply of \(header.payloadLength) bytes exceeds this client's frame limit"),
                     mayHaveRun: true)))

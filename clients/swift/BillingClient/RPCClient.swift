@@ -37,10 +37,11 @@ public final class RPCClient: Sendable {
     /// Calls a unary method with an encoded request; returns the encoded reply.
     public func unary(_ service: String, _ method: String, payload: [UInt8], options: CallOptions = CallOptions()) async throws(RPCError) -> [UInt8] {
         let deadline = ContinuousClock.now + (options.timeout ?? configuration.defaultTimeout)
-        let request = envelope(service, method, payload, deadline: deadline, options: options)
         var attempt = 1
         while true {
             do {
+                // Built per attempt, so that a retry tells the server the time left, not the time first asked for.
+                let request = envelope(service, method, payload, deadline: deadline, options: options)
                 return try await currentConnection().unary(request, deadline: deadline)
             } catch {
                 let failure = Self.failure(from: error)

@@ -1,0 +1,275 @@
+import BillingClient
+import BillingServer
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("Limits, protocol errors, access and lifecycle")
+struct ConnectionTests {
+    @Test func callsOverThePerConnectionLimitAreRefusedAndOthersStillServed() async throws {
+        let server = try TestServer { $0.limits.maxCallsInFlightPerConnection = 4 }
+        let client = server.client(retry: .never)
+        let codes = try await withThrowingTaskGroup(of: StatusCode.self) { group in
+            for _ in 0..<10 {
+                group.addTask {
+                    do {
+                        _ = try await client.test("Sleep", "300")
+                        return .ok
+                    } catch {
+                        return (error as? RPCError)?.code ?? .unknown
+                    }
+                }
+            }
+            return try await group.reduce(into: [StatusCode]()) { $0.append($1) }
+        }
+        #expect(codes.filter { $0 == .ok }.count == 4)
+        #expect(codes.filter { $0 == .resourceExhausted }.count == 6)
+        #expect(try await server.client().test("Echo", "other connection") == "other connection")
+        #expect(try await client.test("Echo", "same connection, later") == "same connection, later")
+        await server.stop()
+    }
+
+    @Test func oversizedFrameIsAnsweredOnItsStreamAndTheConnectionLivesOn() async throws {
+        let server = try TestServer { $0.limits.maxFramePayloadBytes = 1024 }
+        let peer = try RawPeer(path: server.socketPath)
+        peer.request(stream: 1, method: "Echo", payload: [UInt8](repeating: 1, count: 5000))
+        peer.request(stream: 3, method: "Echo", payload: Array("small".utf8))
+        let frames = await peer.readFrames(2)
+        #expect(frames.map(\.streamID) == [1, 3])
+        let oversized = try response(frames[0])
+        #expect(oversized.status.code == .resourceExhausted)
+        #expect(oversized.status.message.contains("1024-byte frame limit"))
+        #expect(try response(frames[1]).payload == Array("small".utf8))
+        await server.stop()
+    }
+
+    @Test func metadataOverTheLimitIsResourceExhausted() async throws {
+        let server = try TestServer { $0.limits.maxMetadataBytes = 100 }
+        let client = server.client()
+        let options = CallOptions(metadata: [MetadataEntry(key: "big", value: String(repeating: "x", count: 200))])
+        await #expect(throws: RPCError(.resourceExhausted, "the request carries 203 bytes of metadata; the limit is 100")) {
+            try await client.test("Echo", "x", options: options)
+        }
+        #expect(try await client.test("Echo", "ok") == "ok")
+        await server.stop()
+    }
+
+    @Test func connectionsOverTheLimitAreToldWhyAndClosed() async throws {
+        let server = try TestServer { $0.limits.maxConnections = 2 }
+        let first = server.client()
+        let second = server.client()
+        #expect(try await first.test("Echo", "1") == "1")
+        #expect(try await second.test("Echo", "2") == "2")
+        let third = try RawPeer(path: server.socketPath)
+        let frames = await third.readFrames(1)
+        #expect(frames.first?.type == .goAway)
+        let goAway = try GoAwayEnvelope(wireBytes: try #require(frames.first).payload)
+        #expect(goAway.status.code == .resourceExhausted)
+        #expect(await third.readUntilClosed().closed)
+        #expect(try await first.test("Echo", "still") == "still")
+        await server.stop()
+    }
+
+    @Test func malformedFrameClosesOnlyThatConnection() async throws {
+        let server = try TestServer()
+        let bystander = server.client()
+        #expect(try await bystander.test("Echo", "before") == "before")
+        let peer = try RawPeer(path: server.socketPath)
+        peer.write([0, 0, 0, 0, 0, 0, 0, 1, 0x01, 0xFF])  // reserved flags set
+        let frames = await peer.readFrames(1)
+        #expect(frames.first?.type == .goAway)
+        #expect(try GoAwayEnvelope(wireBytes: try #require(frames.first).payload).status.message.contains("reserved flags"))
+        #expect(await peer.readUntilClosed().closed)
+        #expect(try await bystander.test("Echo", "after") == "after")
+        await server.stop()
+    }
+
+    @Test func undecodableRequestEnvelopeClosesTheConnection() async throws {
+        let server = try TestServer()
+        let peer = try RawPeer(path: server.socketPath)
+        peer.write(Frame(streamID: 1, type: .request, payload: [0x0A, 0x7F, 0x41]).encoded)
+        #expect(await peer.readFrames(1).first?.type == .goAway)
+        #expect(await peer.readUntilClosed().closed)
+        await server.stop()
+    }
+
+    @Test func unknownFrameTypeIsAnsweredOnItsStream() async throws {
+        let server = try TestServer()
+        let peer = try RawPeer(path: server.socketPath)
+        peer.write(Frame(streamID: 5, type: FrameType(rawValue: 0x42), payload: [1, 2, 3]).encoded)
+        peer.request(stream: 7, method: "Echo", payload: Array("alive".utf8))
+        let frames = await peer.readFrames(2)
+        #expect(frames.map(\.streamID) == [5, 7])
+        #expect(try response(frames[0]).status.code == .invalidArgument)
+        #expect(try response(frames[1]).payload == Array("alive".utf8))
+        await server.stop()
+    }
+
+    @Test func evenStreamIDsAreAProtocolViolation() async throws {
+        let server = try TestServer()
+        let peer = try RawPeer(path: server.socketPath)
+        peer.request(stream: 2, method: "Echo")
+        let goAway = try GoAwayEnvelope(wireBytes: try #require(await peer.readFrames(1).first).payload)
+        #expect(goAway.status.message.contains("must be odd"))
+        await server.stop()
+    }
+
+    @Test func anotherProtocolVersionGetsAClearError() async throws {
+        let server = try TestServer()
+        let peer = try RawPeer(path: server.socketPath, sendPreface: false)
+        peer.write(ConnectionPreface.bytes(version: 2))
+        let frames = await peer.readFrames(1)
+        let goAway = try GoAwayEnvelope(wireBytes: try #require(frames.first).payload)
+        #expect(goAway.status.code == .failedPrecondition)
+        #expect(goAway.status.message == "protocol version 2 is not supported; this server speaks version 1")
+
+        let stranger = try RawPeer(path: server.socketPath, sendPreface: false)
+        stranger.write(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        let (bytes, closed) = await stranger.readUntilClosed()
+        #expect(closed)
+        #expect(String(decoding: bytes.dropFirst(ConnectionPreface.size), as: UTF8.self).hasPrefix("billing-rpc: expected the preface"))
+        await server.stop()
+    }
+
+    @Test func aClientThatStopsReadingCannotGrowTheServersMemory() async throws {
+        let server = try TestServer { $0.limits.maxBufferedOutboundBytesPerConnection = 256 * 1024 }
+        let peer = try RawPeer(path: server.socketPath)
+        // Each request asks for a 64 KiB reply and the peer never reads. Once the replies back up, the
+        // server stops reading this peer, so its requests pile up in the kernel until writes would block.
+        let request = Frame(streamID: 1, type: .request, payload: RequestEnvelope(service: TestService.serviceName, method: "Big", payload: Array("65536".utf8)).wireBytes())
+        let (blocked, written) = await offPool {
+            var written = 0
+            var stream: UInt32 = 1
+            for _ in 0..<200_000 {
+                var frame = request
+                frame.header.streamID = stream
+                var pending = frame.encoded[...]
+                while !pending.isEmpty {
+                    guard let taken = UnixSocket.writeSome(peer.fd, Array(pending), from: 0) else { return (false, written) }
+                    written += taken
+                    pending = pending.dropFirst(taken)
+                    if !pending.isEmpty && !peer.waitFor(POLLOUT, milliseconds: 500) { return (true, written) }
+                }
+                stream += 2
+            }
+            return (false, written)
+        }
+        #expect(blocked, "the server kept reading from a peer that does not read")
+        #expect(written < 64 * 1024 * 1024)
+        // Everyone else is still served.
+        #expect(try await server.client().test("Echo", "others") == "others")
+        await server.stop()
+    }
+
+    @Test func allowlistRefusesOtherUsersWithPermissionDenied() async throws {
+        let refusing = try TestServer { $0.access = AccessPolicy(allowedUserIDs: [getuid() &+ 4242]) }
+        await #expect(throws: RPCError(.permissionDenied, "uid \(getuid()) is not allowed to call this server")) {
+            try await refusing.client().test("Echo", "x")
+        }
+        await refusing.stop()
+        let allowing = try TestServer { $0.access = AccessPolicy(allowedGroupIDs: [getgid()]) }
+        #expect(try await allowing.client().test("Echo", "x") == "x")
+        await allowing.stop()
+    }
+
+    @Test func socketFileIsRestrictedAndAStaleOneIsReplaced() async throws {
+        let server = try TestServer()
+        var status = stat()
+        #expect(stat(server.socketPath, &status) == 0)
+        #expect(status.st_mode & 0o777 == 0o660)
+        // A second server on the same path is refused while the first listens.
+        #expect(throws: SocketError.self) { try TestServer(directory: server.directory) }
+        await server.server.shutdown()
+        #expect(access(server.socketPath, F_OK) != 0, "the socket file was not removed at shutdown")
+
+        // A stale socket file (nothing listening) is replaced.
+        let stale = try UnixSocket.listen(path: server.socketPath, mode: 0o600, backlog: 1)
+        close(stale)
+        let restarted = try TestServer(directory: server.directory)
+        #expect(try await restarted.client().test("Echo", "x") == "x")
+        await restarted.stop()
+    }
+
+    @Test func gracefulShutdownLetsCallsInFlightFinish() async throws {
+        let server = try TestServer()
+        let client = server.client(retry: .never)
+        let watcher = server.client()
+        var statuses = HealthClient(watcher).watch().makeAsyncIterator()
+        #expect(try await statuses.next()?.status == .serving)
+
+        let inFlight = (0..<5).map { _ in Task { try await client.test("Sleep", "200") } }
+        try await eventually { server.probe.handlersStarted.load(ordering: .relaxed) == 5 }
+        let shutdown = Task { await server.server.shutdown() }
+        #expect(try await statuses.next()?.status == .notServing)
+        #expect(try await statuses.next() == nil)
+        for call in inFlight { #expect(try await call.value == "200") }
+        await shutdown.value
+        #expect(server.server.openConnectionCount == 0)
+        do {
+            _ = try await client.test("Echo", "late")
+            Issue.record("a call after shutdown should fail")
+        } catch {
+            #expect(error.code == .unavailable)
+        }
+        await server.stop()
+    }
+
+    @Test func shutdownCancelsCallsThatOutliveTheGracePeriod() async throws {
+        let server = try TestServer { $0.shutdownGracePeriod = .milliseconds(100) }
+        let client = server.client(retry: .never)
+        let slow = Task { try await client.test("Sleep", "10000") }
+        try await eventually { server.probe.handlersStarted.load(ordering: .relaxed) == 1 }
+        await server.server.shutdown()
+        do {
+            _ = try await slow.value
+            Issue.record("the slow call should not succeed")
+        } catch let error as RPCError {
+            #expect(error.code == .unavailable)
+        }
+        #expect(server.probe.handlersCancelled.load(ordering: .relaxed) == 1)
+        await server.stop()
+    }
+
+    @Test func clientReconnectsAfterTheServerRestarts() async throws {
+        let first = try TestServer()
+        let client = first.client()
+        #expect(try await client.test("Echo", "one") == "one")
+        await first.server.shutdown()
+        let second = try TestServer(directory: first.directory)
+        #expect(try await client.test("Echo", "two") == "two")
+        await second.stop()
+    }
+
+    @Test func callsRetryWhileTheServerIsNotThereYet() async throws {
+        let directory = TestServer.makeTemporaryDirectory()
+        var configuration = ClientConfiguration(socketPath: directory + "/billingd.sock")
+        configuration.retry = RetryPolicy(maxAttempts: 50, initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(20))
+        let client = RPCClient(configuration: configuration)
+        let call = Task { try await client.test("Echo", "eventually") }
+        try await Task.sleep(for: .milliseconds(100))
+        let server = try TestServer(directory: directory)
+        #expect(try await call.value == "eventually")
+
+        let impatient = RPCClient(configuration: ClientConfiguration(socketPath: directory + "/nobody.sock"))
+        do {
+            _ = try await impatient.test("Echo")
+            Issue.record("no server listens there")
+        } catch {
+            #expect(error.code == .unavailable)
+            #expect(error.message.contains("nobody.sock"))
+        }
+        await server.stop()
+    }
+
+    @Test func idleConnectionsAreClosed() async throws {
+        let server = try TestServer { $0.limits.idleTimeout = .seconds(1) }
+        let client = server.client()
+        #expect(try await client.test("Echo", "x") == "x")
+        #expect(server.server.openConnectionCount == 1)
+        try await eventually { server.server.openConnectionCount == 0 }
+        #expect(try await client.test("Echo", "y") == "y")
+        await server.stop()
+    }
+}

@@ -1,0 +1,87 @@
+import BillingWire
+import Foundation
+import Testing
+
+@Suite("Envelope and protobuf-c mapping")
+struct EnvelopeTests {
+    @Test func requestRoundTripsThroughProtobufC() throws {
+        let request = RequestEnvelope(
+            service: "billing.v1.BillingService", method: "GetWallet", payload: [0, 1, 2, 255],
+            timeoutNanoseconds: 1_500_000_000,
+            metadata: [MetadataEntry(key: "request-id", value: "abc"), MetadataEntry(key: "ünïcode", value: "✓")],
+            streamWindow: 32
+        )
+        #expect(try RequestEnvelope(wireBytes: request.wireBytes()) == request)
+    }
+
+    @Test func responseRoundTripsWithStatusAndDetails() throws {
+        let failed = ResponseEnvelope(status: RPCStatus(RPCError(.invalidArgument, "amount must be positive", details: [.field("amount")])))
+        #expect(try ResponseEnvelope(wireBytes: failed.wireBytes()) == failed)
+        let ok = ResponseEnvelope(status: .ok, payload: [9, 9])
+        #expect(try ResponseEnvelope(wireBytes: ok.wireBytes()) == ok)
+        #expect(try ResponseEnvelope(wireBytes: []).status == .ok)
+    }
+
+    @Test func goAwayAndWindowUpdateRoundTrip() throws {
+        let goAway = GoAwayEnvelope(lastStreamID: 41, status: RPCStatus(RPCError(.unavailable, "draining")))
+        #expect(try GoAwayEnvelope(wireBytes: goAway.wireBytes()) == goAway)
+        #expect(try WindowUpdateEnvelope(wireBytes: WindowUpdateEnvelope(messages: 8).wireBytes()).messages == 8)
+    }
+
+    @Test func healthMessagesRoundTrip() throws {
+        #expect(try Health.CheckRequest(wireBytes: Health.CheckRequest(service: "x").wireBytes()).service == "x")
+        #expect(try Health.CheckResponse(wireBytes: Health.CheckResponse(status: .notServing).wireBytes()).status == .notServing)
+    }
+
+    @Test func invalidProtobufIsInvalidArgument() {
+        // Field 1 as a length-delimited string whose length runs past the end.
+        #expect(throws: RPCError.self) { try RequestEnvelope(wireBytes: [0x0A, 0x7F, 0x41]) }
+        do {
+            _ = try RequestEnvelope(wireBytes: [0x0A, 0x7F, 0x41])
+        } catch {
+            #expect(error.code == .invalidArgument)
+        }
+    }
+
+    @Test func unknownStatusCodesSurviveTheRoundTrip() throws {
+        let status = RPCStatus(code: StatusCode(rawValue: 42), message: "from the future")
+        let decoded = try ResponseEnvelope(wireBytes: ResponseEnvelope(status: status).wireBytes())
+        #expect(decoded.status.code.rawValue == 42)
+        #expect(decoded.status.code.description == "CODE_42")
+    }
+}
+
+@Suite("Generated code")
+struct GeneratedCodeTests {
+    /// The committed protobuf-c code must be what proto/generate.sh makes from proto/ today.
+    @Test func committedProtobufCCodeMatchesTheSchemas() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let fresh = FileManager.default.temporaryDirectory.appendingPathComponent("billing-protos-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: fresh) }
+        let script = Process()
+        script.executableURL = URL(fileURLWithPath: "/bin/bash")
+        script.arguments = [root.appendingPathComponent("proto/generate.sh").path, fresh.path]
+        try script.run()
+        script.waitUntilExit()
+        try #require(script.terminationStatus == 0, "proto/generate.sh failed; is protoc-c (protobuf-c-compiler) installed?")
+
+        let committed = root.appendingPathComponent("Sources/BillingProtos")
+        let freshFiles = try relativeFiles(under: fresh)
+        #expect(freshFiles == (try relativeFiles(under: committed)), "files differ: run proto/generate.sh and commit")
+        for file in freshFiles {
+            let same = try Data(contentsOf: fresh.appendingPathComponent(file)) == Data(contentsOf: committed.appendingPathComponent(file))
+            #expect(same, "Sources/BillingProtos/\(file) is stale: run proto/generate.sh and commit")
+        }
+    }
+
+    private func relativeFiles(under directory: URL) throws -> [String] {
+        let enumerator = FileManager.default.enumerator(atPath: directory.path)
+        var files: [String] = []
+        while let path = enumerator?.nextObject() as? String {
+            var isDirectory: ObjCBool = false
+            _ = FileManager.default.fileExists(atPath: directory.appendingPathComponent(path).path, isDirectory: &isDirectory)
+            if !isDirectory.boolValue { files.append(path) }
+        }
+        return files.sorted()
+    }
+}
