@@ -32,6 +32,11 @@ let package = Package(
             linkerSettings: [.linkedLibrary("protobuf-c")]
         ),
 
+        // The persistence layer: connections, migrations, statements, the group-commit writer.
+        .target(name: "BillingStore", dependencies: ["CSQLite"], swiftSettings: strict),
+        // Money, accounts, payment methods, invoices, the payment gateway; no sockets, no protobuf.
+        .target(name: "BillingDomain", dependencies: ["BillingStore"], swiftSettings: strict),
+
         // Frames, the envelope, status codes, and the mapping between protobuf-c structs and Swift values.
         .target(name: "BillingWire", dependencies: ["BillingProtos"], swiftSettings: strict),
         // The Dispatch-driven Unix-socket server: listener, connections, routing, limits, health.
@@ -59,6 +64,11 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Durable writes per second of the store alone: group commit against one transaction per write.
+        .executableTarget(name: "store-bench", dependencies: ["BillingStore"], swiftSettings: strict),
+
+        .testTarget(name: "BillingStoreTests", dependencies: ["BillingStore"], swiftSettings: strict),
+        .testTarget(name: "BillingDomainTests", dependencies: ["BillingDomain"], swiftSettings: strict),
         .testTarget(name: "BillingWireTests", dependencies: ["BillingWire"], swiftSettings: strict),
         .testTarget(
             name: "BillingServerTests",

@@ -1,0 +1,35 @@
+# The two commands a fresh Debian machine needs (as root): `make run` and `make test`.
+# Each first installs the Debian packages the build and the tests use, if any is missing.
+
+DEBIAN_PACKAGES := libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler poppler-utils
+SWIFT ?= swift
+
+.PHONY: run test deps build release bench generate
+
+## Starts billingd on its embedded defaults: data/billing.sqlite3 and data/billingd.sock.
+run: deps
+	$(SWIFT) build --product billingd
+	.build/debug/billingd
+
+## Runs the whole test suite.
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+## Installs missing Debian packages (apt-get update first, once).
+deps:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+## Regenerates the committed protobuf-c code from proto/.
+generate: deps
+	bash proto/generate.sh

@@ -1,0 +1,177 @@
+import Dispatch
+
+/// The billing service's database: one SQLite file, one writer that commits in batches, a few readers.
+///
+/// The store knows tables and transactions, not accounts or money: the domain decides what belongs in one
+/// transaction by putting it in one `write` body, and the store makes that body atomic and durable.
+///
+/// - Writes are queued and committed in groups (see `write`): a caller is answered only after its batch's
+///   COMMIT returned with `synchronous=FULL`, yet one fsync serves up to `maxWritesPerTransaction` writes.
+/// - Reads run on read-only connections in WAL mode and see only committed data.
+/// - Migrations run once, at `open`, in one transaction.
+///
+/// ```swift
+/// let store = try await Store.open(path: "/var/lib/billing/billing.sqlite", migrations: BillingSchema.migrations)
+/// let balance = try await store.read { tx in
+///     try tx.queryOne("SELECT balance_minor FROM accounts WHERE id = ?", .integer(id))?.int64("balance_minor")
+/// }
+/// await store.close()
+/// ```
+public final class Store: Sendable {
+    /// Limits and settings; every queue has a bound (a full queue is an `overloaded` error, not a slow death).
+    public struct Configuration: Sendable {
+        /// Read-only connections; reads beyond this many run one after another on the least busy reader.
+        public var readerCount = 2
+        /// Bodies per transaction. Larger batches share an fsync among more writes but make each caller
+        /// wait for more bodies. 1 means one transaction (one fsync) per write: for the benchmark only.
+        public var maxWritesPerTransaction = 256
+        /// Writes waiting for the writer; beyond it `write` throws `overloaded`.
+        public var maxQueuedWrites = 4096
+        /// Reads in progress or waiting; beyond it `read` throws `overloaded`.
+        public var maxQueuedReads = 1024
+        /// How long a connection waits for a lock another process holds before failing with SQLITE_BUSY.
+        public var busyTimeoutMilliseconds: Int32 = 5000
+        /// Prepared statements kept per connection.
+        public var statementCacheCapacity = 128
+
+        public init() {}
+
+        fileprivate func validate() throws {
+            func require(_ condition: Bool, _ message: String) throws {
+                if !condition { throw StoreError.misuse("check the store configuration", message) }
+            }
+            try require((1...16).contains(readerCount), "readerCount must be 1...16")
+            try require(maxWritesPerTransaction >= 1, "maxWritesPerTransaction must be at least 1")
+            try require(maxQueuedWrites >= 1, "maxQueuedWrites must be at least 1")
+            try require(maxQueuedReads >= 1, "maxQueuedReads must be at least 1")
+            try require(busyTimeoutMilliseconds >= 0, "busyTimeoutMilliseconds must not be negative")
+            try require(statementCacheCapacity >= 1, "statementCacheCapacity must be at least 1")
+        }
+    }
+
+    public let path: String
+    private let writer: Writer
+    private let readers: ReaderPool
+
+    private init(path: String, writer: Writer, readers: ReaderPool) {
+        self.path = path
+        self.writer = writer
+        self.readers = readers
+    }
+
+    /// Opens (creating if needed) the database at `path`, switches it to WAL, applies the migrations above its
+    /// `user_version`, and opens the readers. Throws `schemaTooNew` if a newer build migrated the file already.
+    public static func open(
+        path: String, migrations: [Migration], configuration: Configuration = Configuration()
+    ) async throws -> Store {
+        try configuration.validate()
+        let writerConnection = try await Connection.open(
+            path: path, role: .writer, label: "billing.store.writer", configuration: configuration)
+        do {
+            try await writerConnection.perform { try $0.migrate(migrations) }
+        } catch {
+            await writerConnection.closeOnQueue()
+            throw error
+        }
+
+        var readerConnections: [Connection] = []
+        do {
+            for index in 0..<configuration.readerCount {
+                readerConnections.append(
+                    try await Connection.open(
+                        path: path, role: .reader, label: "billing.store.reader.\(index)", configuration: configuration))
+            }
+        } catch {
+            for connection in readerConnections { await connection.closeOnQueue() }
+            await writerConnection.closeOnQueue()
+            throw error
+        }
+
+        return Store(
+            path: path,
+            writer: Writer(
+                connection: writerConnection,
+                maxWritesPerTransaction: configuration.maxWritesPerTransaction,
+                maxQueuedWrites: configuration.maxQueuedWrites),
+            readers: ReaderPool(readers: readerConnections, maxQueuedReads: configuration.maxQueuedReads))
+    }
+
+    /// Runs `body` atomically in the next batch and returns its result once the batch is durable.
+    ///
+    /// The body runs on the writer's queue inside its own SAVEPOINT: if it throws, only its changes are rolled
+    /// back and only this caller gets the error; the rest of the batch commits. A body that leaves a deferred
+    /// foreign key unresolved is treated the same way. If the batch itself fails (BEGIN, COMMIT, the disk, a
+    /// trigger's RAISE(ROLLBACK)), every caller in it gets that error and nothing of it is stored.
+    /// The body must not block or wait: the whole batch waits for it.
+    ///
+    /// Throws `overloaded` when `maxQueuedWrites` writes are already waiting, `closed` after `close()`,
+    /// and `CancellationError` if the task was cancelled before the write was queued. Once queued, a write
+    /// runs even if its task is cancelled, so a caller never has to guess whether it happened.
+    @discardableResult
+    public func write<T: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> T) async throws -> T {
+        try Task.checkCancellation()
+        return try await withCheckedThrowingContinuation { (caller: CheckedContinuation<T, any Error>) in
+            do {
+                try writer.enqueue(QueuedWrite(body, answering: caller))
+            } catch {
+                caller.resume(throwing: error)
+            }
+        }
+    }
+
+    /// Runs `body` in one read transaction on a reader connection: a consistent view of committed data.
+    ///
+    /// Throws `overloaded` when `maxQueuedReads` reads are in progress and `closed` after `close()`.
+    public func read<T: Sendable>(_ body: @escaping @Sendable (ReadTransaction) throws -> T) async throws -> T {
+        try await readers.read(body)
+    }
+
+    /// Counters for tests and metrics: how many COMMITs, how many writes, how many waiting.
+    public var statistics: StoreStatistics { writer.statistics }
+
+    /// Refuses new work, waits for queued writes to commit and started reads to finish, then finalizes
+    /// every statement and closes every connection. Calling it again does nothing.
+    public func close() async {
+        await writer.close()
+        await readers.close()
+    }
+}
+
+/// What the writer has done since the store opened; read it for tests and metrics.
+public struct StoreStatistics: Sendable, Hashable {
+    /// Successful COMMITs: each one is one fsync.
+    public var transactionsCommitted = 0
+    /// Batches that failed as a whole (BEGIN or COMMIT failed, or SQLite rolled the transaction back);
+    /// their writes all got the error.
+    public var transactionsFailed = 0
+    /// Bodies whose changes were committed.
+    public var writesCommitted = 0
+    /// Bodies that threw or left a deferred foreign key unresolved: their savepoint was rolled back,
+    /// the rest of their batch committed.
+    public var writesRolledBack = 0
+    /// The most bodies one transaction has carried.
+    public var largestBatch = 0
+    /// Writes waiting for the writer right now.
+    public var queuedWrites = 0
+
+    public init() {}
+}
+
+extension Connection {
+    /// Creates a queue and opens a connection on it.
+    fileprivate static func open(
+        path: String, role: Role, label: String, configuration: Store.Configuration
+    ) async throws -> Connection {
+        let queue = DispatchQueue(label: label)
+        return try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                continuation.resume(
+                    with: Result {
+                        try Connection(
+                            path: path, role: role, busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds,
+                            statementCacheCapacity: configuration.statementCacheCapacity, queue: queue)
+                    })
+            }
+        }
+    }
+}

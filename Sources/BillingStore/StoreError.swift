@@ -1,0 +1,87 @@
+import CSQLite
+
+/// Why the store refused or failed an operation: a kind to branch on, SQLite's result code when SQLite
+/// is the one that failed, and a message that names the operation and the SQL text.
+///
+/// Messages never carry bound argument values: the store does not put them there, and SQLite's own
+/// messages (for example `UNIQUE constraint failed: cards.number`) name columns, not values. Callers
+/// map kinds to status codes: `overloaded` to RESOURCE_EXHAUSTED, `closed` to UNAVAILABLE.
+///
+/// ```swift
+/// do { try tx.execute("INSERT INTO idempotency_keys(key) VALUES (?)", .text(key)) }
+/// catch let error as StoreError where error.isConstraintViolation { /* a replay */ }
+/// ```
+public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// A struct rather than an enum so that adding a kind does not break callers' exhaustive switches.
+    public struct Kind: Hashable, Sendable, CustomStringConvertible {
+        public let name: String
+
+        /// SQLite returned an error; `resultCode` says which.
+        public static let sqlite = Kind(name: "sqlite")
+        /// The write queue is full; the caller should shed load (RESOURCE_EXHAUSTED).
+        public static let overloaded = Kind(name: "overloaded")
+        /// The store was closed; nothing more is accepted.
+        public static let closed = Kind(name: "closed")
+        /// SQLite rolled back a whole batch by itself (a trigger's RAISE(ROLLBACK), a full disk, an I/O error):
+        /// nothing of it was stored, and every write in it gets this error. Retrying is safe.
+        public static let transactionRolledBack = Kind(name: "transaction rolled back")
+        /// The calling code used the store wrongly: wrong argument count, several statements in one string,
+        /// an unknown column, a column of another type, transaction control inside a body, bad migrations.
+        public static let misuse = Kind(name: "misuse")
+        /// The database file was migrated by a newer build than this one; running on it could corrupt it.
+        public static let schemaTooNew = Kind(name: "schema too new")
+
+        public var description: String { name }
+    }
+
+    public var kind: Kind
+    /// SQLite's extended result code (for example 2067, SQLITE_CONSTRAINT_UNIQUE); 0 when SQLite did not fail.
+    public var resultCode: Int32
+    /// What the store was doing, with the SQL text (placeholders, never values) when there is one.
+    public var operation: String
+    /// What went wrong, from SQLite or from the store.
+    public var message: String
+
+    public init(_ kind: Kind, resultCode: Int32 = 0, operation: String, message: String) {
+        self.kind = kind
+        self.resultCode = resultCode
+        self.operation = operation
+        self.message = message
+    }
+
+    /// SQLite's primary result code, the low byte of `resultCode` (for example 19, SQLITE_CONSTRAINT).
+    public var primaryResultCode: Int32 { resultCode & 0xFF }
+
+    /// A UNIQUE, CHECK, NOT NULL, FOREIGN KEY or PRIMARY KEY constraint refused the statement.
+    public var isConstraintViolation: Bool { kind == .sqlite && primaryResultCode == SQLITE_CONSTRAINT }
+
+    /// A UNIQUE or PRIMARY KEY constraint refused the statement: the row already exists.
+    public var isUniqueViolation: Bool {
+        // SQLITE_CONSTRAINT_UNIQUE and SQLITE_CONSTRAINT_PRIMARYKEY, macros Swift does not import.
+        kind == .sqlite && (resultCode == SQLITE_CONSTRAINT | (8 << 8) || resultCode == SQLITE_CONSTRAINT | (6 << 8))
+    }
+
+    public var description: String {
+        let code = kind == .sqlite ? " \(resultCode) (\(String(cString: sqlite3_errstr(resultCode))))" : ""
+        return "store error [\(kind)\(code)] \(operation): \(message)"
+    }
+}
+
+extension StoreError {
+    static func overloaded(queued: Int) -> StoreError {
+        StoreError(.overloaded, operation: "queue a write", message: "the store is overloaded: \(queued) writes already queued")
+    }
+
+    static func closed(_ operation: String) -> StoreError {
+        StoreError(.closed, operation: operation, message: "the store is closed")
+    }
+
+    /// A body left a deferred foreign key unresolved; reported as SQLITE_CONSTRAINT_FOREIGNKEY (787).
+    static let unresolvedForeignKeys = StoreError(
+        .sqlite, resultCode: SQLITE_CONSTRAINT | (3 << 8), operation: "finish a write",
+        message: "FOREIGN KEY constraint failed: the write left a deferred foreign key unresolved")
+
+    static func misuse(_ operation: String, _ message: String) -> StoreError {
+        StoreError(.misuse, operation: operation, message: message)
+    }
+}
