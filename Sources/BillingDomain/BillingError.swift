@@ -16,10 +16,10 @@ import Foundation
 ///     "billing_address.postal_code is required for country US",
 ///     field: "billing_address.postal_code")
 /// ```
-public struct BillingError: Error, Sendable, Hashable, CustomStringConvertible {
+public struct BillingError: Error, Sendable, Hashable, Codable, CustomStringConvertible {
     /// What kind of failure this is. Each kind maps to one gRPC status code of the
     /// same name, so pick the kind by what the caller should do next.
-    public enum Kind: String, Sendable, Hashable, CaseIterable {
+    public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
         /// The request itself is wrong; retrying it unchanged will fail again.
         case invalidArgument
         /// Something the request names does not exist.

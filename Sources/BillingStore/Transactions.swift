@@ -16,7 +16,7 @@
 /// ```
 ///
 /// Transaction control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, RELEASE) is refused: the store owns the batch.
-public struct WriteTransaction {
+public struct WriteTransaction: Querying {
     let connection: Connection
 
     /// Runs one statement; returns how many rows it inserted, updated or deleted.
@@ -31,19 +31,11 @@ public struct WriteTransaction {
     }
 
     /// Every row of a query, including the changes this body made so far.
-    public func query(_ sql: String, _ arguments: SQLValue...) throws -> [Row] {
-        try query(sql, arguments: arguments)
-    }
-
     public func query(_ sql: String, arguments: [SQLValue]) throws -> [Row] {
         try connection.query(sql, arguments, origin: .caller)
     }
 
     /// The only row of a query, or nil; throws if the query returns more than one row.
-    public func queryOne(_ sql: String, _ arguments: SQLValue...) throws -> Row? {
-        try queryOne(sql, arguments: arguments)
-    }
-
     public func queryOne(_ sql: String, arguments: [SQLValue]) throws -> Row? {
         try connection.queryOne(sql, arguments, origin: .caller)
     }
@@ -56,22 +48,14 @@ public struct WriteTransaction {
 ///
 /// All queries of one body see the same committed snapshot, so a balance and its ledger entries agree;
 /// nothing a write batch has not committed yet is visible.
-public struct ReadTransaction {
+public struct ReadTransaction: Querying {
     let connection: Connection
-
-    public func query(_ sql: String, _ arguments: SQLValue...) throws -> [Row] {
-        try query(sql, arguments: arguments)
-    }
 
     public func query(_ sql: String, arguments: [SQLValue]) throws -> [Row] {
         try connection.query(sql, arguments, origin: .caller)
     }
 
     /// The only row of a query, or nil; throws if the query returns more than one row.
-    public func queryOne(_ sql: String, _ arguments: SQLValue...) throws -> Row? {
-        try queryOne(sql, arguments: arguments)
-    }
-
     public func queryOne(_ sql: String, arguments: [SQLValue]) throws -> Row? {
         try connection.queryOne(sql, arguments, origin: .caller)
     }
@@ -83,3 +67,20 @@ extension WriteTransaction: Sendable {}
 
 @available(*, unavailable)
 extension ReadTransaction: Sendable {}
+
+/// What reads need from either kind of transaction, so that a lookup ("the account with this id") is
+/// written once and used inside reads and writes alike.
+public protocol Querying {
+    func query(_ sql: String, arguments: [SQLValue]) throws -> [Row]
+    func queryOne(_ sql: String, arguments: [SQLValue]) throws -> Row?
+}
+
+extension Querying {
+    public func query(_ sql: String, _ arguments: SQLValue...) throws -> [Row] {
+        try query(sql, arguments: arguments)
+    }
+
+    public func queryOne(_ sql: String, _ arguments: SQLValue...) throws -> Row? {
+        try queryOne(sql, arguments: arguments)
+    }
+}

@@ -1,0 +1,175 @@
+import BillingStore
+import Foundation
+
+/// One attempt to take money: recorded as pending before the gateway is called, settled after.
+public struct Charge: Sendable, Hashable, Codable {
+    public enum Status: String, Sendable, Hashable, Codable, CaseIterable {
+        case pending
+        case succeeded
+        case failed
+    }
+
+    /// What settling the charge completes.
+    public enum Purpose: String, Sendable, Hashable, Codable {
+        case invoicePayment = "invoice_payment"
+    }
+
+    public var id: String
+    public var accountID: String
+    public var amount: Money
+    public var status: Status
+    public var paymentMethodID: String?
+    public var cardBrand: String
+    public var cardLast4: String
+    public var failureCode: String
+    public var failureMessage: String
+    public var gatewayReference: String
+    public var description: String
+    public var purpose: Purpose
+    public var invoiceID: String?
+    public var createdAtMilliseconds: Int64
+}
+
+/// The card a charge will use, resolved inside the transaction that records the charge.
+struct ChargeableCard {
+    var paymentMethodID: String
+    var token: String
+    var brand: String
+    var last4: String
+}
+
+/// The two-step life of a charge, shared by every way of taking money.
+///
+/// 1. `recordPending` (inside the caller's write transaction, with whatever it checks) inserts the
+///    charge as pending; the charge id is the gateway idempotency key.
+/// 2. `callGateway` charges the card. If the gateway's answer is lost, the charge is looked up by its
+///    key; if that fails too, the charge stays pending and start-up reconciliation settles it later.
+/// 3. `settle` (inside the caller's completing write transaction) records the outcome.
+///
+/// A crash between 1 and 3 never leaves money taken and unrecorded: the pending row names the key
+/// the gateway knows the charge by.
+enum ChargeLifecycle {
+    /// What the gateway said, or that nobody knows yet.
+    enum GatewayOutcome: Sendable {
+        case settled(GatewayCharge)
+        /// The gateway certainly made no charge under this key.
+        case notCharged(reason: String)
+        /// The gateway could not be asked; the charge stays pending.
+        case unknown
+    }
+
+    /// The primary card of an account, or FAILED_PRECONDITION saying why there is none to charge.
+    static func primaryCard(of account: Account, in tx: some Querying, now: Date) throws -> ChargeableCard {
+        guard let id = account.primaryPaymentMethodID else {
+            throw BillingError.failedPrecondition("the account has no primary card; add a card or choose a primary one", field: "payment_method_id")
+        }
+        let method = try PaymentMethodService.paymentMethod(id, accountID: account.id, in: tx, now: now)
+        guard !method.isExpired else {
+            throw BillingError.failedPrecondition(
+                "the primary card ending \(method.last4) expired \(method.expiryMonth)/\(method.expiryYear); add a current card",
+                field: "payment_method_id")
+        }
+        let token = try PaymentMethodService.activeToken(id, accountID: account.id, in: tx)
+        return ChargeableCard(paymentMethodID: id, token: token, brand: method.brand.rawValue, last4: method.last4)
+    }
+
+    /// Charges need complete billing information: FAILED_PRECONDITION naming what is missing.
+    static func requireCompleteBillingInformation(_ accountID: String, in tx: some Querying) throws {
+        let record = try AccountService.billingInformation(accountID, in: tx)
+        guard record.isComplete else {
+            throw BillingError.failedPrecondition(
+                "the billing address is incomplete: \(record.missingForPayments.joined(separator: ", ")) missing; update the billing information first",
+                field: "billing_information")
+        }
+    }
+
+    static func recordPending(
+        accountID: String, amount: Money, card: ChargeableCard, description: String, purpose: Charge.Purpose,
+        invoiceID: String?, in tx: WriteTransaction, nowMilliseconds: Int64
+    ) throws -> String {
+        let id = Identifier.make("ch")
+        try tx.execute("""
+            INSERT INTO charges(id, account_id, amount_minor, currency, status, payment_method_id, card_brand, card_last4,
+                                description, purpose, invoice_id, created_at_ms)
+            VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)
+            """, .text(id), .text(accountID), .integer(amount.amountMinor), .text(amount.currency.code), .text(card.paymentMethodID),
+            .text(card.brand), .text(card.last4), .text(description), .text(purpose.rawValue), SQLValue(invoiceID), .integer(nowMilliseconds))
+        return id
+    }
+
+    static func callGateway(_ gateway: any PaymentGateway, chargeID: String, token: String, amount: Money, description: String) async -> GatewayOutcome {
+        do {
+            return .settled(try await gateway.charge(token: token, amount: amount, idempotencyKey: chargeID, description: description))
+        } catch {
+            return await lookUp(gateway, chargeID: chargeID)
+        }
+    }
+
+    /// Asks the gateway what became of the charge made under `chargeID`.
+    static func lookUp(_ gateway: any PaymentGateway, chargeID: String) async -> GatewayOutcome {
+        do {
+            guard let charge = try await gateway.lookUpCharge(idempotencyKey: chargeID) else {
+                return .notCharged(reason: "the payment gateway could not be reached; nothing was charged")
+            }
+            return .settled(charge)
+        } catch {
+            return .unknown
+        }
+    }
+
+    /// Records the outcome of a pending charge; returns the settled charge (still pending for `.unknown`).
+    static func settle(_ chargeID: String, with outcome: GatewayOutcome, in tx: WriteTransaction, nowMilliseconds: Int64) throws -> Charge {
+        switch outcome {
+        case .settled(let result):
+            try tx.execute("""
+                UPDATE charges SET status = ?, gateway_reference = ?, failure_code = ?, failure_message = ?, settled_at_ms = ?
+                WHERE id = ? AND status = 'pending'
+                """, .text(result.succeeded ? "succeeded" : "failed"), .text(result.reference), .text(result.failureCode ?? ""),
+                .text(result.failureMessage ?? ""), .integer(nowMilliseconds), .text(chargeID))
+        case .notCharged(let reason):
+            try tx.execute("""
+                UPDATE charges SET status = 'failed', failure_code = 'not_charged', failure_message = ?, settled_at_ms = ?
+                WHERE id = ? AND status = 'pending'
+                """, .text(reason), .integer(nowMilliseconds), .text(chargeID))
+        case .unknown:
+            break
+        }
+        return try charge(chargeID, in: tx)
+    }
+
+    /// The error a caller sees for a charge that did not succeed.
+    static func failure(of charge: Charge) -> BillingError {
+        switch charge.status {
+        case .failed where charge.failureCode == "not_charged":
+            return .unavailable("\(charge.failureMessage); retry later")
+        case .failed:
+            return .failedPrecondition(
+                "the card ending \(charge.cardLast4) was declined (\(charge.failureCode)): \(charge.failureMessage); use another card or contact the card issuer",
+                field: "payment_method_id")
+        case .pending:
+            return .unavailable("the payment gateway did not answer; the charge \(charge.id) is pending and will be reconciled; retry with the same idempotency key to see its outcome")
+        case .succeeded:
+            return .internalError("charge \(charge.id) succeeded")
+        }
+    }
+
+    static func charge(_ id: String, in tx: some Querying) throws -> Charge {
+        guard let row = try tx.queryOne("SELECT * FROM charges WHERE id = ?", .text(id)) else {
+            throw BillingError.notFound("no charge with id \(id)")
+        }
+        return try charge(from: row)
+    }
+
+    static func charge(from row: Row) throws -> Charge {
+        Charge(
+            id: try row.string("id"), accountID: try row.string("account_id"),
+            amount: Money(amountMinor: try row.int64("amount_minor"), currency: try Currency(code: try row.string("currency"))),
+            status: Charge.Status(rawValue: try row.string("status")) ?? .pending,
+            paymentMethodID: try row.optionalString("payment_method_id"),
+            cardBrand: try row.string("card_brand"), cardLast4: try row.string("card_last4"),
+            failureCode: try row.string("failure_code"), failureMessage: try row.string("failure_message"),
+            gatewayReference: try row.string("gateway_reference"), description: try row.string("description"),
+            purpose: Charge.Purpose(rawValue: try row.string("purpose")) ?? .invoicePayment,
+            invoiceID: try row.optionalString("invoice_id"), createdAtMilliseconds: try row.int64("created_at_ms"))
+    }
+}

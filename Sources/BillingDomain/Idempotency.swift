@@ -1,0 +1,161 @@
+import BillingStore
+import Foundation
+
+/// A mutating request's idempotency key, with a fingerprint of what it asked for.
+///
+/// The first outcome of a key is stored in the same transaction as the change it made; a retry with
+/// the same key gets that outcome back and changes nothing; the same key with other parameters is
+/// INVALID_ARGUMENT. Keys are scoped to an account (account creation uses the empty scope) and kept
+/// at least `IdempotencyKey.retention`.
+public struct IdempotencyKey: Sendable, Hashable {
+    public static let maxLength = 255
+    /// How long a key is remembered; the issue asks for at least a day.
+    public static let retention: TimeInterval = 7 * 24 * 3600
+
+    public let scope: String
+    public let key: String
+    /// A hash of the method and its parameters. Parameters that are secrets (card numbers, CVCs) are
+    /// left out by the caller: the fingerprint is stored.
+    public let fingerprint: String
+
+    public init(_ key: String, scope: String, method: String, parameters: [String]) throws(BillingError) {
+        guard !key.isEmpty else {
+            throw .invalidArgument("idempotency_key is required: send a unique value (a UUID, say) and reuse it when retrying", field: "idempotency_key")
+        }
+        guard key.count <= Self.maxLength else {
+            throw .invalidArgument("idempotency_key is \(key.count) characters; the limit is \(Self.maxLength)", field: "idempotency_key")
+        }
+        guard key.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) else {
+            throw .invalidArgument("idempotency_key must not contain control characters", field: "idempotency_key")
+        }
+        self.scope = scope
+        self.key = key
+        self.fingerprint = Self.hash(([method] + parameters).joined(separator: "\u{1F}"))
+    }
+
+    /// 64-bit FNV-1a, twice with different seeds: a stable fingerprint without a crypto dependency.
+    /// It guards against a caller's mistake (reusing a key for another request), not against an attacker.
+    private static func hash(_ text: String) -> String {
+        func fnv(_ seed: UInt64) -> UInt64 {
+            var hash = seed
+            for byte in text.utf8 {
+                hash ^= UInt64(byte)
+                hash = hash &* 0x100_0000_01B3
+            }
+            return hash
+        }
+        return String(fnv(0xCBF2_9CE4_8422_2325), radix: 16) + String(fnv(0x84222325CBF29CE4), radix: 16)
+    }
+}
+
+/// Reads and writes idempotency records inside the transaction that makes the change.
+enum IdempotencyRecords {
+    /// What a key has recorded so far.
+    enum Recorded<Result> {
+        case none
+        case done(Result)
+        /// A request that called the gateway has not settled: `chargeID` says which charge to reconcile.
+        case pending(chargeID: String?)
+    }
+
+    /// A stored outcome: the first reply, or the first error (a declined card stays declined on retry).
+    private struct Outcome<Result: Codable>: Codable {
+        var result: Result?
+        var error: BillingError?
+    }
+
+    /// What the key recorded; a recorded error is thrown again.
+    static func look<Result: Codable>(_ key: IdempotencyKey, in tx: some Querying, as: Result.Type) throws -> Recorded<Result> {
+        guard let row = try tx.queryOne(
+            "SELECT fingerprint, state, result, charge_id FROM idempotency_keys WHERE scope = ? AND key = ?",
+            .text(key.scope), .text(key.key))
+        else { return .none }
+        guard try row.string("fingerprint") == key.fingerprint else {
+            throw BillingError.invalidArgument(
+                "idempotency_key was already used for a different request; use a new key for new parameters",
+                field: "idempotency_key")
+        }
+        guard try row.string("state") == "done" else { return .pending(chargeID: try row.optionalString("charge_id")) }
+        let outcome = try JSONDecoder().decode(Outcome<Result>.self, from: Data(try row.string("result").utf8))
+        if let error = outcome.error { throw error }
+        guard let result = outcome.result else { throw BillingError.internalError("idempotency record without an outcome") }
+        return .done(result)
+    }
+
+    /// Stores the outcome; replaces a pending record of the same key.
+    static func save<Result: Codable>(_ result: Result, for key: IdempotencyKey, in tx: WriteTransaction, nowMilliseconds: Int64) throws {
+        try save(Outcome(result: result, error: nil), key: key, in: tx, nowMilliseconds: nowMilliseconds)
+    }
+
+    /// Stores an error as the outcome, for failures that must not be retried into a second attempt.
+    static func saveError<Result: Codable>(_ error: BillingError, as: Result.Type, for key: IdempotencyKey, in tx: WriteTransaction, nowMilliseconds: Int64) throws {
+        try save(Outcome<Result>(result: nil, error: error), key: key, in: tx, nowMilliseconds: nowMilliseconds)
+    }
+
+    /// Completes the pending record of the request that made `chargeID` (reconciliation after a crash).
+    static func complete<Result: Codable>(chargeID: String, result: Result?, error: BillingError?, in tx: WriteTransaction) throws {
+        let json = String(decoding: try JSONEncoder().encode(Outcome(result: result, error: error)), as: UTF8.self)
+        try tx.execute("UPDATE idempotency_keys SET state = 'done', result = ? WHERE charge_id = ? AND state = 'pending'", .text(json), .text(chargeID))
+    }
+
+    private static func save<Result: Codable>(_ outcome: Outcome<Result>, key: IdempotencyKey, in tx: WriteTransaction, nowMilliseconds: Int64) throws {
+        let json = String(decoding: try JSONEncoder().encode(outcome), as: UTF8.self)
+        try tx.execute("""
+            INSERT INTO idempotency_keys(scope, key, fingerprint, state, result, created_at_ms) VALUES (?, ?, ?, 'done', ?, ?)
+            ON CONFLICT(scope, key) DO UPDATE SET state = 'done', result = excluded.result
+            """, .text(key.scope), .text(key.key), .text(key.fingerprint), .text(json), .integer(nowMilliseconds))
+    }
+
+    /// Marks a key as waiting on a gateway call.
+    static func savePending(_ key: IdempotencyKey, chargeID: String?, in tx: WriteTransaction, nowMilliseconds: Int64) throws {
+        try tx.execute(
+            "INSERT INTO idempotency_keys(scope, key, fingerprint, state, charge_id, created_at_ms) VALUES (?, ?, ?, 'pending', ?, ?)",
+            .text(key.scope), .text(key.key), .text(key.fingerprint), SQLValue(chargeID), .integer(nowMilliseconds))
+    }
+
+    /// Forgets a pending key whose work certainly did not happen, so that a retry runs it afresh.
+    static func release(_ key: IdempotencyKey, in tx: WriteTransaction) throws {
+        try tx.execute("DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND state = 'pending'", .text(key.scope), .text(key.key))
+    }
+
+    /// Drops keys older than the retention period; returns how many.
+    static func purge(olderThanMilliseconds cutoff: Int64, in tx: WriteTransaction) throws -> Int {
+        try tx.execute("DELETE FROM idempotency_keys WHERE created_at_ms < ? AND state = 'done'", .integer(cutoff))
+    }
+}
+
+/// Runs requests with the same idempotency key one after another, in this process: the second waits for
+/// the first, then finds its stored outcome. Requests with different keys run concurrently.
+actor KeyedSerialQueue {
+    private var waiters: [String: [CheckedContinuation<Void, Never>]] = [:]
+
+    func run<T: Sendable>(_ key: String, _ body: @Sendable () async throws -> T) async throws -> T {
+        await acquire(key)
+        do {
+            let result = try await body()
+            release(key)
+            return result
+        } catch {
+            release(key)
+            throw error
+        }
+    }
+
+    private func acquire(_ key: String) async {
+        if waiters[key] == nil {
+            waiters[key] = []
+            return
+        }
+        await withCheckedContinuation { waiters[key, default: []].append($0) }
+    }
+
+    private func release(_ key: String) {
+        guard var queue = waiters[key], !queue.isEmpty else {
+            waiters[key] = nil
+            return
+        }
+        let next = queue.removeFirst()
+        waiters[key] = queue
+        next.resume()
+    }
+}
