@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
-# Regenerates the committed protobuf-c code in Sources/BillingProtos from proto/.
-# Run after editing any .proto file; a test in Tests/BillingWireTests fails when the copy is stale.
-# Usage: proto/generate.sh [OUTPUT_DIR]   (default: Sources/BillingProtos; the test passes a temporary one)
+# Regenerates the committed code made from proto/: the protobuf-c code (protoc-c), then the Swift types and
+# RPC stubs around it (proto/generate_swift.py).
+# Run after editing any .proto file; a test in Tests/BillingWireTests fails when a copy is stale.
+# Usage: proto/generate.sh [OUTPUT_ROOT]   (default: the repository root; the test passes a temporary one)
+# Under OUTPUT_ROOT it writes, replacing only generated files:
+#   Sources/BillingProtos                      protobuf-c code (all generated)
+#   Sources/BillingAPI                         Swift messages, enums and service names (all generated)
+#   clients/swift/BillingClient/Generated      typed client stubs for billing.* services
+#   Sources/BillingService/Generated           handler protocols and routing for billing.* services
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-out="${1:-$root/Sources/BillingProtos}"
+out_root="${1:-$root}"
+mkdir -p "$out_root"
+out_root=$(cd "$out_root" && pwd)
+out="$out_root/Sources/BillingProtos"
 cd "$root/proto"
 protos=$(find . -name '*.proto' | sed 's|^\./||' | LC_ALL=C sort)
 tmp=$(mktemp -d)
@@ -31,3 +40,7 @@ done
   echo "#pragma once"
   for proto in $protos; do echo "#include \"$(flat "${proto%.proto}.pb-c").h\""; done
 } > "$out/include/BillingProtos.h"
+
+# The Swift side reads the headers just written (to check the C names it uses) and replaces only its own
+# folders: Sources/BillingAPI, and Generated/ inside BillingClient and BillingService.
+python3 "$root/proto/generate_swift.py" --proto-dir "$root/proto" --out-root "$out_root"

@@ -63,6 +63,7 @@ public struct AccountService: Sendable {
             try tx.execute(
                 "INSERT INTO accounts(id, display_name, currency, created_at_ms) VALUES (?, ?, ?, ?)",
                 .text(account.id), .text(account.displayName), .text(currency.code), .integer(now))
+            try tx.execute("INSERT INTO wallets(account_id, currency) VALUES (?, ?)", .text(account.id), .text(currency.code))
             try IdempotencyRecords.save(account, for: key, in: tx, nowMilliseconds: now)
             return account
         }

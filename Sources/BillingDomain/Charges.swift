@@ -12,6 +12,8 @@ public struct Charge: Sendable, Hashable, Codable {
     /// What settling the charge completes.
     public enum Purpose: String, Sendable, Hashable, Codable {
         case invoicePayment = "invoice_payment"
+        case walletTopUp = "wallet_top_up"
+        case walletAutoRecharge = "wallet_auto_recharge"
     }
 
     public var id: String
@@ -171,5 +173,51 @@ enum ChargeLifecycle {
             gatewayReference: try row.string("gateway_reference"), description: try row.string("description"),
             purpose: Charge.Purpose(rawValue: try row.string("purpose")) ?? .invoicePayment,
             invoiceID: try row.optionalString("invoice_id"), createdAtMilliseconds: try row.int64("created_at_ms"))
+    }
+}
+
+/// Completes a pending charge by what it was for: the one place that knows every purpose, used by the
+/// live paths and by start-up reconciliation alike.
+enum ChargeReconciliation {
+    struct Completion: Sendable {
+        var payment: InvoicePayment?
+        var topUp: WalletLedger.TopUp?
+    }
+
+    static func complete(chargeID: String, outcome: ChargeLifecycle.GatewayOutcome, invoicePrefix: String, in tx: WriteTransaction, nowMilliseconds: Int64) throws -> Completion {
+        switch try ChargeLifecycle.charge(chargeID, in: tx).purpose {
+        case .invoicePayment:
+            return Completion(payment: try InvoiceService.completePayment(chargeID: chargeID, outcome: outcome, in: tx, nowMilliseconds: nowMilliseconds))
+        case .walletTopUp, .walletAutoRecharge:
+            let topUp = try WalletLedger.completeTopUp(chargeID: chargeID, outcome: outcome, invoicePrefix: invoicePrefix, in: tx, nowMilliseconds: nowMilliseconds)
+            switch topUp.charge.status {
+            case .succeeded: try IdempotencyRecords.complete(chargeID: chargeID, result: topUp, error: nil, in: tx)
+            case .failed where topUp.charge.failureCode == "not_charged":
+                try tx.execute("DELETE FROM idempotency_keys WHERE charge_id = ? AND state = 'pending'", .text(chargeID))
+            case .failed:
+                try IdempotencyRecords.complete(chargeID: chargeID, result: Optional<WalletLedger.TopUp>.none, error: ChargeLifecycle.failure(of: topUp.charge), in: tx)
+            case .pending: break
+            }
+            return Completion(topUp: topUp)
+        }
+    }
+
+    /// At start-up, before wallets load: settles every charge a crash left pending by asking the gateway
+    /// under the charge's key. Returns how many were settled; those the gateway cannot be asked about
+    /// stay pending for the next start.
+    static func reconcilePending(_ context: BillingContext) async throws -> Int {
+        let pending = try await context.store.read { tx in
+            try tx.query("SELECT id FROM charges WHERE status = 'pending' ORDER BY seq").map { try $0.string("id") }
+        }
+        var settled = 0
+        for chargeID in pending {
+            let outcome = await ChargeLifecycle.lookUp(context.gateway, chargeID: chargeID)
+            if case .unknown = outcome { continue }
+            _ = try await context.store.write { tx in
+                try complete(chargeID: chargeID, outcome: outcome, invoicePrefix: context.invoiceNumberPrefix, in: tx, nowMilliseconds: context.nowMilliseconds)
+            }
+            settled += 1
+        }
+        return settled
     }
 }

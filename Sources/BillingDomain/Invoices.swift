@@ -141,14 +141,10 @@ public struct InvoiceService: Sendable {
             }
             try ChargeLifecycle.requireCompleteBillingInformation(accountID, in: tx)
             let billedTo = try AccountService.billingInformation(accountID, in: tx).information
-            try tx.execute("INSERT INTO invoice_number_sequences(prefix, last_value) VALUES (?, 0) ON CONFLICT(prefix) DO NOTHING", .text(prefix))
-            let sequence = try tx.queryOne(
-                "UPDATE invoice_number_sequences SET last_value = last_value + 1 WHERE prefix = ? RETURNING last_value", .text(prefix)
-            )!.int("last_value")
             let days = try tx.queryOne("SELECT days_until_due FROM invoices WHERE id = ?", .text(invoice.id))!.int64("days_until_due")
             try tx.execute(
                 "UPDATE invoices SET status = 'open', number = ?, billed_to = ?, finalized_at_ms = ?, due_at_ms = ? WHERE id = ?",
-                .text(InvoiceDocument.number(sequence: sequence, prefix: prefix)),
+                .text(try Self.nextNumber(prefix: prefix, in: tx)),
                 .text(String(decoding: try JSONEncoder().encode(billedTo), as: UTF8.self)),
                 .integer(now), .integer(now + days * 86_400_000), .text(invoice.id))
         }
@@ -230,8 +226,8 @@ public struct InvoiceService: Sendable {
                 outcome = await ChargeLifecycle.callGateway(context.gateway, chargeID: id, token: token, amount: amount, description: description)
             }
             let settled = try await context.store.write { tx in
-                try Self.completePayment(chargeID: chargeID, outcome: outcome, in: tx, nowMilliseconds: context.nowMilliseconds)
-            }
+                try ChargeReconciliation.complete(chargeID: chargeID, outcome: outcome, invoicePrefix: context.invoiceNumberPrefix, in: tx, nowMilliseconds: context.nowMilliseconds)
+            }.payment!
             guard settled.charge.status == .succeeded else { throw ChargeLifecycle.failure(of: settled.charge) }
             return settled
         }
@@ -294,21 +290,9 @@ public struct InvoiceService: Sendable {
         return ("\(number).pdf", try InvoicePDF.render(document))
     }
 
-    /// At start-up: settles every charge left pending by a crash, by asking the gateway under the charge's
-    /// key. Returns how many were settled; charges the gateway cannot be asked about stay pending.
+    /// At start-up: settles every charge a crash left pending (invoice payments and wallet top-ups alike).
     public func reconcilePendingCharges() async throws -> Int {
-        let pending = try await context.store.read { tx in
-            try tx.query("SELECT id FROM charges WHERE status = 'pending' ORDER BY seq").map { try $0.string("id") }
-        }
-        var settled = 0
-        for chargeID in pending {
-            let outcome = await ChargeLifecycle.lookUp(context.gateway, chargeID: chargeID)
-            if case .unknown = outcome { continue }
-            let now = context.nowMilliseconds
-            _ = try await context.store.write { tx in try Self.completePayment(chargeID: chargeID, outcome: outcome, in: tx, nowMilliseconds: now) }
-            settled += 1
-        }
-        return settled
+        try await ChargeReconciliation.reconcilePending(context)
     }
 
     /// Drops idempotency keys past their retention; run at start-up and now and then.
@@ -361,6 +345,34 @@ public struct InvoiceService: Sendable {
             try IdempotencyRecords.save(invoice, for: key, in: tx, nowMilliseconds: now)
             return invoice
         }
+    }
+
+    /// The next invoice number of the sequence, taken inside the caller's transaction: a rollback returns it.
+    static func nextNumber(prefix: String, in tx: WriteTransaction) throws -> String {
+        try tx.execute("INSERT INTO invoice_number_sequences(prefix, last_value) VALUES (?, 0) ON CONFLICT(prefix) DO NOTHING", .text(prefix))
+        let sequence = try tx.queryOne(
+            "UPDATE invoice_number_sequences SET last_value = last_value + 1 WHERE prefix = ? RETURNING last_value", .text(prefix)
+        )!.int("last_value")
+        return InvoiceDocument.number(sequence: sequence, prefix: prefix)
+    }
+
+    /// Issues an invoice that a charge already paid (wallet top-ups): one line, numbered, paid at once.
+    static func issuePaidInvoice(for charge: Charge, line description: String, prefix: String, in tx: WriteTransaction, nowMilliseconds now: Int64) throws -> Invoice {
+        let id = Identifier.make("inv")
+        let billedTo = try AccountService.billingInformation(charge.accountID, in: tx).information
+        let amount = charge.amount.amountMinor
+        try tx.execute("""
+            INSERT INTO invoices(id, account_id, number, status, currency, subtotal_minor, tax_minor, total_minor, amount_paid_minor,
+                                 billed_to, created_at_ms, finalized_at_ms, due_at_ms, paid_at_ms)
+            VALUES (?, ?, ?, 'paid', ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)
+            """, .text(id), .text(charge.accountID), .text(try nextNumber(prefix: prefix, in: tx)), .text(charge.amount.currency.code),
+            .integer(amount), .integer(amount), .integer(amount), .text(String(decoding: try JSONEncoder().encode(billedTo), as: UTF8.self)),
+            .integer(now), .integer(now), .integer(now), .integer(now))
+        try tx.execute(
+            "INSERT INTO invoice_lines(invoice_id, position, description, quantity, unit_amount_minor, amount_minor) VALUES (?, 0, ?, 1, ?, ?)",
+            .text(id), .text(description), .integer(amount), .integer(amount))
+        try tx.execute("UPDATE charges SET invoice_id = ? WHERE id = ?", .text(id), .text(charge.id))
+        return try invoice(id, accountID: charge.accountID, in: tx)
     }
 
     private static func requireNoPaymentInFlight(_ invoiceID: String, in tx: some Querying) throws {

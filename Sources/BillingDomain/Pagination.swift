@@ -33,18 +33,26 @@ public struct Page<Item: Sendable>: Sendable {
     public var nextPageToken: String
 }
 
-/// Filters shared by the payment-history lists: statuses and a creation-time range.
+/// Filters shared by the history lists: statuses (or categories, for the wallet) and a creation-time range.
 public struct HistoryFilter: Sendable, Hashable {
+    public static let maxValues = 20
+
     /// Empty means every status.
     public var statuses: [String]
+    /// Wallet ledger only; empty means every category.
+    public var categories: [String]
     public var createdFromMilliseconds: Int64?
     public var createdBeforeMilliseconds: Int64?
 
-    public init(statuses: [String] = [], createdFromMilliseconds: Int64? = nil, createdBeforeMilliseconds: Int64? = nil) throws(BillingError) {
+    public init(statuses: [String] = [], createdFromMilliseconds: Int64? = nil, createdBeforeMilliseconds: Int64? = nil, categories: [String] = []) throws(BillingError) {
+        guard statuses.count <= Self.maxValues, categories.count <= Self.maxValues else {
+            throw .invalidArgument("filter by at most \(Self.maxValues) values", field: statuses.count > Self.maxValues ? "statuses" : "categories")
+        }
         if let from = createdFromMilliseconds, let before = createdBeforeMilliseconds, from >= before {
             throw .invalidArgument("created_from_unix_ms must be earlier than created_before_unix_ms", field: "created_from_unix_ms")
         }
         self.statuses = statuses
+        self.categories = categories
         self.createdFromMilliseconds = createdFromMilliseconds
         self.createdBeforeMilliseconds = createdBeforeMilliseconds
     }
@@ -63,6 +71,10 @@ enum Paging {
         if !filter.statuses.isEmpty {
             conditions.append("status IN (\(filter.statuses.map { _ in "?" }.joined(separator: ", ")))")
             arguments += filter.statuses.map(SQLValue.text)
+        }
+        if !filter.categories.isEmpty {
+            conditions.append("category IN (\(filter.categories.map { _ in "?" }.joined(separator: ", ")))")
+            arguments += filter.categories.map(SQLValue.text)
         }
         if let from = filter.createdFromMilliseconds {
             conditions.append("created_at_ms >= ?")

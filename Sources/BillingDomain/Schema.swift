@@ -110,5 +110,46 @@ public enum BillingSchema {
             );
             CREATE INDEX idempotency_keys_by_age ON idempotency_keys(created_at_ms);
             """),
+        Migration(version: 2, name: "wallets and their append-only ledger", sql: """
+            CREATE TABLE wallets (
+                account_id TEXT PRIMARY KEY REFERENCES accounts(id),
+                currency TEXT NOT NULL,
+                -- Always the sum of the account's wallet_transactions; never below zero.
+                balance_minor INTEGER NOT NULL DEFAULT 0 CHECK (balance_minor >= 0),
+                auto_recharge_enabled INTEGER NOT NULL DEFAULT 0,
+                recharge_amount_minor INTEGER NOT NULL DEFAULT 0,
+                recharge_threshold_minor INTEGER NOT NULL DEFAULT 0,
+                -- The recharge charge in flight, if any: at most one per wallet.
+                pending_recharge_charge_id TEXT,
+                last_recharge_charge_id TEXT,
+                last_recharge_at_ms INTEGER
+            );
+            INSERT INTO wallets(account_id, currency) SELECT id, currency FROM accounts;
+
+            CREATE TABLE wallet_transactions (
+                seq INTEGER PRIMARY KEY,
+                id TEXT NOT NULL UNIQUE,
+                account_id TEXT NOT NULL REFERENCES accounts(id),
+                -- Positive for credits, negative for debits.
+                amount_minor INTEGER NOT NULL CHECK (amount_minor <> 0),
+                balance_after_minor INTEGER NOT NULL CHECK (balance_after_minor >= 0),
+                currency TEXT NOT NULL,
+                category TEXT NOT NULL,
+                description TEXT NOT NULL,
+                source TEXT NOT NULL CHECK (source IN ('top_up', 'auto_recharge', 'usage', 'adjustment')),
+                charge_id TEXT,
+                usage_id TEXT,
+                created_at_ms INTEGER NOT NULL,
+                UNIQUE (account_id, usage_id)
+            );
+            CREATE INDEX wallet_transactions_by_account ON wallet_transactions(account_id, seq);
+            CREATE INDEX wallet_transactions_by_category ON wallet_transactions(account_id, category, seq);
+
+            -- The ledger is append-only.
+            CREATE TRIGGER wallet_transactions_no_update BEFORE UPDATE ON wallet_transactions
+            BEGIN SELECT RAISE(ABORT, 'wallet transactions are append-only'); END;
+            CREATE TRIGGER wallet_transactions_no_delete BEFORE DELETE ON wallet_transactions
+            BEGIN SELECT RAISE(ABORT, 'wallet transactions are append-only'); END;
+            """),
     ]
 }

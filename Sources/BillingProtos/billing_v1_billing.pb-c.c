@@ -1492,6 +1492,771 @@ void   billing__v1__download_invoice_pdf_response__free_unpacked
   assert(message->base.descriptor == &billing__v1__download_invoice_pdf_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   billing__v1__auto_recharge__init
+                     (Billing__V1__AutoRecharge         *message)
+{
+  static const Billing__V1__AutoRecharge init_value = BILLING__V1__AUTO_RECHARGE__INIT;
+  *message = init_value;
+}
+size_t billing__v1__auto_recharge__get_packed_size
+                     (const Billing__V1__AutoRecharge *message)
+{
+  assert(message->base.descriptor == &billing__v1__auto_recharge__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__auto_recharge__pack
+                     (const Billing__V1__AutoRecharge *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__auto_recharge__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__auto_recharge__pack_to_buffer
+                     (const Billing__V1__AutoRecharge *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__auto_recharge__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__AutoRecharge *
+       billing__v1__auto_recharge__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__AutoRecharge *)
+     protobuf_c_message_unpack (&billing__v1__auto_recharge__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__auto_recharge__free_unpacked
+                     (Billing__V1__AutoRecharge *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__auto_recharge__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__wallet__init
+                     (Billing__V1__Wallet         *message)
+{
+  static const Billing__V1__Wallet init_value = BILLING__V1__WALLET__INIT;
+  *message = init_value;
+}
+size_t billing__v1__wallet__get_packed_size
+                     (const Billing__V1__Wallet *message)
+{
+  assert(message->base.descriptor == &billing__v1__wallet__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__wallet__pack
+                     (const Billing__V1__Wallet *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__wallet__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__wallet__pack_to_buffer
+                     (const Billing__V1__Wallet *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__wallet__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__Wallet *
+       billing__v1__wallet__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__Wallet *)
+     protobuf_c_message_unpack (&billing__v1__wallet__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__wallet__free_unpacked
+                     (Billing__V1__Wallet *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__wallet__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__get_wallet_request__init
+                     (Billing__V1__GetWalletRequest         *message)
+{
+  static const Billing__V1__GetWalletRequest init_value = BILLING__V1__GET_WALLET_REQUEST__INIT;
+  *message = init_value;
+}
+size_t billing__v1__get_wallet_request__get_packed_size
+                     (const Billing__V1__GetWalletRequest *message)
+{
+  assert(message->base.descriptor == &billing__v1__get_wallet_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__get_wallet_request__pack
+                     (const Billing__V1__GetWalletRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__get_wallet_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__get_wallet_request__pack_to_buffer
+                     (const Billing__V1__GetWalletRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__get_wallet_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__GetWalletRequest *
+       billing__v1__get_wallet_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__GetWalletRequest *)
+     protobuf_c_message_unpack (&billing__v1__get_wallet_request__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__get_wallet_request__free_unpacked
+                     (Billing__V1__GetWalletRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__get_wallet_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__wallet_response__init
+                     (Billing__V1__WalletResponse         *message)
+{
+  static const Billing__V1__WalletResponse init_value = BILLING__V1__WALLET_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t billing__v1__wallet_response__get_packed_size
+                     (const Billing__V1__WalletResponse *message)
+{
+  assert(message->base.descriptor == &billing__v1__wallet_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__wallet_response__pack
+                     (const Billing__V1__WalletResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__wallet_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__wallet_response__pack_to_buffer
+                     (const Billing__V1__WalletResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__wallet_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__WalletResponse *
+       billing__v1__wallet_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__WalletResponse *)
+     protobuf_c_message_unpack (&billing__v1__wallet_response__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__wallet_response__free_unpacked
+                     (Billing__V1__WalletResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__wallet_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__wallet_transaction__init
+                     (Billing__V1__WalletTransaction         *message)
+{
+  static const Billing__V1__WalletTransaction init_value = BILLING__V1__WALLET_TRANSACTION__INIT;
+  *message = init_value;
+}
+size_t billing__v1__wallet_transaction__get_packed_size
+                     (const Billing__V1__WalletTransaction *message)
+{
+  assert(message->base.descriptor == &billing__v1__wallet_transaction__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__wallet_transaction__pack
+                     (const Billing__V1__WalletTransaction *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__wallet_transaction__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__wallet_transaction__pack_to_buffer
+                     (const Billing__V1__WalletTransaction *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__wallet_transaction__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__WalletTransaction *
+       billing__v1__wallet_transaction__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__WalletTransaction *)
+     protobuf_c_message_unpack (&billing__v1__wallet_transaction__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__wallet_transaction__free_unpacked
+                     (Billing__V1__WalletTransaction *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__wallet_transaction__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__add_balance_request__init
+                     (Billing__V1__AddBalanceRequest         *message)
+{
+  static const Billing__V1__AddBalanceRequest init_value = BILLING__V1__ADD_BALANCE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t billing__v1__add_balance_request__get_packed_size
+                     (const Billing__V1__AddBalanceRequest *message)
+{
+  assert(message->base.descriptor == &billing__v1__add_balance_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__add_balance_request__pack
+                     (const Billing__V1__AddBalanceRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__add_balance_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__add_balance_request__pack_to_buffer
+                     (const Billing__V1__AddBalanceRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__add_balance_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__AddBalanceRequest *
+       billing__v1__add_balance_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__AddBalanceRequest *)
+     protobuf_c_message_unpack (&billing__v1__add_balance_request__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__add_balance_request__free_unpacked
+                     (Billing__V1__AddBalanceRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__add_balance_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__add_balance_response__init
+                     (Billing__V1__AddBalanceResponse         *message)
+{
+  static const Billing__V1__AddBalanceResponse init_value = BILLING__V1__ADD_BALANCE_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t billing__v1__add_balance_response__get_packed_size
+                     (const Billing__V1__AddBalanceResponse *message)
+{
+  assert(message->base.descriptor == &billing__v1__add_balance_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__add_balance_response__pack
+                     (const Billing__V1__AddBalanceResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__add_balance_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__add_balance_response__pack_to_buffer
+                     (const Billing__V1__AddBalanceResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__add_balance_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__AddBalanceResponse *
+       billing__v1__add_balance_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__AddBalanceResponse *)
+     protobuf_c_message_unpack (&billing__v1__add_balance_response__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__add_balance_response__free_unpacked
+                     (Billing__V1__AddBalanceResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__add_balance_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__configure_auto_recharge_request__init
+                     (Billing__V1__ConfigureAutoRechargeRequest         *message)
+{
+  static const Billing__V1__ConfigureAutoRechargeRequest init_value = BILLING__V1__CONFIGURE_AUTO_RECHARGE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t billing__v1__configure_auto_recharge_request__get_packed_size
+                     (const Billing__V1__ConfigureAutoRechargeRequest *message)
+{
+  assert(message->base.descriptor == &billing__v1__configure_auto_recharge_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__configure_auto_recharge_request__pack
+                     (const Billing__V1__ConfigureAutoRechargeRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__configure_auto_recharge_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__configure_auto_recharge_request__pack_to_buffer
+                     (const Billing__V1__ConfigureAutoRechargeRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__configure_auto_recharge_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__ConfigureAutoRechargeRequest *
+       billing__v1__configure_auto_recharge_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__ConfigureAutoRechargeRequest *)
+     protobuf_c_message_unpack (&billing__v1__configure_auto_recharge_request__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__configure_auto_recharge_request__free_unpacked
+                     (Billing__V1__ConfigureAutoRechargeRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__configure_auto_recharge_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__record_usage_request__init
+                     (Billing__V1__RecordUsageRequest         *message)
+{
+  static const Billing__V1__RecordUsageRequest init_value = BILLING__V1__RECORD_USAGE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t billing__v1__record_usage_request__get_packed_size
+                     (const Billing__V1__RecordUsageRequest *message)
+{
+  assert(message->base.descriptor == &billing__v1__record_usage_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__record_usage_request__pack
+                     (const Billing__V1__RecordUsageRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__record_usage_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__record_usage_request__pack_to_buffer
+                     (const Billing__V1__RecordUsageRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__record_usage_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__RecordUsageRequest *
+       billing__v1__record_usage_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__RecordUsageRequest *)
+     protobuf_c_message_unpack (&billing__v1__record_usage_request__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__record_usage_request__free_unpacked
+                     (Billing__V1__RecordUsageRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__record_usage_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__record_usage_response__init
+                     (Billing__V1__RecordUsageResponse         *message)
+{
+  static const Billing__V1__RecordUsageResponse init_value = BILLING__V1__RECORD_USAGE_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t billing__v1__record_usage_response__get_packed_size
+                     (const Billing__V1__RecordUsageResponse *message)
+{
+  assert(message->base.descriptor == &billing__v1__record_usage_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__record_usage_response__pack
+                     (const Billing__V1__RecordUsageResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__record_usage_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__record_usage_response__pack_to_buffer
+                     (const Billing__V1__RecordUsageResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__record_usage_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__RecordUsageResponse *
+       billing__v1__record_usage_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__RecordUsageResponse *)
+     protobuf_c_message_unpack (&billing__v1__record_usage_response__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__record_usage_response__free_unpacked
+                     (Billing__V1__RecordUsageResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__record_usage_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__list_wallet_transactions_request__init
+                     (Billing__V1__ListWalletTransactionsRequest         *message)
+{
+  static const Billing__V1__ListWalletTransactionsRequest init_value = BILLING__V1__LIST_WALLET_TRANSACTIONS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t billing__v1__list_wallet_transactions_request__get_packed_size
+                     (const Billing__V1__ListWalletTransactionsRequest *message)
+{
+  assert(message->base.descriptor == &billing__v1__list_wallet_transactions_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__list_wallet_transactions_request__pack
+                     (const Billing__V1__ListWalletTransactionsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__list_wallet_transactions_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__list_wallet_transactions_request__pack_to_buffer
+                     (const Billing__V1__ListWalletTransactionsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__list_wallet_transactions_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__ListWalletTransactionsRequest *
+       billing__v1__list_wallet_transactions_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__ListWalletTransactionsRequest *)
+     protobuf_c_message_unpack (&billing__v1__list_wallet_transactions_request__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__list_wallet_transactions_request__free_unpacked
+                     (Billing__V1__ListWalletTransactionsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__list_wallet_transactions_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__list_wallet_transactions_response__init
+                     (Billing__V1__ListWalletTransactionsResponse         *message)
+{
+  static const Billing__V1__ListWalletTransactionsResponse init_value = BILLING__V1__LIST_WALLET_TRANSACTIONS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t billing__v1__list_wallet_transactions_response__get_packed_size
+                     (const Billing__V1__ListWalletTransactionsResponse *message)
+{
+  assert(message->base.descriptor == &billing__v1__list_wallet_transactions_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__list_wallet_transactions_response__pack
+                     (const Billing__V1__ListWalletTransactionsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__list_wallet_transactions_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__list_wallet_transactions_response__pack_to_buffer
+                     (const Billing__V1__ListWalletTransactionsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__list_wallet_transactions_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__ListWalletTransactionsResponse *
+       billing__v1__list_wallet_transactions_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__ListWalletTransactionsResponse *)
+     protobuf_c_message_unpack (&billing__v1__list_wallet_transactions_response__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__list_wallet_transactions_response__free_unpacked
+                     (Billing__V1__ListWalletTransactionsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__list_wallet_transactions_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__summarize_wallet_transactions_request__init
+                     (Billing__V1__SummarizeWalletTransactionsRequest         *message)
+{
+  static const Billing__V1__SummarizeWalletTransactionsRequest init_value = BILLING__V1__SUMMARIZE_WALLET_TRANSACTIONS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t billing__v1__summarize_wallet_transactions_request__get_packed_size
+                     (const Billing__V1__SummarizeWalletTransactionsRequest *message)
+{
+  assert(message->base.descriptor == &billing__v1__summarize_wallet_transactions_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__summarize_wallet_transactions_request__pack
+                     (const Billing__V1__SummarizeWalletTransactionsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__summarize_wallet_transactions_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__summarize_wallet_transactions_request__pack_to_buffer
+                     (const Billing__V1__SummarizeWalletTransactionsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__summarize_wallet_transactions_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__SummarizeWalletTransactionsRequest *
+       billing__v1__summarize_wallet_transactions_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__SummarizeWalletTransactionsRequest *)
+     protobuf_c_message_unpack (&billing__v1__summarize_wallet_transactions_request__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__summarize_wallet_transactions_request__free_unpacked
+                     (Billing__V1__SummarizeWalletTransactionsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__summarize_wallet_transactions_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__wallet_month_summary__init
+                     (Billing__V1__WalletMonthSummary         *message)
+{
+  static const Billing__V1__WalletMonthSummary init_value = BILLING__V1__WALLET_MONTH_SUMMARY__INIT;
+  *message = init_value;
+}
+size_t billing__v1__wallet_month_summary__get_packed_size
+                     (const Billing__V1__WalletMonthSummary *message)
+{
+  assert(message->base.descriptor == &billing__v1__wallet_month_summary__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__wallet_month_summary__pack
+                     (const Billing__V1__WalletMonthSummary *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__wallet_month_summary__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__wallet_month_summary__pack_to_buffer
+                     (const Billing__V1__WalletMonthSummary *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__wallet_month_summary__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__WalletMonthSummary *
+       billing__v1__wallet_month_summary__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__WalletMonthSummary *)
+     protobuf_c_message_unpack (&billing__v1__wallet_month_summary__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__wallet_month_summary__free_unpacked
+                     (Billing__V1__WalletMonthSummary *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__wallet_month_summary__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__summarize_wallet_transactions_response__init
+                     (Billing__V1__SummarizeWalletTransactionsResponse         *message)
+{
+  static const Billing__V1__SummarizeWalletTransactionsResponse init_value = BILLING__V1__SUMMARIZE_WALLET_TRANSACTIONS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t billing__v1__summarize_wallet_transactions_response__get_packed_size
+                     (const Billing__V1__SummarizeWalletTransactionsResponse *message)
+{
+  assert(message->base.descriptor == &billing__v1__summarize_wallet_transactions_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__summarize_wallet_transactions_response__pack
+                     (const Billing__V1__SummarizeWalletTransactionsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__summarize_wallet_transactions_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__summarize_wallet_transactions_response__pack_to_buffer
+                     (const Billing__V1__SummarizeWalletTransactionsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__summarize_wallet_transactions_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__SummarizeWalletTransactionsResponse *
+       billing__v1__summarize_wallet_transactions_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__SummarizeWalletTransactionsResponse *)
+     protobuf_c_message_unpack (&billing__v1__summarize_wallet_transactions_response__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__summarize_wallet_transactions_response__free_unpacked
+                     (Billing__V1__SummarizeWalletTransactionsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__summarize_wallet_transactions_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__watch_wallet_request__init
+                     (Billing__V1__WatchWalletRequest         *message)
+{
+  static const Billing__V1__WatchWalletRequest init_value = BILLING__V1__WATCH_WALLET_REQUEST__INIT;
+  *message = init_value;
+}
+size_t billing__v1__watch_wallet_request__get_packed_size
+                     (const Billing__V1__WatchWalletRequest *message)
+{
+  assert(message->base.descriptor == &billing__v1__watch_wallet_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__watch_wallet_request__pack
+                     (const Billing__V1__WatchWalletRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__watch_wallet_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__watch_wallet_request__pack_to_buffer
+                     (const Billing__V1__WatchWalletRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__watch_wallet_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__WatchWalletRequest *
+       billing__v1__watch_wallet_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__WatchWalletRequest *)
+     protobuf_c_message_unpack (&billing__v1__watch_wallet_request__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__watch_wallet_request__free_unpacked
+                     (Billing__V1__WatchWalletRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__watch_wallet_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__wallet_event__init
+                     (Billing__V1__WalletEvent         *message)
+{
+  static const Billing__V1__WalletEvent init_value = BILLING__V1__WALLET_EVENT__INIT;
+  *message = init_value;
+}
+size_t billing__v1__wallet_event__get_packed_size
+                     (const Billing__V1__WalletEvent *message)
+{
+  assert(message->base.descriptor == &billing__v1__wallet_event__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__wallet_event__pack
+                     (const Billing__V1__WalletEvent *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__wallet_event__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__wallet_event__pack_to_buffer
+                     (const Billing__V1__WalletEvent *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__wallet_event__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__WalletEvent *
+       billing__v1__wallet_event__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__WalletEvent *)
+     protobuf_c_message_unpack (&billing__v1__wallet_event__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__wallet_event__free_unpacked
+                     (Billing__V1__WalletEvent *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__wallet_event__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor billing__v1__money__field_descriptors[2] =
 {
   {
@@ -3994,6 +4759,1381 @@ const ProtobufCMessageDescriptor billing__v1__download_invoice_pdf_response__des
   (ProtobufCMessageInit) billing__v1__download_invoice_pdf_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor billing__v1__auto_recharge__field_descriptors[3] =
+{
+  {
+    "enabled",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__AutoRecharge, enabled),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "recharge_amount",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__AutoRecharge, recharge_amount),
+    &billing__v1__money__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "threshold",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__AutoRecharge, threshold),
+    &billing__v1__money__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__auto_recharge__field_indices_by_name[] = {
+  0,   /* field[0] = enabled */
+  1,   /* field[1] = recharge_amount */
+  2,   /* field[2] = threshold */
+};
+static const ProtobufCIntRange billing__v1__auto_recharge__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor billing__v1__auto_recharge__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.AutoRecharge",
+  "AutoRecharge",
+  "Billing__V1__AutoRecharge",
+  "billing.v1",
+  sizeof(Billing__V1__AutoRecharge),
+  3,
+  billing__v1__auto_recharge__field_descriptors,
+  billing__v1__auto_recharge__field_indices_by_name,
+  1,  billing__v1__auto_recharge__number_ranges,
+  (ProtobufCMessageInit) billing__v1__auto_recharge__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__wallet__field_descriptors[12] =
+{
+  {
+    "account_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Wallet, account_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "balance",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Wallet, balance),
+    &billing__v1__money__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "auto_recharge",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Wallet, auto_recharge),
+    &billing__v1__auto_recharge__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "service_status",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Wallet, service_status),
+    &billing__v1__service_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "suspension_reason",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Wallet, suspension_reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "last_recharge_at_unix_ms",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Wallet, last_recharge_at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "last_recharge_charge_id",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Wallet, last_recharge_charge_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pending_recharge",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Wallet, pending_recharge),
+    &billing__v1__money__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "consecutive_recharge_failures",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Wallet, consecutive_recharge_failures),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "recharge_retry_after_unix_ms",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Wallet, recharge_retry_after_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "credits_this_month",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Wallet, credits_this_month),
+    &billing__v1__money__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "debits_this_month",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Wallet, debits_this_month),
+    &billing__v1__money__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__wallet__field_indices_by_name[] = {
+  0,   /* field[0] = account_id */
+  2,   /* field[2] = auto_recharge */
+  1,   /* field[1] = balance */
+  8,   /* field[8] = consecutive_recharge_failures */
+  10,   /* field[10] = credits_this_month */
+  11,   /* field[11] = debits_this_month */
+  5,   /* field[5] = last_recharge_at_unix_ms */
+  6,   /* field[6] = last_recharge_charge_id */
+  7,   /* field[7] = pending_recharge */
+  9,   /* field[9] = recharge_retry_after_unix_ms */
+  3,   /* field[3] = service_status */
+  4,   /* field[4] = suspension_reason */
+};
+static const ProtobufCIntRange billing__v1__wallet__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 12 }
+};
+const ProtobufCMessageDescriptor billing__v1__wallet__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.Wallet",
+  "Wallet",
+  "Billing__V1__Wallet",
+  "billing.v1",
+  sizeof(Billing__V1__Wallet),
+  12,
+  billing__v1__wallet__field_descriptors,
+  billing__v1__wallet__field_indices_by_name,
+  1,  billing__v1__wallet__number_ranges,
+  (ProtobufCMessageInit) billing__v1__wallet__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__get_wallet_request__field_descriptors[1] =
+{
+  {
+    "account_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__GetWalletRequest, account_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__get_wallet_request__field_indices_by_name[] = {
+  0,   /* field[0] = account_id */
+};
+static const ProtobufCIntRange billing__v1__get_wallet_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor billing__v1__get_wallet_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.GetWalletRequest",
+  "GetWalletRequest",
+  "Billing__V1__GetWalletRequest",
+  "billing.v1",
+  sizeof(Billing__V1__GetWalletRequest),
+  1,
+  billing__v1__get_wallet_request__field_descriptors,
+  billing__v1__get_wallet_request__field_indices_by_name,
+  1,  billing__v1__get_wallet_request__number_ranges,
+  (ProtobufCMessageInit) billing__v1__get_wallet_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__wallet_response__field_descriptors[1] =
+{
+  {
+    "wallet",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__WalletResponse, wallet),
+    &billing__v1__wallet__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__wallet_response__field_indices_by_name[] = {
+  0,   /* field[0] = wallet */
+};
+static const ProtobufCIntRange billing__v1__wallet_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor billing__v1__wallet_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.WalletResponse",
+  "WalletResponse",
+  "Billing__V1__WalletResponse",
+  "billing.v1",
+  sizeof(Billing__V1__WalletResponse),
+  1,
+  billing__v1__wallet_response__field_descriptors,
+  billing__v1__wallet_response__field_indices_by_name,
+  1,  billing__v1__wallet_response__number_ranges,
+  (ProtobufCMessageInit) billing__v1__wallet_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__wallet_transaction__field_descriptors[9] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__WalletTransaction, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "amount",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__WalletTransaction, amount),
+    &billing__v1__money__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "balance_after",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__WalletTransaction, balance_after),
+    &billing__v1__money__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "category",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__WalletTransaction, category),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "description",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__WalletTransaction, description),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "source",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__WalletTransaction, source),
+    &billing__v1__wallet_transaction_source__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "charge_id",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__WalletTransaction, charge_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "usage_id",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__WalletTransaction, usage_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "created_at_unix_ms",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__WalletTransaction, created_at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__wallet_transaction__field_indices_by_name[] = {
+  1,   /* field[1] = amount */
+  2,   /* field[2] = balance_after */
+  3,   /* field[3] = category */
+  6,   /* field[6] = charge_id */
+  8,   /* field[8] = created_at_unix_ms */
+  4,   /* field[4] = description */
+  0,   /* field[0] = id */
+  5,   /* field[5] = source */
+  7,   /* field[7] = usage_id */
+};
+static const ProtobufCIntRange billing__v1__wallet_transaction__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 9 }
+};
+const ProtobufCMessageDescriptor billing__v1__wallet_transaction__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.WalletTransaction",
+  "WalletTransaction",
+  "Billing__V1__WalletTransaction",
+  "billing.v1",
+  sizeof(Billing__V1__WalletTransaction),
+  9,
+  billing__v1__wallet_transaction__field_descriptors,
+  billing__v1__wallet_transaction__field_indices_by_name,
+  1,  billing__v1__wallet_transaction__number_ranges,
+  (ProtobufCMessageInit) billing__v1__wallet_transaction__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__add_balance_request__field_descriptors[3] =
+{
+  {
+    "idempotency_key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__AddBalanceRequest, idempotency_key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "account_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__AddBalanceRequest, account_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "amount",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__AddBalanceRequest, amount),
+    &billing__v1__money__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__add_balance_request__field_indices_by_name[] = {
+  1,   /* field[1] = account_id */
+  2,   /* field[2] = amount */
+  0,   /* field[0] = idempotency_key */
+};
+static const ProtobufCIntRange billing__v1__add_balance_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor billing__v1__add_balance_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.AddBalanceRequest",
+  "AddBalanceRequest",
+  "Billing__V1__AddBalanceRequest",
+  "billing.v1",
+  sizeof(Billing__V1__AddBalanceRequest),
+  3,
+  billing__v1__add_balance_request__field_descriptors,
+  billing__v1__add_balance_request__field_indices_by_name,
+  1,  billing__v1__add_balance_request__number_ranges,
+  (ProtobufCMessageInit) billing__v1__add_balance_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__add_balance_response__field_descriptors[4] =
+{
+  {
+    "transaction",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__AddBalanceResponse, transaction),
+    &billing__v1__wallet_transaction__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "charge",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__AddBalanceResponse, charge),
+    &billing__v1__charge__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "invoice",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__AddBalanceResponse, invoice),
+    &billing__v1__invoice__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "wallet",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__AddBalanceResponse, wallet),
+    &billing__v1__wallet__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__add_balance_response__field_indices_by_name[] = {
+  1,   /* field[1] = charge */
+  2,   /* field[2] = invoice */
+  0,   /* field[0] = transaction */
+  3,   /* field[3] = wallet */
+};
+static const ProtobufCIntRange billing__v1__add_balance_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor billing__v1__add_balance_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.AddBalanceResponse",
+  "AddBalanceResponse",
+  "Billing__V1__AddBalanceResponse",
+  "billing.v1",
+  sizeof(Billing__V1__AddBalanceResponse),
+  4,
+  billing__v1__add_balance_response__field_descriptors,
+  billing__v1__add_balance_response__field_indices_by_name,
+  1,  billing__v1__add_balance_response__number_ranges,
+  (ProtobufCMessageInit) billing__v1__add_balance_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__configure_auto_recharge_request__field_descriptors[5] =
+{
+  {
+    "idempotency_key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__ConfigureAutoRechargeRequest, idempotency_key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "account_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__ConfigureAutoRechargeRequest, account_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "enabled",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__ConfigureAutoRechargeRequest, enabled),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "recharge_amount",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__ConfigureAutoRechargeRequest, recharge_amount),
+    &billing__v1__money__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "threshold",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__ConfigureAutoRechargeRequest, threshold),
+    &billing__v1__money__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__configure_auto_recharge_request__field_indices_by_name[] = {
+  1,   /* field[1] = account_id */
+  2,   /* field[2] = enabled */
+  0,   /* field[0] = idempotency_key */
+  3,   /* field[3] = recharge_amount */
+  4,   /* field[4] = threshold */
+};
+static const ProtobufCIntRange billing__v1__configure_auto_recharge_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor billing__v1__configure_auto_recharge_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.ConfigureAutoRechargeRequest",
+  "ConfigureAutoRechargeRequest",
+  "Billing__V1__ConfigureAutoRechargeRequest",
+  "billing.v1",
+  sizeof(Billing__V1__ConfigureAutoRechargeRequest),
+  5,
+  billing__v1__configure_auto_recharge_request__field_descriptors,
+  billing__v1__configure_auto_recharge_request__field_indices_by_name,
+  1,  billing__v1__configure_auto_recharge_request__number_ranges,
+  (ProtobufCMessageInit) billing__v1__configure_auto_recharge_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__record_usage_request__field_descriptors[5] =
+{
+  {
+    "account_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__RecordUsageRequest, account_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "usage_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__RecordUsageRequest, usage_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "category",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__RecordUsageRequest, category),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "amount",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__RecordUsageRequest, amount),
+    &billing__v1__money__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "description",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__RecordUsageRequest, description),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__record_usage_request__field_indices_by_name[] = {
+  0,   /* field[0] = account_id */
+  3,   /* field[3] = amount */
+  2,   /* field[2] = category */
+  4,   /* field[4] = description */
+  1,   /* field[1] = usage_id */
+};
+static const ProtobufCIntRange billing__v1__record_usage_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor billing__v1__record_usage_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.RecordUsageRequest",
+  "RecordUsageRequest",
+  "Billing__V1__RecordUsageRequest",
+  "billing.v1",
+  sizeof(Billing__V1__RecordUsageRequest),
+  5,
+  billing__v1__record_usage_request__field_descriptors,
+  billing__v1__record_usage_request__field_indices_by_name,
+  1,  billing__v1__record_usage_request__number_ranges,
+  (ProtobufCMessageInit) billing__v1__record_usage_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__record_usage_response__field_descriptors[2] =
+{
+  {
+    "transaction",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__RecordUsageResponse, transaction),
+    &billing__v1__wallet_transaction__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "replayed",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__RecordUsageResponse, replayed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__record_usage_response__field_indices_by_name[] = {
+  1,   /* field[1] = replayed */
+  0,   /* field[0] = transaction */
+};
+static const ProtobufCIntRange billing__v1__record_usage_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor billing__v1__record_usage_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.RecordUsageResponse",
+  "RecordUsageResponse",
+  "Billing__V1__RecordUsageResponse",
+  "billing.v1",
+  sizeof(Billing__V1__RecordUsageResponse),
+  2,
+  billing__v1__record_usage_response__field_descriptors,
+  billing__v1__record_usage_response__field_indices_by_name,
+  1,  billing__v1__record_usage_response__number_ranges,
+  (ProtobufCMessageInit) billing__v1__record_usage_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__list_wallet_transactions_request__field_descriptors[6] =
+{
+  {
+    "account_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__ListWalletTransactionsRequest, account_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "page_size",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__ListWalletTransactionsRequest, page_size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "page_token",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__ListWalletTransactionsRequest, page_token),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "categories",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Billing__V1__ListWalletTransactionsRequest, n_categories),
+    offsetof(Billing__V1__ListWalletTransactionsRequest, categories),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "created_from_unix_ms",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__ListWalletTransactionsRequest, created_from_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "created_before_unix_ms",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__ListWalletTransactionsRequest, created_before_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__list_wallet_transactions_request__field_indices_by_name[] = {
+  0,   /* field[0] = account_id */
+  3,   /* field[3] = categories */
+  5,   /* field[5] = created_before_unix_ms */
+  4,   /* field[4] = created_from_unix_ms */
+  1,   /* field[1] = page_size */
+  2,   /* field[2] = page_token */
+};
+static const ProtobufCIntRange billing__v1__list_wallet_transactions_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor billing__v1__list_wallet_transactions_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.ListWalletTransactionsRequest",
+  "ListWalletTransactionsRequest",
+  "Billing__V1__ListWalletTransactionsRequest",
+  "billing.v1",
+  sizeof(Billing__V1__ListWalletTransactionsRequest),
+  6,
+  billing__v1__list_wallet_transactions_request__field_descriptors,
+  billing__v1__list_wallet_transactions_request__field_indices_by_name,
+  1,  billing__v1__list_wallet_transactions_request__number_ranges,
+  (ProtobufCMessageInit) billing__v1__list_wallet_transactions_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__list_wallet_transactions_response__field_descriptors[2] =
+{
+  {
+    "transactions",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Billing__V1__ListWalletTransactionsResponse, n_transactions),
+    offsetof(Billing__V1__ListWalletTransactionsResponse, transactions),
+    &billing__v1__wallet_transaction__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "next_page_token",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__ListWalletTransactionsResponse, next_page_token),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__list_wallet_transactions_response__field_indices_by_name[] = {
+  1,   /* field[1] = next_page_token */
+  0,   /* field[0] = transactions */
+};
+static const ProtobufCIntRange billing__v1__list_wallet_transactions_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor billing__v1__list_wallet_transactions_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.ListWalletTransactionsResponse",
+  "ListWalletTransactionsResponse",
+  "Billing__V1__ListWalletTransactionsResponse",
+  "billing.v1",
+  sizeof(Billing__V1__ListWalletTransactionsResponse),
+  2,
+  billing__v1__list_wallet_transactions_response__field_descriptors,
+  billing__v1__list_wallet_transactions_response__field_indices_by_name,
+  1,  billing__v1__list_wallet_transactions_response__number_ranges,
+  (ProtobufCMessageInit) billing__v1__list_wallet_transactions_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__summarize_wallet_transactions_request__field_descriptors[3] =
+{
+  {
+    "account_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__SummarizeWalletTransactionsRequest, account_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "from_unix_ms",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__SummarizeWalletTransactionsRequest, from_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "before_unix_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__SummarizeWalletTransactionsRequest, before_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__summarize_wallet_transactions_request__field_indices_by_name[] = {
+  0,   /* field[0] = account_id */
+  2,   /* field[2] = before_unix_ms */
+  1,   /* field[1] = from_unix_ms */
+};
+static const ProtobufCIntRange billing__v1__summarize_wallet_transactions_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor billing__v1__summarize_wallet_transactions_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.SummarizeWalletTransactionsRequest",
+  "SummarizeWalletTransactionsRequest",
+  "Billing__V1__SummarizeWalletTransactionsRequest",
+  "billing.v1",
+  sizeof(Billing__V1__SummarizeWalletTransactionsRequest),
+  3,
+  billing__v1__summarize_wallet_transactions_request__field_descriptors,
+  billing__v1__summarize_wallet_transactions_request__field_indices_by_name,
+  1,  billing__v1__summarize_wallet_transactions_request__number_ranges,
+  (ProtobufCMessageInit) billing__v1__summarize_wallet_transactions_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__wallet_month_summary__field_descriptors[5] =
+{
+  {
+    "month",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__WalletMonthSummary, month),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "category",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__WalletMonthSummary, category),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "credits",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__WalletMonthSummary, credits),
+    &billing__v1__money__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "debits",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__WalletMonthSummary, debits),
+    &billing__v1__money__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "transaction_count",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__WalletMonthSummary, transaction_count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__wallet_month_summary__field_indices_by_name[] = {
+  1,   /* field[1] = category */
+  2,   /* field[2] = credits */
+  3,   /* field[3] = debits */
+  0,   /* field[0] = month */
+  4,   /* field[4] = transaction_count */
+};
+static const ProtobufCIntRange billing__v1__wallet_month_summary__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor billing__v1__wallet_month_summary__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.WalletMonthSummary",
+  "WalletMonthSummary",
+  "Billing__V1__WalletMonthSummary",
+  "billing.v1",
+  sizeof(Billing__V1__WalletMonthSummary),
+  5,
+  billing__v1__wallet_month_summary__field_descriptors,
+  billing__v1__wallet_month_summary__field_indices_by_name,
+  1,  billing__v1__wallet_month_summary__number_ranges,
+  (ProtobufCMessageInit) billing__v1__wallet_month_summary__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__summarize_wallet_transactions_response__field_descriptors[1] =
+{
+  {
+    "months",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Billing__V1__SummarizeWalletTransactionsResponse, n_months),
+    offsetof(Billing__V1__SummarizeWalletTransactionsResponse, months),
+    &billing__v1__wallet_month_summary__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__summarize_wallet_transactions_response__field_indices_by_name[] = {
+  0,   /* field[0] = months */
+};
+static const ProtobufCIntRange billing__v1__summarize_wallet_transactions_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor billing__v1__summarize_wallet_transactions_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.SummarizeWalletTransactionsResponse",
+  "SummarizeWalletTransactionsResponse",
+  "Billing__V1__SummarizeWalletTransactionsResponse",
+  "billing.v1",
+  sizeof(Billing__V1__SummarizeWalletTransactionsResponse),
+  1,
+  billing__v1__summarize_wallet_transactions_response__field_descriptors,
+  billing__v1__summarize_wallet_transactions_response__field_indices_by_name,
+  1,  billing__v1__summarize_wallet_transactions_response__number_ranges,
+  (ProtobufCMessageInit) billing__v1__summarize_wallet_transactions_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__watch_wallet_request__field_descriptors[1] =
+{
+  {
+    "account_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__WatchWalletRequest, account_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__watch_wallet_request__field_indices_by_name[] = {
+  0,   /* field[0] = account_id */
+};
+static const ProtobufCIntRange billing__v1__watch_wallet_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor billing__v1__watch_wallet_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.WatchWalletRequest",
+  "WatchWalletRequest",
+  "Billing__V1__WatchWalletRequest",
+  "billing.v1",
+  sizeof(Billing__V1__WatchWalletRequest),
+  1,
+  billing__v1__watch_wallet_request__field_descriptors,
+  billing__v1__watch_wallet_request__field_indices_by_name,
+  1,  billing__v1__watch_wallet_request__number_ranges,
+  (ProtobufCMessageInit) billing__v1__watch_wallet_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue billing__v1__wallet_event__kind__enum_values_by_number[8] =
+{
+  { "KIND_UNSPECIFIED", "BILLING__V1__WALLET_EVENT__KIND__KIND_UNSPECIFIED", 0 },
+  { "KIND_SNAPSHOT", "BILLING__V1__WALLET_EVENT__KIND__KIND_SNAPSHOT", 1 },
+  { "KIND_BALANCE_CHANGED", "BILLING__V1__WALLET_EVENT__KIND__KIND_BALANCE_CHANGED", 2 },
+  { "KIND_RECHARGE_STARTED", "BILLING__V1__WALLET_EVENT__KIND__KIND_RECHARGE_STARTED", 3 },
+  { "KIND_RECHARGE_SUCCEEDED", "BILLING__V1__WALLET_EVENT__KIND__KIND_RECHARGE_SUCCEEDED", 4 },
+  { "KIND_RECHARGE_FAILED", "BILLING__V1__WALLET_EVENT__KIND__KIND_RECHARGE_FAILED", 5 },
+  { "KIND_SUSPENDED", "BILLING__V1__WALLET_EVENT__KIND__KIND_SUSPENDED", 6 },
+  { "KIND_RESTORED", "BILLING__V1__WALLET_EVENT__KIND__KIND_RESTORED", 7 },
+};
+static const ProtobufCIntRange billing__v1__wallet_event__kind__value_ranges[] = {
+{0, 0},{0, 8}
+};
+static const ProtobufCEnumValueIndex billing__v1__wallet_event__kind__enum_values_by_name[8] =
+{
+  { "KIND_BALANCE_CHANGED", 2 },
+  { "KIND_RECHARGE_FAILED", 5 },
+  { "KIND_RECHARGE_STARTED", 3 },
+  { "KIND_RECHARGE_SUCCEEDED", 4 },
+  { "KIND_RESTORED", 7 },
+  { "KIND_SNAPSHOT", 1 },
+  { "KIND_SUSPENDED", 6 },
+  { "KIND_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor billing__v1__wallet_event__kind__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "billing.v1.WalletEvent.Kind",
+  "Kind",
+  "Billing__V1__WalletEvent__Kind",
+  "billing.v1",
+  8,
+  billing__v1__wallet_event__kind__enum_values_by_number,
+  8,
+  billing__v1__wallet_event__kind__enum_values_by_name,
+  1,
+  billing__v1__wallet_event__kind__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCFieldDescriptor billing__v1__wallet_event__field_descriptors[7] =
+{
+  {
+    "kind",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__WalletEvent, kind),
+    &billing__v1__wallet_event__kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "wallet",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__WalletEvent, wallet),
+    &billing__v1__wallet__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "transaction",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__WalletEvent, transaction),
+    &billing__v1__wallet_transaction__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "amount",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__WalletEvent, amount),
+    &billing__v1__money__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "charge_id",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__WalletEvent, charge_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__WalletEvent, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "retry_after_unix_ms",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__WalletEvent, retry_after_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__wallet_event__field_indices_by_name[] = {
+  3,   /* field[3] = amount */
+  4,   /* field[4] = charge_id */
+  0,   /* field[0] = kind */
+  5,   /* field[5] = reason */
+  6,   /* field[6] = retry_after_unix_ms */
+  2,   /* field[2] = transaction */
+  1,   /* field[1] = wallet */
+};
+static const ProtobufCIntRange billing__v1__wallet_event__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor billing__v1__wallet_event__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.WalletEvent",
+  "WalletEvent",
+  "Billing__V1__WalletEvent",
+  "billing.v1",
+  sizeof(Billing__V1__WalletEvent),
+  7,
+  billing__v1__wallet_event__field_descriptors,
+  billing__v1__wallet_event__field_indices_by_name,
+  1,  billing__v1__wallet_event__number_ranges,
+  (ProtobufCMessageInit) billing__v1__wallet_event__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue billing__v1__service_status__enum_values_by_number[3] =
 {
   { "SERVICE_STATUS_UNSPECIFIED", "BILLING__V1__SERVICE_STATUS__SERVICE_STATUS_UNSPECIFIED", 0 },
@@ -4092,7 +6232,41 @@ const ProtobufCEnumDescriptor billing__v1__invoice_status__descriptor =
   billing__v1__invoice_status__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor billing__v1__billing_service__method_descriptors[17] =
+static const ProtobufCEnumValue billing__v1__wallet_transaction_source__enum_values_by_number[5] =
+{
+  { "WALLET_TRANSACTION_SOURCE_UNSPECIFIED", "BILLING__V1__WALLET_TRANSACTION_SOURCE__WALLET_TRANSACTION_SOURCE_UNSPECIFIED", 0 },
+  { "WALLET_TRANSACTION_SOURCE_TOP_UP", "BILLING__V1__WALLET_TRANSACTION_SOURCE__WALLET_TRANSACTION_SOURCE_TOP_UP", 1 },
+  { "WALLET_TRANSACTION_SOURCE_AUTO_RECHARGE", "BILLING__V1__WALLET_TRANSACTION_SOURCE__WALLET_TRANSACTION_SOURCE_AUTO_RECHARGE", 2 },
+  { "WALLET_TRANSACTION_SOURCE_USAGE", "BILLING__V1__WALLET_TRANSACTION_SOURCE__WALLET_TRANSACTION_SOURCE_USAGE", 3 },
+  { "WALLET_TRANSACTION_SOURCE_ADJUSTMENT", "BILLING__V1__WALLET_TRANSACTION_SOURCE__WALLET_TRANSACTION_SOURCE_ADJUSTMENT", 4 },
+};
+static const ProtobufCIntRange billing__v1__wallet_transaction_source__value_ranges[] = {
+{0, 0},{0, 5}
+};
+static const ProtobufCEnumValueIndex billing__v1__wallet_transaction_source__enum_values_by_name[5] =
+{
+  { "WALLET_TRANSACTION_SOURCE_ADJUSTMENT", 4 },
+  { "WALLET_TRANSACTION_SOURCE_AUTO_RECHARGE", 2 },
+  { "WALLET_TRANSACTION_SOURCE_TOP_UP", 1 },
+  { "WALLET_TRANSACTION_SOURCE_UNSPECIFIED", 0 },
+  { "WALLET_TRANSACTION_SOURCE_USAGE", 3 },
+};
+const ProtobufCEnumDescriptor billing__v1__wallet_transaction_source__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "billing.v1.WalletTransactionSource",
+  "WalletTransactionSource",
+  "Billing__V1__WalletTransactionSource",
+  "billing.v1",
+  5,
+  billing__v1__wallet_transaction_source__enum_values_by_number,
+  5,
+  billing__v1__wallet_transaction_source__enum_values_by_name,
+  1,
+  billing__v1__wallet_transaction_source__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor billing__v1__billing_service__method_descriptors[24] =
 {
   { "CreateAccount", &billing__v1__create_account_request__descriptor, &billing__v1__account_response__descriptor },
   { "GetAccount", &billing__v1__get_account_request__descriptor, &billing__v1__account_response__descriptor },
@@ -4111,9 +6285,18 @@ static const ProtobufCMethodDescriptor billing__v1__billing_service__method_desc
   { "ListInvoices", &billing__v1__list_invoices_request__descriptor, &billing__v1__list_invoices_response__descriptor },
   { "DownloadInvoicePdf", &billing__v1__download_invoice_pdf_request__descriptor, &billing__v1__download_invoice_pdf_response__descriptor },
   { "ListCharges", &billing__v1__list_charges_request__descriptor, &billing__v1__list_charges_response__descriptor },
+  { "GetWallet", &billing__v1__get_wallet_request__descriptor, &billing__v1__wallet_response__descriptor },
+  { "AddBalance", &billing__v1__add_balance_request__descriptor, &billing__v1__add_balance_response__descriptor },
+  { "ConfigureAutoRecharge", &billing__v1__configure_auto_recharge_request__descriptor, &billing__v1__wallet_response__descriptor },
+  { "RecordUsage", &billing__v1__record_usage_request__descriptor, &billing__v1__record_usage_response__descriptor },
+  { "ListWalletTransactions", &billing__v1__list_wallet_transactions_request__descriptor, &billing__v1__list_wallet_transactions_response__descriptor },
+  { "SummarizeWalletTransactions", &billing__v1__summarize_wallet_transactions_request__descriptor, &billing__v1__summarize_wallet_transactions_response__descriptor },
+  { "WatchWallet", &billing__v1__watch_wallet_request__descriptor, &billing__v1__wallet_event__descriptor },
 };
 const unsigned billing__v1__billing_service__method_indices_by_name[] = {
+  18,        /* AddBalance */
   4,        /* AddPaymentMethod */
+  19,        /* ConfigureAutoRecharge */
   0,        /* CreateAccount */
   8,        /* CreateInvoice */
   15,        /* DownloadInvoicePdf */
@@ -4121,15 +6304,20 @@ const unsigned billing__v1__billing_service__method_indices_by_name[] = {
   1,        /* GetAccount */
   2,        /* GetBillingInformation */
   13,        /* GetInvoice */
+  17,        /* GetWallet */
   16,        /* ListCharges */
   14,        /* ListInvoices */
   7,        /* ListPaymentMethods */
+  21,        /* ListWalletTransactions */
   12,        /* MarkInvoiceUncollectible */
   10,        /* PayInvoice */
+  20,        /* RecordUsage */
   5,        /* RemovePaymentMethod */
   6,        /* SetPrimaryPaymentMethod */
+  22,        /* SummarizeWalletTransactions */
   3,        /* UpdateBillingInformation */
-  11         /* VoidInvoice */
+  11,        /* VoidInvoice */
+  23         /* WatchWallet */
 };
 const ProtobufCServiceDescriptor billing__v1__billing_service__descriptor =
 {
@@ -4138,7 +6326,7 @@ const ProtobufCServiceDescriptor billing__v1__billing_service__descriptor =
   "BillingService",
   "Billing__V1__BillingService",
   "billing.v1",
-  17,
+  24,
   billing__v1__billing_service__method_descriptors,
   billing__v1__billing_service__method_indices_by_name
 };
@@ -4277,6 +6465,62 @@ void billing__v1__billing_service__list_charges(ProtobufCService *service,
 {
   assert(service->descriptor == &billing__v1__billing_service__descriptor);
   service->invoke(service, 16, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void billing__v1__billing_service__get_wallet(ProtobufCService *service,
+                                              const Billing__V1__GetWalletRequest *input,
+                                              Billing__V1__WalletResponse_Closure closure,
+                                              void *closure_data)
+{
+  assert(service->descriptor == &billing__v1__billing_service__descriptor);
+  service->invoke(service, 17, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void billing__v1__billing_service__add_balance(ProtobufCService *service,
+                                               const Billing__V1__AddBalanceRequest *input,
+                                               Billing__V1__AddBalanceResponse_Closure closure,
+                                               void *closure_data)
+{
+  assert(service->descriptor == &billing__v1__billing_service__descriptor);
+  service->invoke(service, 18, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void billing__v1__billing_service__configure_auto_recharge(ProtobufCService *service,
+                                                           const Billing__V1__ConfigureAutoRechargeRequest *input,
+                                                           Billing__V1__WalletResponse_Closure closure,
+                                                           void *closure_data)
+{
+  assert(service->descriptor == &billing__v1__billing_service__descriptor);
+  service->invoke(service, 19, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void billing__v1__billing_service__record_usage(ProtobufCService *service,
+                                                const Billing__V1__RecordUsageRequest *input,
+                                                Billing__V1__RecordUsageResponse_Closure closure,
+                                                void *closure_data)
+{
+  assert(service->descriptor == &billing__v1__billing_service__descriptor);
+  service->invoke(service, 20, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void billing__v1__billing_service__list_wallet_transactions(ProtobufCService *service,
+                                                            const Billing__V1__ListWalletTransactionsRequest *input,
+                                                            Billing__V1__ListWalletTransactionsResponse_Closure closure,
+                                                            void *closure_data)
+{
+  assert(service->descriptor == &billing__v1__billing_service__descriptor);
+  service->invoke(service, 21, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void billing__v1__billing_service__summarize_wallet_transactions(ProtobufCService *service,
+                                                                 const Billing__V1__SummarizeWalletTransactionsRequest *input,
+                                                                 Billing__V1__SummarizeWalletTransactionsResponse_Closure closure,
+                                                                 void *closure_data)
+{
+  assert(service->descriptor == &billing__v1__billing_service__descriptor);
+  service->invoke(service, 22, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void billing__v1__billing_service__watch_wallet(ProtobufCService *service,
+                                                const Billing__V1__WatchWalletRequest *input,
+                                                Billing__V1__WalletEvent_Closure closure,
+                                                void *closure_data)
+{
+  assert(service->descriptor == &billing__v1__billing_service__descriptor);
+  service->invoke(service, 23, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void billing__v1__billing_service__init (Billing__V1__BillingService_Service *service,
                                          Billing__V1__BillingService_ServiceDestroy destroy)

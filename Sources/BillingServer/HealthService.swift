@@ -1,14 +1,21 @@
+// The health service's messages and names are generated (GrpcHealthV1, in BillingAPI) from
+// proto/grpc/health/v1/health.proto, but this server glue and HealthClient stay hand-written:
+// proto/generate_swift.py makes handler protocols and client stubs for billing.* services only.
+import BillingAPI
 import BillingWire
 import Synchronization
 
 /// `grpc.health.v1.Health`: `Check` answers whether the server (service "") or one service is serving;
 /// `Watch` streams the status now and on every change. The server reports NOT_SERVING while it drains.
 public final class HealthService: RPCService {
-    public static let serviceName = Health.serviceName
+    /// `grpc.health.v1.HealthCheckResponse.ServingStatus`, under a name that fits this class.
+    public typealias ServingStatus = GrpcHealthV1.HealthCheckResponse.ServingStatus
+
+    public static let serviceName = GrpcHealthV1.Health.name
 
     private struct State {
-        var statuses: [String: Health.ServingStatus] = [:]
-        var watchers: [Int: (service: String, continuation: AsyncStream<Health.ServingStatus>.Continuation)] = [:]
+        var statuses: [String: ServingStatus] = [:]
+        var watchers: [Int: (service: String, continuation: AsyncStream<ServingStatus>.Continuation)] = [:]
         var nextWatcherID = 0
         var isDraining = false
     }
@@ -18,7 +25,7 @@ public final class HealthService: RPCService {
     public init() {}
 
     /// Sets the status of `service` ("" for the server as a whole) and tells its watchers.
-    public func setStatus(_ status: Health.ServingStatus, for service: String = "") {
+    public func setStatus(_ status: ServingStatus, for service: String = "") {
         state.withLock { state in
             guard !state.isDraining, state.statuses[service] != status else { return }
             state.statuses[service] = status
@@ -43,21 +50,22 @@ public final class HealthService: RPCService {
         }
     }
 
-    public func status(of service: String) -> Health.ServingStatus? {
+    public func status(of service: String) -> ServingStatus? {
         state.withLock { $0.statuses[service] }
     }
 
     public var methods: [String: MethodHandler] {
         [
-            "Check": .unary { [self] (request: Health.CheckRequest, _) in
+            GrpcHealthV1.Health.Method.check.rawValue: .unary { [self] (request: GrpcHealthV1.HealthCheckRequest, _) in
                 guard let status = status(of: request.service) else {
                     throw RPCError(.notFound, "no service named \"\(request.service)\" is registered for health checks")
                 }
-                return Health.CheckResponse(status: status)
+                return GrpcHealthV1.HealthCheckResponse(status: status)
             },
-            "Watch": .serverStream { [self] (request: Health.CheckRequest, _, stream: TypedStreamWriter<Health.CheckResponse>) in
+            GrpcHealthV1.Health.Method.watch.rawValue: .serverStream {
+                [self] (request: GrpcHealthV1.HealthCheckRequest, _, stream: TypedStreamWriter<GrpcHealthV1.HealthCheckResponse>) in
                 for await status in watch(request.service) {
-                    try await stream.send(Health.CheckResponse(status: status))
+                    try await stream.send(GrpcHealthV1.HealthCheckResponse(status: status))
                 }
             },
         ]
@@ -65,8 +73,8 @@ public final class HealthService: RPCService {
 
     /// The statuses of `service`: the current one first, then each change; only the newest is kept
     /// for a slow watcher, so a watch holds one status at most.
-    private func watch(_ service: String) -> AsyncStream<Health.ServingStatus> {
-        let (stream, continuation) = AsyncStream.makeStream(of: Health.ServingStatus.self, bufferingPolicy: .bufferingNewest(1))
+    private func watch(_ service: String) -> AsyncStream<ServingStatus> {
+        let (stream, continuation) = AsyncStream.makeStream(of: ServingStatus.self, bufferingPolicy: .bufferingNewest(1))
         let id: Int? = state.withLock { state in
             continuation.yield(state.statuses[service] ?? .serviceUnknown)
             guard !state.isDraining else { return nil }

@@ -1,3 +1,4 @@
+import BillingAPI
 import BillingWire
 import Foundation
 import Testing
@@ -29,8 +30,11 @@ struct EnvelopeTests {
     }
 
     @Test func healthMessagesRoundTrip() throws {
-        #expect(try Health.CheckRequest(wireBytes: Health.CheckRequest(service: "x").wireBytes()).service == "x")
-        #expect(try Health.CheckResponse(wireBytes: Health.CheckResponse(status: .notServing).wireBytes()).status == .notServing)
+        let request = GrpcHealthV1.HealthCheckRequest(service: "x")
+        #expect(try GrpcHealthV1.HealthCheckRequest(wireBytes: request.wireBytes()).service == "x")
+        let response = GrpcHealthV1.HealthCheckResponse(status: .notServing)
+        #expect(try GrpcHealthV1.HealthCheckResponse(wireBytes: response.wireBytes()).status == .notServing)
+        #expect(GrpcHealthV1.Health.name == "grpc.health.v1.Health")
     }
 
     @Test func invalidProtobufIsInvalidArgument() {
@@ -53,24 +57,40 @@ struct EnvelopeTests {
 
 @Suite("Generated code")
 struct GeneratedCodeTests {
-    /// The committed protobuf-c code must be what proto/generate.sh makes from proto/ today.
-    @Test func committedProtobufCCodeMatchesTheSchemas() throws {
+    /// What proto/generate.sh writes, relative to the repository root.
+    static let generatedFolders = [
+        "Sources/BillingProtos",
+        "Sources/BillingAPI",
+        "clients/swift/BillingClient/Generated",
+        "Sources/BillingService/Generated",
+    ]
+
+    /// The committed generated code (protobuf-c, Swift types, client and server stubs) must be what
+    /// proto/generate.sh makes from proto/ today.
+    @Test func committedGeneratedCodeMatchesTheSchemas() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let fresh = FileManager.default.temporaryDirectory.appendingPathComponent("billing-protos-\(UUID().uuidString)")
+        let fresh = FileManager.default.temporaryDirectory.appendingPathComponent("billing-generated-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: fresh) }
         let script = Process()
         script.executableURL = URL(fileURLWithPath: "/bin/bash")
         script.arguments = [root.appendingPathComponent("proto/generate.sh").path, fresh.path]
         try script.run()
         script.waitUntilExit()
-        try #require(script.terminationStatus == 0, "proto/generate.sh failed; is protoc-c (protobuf-c-compiler) installed?")
+        try #require(
+            script.terminationStatus == 0,
+            "proto/generate.sh failed; are protoc-c (protobuf-c-compiler) and python3 installed?"
+        )
 
-        let committed = root.appendingPathComponent("Sources/BillingProtos")
-        let freshFiles = try relativeFiles(under: fresh)
-        #expect(freshFiles == (try relativeFiles(under: committed)), "files differ: run proto/generate.sh and commit")
-        for file in freshFiles {
-            let same = try Data(contentsOf: fresh.appendingPathComponent(file)) == Data(contentsOf: committed.appendingPathComponent(file))
-            #expect(same, "Sources/BillingProtos/\(file) is stale: run proto/generate.sh and commit")
+        for folder in Self.generatedFolders {
+            let committed = root.appendingPathComponent(folder)
+            let generated = fresh.appendingPathComponent(folder)
+            let freshFiles = try relativeFiles(under: generated)
+            #expect(!freshFiles.isEmpty, "proto/generate.sh wrote nothing into \(folder)")
+            #expect(freshFiles == (try relativeFiles(under: committed)), "files in \(folder) differ: run proto/generate.sh and commit")
+            for file in freshFiles {
+                let same = try Data(contentsOf: generated.appendingPathComponent(file)) == Data(contentsOf: committed.appendingPathComponent(file))
+                #expect(same, "\(folder)/\(file) is stale: run proto/generate.sh and commit")
+            }
         }
     }
 

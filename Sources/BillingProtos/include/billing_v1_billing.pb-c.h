@@ -48,10 +48,38 @@ typedef struct Billing__V1__ListInvoicesRequest Billing__V1__ListInvoicesRequest
 typedef struct Billing__V1__ListInvoicesResponse Billing__V1__ListInvoicesResponse;
 typedef struct Billing__V1__DownloadInvoicePdfRequest Billing__V1__DownloadInvoicePdfRequest;
 typedef struct Billing__V1__DownloadInvoicePdfResponse Billing__V1__DownloadInvoicePdfResponse;
+typedef struct Billing__V1__AutoRecharge Billing__V1__AutoRecharge;
+typedef struct Billing__V1__Wallet Billing__V1__Wallet;
+typedef struct Billing__V1__GetWalletRequest Billing__V1__GetWalletRequest;
+typedef struct Billing__V1__WalletResponse Billing__V1__WalletResponse;
+typedef struct Billing__V1__WalletTransaction Billing__V1__WalletTransaction;
+typedef struct Billing__V1__AddBalanceRequest Billing__V1__AddBalanceRequest;
+typedef struct Billing__V1__AddBalanceResponse Billing__V1__AddBalanceResponse;
+typedef struct Billing__V1__ConfigureAutoRechargeRequest Billing__V1__ConfigureAutoRechargeRequest;
+typedef struct Billing__V1__RecordUsageRequest Billing__V1__RecordUsageRequest;
+typedef struct Billing__V1__RecordUsageResponse Billing__V1__RecordUsageResponse;
+typedef struct Billing__V1__ListWalletTransactionsRequest Billing__V1__ListWalletTransactionsRequest;
+typedef struct Billing__V1__ListWalletTransactionsResponse Billing__V1__ListWalletTransactionsResponse;
+typedef struct Billing__V1__SummarizeWalletTransactionsRequest Billing__V1__SummarizeWalletTransactionsRequest;
+typedef struct Billing__V1__WalletMonthSummary Billing__V1__WalletMonthSummary;
+typedef struct Billing__V1__SummarizeWalletTransactionsResponse Billing__V1__SummarizeWalletTransactionsResponse;
+typedef struct Billing__V1__WatchWalletRequest Billing__V1__WatchWalletRequest;
+typedef struct Billing__V1__WalletEvent Billing__V1__WalletEvent;
 
 
 /* --- enums --- */
 
+typedef enum _Billing__V1__WalletEvent__Kind {
+  BILLING__V1__WALLET_EVENT__KIND__KIND_UNSPECIFIED = 0,
+  BILLING__V1__WALLET_EVENT__KIND__KIND_SNAPSHOT = 1,
+  BILLING__V1__WALLET_EVENT__KIND__KIND_BALANCE_CHANGED = 2,
+  BILLING__V1__WALLET_EVENT__KIND__KIND_RECHARGE_STARTED = 3,
+  BILLING__V1__WALLET_EVENT__KIND__KIND_RECHARGE_SUCCEEDED = 4,
+  BILLING__V1__WALLET_EVENT__KIND__KIND_RECHARGE_FAILED = 5,
+  BILLING__V1__WALLET_EVENT__KIND__KIND_SUSPENDED = 6,
+  BILLING__V1__WALLET_EVENT__KIND__KIND_RESTORED = 7
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(BILLING__V1__WALLET_EVENT__KIND)
+} Billing__V1__WalletEvent__Kind;
 /*
  * Whether an account's usage-based services run.
  */
@@ -80,6 +108,14 @@ typedef enum _Billing__V1__InvoiceStatus {
   BILLING__V1__INVOICE_STATUS__INVOICE_STATUS_UNCOLLECTIBLE = 5
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(BILLING__V1__INVOICE_STATUS)
 } Billing__V1__InvoiceStatus;
+typedef enum _Billing__V1__WalletTransactionSource {
+  BILLING__V1__WALLET_TRANSACTION_SOURCE__WALLET_TRANSACTION_SOURCE_UNSPECIFIED = 0,
+  BILLING__V1__WALLET_TRANSACTION_SOURCE__WALLET_TRANSACTION_SOURCE_TOP_UP = 1,
+  BILLING__V1__WALLET_TRANSACTION_SOURCE__WALLET_TRANSACTION_SOURCE_AUTO_RECHARGE = 2,
+  BILLING__V1__WALLET_TRANSACTION_SOURCE__WALLET_TRANSACTION_SOURCE_USAGE = 3,
+  BILLING__V1__WALLET_TRANSACTION_SOURCE__WALLET_TRANSACTION_SOURCE_ADJUSTMENT = 4
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(BILLING__V1__WALLET_TRANSACTION_SOURCE)
+} Billing__V1__WalletTransactionSource;
 
 /* --- messages --- */
 
@@ -612,6 +648,285 @@ struct  Billing__V1__DownloadInvoicePdfResponse
 #define BILLING__V1__DOWNLOAD_INVOICE_PDF_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&billing__v1__download_invoice_pdf_response__descriptor) \
     , {0,NULL}, (char *)protobuf_c_empty_string }
+
+
+/*
+ * Auto-recharge: when a debit leaves the balance at or below the threshold, the wallet charges the
+ * recharge amount to the primary card (or the smallest multiple of it that lifts the balance above the
+ * threshold) and credits it. One recharge per crossing; failures back off.
+ */
+struct  Billing__V1__AutoRecharge
+{
+  ProtobufCMessage base;
+  protobuf_c_boolean enabled;
+  Billing__V1__Money *recharge_amount;
+  Billing__V1__Money *threshold;
+};
+#define BILLING__V1__AUTO_RECHARGE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__auto_recharge__descriptor) \
+    , 0, NULL, NULL }
+
+
+struct  Billing__V1__Wallet
+{
+  ProtobufCMessage base;
+  char *account_id;
+  Billing__V1__Money *balance;
+  Billing__V1__AutoRecharge *auto_recharge;
+  Billing__V1__ServiceStatus service_status;
+  char *suspension_reason;
+  int64_t last_recharge_at_unix_ms;
+  char *last_recharge_charge_id;
+  /*
+   * Set while a recharge is in flight.
+   */
+  Billing__V1__Money *pending_recharge;
+  uint32_t consecutive_recharge_failures;
+  /*
+   * While in the future, auto-recharge waits instead of retrying a declining card.
+   */
+  int64_t recharge_retry_after_unix_ms;
+  Billing__V1__Money *credits_this_month;
+  Billing__V1__Money *debits_this_month;
+};
+#define BILLING__V1__WALLET__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__wallet__descriptor) \
+    , (char *)protobuf_c_empty_string, NULL, NULL, BILLING__V1__SERVICE_STATUS__SERVICE_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, NULL, 0, 0, NULL, NULL }
+
+
+struct  Billing__V1__GetWalletRequest
+{
+  ProtobufCMessage base;
+  char *account_id;
+};
+#define BILLING__V1__GET_WALLET_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__get_wallet_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Billing__V1__WalletResponse
+{
+  ProtobufCMessage base;
+  Billing__V1__Wallet *wallet;
+};
+#define BILLING__V1__WALLET_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__wallet_response__descriptor) \
+    , NULL }
+
+
+/*
+ * One line of the append-only ledger: credits are positive, debits negative.
+ */
+struct  Billing__V1__WalletTransaction
+{
+  ProtobufCMessage base;
+  char *id;
+  Billing__V1__Money *amount;
+  Billing__V1__Money *balance_after;
+  char *category;
+  char *description;
+  Billing__V1__WalletTransactionSource source;
+  char *charge_id;
+  char *usage_id;
+  int64_t created_at_unix_ms;
+};
+#define BILLING__V1__WALLET_TRANSACTION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__wallet_transaction__descriptor) \
+    , (char *)protobuf_c_empty_string, NULL, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, BILLING__V1__WALLET_TRANSACTION_SOURCE__WALLET_TRANSACTION_SOURCE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Billing__V1__AddBalanceRequest
+{
+  ProtobufCMessage base;
+  char *idempotency_key;
+  char *account_id;
+  Billing__V1__Money *amount;
+};
+#define BILLING__V1__ADD_BALANCE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__add_balance_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL }
+
+
+struct  Billing__V1__AddBalanceResponse
+{
+  ProtobufCMessage base;
+  Billing__V1__WalletTransaction *transaction;
+  Billing__V1__Charge *charge;
+  Billing__V1__Invoice *invoice;
+  Billing__V1__Wallet *wallet;
+};
+#define BILLING__V1__ADD_BALANCE_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__add_balance_response__descriptor) \
+    , NULL, NULL, NULL, NULL }
+
+
+struct  Billing__V1__ConfigureAutoRechargeRequest
+{
+  ProtobufCMessage base;
+  char *idempotency_key;
+  char *account_id;
+  protobuf_c_boolean enabled;
+  Billing__V1__Money *recharge_amount;
+  Billing__V1__Money *threshold;
+};
+#define BILLING__V1__CONFIGURE_AUTO_RECHARGE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__configure_auto_recharge_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, NULL, NULL }
+
+
+/*
+ * A usage debit from an internal service; idempotent on usage_id.
+ */
+struct  Billing__V1__RecordUsageRequest
+{
+  ProtobufCMessage base;
+  char *account_id;
+  /*
+   * The caller's id of this usage (1 to 255 characters): a retry with it debits once.
+   */
+  char *usage_id;
+  /*
+   * Lowercase letters, digits and dashes: "sms", "voice", "email", "ai-tokens", "storage".
+   */
+  char *category;
+  Billing__V1__Money *amount;
+  char *description;
+};
+#define BILLING__V1__RECORD_USAGE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__record_usage_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string }
+
+
+struct  Billing__V1__RecordUsageResponse
+{
+  ProtobufCMessage base;
+  Billing__V1__WalletTransaction *transaction;
+  /*
+   * True when usage_id was debited before and this reply repeats it.
+   */
+  protobuf_c_boolean replayed;
+};
+#define BILLING__V1__RECORD_USAGE_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__record_usage_response__descriptor) \
+    , NULL, 0 }
+
+
+struct  Billing__V1__ListWalletTransactionsRequest
+{
+  ProtobufCMessage base;
+  char *account_id;
+  uint32_t page_size;
+  char *page_token;
+  size_t n_categories;
+  char **categories;
+  int64_t created_from_unix_ms;
+  int64_t created_before_unix_ms;
+};
+#define BILLING__V1__LIST_WALLET_TRANSACTIONS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__list_wallet_transactions_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0,NULL, 0, 0 }
+
+
+struct  Billing__V1__ListWalletTransactionsResponse
+{
+  ProtobufCMessage base;
+  /*
+   * Newest first.
+   */
+  size_t n_transactions;
+  Billing__V1__WalletTransaction **transactions;
+  char *next_page_token;
+};
+#define BILLING__V1__LIST_WALLET_TRANSACTIONS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__list_wallet_transactions_response__descriptor) \
+    , 0,NULL, (char *)protobuf_c_empty_string }
+
+
+struct  Billing__V1__SummarizeWalletTransactionsRequest
+{
+  ProtobufCMessage base;
+  char *account_id;
+  /*
+   * [from, before), at most 366 days.
+   */
+  int64_t from_unix_ms;
+  int64_t before_unix_ms;
+};
+#define BILLING__V1__SUMMARIZE_WALLET_TRANSACTIONS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__summarize_wallet_transactions_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Billing__V1__WalletMonthSummary
+{
+  ProtobufCMessage base;
+  /*
+   * "2026-11" (UTC).
+   */
+  char *month;
+  char *category;
+  Billing__V1__Money *credits;
+  Billing__V1__Money *debits;
+  uint32_t transaction_count;
+};
+#define BILLING__V1__WALLET_MONTH_SUMMARY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__wallet_month_summary__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, NULL, 0 }
+
+
+struct  Billing__V1__SummarizeWalletTransactionsResponse
+{
+  ProtobufCMessage base;
+  /*
+   * Newest month first, then by category.
+   */
+  size_t n_months;
+  Billing__V1__WalletMonthSummary **months;
+};
+#define BILLING__V1__SUMMARIZE_WALLET_TRANSACTIONS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__summarize_wallet_transactions_response__descriptor) \
+    , 0,NULL }
+
+
+struct  Billing__V1__WatchWalletRequest
+{
+  ProtobufCMessage base;
+  char *account_id;
+};
+#define BILLING__V1__WATCH_WALLET_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__watch_wallet_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+/*
+ * One message of WatchWallet: a snapshot first, then what happens.
+ */
+struct  Billing__V1__WalletEvent
+{
+  ProtobufCMessage base;
+  Billing__V1__WalletEvent__Kind kind;
+  /*
+   * SNAPSHOT: the wallet when the watch began.
+   */
+  Billing__V1__Wallet *wallet;
+  /*
+   * BALANCE_CHANGED: the ledger line.
+   */
+  Billing__V1__WalletTransaction *transaction;
+  /*
+   * RECHARGE_*: the recharge amount.
+   */
+  Billing__V1__Money *amount;
+  char *charge_id;
+  /*
+   * RECHARGE_FAILED and SUSPENDED: why.
+   */
+  char *reason;
+  int64_t retry_after_unix_ms;
+};
+#define BILLING__V1__WALLET_EVENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__wallet_event__descriptor) \
+    , BILLING__V1__WALLET_EVENT__KIND__KIND_UNSPECIFIED, NULL, NULL, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
 
 
 /* Billing__V1__Money methods */
@@ -1241,6 +1556,329 @@ Billing__V1__DownloadInvoicePdfResponse *
 void   billing__v1__download_invoice_pdf_response__free_unpacked
                      (Billing__V1__DownloadInvoicePdfResponse *message,
                       ProtobufCAllocator *allocator);
+/* Billing__V1__AutoRecharge methods */
+void   billing__v1__auto_recharge__init
+                     (Billing__V1__AutoRecharge         *message);
+size_t billing__v1__auto_recharge__get_packed_size
+                     (const Billing__V1__AutoRecharge   *message);
+size_t billing__v1__auto_recharge__pack
+                     (const Billing__V1__AutoRecharge   *message,
+                      uint8_t             *out);
+size_t billing__v1__auto_recharge__pack_to_buffer
+                     (const Billing__V1__AutoRecharge   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__AutoRecharge *
+       billing__v1__auto_recharge__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__auto_recharge__free_unpacked
+                     (Billing__V1__AutoRecharge *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__Wallet methods */
+void   billing__v1__wallet__init
+                     (Billing__V1__Wallet         *message);
+size_t billing__v1__wallet__get_packed_size
+                     (const Billing__V1__Wallet   *message);
+size_t billing__v1__wallet__pack
+                     (const Billing__V1__Wallet   *message,
+                      uint8_t             *out);
+size_t billing__v1__wallet__pack_to_buffer
+                     (const Billing__V1__Wallet   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__Wallet *
+       billing__v1__wallet__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__wallet__free_unpacked
+                     (Billing__V1__Wallet *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__GetWalletRequest methods */
+void   billing__v1__get_wallet_request__init
+                     (Billing__V1__GetWalletRequest         *message);
+size_t billing__v1__get_wallet_request__get_packed_size
+                     (const Billing__V1__GetWalletRequest   *message);
+size_t billing__v1__get_wallet_request__pack
+                     (const Billing__V1__GetWalletRequest   *message,
+                      uint8_t             *out);
+size_t billing__v1__get_wallet_request__pack_to_buffer
+                     (const Billing__V1__GetWalletRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__GetWalletRequest *
+       billing__v1__get_wallet_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__get_wallet_request__free_unpacked
+                     (Billing__V1__GetWalletRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__WalletResponse methods */
+void   billing__v1__wallet_response__init
+                     (Billing__V1__WalletResponse         *message);
+size_t billing__v1__wallet_response__get_packed_size
+                     (const Billing__V1__WalletResponse   *message);
+size_t billing__v1__wallet_response__pack
+                     (const Billing__V1__WalletResponse   *message,
+                      uint8_t             *out);
+size_t billing__v1__wallet_response__pack_to_buffer
+                     (const Billing__V1__WalletResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__WalletResponse *
+       billing__v1__wallet_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__wallet_response__free_unpacked
+                     (Billing__V1__WalletResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__WalletTransaction methods */
+void   billing__v1__wallet_transaction__init
+                     (Billing__V1__WalletTransaction         *message);
+size_t billing__v1__wallet_transaction__get_packed_size
+                     (const Billing__V1__WalletTransaction   *message);
+size_t billing__v1__wallet_transaction__pack
+                     (const Billing__V1__WalletTransaction   *message,
+                      uint8_t             *out);
+size_t billing__v1__wallet_transaction__pack_to_buffer
+                     (const Billing__V1__WalletTransaction   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__WalletTransaction *
+       billing__v1__wallet_transaction__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__wallet_transaction__free_unpacked
+                     (Billing__V1__WalletTransaction *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__AddBalanceRequest methods */
+void   billing__v1__add_balance_request__init
+                     (Billing__V1__AddBalanceRequest         *message);
+size_t billing__v1__add_balance_request__get_packed_size
+                     (const Billing__V1__AddBalanceRequest   *message);
+size_t billing__v1__add_balance_request__pack
+                     (const Billing__V1__AddBalanceRequest   *message,
+                      uint8_t             *out);
+size_t billing__v1__add_balance_request__pack_to_buffer
+                     (const Billing__V1__AddBalanceRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__AddBalanceRequest *
+       billing__v1__add_balance_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__add_balance_request__free_unpacked
+                     (Billing__V1__AddBalanceRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__AddBalanceResponse methods */
+void   billing__v1__add_balance_response__init
+                     (Billing__V1__AddBalanceResponse         *message);
+size_t billing__v1__add_balance_response__get_packed_size
+                     (const Billing__V1__AddBalanceResponse   *message);
+size_t billing__v1__add_balance_response__pack
+                     (const Billing__V1__AddBalanceResponse   *message,
+                      uint8_t             *out);
+size_t billing__v1__add_balance_response__pack_to_buffer
+                     (const Billing__V1__AddBalanceResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__AddBalanceResponse *
+       billing__v1__add_balance_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__add_balance_response__free_unpacked
+                     (Billing__V1__AddBalanceResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__ConfigureAutoRechargeRequest methods */
+void   billing__v1__configure_auto_recharge_request__init
+                     (Billing__V1__ConfigureAutoRechargeRequest         *message);
+size_t billing__v1__configure_auto_recharge_request__get_packed_size
+                     (const Billing__V1__ConfigureAutoRechargeRequest   *message);
+size_t billing__v1__configure_auto_recharge_request__pack
+                     (const Billing__V1__ConfigureAutoRechargeRequest   *message,
+                      uint8_t             *out);
+size_t billing__v1__configure_auto_recharge_request__pack_to_buffer
+                     (const Billing__V1__ConfigureAutoRechargeRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__ConfigureAutoRechargeRequest *
+       billing__v1__configure_auto_recharge_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__configure_auto_recharge_request__free_unpacked
+                     (Billing__V1__ConfigureAutoRechargeRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__RecordUsageRequest methods */
+void   billing__v1__record_usage_request__init
+                     (Billing__V1__RecordUsageRequest         *message);
+size_t billing__v1__record_usage_request__get_packed_size
+                     (const Billing__V1__RecordUsageRequest   *message);
+size_t billing__v1__record_usage_request__pack
+                     (const Billing__V1__RecordUsageRequest   *message,
+                      uint8_t             *out);
+size_t billing__v1__record_usage_request__pack_to_buffer
+                     (const Billing__V1__RecordUsageRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__RecordUsageRequest *
+       billing__v1__record_usage_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__record_usage_request__free_unpacked
+                     (Billing__V1__RecordUsageRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__RecordUsageResponse methods */
+void   billing__v1__record_usage_response__init
+                     (Billing__V1__RecordUsageResponse         *message);
+size_t billing__v1__record_usage_response__get_packed_size
+                     (const Billing__V1__RecordUsageResponse   *message);
+size_t billing__v1__record_usage_response__pack
+                     (const Billing__V1__RecordUsageResponse   *message,
+                      uint8_t             *out);
+size_t billing__v1__record_usage_response__pack_to_buffer
+                     (const Billing__V1__RecordUsageResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__RecordUsageResponse *
+       billing__v1__record_usage_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__record_usage_response__free_unpacked
+                     (Billing__V1__RecordUsageResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__ListWalletTransactionsRequest methods */
+void   billing__v1__list_wallet_transactions_request__init
+                     (Billing__V1__ListWalletTransactionsRequest         *message);
+size_t billing__v1__list_wallet_transactions_request__get_packed_size
+                     (const Billing__V1__ListWalletTransactionsRequest   *message);
+size_t billing__v1__list_wallet_transactions_request__pack
+                     (const Billing__V1__ListWalletTransactionsRequest   *message,
+                      uint8_t             *out);
+size_t billing__v1__list_wallet_transactions_request__pack_to_buffer
+                     (const Billing__V1__ListWalletTransactionsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__ListWalletTransactionsRequest *
+       billing__v1__list_wallet_transactions_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__list_wallet_transactions_request__free_unpacked
+                     (Billing__V1__ListWalletTransactionsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__ListWalletTransactionsResponse methods */
+void   billing__v1__list_wallet_transactions_response__init
+                     (Billing__V1__ListWalletTransactionsResponse         *message);
+size_t billing__v1__list_wallet_transactions_response__get_packed_size
+                     (const Billing__V1__ListWalletTransactionsResponse   *message);
+size_t billing__v1__list_wallet_transactions_response__pack
+                     (const Billing__V1__ListWalletTransactionsResponse   *message,
+                      uint8_t             *out);
+size_t billing__v1__list_wallet_transactions_response__pack_to_buffer
+                     (const Billing__V1__ListWalletTransactionsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__ListWalletTransactionsResponse *
+       billing__v1__list_wallet_transactions_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__list_wallet_transactions_response__free_unpacked
+                     (Billing__V1__ListWalletTransactionsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__SummarizeWalletTransactionsRequest methods */
+void   billing__v1__summarize_wallet_transactions_request__init
+                     (Billing__V1__SummarizeWalletTransactionsRequest         *message);
+size_t billing__v1__summarize_wallet_transactions_request__get_packed_size
+                     (const Billing__V1__SummarizeWalletTransactionsRequest   *message);
+size_t billing__v1__summarize_wallet_transactions_request__pack
+                     (const Billing__V1__SummarizeWalletTransactionsRequest   *message,
+                      uint8_t             *out);
+size_t billing__v1__summarize_wallet_transactions_request__pack_to_buffer
+                     (const Billing__V1__SummarizeWalletTransactionsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__SummarizeWalletTransactionsRequest *
+       billing__v1__summarize_wallet_transactions_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__summarize_wallet_transactions_request__free_unpacked
+                     (Billing__V1__SummarizeWalletTransactionsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__WalletMonthSummary methods */
+void   billing__v1__wallet_month_summary__init
+                     (Billing__V1__WalletMonthSummary         *message);
+size_t billing__v1__wallet_month_summary__get_packed_size
+                     (const Billing__V1__WalletMonthSummary   *message);
+size_t billing__v1__wallet_month_summary__pack
+                     (const Billing__V1__WalletMonthSummary   *message,
+                      uint8_t             *out);
+size_t billing__v1__wallet_month_summary__pack_to_buffer
+                     (const Billing__V1__WalletMonthSummary   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__WalletMonthSummary *
+       billing__v1__wallet_month_summary__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__wallet_month_summary__free_unpacked
+                     (Billing__V1__WalletMonthSummary *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__SummarizeWalletTransactionsResponse methods */
+void   billing__v1__summarize_wallet_transactions_response__init
+                     (Billing__V1__SummarizeWalletTransactionsResponse         *message);
+size_t billing__v1__summarize_wallet_transactions_response__get_packed_size
+                     (const Billing__V1__SummarizeWalletTransactionsResponse   *message);
+size_t billing__v1__summarize_wallet_transactions_response__pack
+                     (const Billing__V1__SummarizeWalletTransactionsResponse   *message,
+                      uint8_t             *out);
+size_t billing__v1__summarize_wallet_transactions_response__pack_to_buffer
+                     (const Billing__V1__SummarizeWalletTransactionsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__SummarizeWalletTransactionsResponse *
+       billing__v1__summarize_wallet_transactions_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__summarize_wallet_transactions_response__free_unpacked
+                     (Billing__V1__SummarizeWalletTransactionsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__WatchWalletRequest methods */
+void   billing__v1__watch_wallet_request__init
+                     (Billing__V1__WatchWalletRequest         *message);
+size_t billing__v1__watch_wallet_request__get_packed_size
+                     (const Billing__V1__WatchWalletRequest   *message);
+size_t billing__v1__watch_wallet_request__pack
+                     (const Billing__V1__WatchWalletRequest   *message,
+                      uint8_t             *out);
+size_t billing__v1__watch_wallet_request__pack_to_buffer
+                     (const Billing__V1__WatchWalletRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__WatchWalletRequest *
+       billing__v1__watch_wallet_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__watch_wallet_request__free_unpacked
+                     (Billing__V1__WatchWalletRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__WalletEvent methods */
+void   billing__v1__wallet_event__init
+                     (Billing__V1__WalletEvent         *message);
+size_t billing__v1__wallet_event__get_packed_size
+                     (const Billing__V1__WalletEvent   *message);
+size_t billing__v1__wallet_event__pack
+                     (const Billing__V1__WalletEvent   *message,
+                      uint8_t             *out);
+size_t billing__v1__wallet_event__pack_to_buffer
+                     (const Billing__V1__WalletEvent   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__WalletEvent *
+       billing__v1__wallet_event__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__wallet_event__free_unpacked
+                     (Billing__V1__WalletEvent *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Billing__V1__Money_Closure)
@@ -1342,6 +1980,57 @@ typedef void (*Billing__V1__DownloadInvoicePdfRequest_Closure)
 typedef void (*Billing__V1__DownloadInvoicePdfResponse_Closure)
                  (const Billing__V1__DownloadInvoicePdfResponse *message,
                   void *closure_data);
+typedef void (*Billing__V1__AutoRecharge_Closure)
+                 (const Billing__V1__AutoRecharge *message,
+                  void *closure_data);
+typedef void (*Billing__V1__Wallet_Closure)
+                 (const Billing__V1__Wallet *message,
+                  void *closure_data);
+typedef void (*Billing__V1__GetWalletRequest_Closure)
+                 (const Billing__V1__GetWalletRequest *message,
+                  void *closure_data);
+typedef void (*Billing__V1__WalletResponse_Closure)
+                 (const Billing__V1__WalletResponse *message,
+                  void *closure_data);
+typedef void (*Billing__V1__WalletTransaction_Closure)
+                 (const Billing__V1__WalletTransaction *message,
+                  void *closure_data);
+typedef void (*Billing__V1__AddBalanceRequest_Closure)
+                 (const Billing__V1__AddBalanceRequest *message,
+                  void *closure_data);
+typedef void (*Billing__V1__AddBalanceResponse_Closure)
+                 (const Billing__V1__AddBalanceResponse *message,
+                  void *closure_data);
+typedef void (*Billing__V1__ConfigureAutoRechargeRequest_Closure)
+                 (const Billing__V1__ConfigureAutoRechargeRequest *message,
+                  void *closure_data);
+typedef void (*Billing__V1__RecordUsageRequest_Closure)
+                 (const Billing__V1__RecordUsageRequest *message,
+                  void *closure_data);
+typedef void (*Billing__V1__RecordUsageResponse_Closure)
+                 (const Billing__V1__RecordUsageResponse *message,
+                  void *closure_data);
+typedef void (*Billing__V1__ListWalletTransactionsRequest_Closure)
+                 (const Billing__V1__ListWalletTransactionsRequest *message,
+                  void *closure_data);
+typedef void (*Billing__V1__ListWalletTransactionsResponse_Closure)
+                 (const Billing__V1__ListWalletTransactionsResponse *message,
+                  void *closure_data);
+typedef void (*Billing__V1__SummarizeWalletTransactionsRequest_Closure)
+                 (const Billing__V1__SummarizeWalletTransactionsRequest *message,
+                  void *closure_data);
+typedef void (*Billing__V1__WalletMonthSummary_Closure)
+                 (const Billing__V1__WalletMonthSummary *message,
+                  void *closure_data);
+typedef void (*Billing__V1__SummarizeWalletTransactionsResponse_Closure)
+                 (const Billing__V1__SummarizeWalletTransactionsResponse *message,
+                  void *closure_data);
+typedef void (*Billing__V1__WatchWalletRequest_Closure)
+                 (const Billing__V1__WatchWalletRequest *message,
+                  void *closure_data);
+typedef void (*Billing__V1__WalletEvent_Closure)
+                 (const Billing__V1__WalletEvent *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -1417,6 +2106,34 @@ struct Billing__V1__BillingService_Service
                        const Billing__V1__ListChargesRequest *input,
                        Billing__V1__ListChargesResponse_Closure closure,
                        void *closure_data);
+  void (*get_wallet)(Billing__V1__BillingService_Service *service,
+                     const Billing__V1__GetWalletRequest *input,
+                     Billing__V1__WalletResponse_Closure closure,
+                     void *closure_data);
+  void (*add_balance)(Billing__V1__BillingService_Service *service,
+                      const Billing__V1__AddBalanceRequest *input,
+                      Billing__V1__AddBalanceResponse_Closure closure,
+                      void *closure_data);
+  void (*configure_auto_recharge)(Billing__V1__BillingService_Service *service,
+                                  const Billing__V1__ConfigureAutoRechargeRequest *input,
+                                  Billing__V1__WalletResponse_Closure closure,
+                                  void *closure_data);
+  void (*record_usage)(Billing__V1__BillingService_Service *service,
+                       const Billing__V1__RecordUsageRequest *input,
+                       Billing__V1__RecordUsageResponse_Closure closure,
+                       void *closure_data);
+  void (*list_wallet_transactions)(Billing__V1__BillingService_Service *service,
+                                   const Billing__V1__ListWalletTransactionsRequest *input,
+                                   Billing__V1__ListWalletTransactionsResponse_Closure closure,
+                                   void *closure_data);
+  void (*summarize_wallet_transactions)(Billing__V1__BillingService_Service *service,
+                                        const Billing__V1__SummarizeWalletTransactionsRequest *input,
+                                        Billing__V1__SummarizeWalletTransactionsResponse_Closure closure,
+                                        void *closure_data);
+  void (*watch_wallet)(Billing__V1__BillingService_Service *service,
+                       const Billing__V1__WatchWalletRequest *input,
+                       Billing__V1__WalletEvent_Closure closure,
+                       void *closure_data);
 };
 typedef void (*Billing__V1__BillingService_ServiceDestroy)(Billing__V1__BillingService_Service *);
 void billing__v1__billing_service__init (Billing__V1__BillingService_Service *service,
@@ -1441,7 +2158,14 @@ void billing__v1__billing_service__init (Billing__V1__BillingService_Service *se
       function_prefix__ ## get_invoice,\
       function_prefix__ ## list_invoices,\
       function_prefix__ ## download_invoice_pdf,\
-      function_prefix__ ## list_charges  }
+      function_prefix__ ## list_charges,\
+      function_prefix__ ## get_wallet,\
+      function_prefix__ ## add_balance,\
+      function_prefix__ ## configure_auto_recharge,\
+      function_prefix__ ## record_usage,\
+      function_prefix__ ## list_wallet_transactions,\
+      function_prefix__ ## summarize_wallet_transactions,\
+      function_prefix__ ## watch_wallet  }
 void billing__v1__billing_service__create_account(ProtobufCService *service,
                                                   const Billing__V1__CreateAccountRequest *input,
                                                   Billing__V1__AccountResponse_Closure closure,
@@ -1510,12 +2234,41 @@ void billing__v1__billing_service__list_charges(ProtobufCService *service,
                                                 const Billing__V1__ListChargesRequest *input,
                                                 Billing__V1__ListChargesResponse_Closure closure,
                                                 void *closure_data);
+void billing__v1__billing_service__get_wallet(ProtobufCService *service,
+                                              const Billing__V1__GetWalletRequest *input,
+                                              Billing__V1__WalletResponse_Closure closure,
+                                              void *closure_data);
+void billing__v1__billing_service__add_balance(ProtobufCService *service,
+                                               const Billing__V1__AddBalanceRequest *input,
+                                               Billing__V1__AddBalanceResponse_Closure closure,
+                                               void *closure_data);
+void billing__v1__billing_service__configure_auto_recharge(ProtobufCService *service,
+                                                           const Billing__V1__ConfigureAutoRechargeRequest *input,
+                                                           Billing__V1__WalletResponse_Closure closure,
+                                                           void *closure_data);
+void billing__v1__billing_service__record_usage(ProtobufCService *service,
+                                                const Billing__V1__RecordUsageRequest *input,
+                                                Billing__V1__RecordUsageResponse_Closure closure,
+                                                void *closure_data);
+void billing__v1__billing_service__list_wallet_transactions(ProtobufCService *service,
+                                                            const Billing__V1__ListWalletTransactionsRequest *input,
+                                                            Billing__V1__ListWalletTransactionsResponse_Closure closure,
+                                                            void *closure_data);
+void billing__v1__billing_service__summarize_wallet_transactions(ProtobufCService *service,
+                                                                 const Billing__V1__SummarizeWalletTransactionsRequest *input,
+                                                                 Billing__V1__SummarizeWalletTransactionsResponse_Closure closure,
+                                                                 void *closure_data);
+void billing__v1__billing_service__watch_wallet(ProtobufCService *service,
+                                                const Billing__V1__WatchWalletRequest *input,
+                                                Billing__V1__WalletEvent_Closure closure,
+                                                void *closure_data);
 
 /* --- descriptors --- */
 
 extern const ProtobufCEnumDescriptor    billing__v1__service_status__descriptor;
 extern const ProtobufCEnumDescriptor    billing__v1__charge_status__descriptor;
 extern const ProtobufCEnumDescriptor    billing__v1__invoice_status__descriptor;
+extern const ProtobufCEnumDescriptor    billing__v1__wallet_transaction_source__descriptor;
 extern const ProtobufCMessageDescriptor billing__v1__money__descriptor;
 extern const ProtobufCMessageDescriptor billing__v1__account__descriptor;
 extern const ProtobufCMessageDescriptor billing__v1__create_account_request__descriptor;
@@ -1549,6 +2302,24 @@ extern const ProtobufCMessageDescriptor billing__v1__list_invoices_request__desc
 extern const ProtobufCMessageDescriptor billing__v1__list_invoices_response__descriptor;
 extern const ProtobufCMessageDescriptor billing__v1__download_invoice_pdf_request__descriptor;
 extern const ProtobufCMessageDescriptor billing__v1__download_invoice_pdf_response__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__auto_recharge__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__wallet__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__get_wallet_request__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__wallet_response__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__wallet_transaction__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__add_balance_request__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__add_balance_response__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__configure_auto_recharge_request__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__record_usage_request__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__record_usage_response__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__list_wallet_transactions_request__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__list_wallet_transactions_response__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__summarize_wallet_transactions_request__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__wallet_month_summary__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__summarize_wallet_transactions_response__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__watch_wallet_request__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__wallet_event__descriptor;
+extern const ProtobufCEnumDescriptor    billing__v1__wallet_event__kind__descriptor;
 extern const ProtobufCServiceDescriptor billing__v1__billing_service__descriptor;
 
 PROTOBUF_C__END_DECLS

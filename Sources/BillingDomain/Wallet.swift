@@ -1,0 +1,441 @@
+import BillingStore
+import Foundation
+
+/// Auto-recharge: when a debit leaves the balance at or below `threshold`, charge `amount` (or the
+/// smallest multiple of it that lifts the balance above the threshold) to the primary card.
+public struct AutoRechargeSettings: Sendable, Hashable, Codable {
+    public var isEnabled: Bool
+    public var amount: Money
+    public var threshold: Money
+
+    public init(isEnabled: Bool, amount: Money, threshold: Money) {
+        self.isEnabled = isEnabled
+        self.amount = amount
+        self.threshold = threshold
+    }
+}
+
+/// What the wallet tab shows, served from memory.
+public struct WalletView: Sendable, Hashable {
+    public var accountID: String
+    public var balance: Money
+    public var autoRecharge: AutoRechargeSettings
+    public var serviceStatus: Account.ServiceStatus
+    public var suspensionReason: String
+    public var lastRechargeAtMilliseconds: Int64?
+    public var lastRechargeChargeID: String?
+    /// The amount of the recharge in flight, if one is.
+    public var pendingRecharge: Money?
+    public var consecutiveRechargeFailures: Int
+    /// While set and in the future, auto-recharge waits instead of retrying into a declining card.
+    public var rechargeRetryAfterMilliseconds: Int64?
+    public var creditsThisMonth: Money
+    public var debitsThisMonth: Money
+}
+
+/// What happened to a wallet, for those who watch it.
+public enum WalletEvent: Sendable, Hashable {
+    case balanceChanged(WalletTransaction)
+    case rechargeStarted(amount: Money)
+    case rechargeSucceeded(chargeID: String, amount: Money)
+    case rechargeFailed(reason: String, retryAfterMilliseconds: Int64?)
+    case suspended(reason: String)
+    case restored
+}
+
+/// One account's wallet: everything that changes it goes through this actor, so recharges are serialized
+/// and there is never more than one in flight.
+///
+/// The database is the judge of every balance check: a debit is one conditional UPDATE inside its write
+/// transaction, so no `await` separates the check from the write. The actor keeps a copy of the committed
+/// state for reads, applied in ledger order, and decides — synchronously, between awaits — whether a
+/// recharge must start.
+public actor Wallet {
+    public let accountID: String
+    private let context: BillingContext
+    private let policy: WalletPolicy
+
+    private var balance: Money
+    private var appliedSequence: Int64
+    private var settings: AutoRechargeSettings
+    private var serviceStatus: Account.ServiceStatus
+    private var suspensionReason: String
+    private var lastRechargeAtMilliseconds: Int64?
+    private var lastRechargeChargeID: String?
+    private var recharge: (task: Task<Void, Never>, amount: Money)?
+    private var rechargeFailures = 0
+    private var rechargeRetryAfter: Int64?
+    private var month: String
+    private var creditsThisMonth: Int64
+    private var debitsThisMonth: Int64
+    private var watchers: [Int: AsyncStream<WalletEvent>.Continuation] = [:]
+    private var nextWatcherID = 0
+
+    static func load(accountID: String, context: BillingContext, policy: WalletPolicy) async throws -> Wallet {
+        let month = Self.month(of: context.nowMilliseconds)
+        let snapshot = try await context.store.read { tx in
+            let account = try AccountService.account(accountID, in: tx)
+            let wallet = try tx.queryOne("SELECT * FROM wallets WHERE account_id = ?", .text(accountID))!
+            let totals = try tx.queryOne("""
+                SELECT coalesce(max(seq), 0) AS last_seq,
+                       coalesce(sum(CASE WHEN amount_minor > 0 AND strftime('%Y-%m', created_at_ms / 1000, 'unixepoch') = ? THEN amount_minor END), 0) AS credits,
+                       coalesce(sum(CASE WHEN amount_minor < 0 AND strftime('%Y-%m', created_at_ms / 1000, 'unixepoch') = ? THEN -amount_minor END), 0) AS debits
+                FROM wallet_transactions WHERE account_id = ?
+                """, .text(month), .text(month), .text(accountID))!
+            return (account, wallet, totals)
+        }
+        let (account, row, totals) = snapshot
+        let currency = account.currency
+        return Wallet(
+            accountID: accountID, context: context, policy: policy,
+            balance: Money(amountMinor: try row.int64("balance_minor"), currency: currency),
+            appliedSequence: try totals.int64("last_seq"),
+            settings: AutoRechargeSettings(
+                isEnabled: try row.bool("auto_recharge_enabled"),
+                amount: Money(amountMinor: try row.int64("recharge_amount_minor"), currency: currency),
+                threshold: Money(amountMinor: try row.int64("recharge_threshold_minor"), currency: currency)),
+            serviceStatus: account.serviceStatus, suspensionReason: account.suspensionReason,
+            lastRechargeAtMilliseconds: try row.optionalInt64("last_recharge_at_ms"), lastRechargeChargeID: try row.optionalString("last_recharge_charge_id"),
+            month: month, creditsThisMonth: try totals.int64("credits"), debitsThisMonth: try totals.int64("debits"))
+    }
+
+    private init(
+        accountID: String, context: BillingContext, policy: WalletPolicy, balance: Money, appliedSequence: Int64, settings: AutoRechargeSettings,
+        serviceStatus: Account.ServiceStatus, suspensionReason: String, lastRechargeAtMilliseconds: Int64?, lastRechargeChargeID: String?,
+        month: String, creditsThisMonth: Int64, debitsThisMonth: Int64
+    ) {
+        self.accountID = accountID
+        self.context = context
+        self.policy = policy
+        self.balance = balance
+        self.appliedSequence = appliedSequence
+        self.settings = settings
+        self.serviceStatus = serviceStatus
+        self.suspensionReason = suspensionReason
+        self.lastRechargeAtMilliseconds = lastRechargeAtMilliseconds
+        self.lastRechargeChargeID = lastRechargeChargeID
+        self.month = month
+        self.creditsThisMonth = creditsThisMonth
+        self.debitsThisMonth = debitsThisMonth
+    }
+
+    // MARK: Reads
+
+    public var view: WalletView {
+        let currency = balance.currency
+        return WalletView(
+            accountID: accountID, balance: balance, autoRecharge: settings, serviceStatus: serviceStatus, suspensionReason: suspensionReason,
+            lastRechargeAtMilliseconds: lastRechargeAtMilliseconds, lastRechargeChargeID: lastRechargeChargeID,
+            pendingRecharge: recharge?.amount, consecutiveRechargeFailures: rechargeFailures, rechargeRetryAfterMilliseconds: rechargeRetryAfter,
+            creditsThisMonth: Money(amountMinor: creditsThisMonth, currency: currency),
+            debitsThisMonth: Money(amountMinor: debitsThisMonth, currency: currency))
+    }
+
+    /// Events from now on; at most `WalletPolicy.maxWatchers` at once, each buffering the newest 64.
+    public func events() throws -> AsyncStream<WalletEvent> {
+        guard watchers.count < policy.maxWatchers else {
+            throw BillingError.resourceExhausted("wallet \(accountID) already has \(policy.maxWatchers) watchers, the limit")
+        }
+        let (stream, continuation) = AsyncStream.makeStream(of: WalletEvent.self, bufferingPolicy: .bufferingNewest(64))
+        let id = nextWatcherID
+        nextWatcherID += 1
+        watchers[id] = continuation
+        continuation.onTermination = { [weak self] _ in Task { await self?.removeWatcher(id) } }
+        return stream
+    }
+
+    // MARK: Usage
+
+    /// Debits usage if the balance covers it, or if an auto-recharge (started now, or already in flight)
+    /// makes it cover it; otherwise FAILED_PRECONDITION. Idempotent on the usage id.
+    public func recordUsage(_ usage: UsageDebit) async throws -> (transaction: WalletTransaction, replayed: Bool) {
+        try usage.amount.requireCurrency(balance.currency, field: "amount")
+        var waitedForRecharge = false
+        while true {
+            let now = context.nowMilliseconds
+            let outcome = try await context.store.write { [accountID] tx in try WalletLedger.debit(usage, accountID: accountID, in: tx, nowMilliseconds: now) }
+            // Re-checked after the await: only the committed outcome counts.
+            switch outcome {
+            case .replayed(let earlier):
+                return (earlier, true)
+            case .debited(let transaction):
+                apply(transaction)
+                await afterDebit()
+                return (transaction, false)
+            case .suspended(let reason):
+                throw BillingError.failedPrecondition("usage-based services of account \(accountID) are suspended: \(reason); add funds to restore them")
+            case .insufficient(let available):
+                if !waitedForRecharge, let rechargeDone = startRechargeIfAllowed(covering: usage.amount) {
+                    waitedForRecharge = true
+                    await rechargeDone.value
+                    continue
+                }
+                let need = Money(amountMinor: usage.amount.amountMinor, currency: balance.currency)
+                throw BillingError.failedPrecondition(
+                    "insufficient wallet balance: \(Money(amountMinor: available, currency: balance.currency).formatted) available, \(need.formatted) needed; add funds or enable auto-recharge",
+                    field: "amount")
+            }
+        }
+    }
+
+    // MARK: Funds
+
+    /// Charges `amount` to the primary card and credits it, once per idempotency key.
+    func addFunds(_ amount: Money, key: IdempotencyKey) async throws -> WalletLedger.TopUp {
+        let context = context
+        let accountID = accountID
+        enum Step: Sendable {
+            case done(WalletLedger.TopUp)
+            case reconcile(chargeID: String)
+            case charge(chargeID: String, token: String)
+        }
+        let now = context.nowMilliseconds
+        let step: Step = try await context.store.write { tx in
+            switch try IdempotencyRecords.look(key, in: tx, as: WalletLedger.TopUp.self) {
+            case .done(let topUp): return .done(topUp)
+            case .pending(let chargeID?): return .reconcile(chargeID: chargeID)
+            case .pending(nil), .none: break
+            }
+            let account = try AccountService.account(accountID, in: tx)
+            try ChargeLifecycle.requireCompleteBillingInformation(accountID, in: tx)
+            let card = try ChargeLifecycle.primaryCard(of: account, in: tx, now: context.now())
+            let chargeID = try ChargeLifecycle.recordPending(
+                accountID: accountID, amount: amount, card: card, description: "Wallet funds", purpose: .walletTopUp, invoiceID: nil,
+                in: tx, nowMilliseconds: now)
+            try IdempotencyRecords.savePending(key, chargeID: chargeID, in: tx, nowMilliseconds: now)
+            return .charge(chargeID: chargeID, token: card.token)
+        }
+        let chargeID: String
+        let outcome: ChargeLifecycle.GatewayOutcome
+        switch step {
+        case .done(let topUp):
+            return topUp
+        case .reconcile(let pending):
+            chargeID = pending
+            outcome = await ChargeLifecycle.lookUp(context.gateway, chargeID: pending)
+        case .charge(let id, let token):
+            chargeID = id
+            outcome = await ChargeLifecycle.callGateway(context.gateway, chargeID: id, token: token, amount: amount, description: "Wallet funds")
+        }
+        let topUp = try await context.store.write { tx in
+            try ChargeReconciliation.complete(chargeID: chargeID, outcome: outcome, invoicePrefix: context.invoiceNumberPrefix, in: tx, nowMilliseconds: context.nowMilliseconds)
+        }.topUp!
+        applyTopUp(topUp)
+        guard topUp.charge.status == .succeeded else { throw ChargeLifecycle.failure(of: topUp.charge) }
+        // A successful top-up ends any recharge backoff.
+        rechargeFailures = 0
+        rechargeRetryAfter = nil
+        return topUp
+    }
+
+    func configureAutoRecharge(_ newSettings: AutoRechargeSettings, key: IdempotencyKey) async throws -> AutoRechargeSettings {
+        try newSettings.amount.requireCurrency(balance.currency, field: "recharge_amount")
+        try newSettings.threshold.requireCurrency(balance.currency, field: "threshold")
+        let now = context.nowMilliseconds
+        let replayed = try await context.store.write { [accountID] tx -> Bool in
+            if case .done = try IdempotencyRecords.look(key, in: tx, as: AutoRechargeSettings.self) { return true }
+            try tx.execute(
+                "UPDATE wallets SET auto_recharge_enabled = ?, recharge_amount_minor = ?, recharge_threshold_minor = ? WHERE account_id = ?",
+                .bool(newSettings.isEnabled), .integer(newSettings.amount.amountMinor), .integer(newSettings.threshold.amountMinor), .text(accountID))
+            try IdempotencyRecords.save(newSettings, for: key, in: tx, nowMilliseconds: now)
+            return false
+        }
+        // A replay changes nothing: later settings may have replaced these since.
+        guard !replayed else { return newSettings }
+        settings = newSettings
+        rechargeFailures = 0
+        rechargeRetryAfter = nil
+        await afterDebit()
+        return settings
+    }
+
+    /// A new primary card ends the backoff: the old card's declines say nothing about the new one.
+    func primaryCardChanged() {
+        rechargeFailures = 0
+        rechargeRetryAfter = nil
+    }
+
+    // MARK: Recharge
+
+    /// After a debit: start a recharge on crossing the threshold, or suspend at zero when nothing can refill.
+    private func afterDebit() async {
+        guard settings.isEnabled, balance.amountMinor <= settings.threshold.amountMinor else {
+            if balance.isZero { await suspend(because: "the wallet balance is zero and auto-recharge is off") }
+            return
+        }
+        if startRechargeIfAllowed(covering: nil) == nil, recharge == nil, balance.isZero {
+            await suspend(because: "the wallet balance is zero and auto-recharge is backing off after a failed charge")
+        }
+    }
+
+    /// Starts a recharge unless one is in flight (then returns it) or the backoff forbids it (nil).
+    /// Synchronous: the check and the start happen with no `await` between them, so one crossing of the
+    /// threshold makes exactly one recharge however many debits race.
+    private func startRechargeIfAllowed(covering debit: Money?) -> Task<Void, Never>? {
+        if let recharge { return recharge.task }
+        guard settings.isEnabled, settings.amount.isPositive else { return nil }
+        if let retryAfter = rechargeRetryAfter, context.nowMilliseconds < retryAfter { return nil }
+        // The smallest multiple of the recharge amount that leaves the balance above the threshold
+        // (after the debit waiting for it, if any), bounded so that a typo cannot charge a fortune.
+        let shortfall = settings.threshold.amountMinor + (debit?.amountMinor ?? 0) - balance.amountMinor
+        let multiple = max(1, shortfall / settings.amount.amountMinor + 1)
+        guard multiple <= policy.maxRechargeMultiple else { return nil }
+        let (amount, overflow) = settings.amount.amountMinor.multipliedReportingOverflow(by: multiple)
+        guard !overflow else { return nil }
+        let credit = Money(amountMinor: amount, currency: balance.currency)
+        let task = Task { await self.performRecharge(credit) }
+        recharge = (task, credit)
+        emit(.rechargeStarted(amount: credit))
+        return task
+    }
+
+    private func performRecharge(_ amount: Money) async {
+        let context = context
+        let accountID = accountID
+        let now = context.nowMilliseconds
+        let started: Result<(chargeID: String, token: String)?, any Error>
+        do {
+            started = .success(try await context.store.write { tx in
+                // At most one recharge per wallet, also across restarts: the marker lives in the row.
+                guard try tx.queryOne("SELECT pending_recharge_charge_id FROM wallets WHERE account_id = ?", .text(accountID))?
+                    .optionalString("pending_recharge_charge_id") == nil else { return nil }
+                let account = try AccountService.account(accountID, in: tx)
+                try ChargeLifecycle.requireCompleteBillingInformation(accountID, in: tx)
+                let card = try ChargeLifecycle.primaryCard(of: account, in: tx, now: context.now())
+                let chargeID = try ChargeLifecycle.recordPending(
+                    accountID: accountID, amount: amount, card: card, description: "Wallet auto-recharge", purpose: .walletAutoRecharge,
+                    invoiceID: nil, in: tx, nowMilliseconds: now)
+                try tx.execute("UPDATE wallets SET pending_recharge_charge_id = ? WHERE account_id = ?", .text(chargeID), .text(accountID))
+                return (chargeID, card.token)
+            })
+        } catch {
+            started = .failure(error)
+        }
+        switch started {
+        case .success(nil):
+            recharge = nil
+        case .failure(let error):
+            await rechargeFailed(reason: (error as? BillingError)?.message ?? "the recharge could not be recorded")
+        case .success(let pending?):
+            let outcome = await ChargeLifecycle.callGateway(
+                context.gateway, chargeID: pending.chargeID, token: pending.token, amount: amount, description: "Wallet auto-recharge")
+            do {
+                let topUp = try await context.store.write { tx in
+                    try ChargeReconciliation.complete(
+                        chargeID: pending.chargeID, outcome: outcome, invoicePrefix: context.invoiceNumberPrefix, in: tx, nowMilliseconds: context.nowMilliseconds)
+                }.topUp!
+                applyTopUp(topUp)
+                switch topUp.charge.status {
+                case .succeeded:
+                    recharge = nil
+                    rechargeFailures = 0
+                    rechargeRetryAfter = nil
+                    emit(.rechargeSucceeded(chargeID: topUp.charge.id, amount: amount))
+                case .failed:
+                    await rechargeFailed(reason: ChargeLifecycle.failure(of: topUp.charge).message)
+                case .pending:
+                    // The gateway did not answer: reconciliation settles it; until then no second recharge.
+                    await rechargeFailed(reason: "the payment gateway did not answer; the recharge is pending")
+                }
+            } catch {
+                await rechargeFailed(reason: "the recharge outcome could not be recorded")
+            }
+        }
+    }
+
+    /// A failed recharge backs off (doubling, bounded) instead of retrying into a declining card on every debit.
+    private func rechargeFailed(reason: String) async {
+        recharge = nil
+        rechargeFailures += 1
+        let delay = min(policy.maxRechargeBackoff, policy.initialRechargeBackoff * (1 << min(rechargeFailures - 1, 20)))
+        rechargeRetryAfter = context.nowMilliseconds + delay.milliseconds
+        emit(.rechargeFailed(reason: reason, retryAfterMilliseconds: rechargeRetryAfter))
+        if balance.isZero { await suspend(because: "the wallet balance is zero and the auto-recharge failed: \(reason)") }
+    }
+
+    private func suspend(because reason: String) async {
+        guard serviceStatus == .active else { return }
+        do {
+            let changed = try await context.store.write { [accountID] tx in
+                // Only if the balance is still zero: a credit may have landed while we waited.
+                guard try tx.queryOne("SELECT balance_minor FROM wallets WHERE account_id = ?", .text(accountID))?.int64("balance_minor") == 0 else { return false }
+                return try tx.execute(
+                    "UPDATE accounts SET service_status = 'suspended', suspension_reason = ? WHERE id = ? AND service_status = 'active'",
+                    .text(reason), .text(accountID)) > 0
+            }
+            guard changed, balance.isZero else { return }
+            serviceStatus = .suspended
+            suspensionReason = reason
+            emit(.suspended(reason: reason))
+        } catch {
+            // The debit that got here is durable; suspension is retried by the next debit at zero.
+        }
+    }
+
+    // MARK: Memory
+
+    /// Applies a committed ledger line; lines may come back out of order, only newer ones move the balance.
+    private func apply(_ transaction: WalletTransaction) {
+        let transactionMonth = Self.month(of: transaction.createdAtMilliseconds)
+        if transactionMonth != month {
+            month = transactionMonth
+            creditsThisMonth = 0
+            debitsThisMonth = 0
+        }
+        if transaction.amount.isPositive { creditsThisMonth += transaction.amount.amountMinor } else { debitsThisMonth -= transaction.amount.amountMinor }
+        if transaction.sequence > appliedSequence {
+            appliedSequence = transaction.sequence
+            balance = transaction.balanceAfter
+        }
+        emit(.balanceChanged(transaction))
+    }
+
+    private func applyTopUp(_ topUp: WalletLedger.TopUp) {
+        if let transaction = topUp.transaction {
+            apply(transaction)
+            lastRechargeAtMilliseconds = transaction.createdAtMilliseconds
+            lastRechargeChargeID = topUp.charge.id
+        }
+        if topUp.restored || (topUp.transaction != nil && serviceStatus == .suspended) {
+            serviceStatus = .active
+            suspensionReason = ""
+            emit(.restored)
+        }
+    }
+
+    private func emit(_ event: WalletEvent) {
+        for watcher in watchers.values { watcher.yield(event) }
+    }
+
+    private func removeWatcher(_ id: Int) {
+        watchers[id] = nil
+    }
+
+    static func month(of milliseconds: Int64) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let parts = calendar.dateComponents([.year, .month], from: Date(unixMilliseconds: milliseconds))
+        return String(format: "%04d-%02d", parts.year!, parts.month!)
+    }
+}
+
+/// Bounds and timings of wallets.
+public struct WalletPolicy: Sendable {
+    /// The first wait after a failed recharge; each further failure doubles it, up to the maximum.
+    public var initialRechargeBackoff: Duration = .seconds(60)
+    public var maxRechargeBackoff: Duration = .seconds(3600)
+    /// A recharge charges at most this many times the configured amount.
+    public var maxRechargeMultiple: Int64 = 100
+    public var maxWatchers = 64
+    /// Wallets kept in memory; past it, idle ones are dropped and reloaded on next use.
+    public var maxLoadedWallets = 100_000
+
+    public init() {}
+}
+
+extension Duration {
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,165 @@
+import BillingStore
+import Foundation
+
+/// One line of a wallet's ledger: a credit (positive) or a debit (negative), with the balance after it.
+public struct WalletTransaction: Sendable, Hashable, Codable {
+    public enum Source: String, Sendable, Hashable, Codable, CaseIterable {
+        case topUp = "top_up"
+        case autoRecharge = "auto_recharge"
+        case usage
+        case adjustment
+    }
+
+    public var id: String
+    public var accountID: String
+    public var amount: Money
+    public var balanceAfter: Money
+    public var category: String
+    public var description: String
+    public var source: Source
+    public var chargeID: String?
+    public var usageID: String?
+    public var createdAtMilliseconds: Int64
+    /// Ledger order; later transactions have larger values.
+    public var sequence: Int64
+}
+
+/// A usage debit as an internal service reports it.
+public struct UsageDebit: Sendable, Hashable {
+    public static let maxUsageIDLength = 255
+    public static let maxCategoryLength = 32
+    public static let maxDescriptionLength = 500
+
+    public var usageID: String
+    public var category: String
+    public var amount: Money
+    public var description: String
+
+    /// Checks everything that does not need the wallet: the usage id, the category's form, a positive amount.
+    public init(usageID: String, category: String, amount: Money, description: String) throws(BillingError) {
+        guard !usageID.isEmpty, usageID.count <= Self.maxUsageIDLength else {
+            throw .invalidArgument("usage_id is required (1 to \(Self.maxUsageIDLength) characters): it makes retries safe", field: "usage_id")
+        }
+        guard !category.isEmpty, category.count <= Self.maxCategoryLength,
+            category.allSatisfy({ ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "-" })
+        else {
+            throw .invalidArgument("category must be 1 to \(Self.maxCategoryLength) lowercase letters, digits or dashes, like sms or ai-tokens", field: "category")
+        }
+        guard amount.isPositive else { throw .invalidArgument("amount must be positive", field: "amount") }
+        guard description.count <= Self.maxDescriptionLength else {
+            throw .invalidArgument("description is \(description.count) characters; the limit is \(Self.maxDescriptionLength)", field: "description")
+        }
+        self.usageID = usageID
+        self.category = category
+        self.amount = amount
+        self.description = description
+    }
+}
+
+/// The wallet's rows, read and changed inside the caller's transaction. Every change of a balance goes
+/// with the ledger line that explains it, in the same transaction, so the balance always equals the
+/// sum of the ledger.
+enum WalletLedger {
+    enum DebitOutcome: Sendable {
+        case debited(WalletTransaction)
+        /// The same usage id was debited before; nothing changed.
+        case replayed(WalletTransaction)
+        case insufficient(available: Int64)
+        case suspended(reason: String)
+    }
+
+    /// Debits if, and only if, the balance covers it; checked and written in one statement.
+    static func debit(_ usage: UsageDebit, accountID: String, in tx: WriteTransaction, nowMilliseconds: Int64) throws -> DebitOutcome {
+        if let row = try tx.queryOne("SELECT * FROM wallet_transactions WHERE account_id = ? AND usage_id = ?", .text(accountID), .text(usage.usageID)) {
+            let earlier = try transaction(from: row)
+            guard earlier.amount.amountMinor == -usage.amount.amountMinor, earlier.category == usage.category else {
+                throw BillingError.invalidArgument("usage_id \(usage.usageID) was already recorded with another amount or category", field: "usage_id")
+            }
+            return .replayed(earlier)
+        }
+        let account = try tx.queryOne("SELECT service_status, suspension_reason FROM accounts WHERE id = ?", .text(accountID))
+        if try account?.string("service_status") == "suspended" {
+            return .suspended(reason: try account!.string("suspension_reason"))
+        }
+        guard let balance = try tx.queryOne(
+            "UPDATE wallets SET balance_minor = balance_minor - ? WHERE account_id = ? AND balance_minor >= ? RETURNING balance_minor",
+            .integer(usage.amount.amountMinor), .text(accountID), .integer(usage.amount.amountMinor))?.int64("balance_minor")
+        else {
+            let available = try tx.queryOne("SELECT balance_minor FROM wallets WHERE account_id = ?", .text(accountID))?.int64("balance_minor") ?? 0
+            return .insufficient(available: available)
+        }
+        return .debited(try append(
+            accountID: accountID, amountMinor: -usage.amount.amountMinor, balanceAfterMinor: balance, currency: usage.amount.currency,
+            category: usage.category, description: usage.description, source: .usage, chargeID: nil, usageID: usage.usageID,
+            in: tx, nowMilliseconds: nowMilliseconds))
+    }
+
+    /// Credits a settled top-up charge.
+    static func credit(_ charge: Charge, source: WalletTransaction.Source, in tx: WriteTransaction, nowMilliseconds: Int64) throws -> WalletTransaction {
+        let balance = try tx.queryOne(
+            "UPDATE wallets SET balance_minor = balance_minor + ?, last_recharge_charge_id = ?, last_recharge_at_ms = ? WHERE account_id = ? RETURNING balance_minor",
+            .integer(charge.amount.amountMinor), .text(charge.id), .integer(nowMilliseconds), .text(charge.accountID))!.int64("balance_minor")
+        return try append(
+            accountID: charge.accountID, amountMinor: charge.amount.amountMinor, balanceAfterMinor: balance, currency: charge.amount.currency,
+            category: "top-up", description: source == .autoRecharge ? "Auto-recharge" : "Funds added", source: source,
+            chargeID: charge.id, usageID: nil, in: tx, nowMilliseconds: nowMilliseconds)
+    }
+
+    private static func append(
+        accountID: String, amountMinor: Int64, balanceAfterMinor: Int64, currency: Currency, category: String, description: String,
+        source: WalletTransaction.Source, chargeID: String?, usageID: String?, in tx: WriteTransaction, nowMilliseconds: Int64
+    ) throws -> WalletTransaction {
+        let id = Identifier.make("wtx")
+        try tx.execute("""
+            INSERT INTO wallet_transactions(id, account_id, amount_minor, balance_after_minor, currency, category, description, source, charge_id, usage_id, created_at_ms)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, .text(id), .text(accountID), .integer(amountMinor), .integer(balanceAfterMinor), .text(currency.code), .text(category),
+            .text(description), .text(source.rawValue), SQLValue(chargeID), SQLValue(usageID), .integer(nowMilliseconds))
+        return WalletTransaction(
+            id: id, accountID: accountID, amount: Money(amountMinor: amountMinor, currency: currency),
+            balanceAfter: Money(amountMinor: balanceAfterMinor, currency: currency), category: category, description: description,
+            source: source, chargeID: chargeID, usageID: usageID, createdAtMilliseconds: nowMilliseconds, sequence: tx.lastInsertRowID)
+    }
+
+    static func transaction(from row: Row) throws -> WalletTransaction {
+        let currency = try Currency(code: try row.string("currency"))
+        return WalletTransaction(
+            id: try row.string("id"), accountID: try row.string("account_id"),
+            amount: Money(amountMinor: try row.int64("amount_minor"), currency: currency),
+            balanceAfter: Money(amountMinor: try row.int64("balance_after_minor"), currency: currency),
+            category: try row.string("category"), description: try row.string("description"),
+            source: WalletTransaction.Source(rawValue: try row.string("source")) ?? .adjustment,
+            chargeID: try row.optionalString("charge_id"), usageID: try row.optionalString("usage_id"),
+            createdAtMilliseconds: try row.int64("created_at_ms"), sequence: try row.int64("seq"))
+    }
+
+    /// What settling a top-up charge did.
+    struct TopUp: Sendable, Hashable, Codable {
+        var charge: Charge
+        var transaction: WalletTransaction?
+        var invoice: Invoice?
+        /// Whether usage-based services were suspended before and restored by this credit.
+        var restored: Bool
+    }
+
+    /// Settles a top-up or recharge charge: on success credits the wallet, issues a paid invoice and
+    /// lifts a suspension; always clears the wallet's recharge-in-flight marker. Used live and by
+    /// reconciliation alike.
+    static func completeTopUp(chargeID: String, outcome: ChargeLifecycle.GatewayOutcome, invoicePrefix: String, in tx: WriteTransaction, nowMilliseconds: Int64) throws -> TopUp {
+        var charge = try ChargeLifecycle.settle(chargeID, with: outcome, in: tx, nowMilliseconds: nowMilliseconds)
+        if charge.status != .pending {
+            try tx.execute("UPDATE wallets SET pending_recharge_charge_id = NULL WHERE account_id = ? AND pending_recharge_charge_id = ?", .text(charge.accountID), .text(chargeID))
+        }
+        guard charge.status == .succeeded else {
+            return TopUp(charge: charge, transaction: nil, invoice: nil, restored: false)
+        }
+        let source: WalletTransaction.Source = charge.purpose == .walletAutoRecharge ? .autoRecharge : .topUp
+        let transaction = try credit(charge, source: source, in: tx, nowMilliseconds: nowMilliseconds)
+        let invoice = try InvoiceService.issuePaidInvoice(
+            for: charge, line: source == .autoRecharge ? "Wallet auto-recharge" : "Wallet funds", prefix: invoicePrefix, in: tx, nowMilliseconds: nowMilliseconds)
+        charge.invoiceID = invoice.id
+        let restored = try tx.execute(
+            "UPDATE accounts SET service_status = 'active', suspension_reason = '' WHERE id = ? AND service_status = 'suspended'", .text(charge.accountID)) > 0
+        return TopUp(charge: charge, transaction: transaction, invoice: invoice, restored: restored)
+    }
+}

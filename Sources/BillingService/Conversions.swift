@@ -1,0 +1,158 @@
+import BillingAPI
+import BillingDomain
+
+/// Domain values → `billing.v1` messages. One function per type, so every reply shows a value the same way.
+enum Reply {
+    static func money(_ money: Money) -> BillingV1.Money {
+        BillingV1.Money(amountMinor: money.amountMinor, currency: money.currency.code)
+    }
+
+    static func account(_ account: Account) -> BillingV1.Account {
+        BillingV1.Account(
+            id: account.id, displayName: account.displayName, currency: account.currency.code,
+            createdAtUnixMs: account.createdAtMilliseconds,
+            serviceStatus: account.serviceStatus == .active ? .active : .suspended,
+            suspensionReason: account.suspensionReason)
+    }
+
+    static func billingInformation(_ record: BillingInformationRecord) -> BillingV1.BillingInformation {
+        var message = record.information.map(billingInformation) ?? BillingV1.BillingInformation()
+        message.complete = record.isComplete
+        message.missingFields = record.missingForPayments
+        message.updatedAtUnixMs = record.updatedAtMilliseconds ?? 0
+        return message
+    }
+
+    static func billingInformation(_ information: BillingInformation) -> BillingV1.BillingInformation {
+        BillingV1.BillingInformation(
+            fullName: information.fullName, countryCode: information.countryCode,
+            address: BillingV1.BillingAddress(
+                lines: information.address.lines, city: information.address.city, region: information.address.region,
+                postalCode: information.address.postalCode),
+            complete: information.isComplete, missingFields: information.missingForPayments)
+    }
+
+    static func paymentMethod(_ method: PaymentMethod) -> BillingV1.PaymentMethod {
+        BillingV1.PaymentMethod(
+            id: method.id, brand: method.brand.rawValue, last4: method.last4, expiryMonth: UInt32(method.expiryMonth),
+            expiryYear: UInt32(method.expiryYear), holderName: method.holderName, primary: method.isPrimary,
+            expired: method.isExpired, createdAtUnixMs: method.createdAtMilliseconds)
+    }
+
+    static func charge(_ charge: Charge) -> BillingV1.Charge {
+        BillingV1.Charge(
+            id: charge.id, amount: money(charge.amount), status: chargeStatus(charge.status),
+            paymentMethodID: charge.paymentMethodID ?? "", cardBrand: charge.cardBrand, cardLast4: charge.cardLast4,
+            failureCode: charge.failureCode, failureMessage: charge.failureMessage, gatewayReference: charge.gatewayReference,
+            description: charge.description, invoiceID: charge.invoiceID ?? "", createdAtUnixMs: charge.createdAtMilliseconds)
+    }
+
+    static func chargeStatus(_ status: Charge.Status) -> BillingV1.ChargeStatus {
+        switch status {
+        case .pending: .pending
+        case .succeeded: .succeeded
+        case .failed: .failed
+        }
+    }
+
+    static func invoice(_ invoice: Invoice) -> BillingV1.Invoice {
+        BillingV1.Invoice(
+            id: invoice.id, number: invoice.number ?? "", status: invoiceStatus(invoice.status),
+            lines: invoice.lines.map {
+                BillingV1.InvoiceLine(description: $0.description, quantity: $0.quantity, unitAmount: money($0.unitAmount), amount: money($0.amount))
+            },
+            subtotal: money(invoice.subtotal), tax: money(invoice.tax), total: money(invoice.total),
+            amountPaid: money(invoice.amountPaid), amountDue: money(invoice.amountDue),
+            billedTo: invoice.billedTo.map(billingInformation), createdAtUnixMs: invoice.createdAtMilliseconds,
+            finalizedAtUnixMs: invoice.finalizedAtMilliseconds ?? 0, dueAtUnixMs: invoice.dueAtMilliseconds ?? 0,
+            paidAtUnixMs: invoice.paidAtMilliseconds ?? 0, memo: invoice.memo)
+    }
+
+    static func wallet(_ view: WalletView) -> BillingV1.Wallet {
+        BillingV1.Wallet(
+            accountID: view.accountID, balance: money(view.balance),
+            autoRecharge: BillingV1.AutoRecharge(
+                enabled: view.autoRecharge.isEnabled, rechargeAmount: money(view.autoRecharge.amount), threshold: money(view.autoRecharge.threshold)),
+            serviceStatus: view.serviceStatus == .active ? .active : .suspended, suspensionReason: view.suspensionReason,
+            lastRechargeAtUnixMs: view.lastRechargeAtMilliseconds ?? 0, lastRechargeChargeID: view.lastRechargeChargeID ?? "",
+            pendingRecharge: view.pendingRecharge.map(money), consecutiveRechargeFailures: UInt32(clamping: view.consecutiveRechargeFailures),
+            rechargeRetryAfterUnixMs: view.rechargeRetryAfterMilliseconds ?? 0,
+            creditsThisMonth: money(view.creditsThisMonth), debitsThisMonth: money(view.debitsThisMonth))
+    }
+
+    static func walletTransaction(_ transaction: WalletTransaction) -> BillingV1.WalletTransaction {
+        let source: BillingV1.WalletTransactionSource =
+            switch transaction.source {
+            case .topUp: .topUp
+            case .autoRecharge: .autoRecharge
+            case .usage: .usage
+            case .adjustment: .adjustment
+            }
+        return BillingV1.WalletTransaction(
+            id: transaction.id, amount: money(transaction.amount), balanceAfter: money(transaction.balanceAfter),
+            category: transaction.category, description: transaction.description, source: source,
+            chargeID: transaction.chargeID ?? "", usageID: transaction.usageID ?? "", createdAtUnixMs: transaction.createdAtMilliseconds)
+    }
+
+    static func walletEvent(_ event: WalletEvent) -> BillingV1.WalletEvent {
+        switch event {
+        case .balanceChanged(let transaction):
+            BillingV1.WalletEvent(kind: .balanceChanged, transaction: walletTransaction(transaction))
+        case .rechargeStarted(let amount):
+            BillingV1.WalletEvent(kind: .rechargeStarted, amount: money(amount))
+        case .rechargeSucceeded(let chargeID, let amount):
+            BillingV1.WalletEvent(kind: .rechargeSucceeded, amount: money(amount), chargeID: chargeID)
+        case .rechargeFailed(let reason, let retryAfter):
+            BillingV1.WalletEvent(kind: .rechargeFailed, reason: reason, retryAfterUnixMs: retryAfter ?? 0)
+        case .suspended(let reason):
+            BillingV1.WalletEvent(kind: .suspended, reason: reason)
+        case .restored:
+            BillingV1.WalletEvent(kind: .restored)
+        }
+    }
+
+    /// The domain's (and the database's) name of a wire status, for filters.
+    static func invoiceStatusName(_ status: BillingV1.InvoiceStatus) -> String {
+        Invoice.Status.allCases.first { invoiceStatus($0) == status }?.rawValue ?? ""
+    }
+
+    static func chargeStatusName(_ status: BillingV1.ChargeStatus) -> String {
+        Charge.Status.allCases.first { chargeStatus($0) == status }?.rawValue ?? ""
+    }
+
+    static func invoiceStatus(_ status: Invoice.Status) -> BillingV1.InvoiceStatus {
+        switch status {
+        case .draft: .draft
+        case .open: .open
+        case .paid: .paid
+        case .void: .void
+        case .uncollectible: .uncollectible
+        }
+    }
+}
+
+/// `billing.v1` messages → domain values, with the checks only the wire needs (unspecified enums,
+/// zero meaning "no bound").
+enum Request {
+    static func money(_ money: BillingV1.Money?, field: String) throws -> Money {
+        guard let money else { throw BillingError.invalidArgument("\(field) is required", field: field) }
+        return Money(amountMinor: money.amountMinor, currency: try Currency(code: money.currency, field: "\(field).currency"))
+    }
+
+    static func billingInformation(_ request: BillingV1.UpdateBillingInformationRequest) -> BillingInformation {
+        let address = request.address ?? BillingV1.BillingAddress()
+        return BillingInformation(
+            fullName: request.fullName, countryCode: request.countryCode,
+            address: BillingAddress(lines: address.lines, city: address.city, region: address.region, postalCode: address.postalCode))
+    }
+
+    static func filter<Status: Equatable>(
+        statuses: [Status], unspecified: Status, name: (Status) -> String, from: Int64, before: Int64
+    ) throws -> HistoryFilter {
+        guard !statuses.contains(unspecified) else {
+            throw BillingError.invalidArgument("statuses must not contain the UNSPECIFIED value", field: "statuses")
+        }
+        return try HistoryFilter(
+            statuses: statuses.map(name), createdFromMilliseconds: from == 0 ? nil : from, createdBeforeMilliseconds: before == 0 ? nil : before)
+    }
+}

@@ -1,0 +1,171 @@
+import BillingClient
+import BillingDomain
+import BillingServer
+import BillingService
+import BillingStore
+import Foundation
+import Logging
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The billing service as `billingd` runs it (store, sandbox gateway, handlers, server), on a real
+/// socket and a real SQLite file in a temporary directory. `restart()` keeps the directory.
+final class BillingHarness: Sendable {
+    let directory: String
+    var socketPath: String { directory + "/billingd.sock" }
+    var databasePath: String { directory + "/billing.sqlite3" }
+    var gatewayDirectory: URL { URL(fileURLWithPath: directory + "/sandbox-gateway") }
+
+    private struct Running: Sendable {
+        var server: RPCServer
+        var store: Store
+        var gateway: FlakyGateway
+    }
+
+    private let running = Mutex<Running?>(nil)
+    let clock: TestClock
+
+    init(clock: TestClock = TestClock()) async throws {
+        var template = Array("/tmp/billing-svc-XXXXXX".utf8CString)
+        directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+        self.clock = clock
+        try await start()
+    }
+
+    var gateway: FlakyGateway { running.withLock { $0!.gateway } }
+
+    /// Starts the service on the directory's database, as `billingd` does: open, reconcile, serve.
+    @discardableResult
+    func start() async throws -> (reconciledCharges: Int, purgedKeys: Int) {
+        let store = try await Store.open(path: databasePath, migrations: BillingSchema.migrations)
+        let clock = clock
+        let sandbox = try SandboxGateway(directory: gatewayDirectory, now: { clock.now })
+        let gateway = FlakyGateway(wrapping: sandbox)
+        let context = BillingContext(store: store, gateway: gateway, now: { clock.now })
+        let handlers = BillingHandlers(context: context)
+        let prepared = try await handlers.prepare()
+        var logger = Logger(label: "billing-test")
+        logger.logLevel = .critical
+        let server = RPCServer(configuration: ServerConfiguration(socketPath: socketPath), services: [handlers], logger: logger)
+        try server.start()
+        running.withLock { $0 = Running(server: server, store: store, gateway: gateway) }
+        return prepared
+    }
+
+    /// Stops the server and closes the store, as SIGTERM does.
+    func stop() async {
+        guard let current = running.withLock({ state -> Running? in defer { state = nil }; return state }) else { return }
+        await current.server.shutdown()
+        await current.store.close()
+    }
+
+    func restart() async throws -> (reconciledCharges: Int, purgedKeys: Int) {
+        await stop()
+        return try await start()
+    }
+
+    func client() -> BillingServiceClient {
+        var configuration = ClientConfiguration(socketPath: socketPath)
+        configuration.defaultTimeout = .seconds(10)
+        return BillingServiceClient(RPCClient(configuration: configuration))
+    }
+
+    func finish() async {
+        await stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+/// A wall clock tests can set: card expiry and due dates depend on it.
+final class TestClock: Sendable {
+    private let current = Mutex(Date(timeIntervalSince1970: 1_795_000_000))  // 2026-11-19
+    var now: Date { current.withLock { $0 } }
+    func advance(by seconds: TimeInterval) { current.withLock { $0 += seconds } }
+}
+
+/// The sandbox gateway, with the failures a real processor has: a reply lost after the charge was made,
+/// and a gateway that cannot be reached at all (not even to look a charge up).
+actor FlakyGateway: PaymentGateway {
+    enum Mode: Sendable {
+        case healthy
+        /// Charges are made but the reply never arrives, and lookups fail: the caller cannot know.
+        case chargesThenGoesDark
+    }
+
+    private let sandbox: SandboxGateway
+    private var mode = Mode.healthy
+    private(set) var chargeCalls = 0
+
+    init(wrapping sandbox: SandboxGateway) {
+        self.sandbox = sandbox
+    }
+
+    func setMode(_ mode: Mode) { self.mode = mode }
+
+    func tokenize(_ card: CardDetails) async throws -> GatewayCard {
+        try await sandbox.tokenize(card)
+    }
+
+    func charge(token: String, amount: Money, idempotencyKey: String, description: String) async throws -> GatewayCharge {
+        chargeCalls += 1
+        let result = try await sandbox.charge(token: token, amount: amount, idempotencyKey: idempotencyKey, description: description)
+        if mode == .chargesThenGoesDark { throw BillingError.unavailable("the payment gateway timed out") }
+        return result
+    }
+
+    func lookUpCharge(idempotencyKey: String) async throws -> GatewayCharge? {
+        if mode == .chargesThenGoesDark { throw BillingError.unavailable("the payment gateway cannot be reached") }
+        return try await sandbox.lookUpCharge(idempotencyKey: idempotencyKey)
+    }
+}
+
+/// Test cards (Stripe's numbers).
+enum TestCard {
+    static let succeeds = "4242 4242 4242 4242"
+    static let declined = "4000 0000 0000 0002"
+    static let insufficientFunds = "4000 0000 0000 9995"
+    static let attachesButFails = "4000 0000 0000 0341"
+
+    static func input(_ number: String, expiryYear: UInt32 = 2030, cvc: String = "123") -> BillingV1.CardInput {
+        BillingV1.CardInput(number: number, expiryMonth: 12, expiryYear: expiryYear, cvc: cvc, holderName: "Ada Lovelace")
+    }
+}
+
+func key() -> String { UUID().uuidString }
+
+extension BillingServiceClient {
+    /// An account with complete US billing information.
+    func readyAccount(currency: String = "USD", card: String? = TestCard.succeeds) async throws -> String {
+        let account = try await createAccount(BillingV1.CreateAccountRequest(idempotencyKey: key(), displayName: "Acme Inc", currency: currency)).account!
+        _ = try await updateBillingInformation(BillingV1.UpdateBillingInformationRequest(
+            idempotencyKey: key(), accountID: account.id, fullName: "Ada Lovelace", countryCode: "US",
+            address: BillingV1.BillingAddress(lines: ["1 Main St"], city: "Springfield", region: "IL", postalCode: "62701")))
+        if let card {
+            _ = try await addPaymentMethod(BillingV1.AddPaymentMethodRequest(idempotencyKey: key(), accountID: account.id, card: TestCard.input(card)))
+        }
+        return account.id
+    }
+
+    /// An open invoice of `amountMinor` USD.
+    func openInvoice(_ accountID: String, amountMinor: Int64 = 12_345, currency: String = "USD") async throws -> BillingV1.Invoice {
+        let draft = try await createInvoice(BillingV1.CreateInvoiceRequest(
+            idempotencyKey: key(), accountID: accountID,
+            lines: [BillingV1.InvoiceLineInput(description: "Pro plan", quantity: 1, unitAmount: BillingV1.Money(amountMinor: amountMinor, currency: currency))],
+            daysUntilDue: 14)).invoice!
+        return try await finalizeInvoice(BillingV1.InvoiceActionRequest(idempotencyKey: key(), accountID: accountID, invoiceID: draft.id)).invoice!
+    }
+}
+
+/// Runs `body` and returns the RPCError it threw; records an issue when it did not throw.
+func rpcError(_ body: () async throws -> Void) async -> RPCError? {
+    do {
+        try await body()
+        return nil
+    } catch let error as RPCError {
+        return error
+    } catch {
+        return RPCError(.unknown, "\(error)")
+    }
+}

@@ -1,0 +1,243 @@
+import BillingClient
+import Foundation
+import Testing
+
+@Suite("Invoices, charges and payment history, end to end")
+struct InvoiceAndChargeTests {
+    @Test func invoicesGoFromDraftToPaidWithGaplessNumbers() async throws {
+        let service = try await BillingHarness()
+        let client = service.client()
+        let accountID = try await client.readyAccount()
+        let draft = try await client.createInvoice(.init(
+            idempotencyKey: key(), accountID: accountID,
+            lines: [
+                .init(description: "Pro plan", quantity: 1, unitAmount: .init(amountMinor: 4_900, currency: "USD")),
+                .init(description: "Extra seats", quantity: 3, unitAmount: .init(amountMinor: 1_000, currency: "USD")),
+            ],
+            memo: "Thank you", daysUntilDue: 30)).invoice!
+        #expect(draft.status == .draft)
+        #expect(draft.number == "")
+        #expect(draft.total == BillingV1.Money(amountMinor: 7_900, currency: "USD"))
+        #expect(draft.lines.map(\.amount?.amountMinor) == [4_900, 3_000])
+
+        let open = try await client.finalizeInvoice(.init(idempotencyKey: key(), accountID: accountID, invoiceID: draft.id)).invoice!
+        #expect(open.status == .open)
+        #expect(open.number == "INV-000001")
+        #expect(open.billedTo?.fullName == "Ada Lovelace")
+        #expect(open.dueAtUnixMs - open.finalizedAtUnixMs == 30 * 86_400_000)
+        let second = try await client.openInvoice(accountID)
+        #expect(second.number == "INV-000002")
+
+        let payRequest = BillingV1.InvoiceActionRequest(idempotencyKey: key(), accountID: accountID, invoiceID: open.id)
+        let paid = try await client.payInvoice(payRequest)
+        #expect(paid.invoice?.status == .paid)
+        #expect(paid.invoice?.amountDue?.amountMinor == 0)
+        #expect(paid.charge?.status == .succeeded)
+        #expect(paid.charge?.amount == BillingV1.Money(amountMinor: 7_900, currency: "USD"))
+        #expect(paid.charge?.description == "Invoice INV-000001")
+
+        // A retry returns the same charge and charges nothing more.
+        #expect(try await client.payInvoice(payRequest) == paid)
+        #expect(await service.gateway.chargeCalls == 1)
+        let charges = try await client.listCharges(.init(accountID: accountID)).charges
+        #expect(charges.map(\.id) == [paid.charge!.id])
+
+        let byNumber = try await client.getInvoice(.init(accountID: accountID, number: "INV-000001")).invoice
+        #expect(byNumber == paid.invoice)
+        let again = await rpcError { _ = try await client.payInvoice(.init(idempotencyKey: key(), accountID: accountID, invoiceID: open.id)) }
+        #expect(again?.code == .failedPrecondition)
+        let voidPaid = await rpcError { _ = try await client.voidInvoice(.init(idempotencyKey: key(), accountID: accountID, invoiceID: open.id)) }
+        #expect(voidPaid?.code == .failedPrecondition)
+
+        #expect(try await client.voidInvoice(.init(idempotencyKey: key(), accountID: accountID, invoiceID: second.id)).invoice?.status == .void)
+        let third = try await client.openInvoice(accountID)
+        #expect(third.number == "INV-000003")
+        #expect(try await client.markInvoiceUncollectible(.init(idempotencyKey: key(), accountID: accountID, invoiceID: third.id)).invoice?.status == .uncollectible)
+        await service.finish()
+    }
+
+    @Test func declinedCardsAreRecordedAndSaySo() async throws {
+        let service = try await BillingHarness()
+        let client = service.client()
+        for (card, code) in [(TestCard.declined, "card_declined"), (TestCard.insufficientFunds, "insufficient_funds"), (TestCard.attachesButFails, "card_declined")] {
+            let accountID = try await client.readyAccount(card: card)
+            let invoice = try await client.openInvoice(accountID)
+            let request = BillingV1.InvoiceActionRequest(idempotencyKey: key(), accountID: accountID, invoiceID: invoice.id)
+            let error = await rpcError { _ = try await client.payInvoice(request) }
+            #expect(error?.code == .failedPrecondition)
+            #expect(error?.message.contains(code) == true, "\(error?.message ?? "")")
+            // The retry gives the same answer without a second attempt.
+            #expect(await rpcError { _ = try await client.payInvoice(request) } == error)
+            let charges = try await client.listCharges(.init(accountID: accountID)).charges
+            #expect(charges.count == 1)
+            #expect(charges.first?.status == .failed)
+            #expect(charges.first?.failureCode == code)
+            #expect(try await client.getInvoice(.init(accountID: accountID, invoiceID: invoice.id)).invoice?.status == .open)
+        }
+        await service.finish()
+    }
+
+    @Test func payingNeedsAPrimaryCardAndCompleteBillingInformation() async throws {
+        let service = try await BillingHarness()
+        let client = service.client()
+        let accountID = try await client.readyAccount()
+        let invoice = try await client.openInvoice(accountID)
+        let card = try await client.listPaymentMethods(.init(accountID: accountID)).paymentMethods[0]
+        _ = try await client.removePaymentMethod(.init(idempotencyKey: key(), accountID: accountID, paymentMethodID: card.id))
+        let noCard = await rpcError { _ = try await client.payInvoice(.init(idempotencyKey: key(), accountID: accountID, invoiceID: invoice.id)) }
+        #expect(noCard?.code == .failedPrecondition)
+        #expect(noCard?.message.contains("no primary card") == true)
+
+        let bare = try await client.createAccount(.init(idempotencyKey: key(), displayName: "Bare", currency: "USD")).account!
+        let draft = try await client.createInvoice(.init(
+            idempotencyKey: key(), accountID: bare.id, lines: [.init(description: "x", quantity: 1, unitAmount: .init(amountMinor: 100, currency: "USD"))])).invoice!
+        let incomplete = await rpcError { _ = try await client.finalizeInvoice(.init(idempotencyKey: key(), accountID: bare.id, invoiceID: draft.id)) }
+        #expect(incomplete?.code == .failedPrecondition)
+        #expect(incomplete?.message.contains("billing address is incomplete") == true)
+        #expect(try await client.listCharges(.init(accountID: accountID)).charges.isEmpty)
+        await service.finish()
+    }
+
+    @Test func badAmountsAreRefusedAndChangeNothing() async throws {
+        let service = try await BillingHarness()
+        let client = service.client()
+        let accountID = try await client.readyAccount()
+        func create(_ line: BillingV1.InvoiceLineInput) async -> RPCError? {
+            await rpcError { _ = try await client.createInvoice(.init(idempotencyKey: key(), accountID: accountID, lines: [line])) }
+        }
+        #expect(await create(.init(description: "x", quantity: 1, unitAmount: .init(amountMinor: -5, currency: "USD")))?.details == [.field("lines[0].unit_amount")])
+        #expect(await create(.init(description: "x", quantity: 1, unitAmount: .init(amountMinor: 0, currency: "USD")))?.details == [.field("lines[0].unit_amount")])
+        #expect(await create(.init(description: "x", quantity: 0, unitAmount: .init(amountMinor: 5, currency: "USD")))?.details == [.field("lines[0].quantity")])
+        #expect(await create(.init(description: "x", quantity: 1, unitAmount: .init(amountMinor: 5, currency: "EUR")))?.code == .invalidArgument)
+        #expect(await create(.init(description: "x", quantity: 1, unitAmount: .init(amountMinor: 5, currency: "???")))?.code == .invalidArgument)
+        let overflow = await create(.init(description: "x", quantity: 1_000_000, unitAmount: .init(amountMinor: Int64.max / 10, currency: "USD")))
+        #expect(overflow?.code == .invalidArgument)
+        #expect(overflow?.message.contains("overflow") == true)
+        #expect(await create(.init(description: "", quantity: 1, unitAmount: .init(amountMinor: 5, currency: "USD")))?.details == [.field("lines[0].description")])
+        #expect(try await client.listInvoices(.init(accountID: accountID)).invoices.isEmpty)
+        await service.finish()
+    }
+
+    @Test func historyIsPagedNewestFirstAndFiltered() async throws {
+        let service = try await BillingHarness()
+        let client = service.client()
+        let accountID = try await client.readyAccount()
+        var created: [String] = []
+        for amount in 1...5 { created.append(try await client.openInvoice(accountID, amountMinor: Int64(amount * 100)).id) }
+        _ = try await client.payInvoice(.init(idempotencyKey: key(), accountID: accountID, invoiceID: created[0]))
+        var seen: [String] = []
+        var token = ""
+        repeat {
+            let page = try await client.listInvoices(.init(accountID: accountID, pageSize: 2, pageToken: token))
+            #expect(page.invoices.count <= 2)
+            seen += page.invoices.map(\.id)
+            token = page.nextPageToken
+        } while !token.isEmpty
+        #expect(seen == created.reversed())
+
+        let paid = try await client.listInvoices(.init(accountID: accountID, statuses: [.paid])).invoices
+        #expect(paid.map(\.id) == [created[0]])
+        let future = try await client.listInvoices(.init(accountID: accountID, createdFromUnixMs: Int64(service.clock.now.timeIntervalSince1970 * 1000) + 1)).invoices
+        #expect(future.isEmpty)
+        let succeeded = try await client.listCharges(.init(accountID: accountID, statuses: [.succeeded])).charges
+        #expect(succeeded.count == 1)
+
+        #expect(await rpcError { _ = try await client.listInvoices(.init(accountID: accountID, pageSize: 500)) }?.details == [.field("page_size")])
+        #expect(await rpcError { _ = try await client.listInvoices(.init(accountID: accountID, pageToken: "garbage")) }?.details == [.field("page_token")])
+        #expect(await rpcError { _ = try await client.listCharges(.init(accountID: accountID, statuses: [.unspecified])) }?.code == .invalidArgument)
+        #expect(await rpcError { _ = try await client.listCharges(.init(accountID: accountID, createdFromUnixMs: 10, createdBeforeUnixMs: 5)) }?.code == .invalidArgument)
+        await service.finish()
+    }
+
+    @Test func invoicePDFReadsBackTheNumberAndTotal() async throws {
+        let service = try await BillingHarness()
+        let client = service.client()
+        let accountID = try await client.readyAccount()
+        let invoice = try await client.openInvoice(accountID, amountMinor: 123_456)
+        let download = try await client.downloadInvoicePdf(.init(accountID: accountID, invoiceID: invoice.id))
+        #expect(download.fileName == "INV-000001.pdf")
+        #expect(download.pdf.starts(with: Array("%PDF-".utf8)))
+        let text = try pdfText(download.pdf)
+        #expect(text.contains("INV-000001"))
+        #expect(text.contains("1,234.56"))
+        #expect(text.contains("Ada Lovelace"))
+
+        let draft = try await client.createInvoice(.init(
+            idempotencyKey: key(), accountID: accountID, lines: [.init(description: "x", quantity: 1, unitAmount: .init(amountMinor: 1, currency: "USD"))])).invoice!
+        #expect(await rpcError { _ = try await client.downloadInvoicePdf(.init(accountID: accountID, invoiceID: draft.id)) }?.code == .failedPrecondition)
+        await service.finish()
+    }
+
+    @Test func aRestartWithTheSameDatabaseLosesNothing() async throws {
+        let service = try await BillingHarness()
+        var client = service.client()
+        let accountID = try await client.readyAccount()
+        let invoice = try await client.openInvoice(accountID)
+        let payRequest = BillingV1.InvoiceActionRequest(idempotencyKey: key(), accountID: accountID, invoiceID: invoice.id)
+        let paid = try await client.payInvoice(payRequest)
+        let before = (
+            try await client.getAccount(.init(accountID: accountID)),
+            try await client.getBillingInformation(.init(accountID: accountID)),
+            try await client.listPaymentMethods(.init(accountID: accountID)),
+            try await client.listInvoices(.init(accountID: accountID)),
+            try await client.listCharges(.init(accountID: accountID)))
+
+        _ = try await service.restart()
+        client = service.client()
+        #expect(try await client.getAccount(.init(accountID: accountID)) == before.0)
+        #expect(try await client.getBillingInformation(.init(accountID: accountID)) == before.1)
+        #expect(try await client.listPaymentMethods(.init(accountID: accountID)) == before.2)
+        #expect(try await client.listInvoices(.init(accountID: accountID)) == before.3)
+        #expect(try await client.listCharges(.init(accountID: accountID)) == before.4)
+        // Idempotency keys survive too, and numbering goes on without a gap.
+        #expect(try await client.payInvoice(payRequest) == paid)
+        #expect(try await client.openInvoice(accountID).number == "INV-000002")
+        await service.finish()
+    }
+
+    @Test func aChargeWhoseAnswerWasLostIsReconciledAtStartUp() async throws {
+        let service = try await BillingHarness()
+        var client = service.client()
+        let accountID = try await client.readyAccount()
+        let invoice = try await client.openInvoice(accountID)
+        await service.gateway.setMode(.chargesThenGoesDark)
+        let request = BillingV1.InvoiceActionRequest(idempotencyKey: key(), accountID: accountID, invoiceID: invoice.id)
+        let lost = await rpcError { _ = try await client.payInvoice(request) }
+        #expect(lost?.code == .unavailable)
+        #expect(lost?.message.contains("pending") == true)
+        let pending = try await client.listCharges(.init(accountID: accountID)).charges
+        #expect(pending.map(\.status) == [.pending])
+        // Another attempt on the invoice is refused while the first one is unsettled.
+        #expect(await rpcError { _ = try await client.payInvoice(.init(idempotencyKey: key(), accountID: accountID, invoiceID: invoice.id)) }?.code == .failedPrecondition)
+
+        // The money was taken at the gateway; a restart asks the gateway and records it.
+        let prepared = try await service.restart()
+        #expect(prepared.reconciledCharges == 1)
+        client = service.client()
+        let settled = try await client.listCharges(.init(accountID: accountID)).charges
+        #expect(settled.map(\.id) == pending.map(\.id))
+        #expect(settled.first?.status == .succeeded)
+        #expect(try await client.getInvoice(.init(accountID: accountID, invoiceID: invoice.id)).invoice?.status == .paid)
+        // The caller's retry with its key now sees the outcome; nothing is charged again.
+        let retried = try await client.payInvoice(request)
+        #expect(retried.charge?.id == pending.first?.id)
+        #expect(await service.gateway.chargeCalls == 0)
+        await service.finish()
+    }
+}
+
+/// The text of a PDF as `pdftotext` (poppler-utils) reads it.
+func pdfText(_ pdf: [UInt8]) throws -> String {
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("invoice-\(UUID().uuidString).pdf")
+    try Data(pdf).write(to: file)
+    defer { try? FileManager.default.removeItem(at: file) }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/pdftotext")
+    process.arguments = ["-layout", file.path, "-"]
+    let output = Pipe()
+    process.standardOutput = output
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: data, as: UTF8.self)
+}

@@ -1,0 +1,380 @@
+/*
+ * sqlite_baseline: the raw limit of the disk for the wallet's debit, written the way the store writes.
+ *
+ *   sqlite_baseline PATH [--mode single|batch] [--batch-size B] [--seconds S] [--json]
+ *
+ * Creates a fresh database at PATH with the store's settings (journal_mode=WAL, synchronous=FULL,
+ * foreign_keys=ON, each read back as the store does), a wallet schema with 1000 accounts, and then
+ * debits the accounts round-robin for S seconds (default 3):
+ *
+ *   --mode single   each debit in its own BEGIN IMMEDIATE ... COMMIT: one fsync'ed commit per debit;
+ *   --mode batch    B debits (default 64) per transaction: what group commit can reach at best.
+ *
+ * A debit is the two statements the service runs, prepared once and reused:
+ *   UPDATE accounts SET balance_minor = balance_minor - ? WHERE id = ? AND balance_minor >= ?
+ *   INSERT INTO wallet_transactions (...) VALUES (...)
+ * It prints debits and transactions per second, then deletes PATH, PATH-wal and PATH-shm. It refuses
+ * to start if any of them exists, so it never touches a database it did not create.
+ *
+ * No RPC, no threads, no allocation per debit: whatever the service's write path costs beyond these
+ * figures is the cost of the service itself.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#define ACCOUNT_COUNT 1000
+#define ACCOUNT_ID_BYTES 24
+#define STARTING_BALANCE_MINOR 1000000000000000LL /* far more than any run can debit */
+#define DEBIT_AMOUNT_MINOR 1
+#define MAX_BATCH_SIZE 100000
+#define MAX_SECONDS 3600.0
+#define MAX_PATH_BYTES 4000
+
+/* The wallet's tables as given for the baseline. No foreign key is declared, so foreign_keys=ON is set
+ * (as the store sets it) but costs nothing per debit here. */
+static const char SCHEMA[] =
+    "CREATE TABLE accounts ("
+    "    id TEXT PRIMARY KEY,"
+    "    balance_minor INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE wallet_transactions ("
+    "    seq INTEGER PRIMARY KEY,"
+    "    id TEXT NOT NULL UNIQUE,"
+    "    account_id TEXT NOT NULL,"
+    "    amount_minor INTEGER NOT NULL,"
+    "    balance_after_minor INTEGER NOT NULL,"
+    "    category TEXT NOT NULL,"
+    "    description TEXT NOT NULL,"
+    "    source TEXT NOT NULL,"
+    "    usage_id TEXT,"
+    "    created_at_ms INTEGER NOT NULL,"
+    "    UNIQUE (account_id, usage_id)"
+    ");";
+
+/* RETURNING hands back the balance the ledger line records, in the same statement; without it the
+ * service would need a SELECT, or would have to know the balance already. A debit that finds too
+ * little money matches no row, and so returns none. */
+static const char DEBIT_SQL[] =
+    "UPDATE accounts SET balance_minor = balance_minor - ? WHERE id = ? AND balance_minor >= ?"
+    " RETURNING balance_minor";
+
+static const char INSERT_SQL[] =
+    "INSERT INTO wallet_transactions (id, account_id, amount_minor, balance_after_minor, category,"
+    " description, source, usage_id, created_at_ms) VALUES (?, ?, ?, ?, 'usage', ?, 'metering', ?, ?)";
+
+/* ------------------------------------------------------------------------------------------------
+ * Clean-up on every exit: the files are the program's own, so even a failure removes them.
+ * --------------------------------------------------------------------------------------------- */
+
+static const char *database_path;
+static sqlite3 *database;
+
+static void remove_database(void)
+{
+    if (database) {
+        sqlite3_close_v2(database); /* statements left unfinalized only delay the close until exit */
+        database = NULL;
+    }
+    if (!database_path) return;
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        char file[MAX_PATH_BYTES + 8];
+        snprintf(file, sizeof file, "%s%s", database_path, suffixes[i]);
+        if (unlink(file) != 0 && errno != ENOENT)
+            fprintf(stderr, "sqlite_baseline: removing %s: %s\n", file, strerror(errno));
+    }
+}
+
+static void die(const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    fputs("sqlite_baseline: ", stderr);
+    vfprintf(stderr, format, args);
+    fputc('\n', stderr);
+    va_end(args);
+    remove_database();
+    exit(1);
+}
+
+static void check(int result, const char *what)
+{
+    if (result != SQLITE_OK && result != SQLITE_DONE && result != SQLITE_ROW)
+        die("%s: %s (%d)", what, database ? sqlite3_errmsg(database) : sqlite3_errstr(result), result);
+}
+
+/* Ctrl-C ends the run early but still reports and removes the files. */
+static volatile sig_atomic_t stop_requested;
+
+static void request_stop(int signal_number)
+{
+    (void)signal_number;
+    stop_requested = 1;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int64_t wall_clock_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Setting up the database
+ * --------------------------------------------------------------------------------------------- */
+
+/* Runs a PRAGMA and puts its first value, lower-cased, in `value` ("" when it returns no row, as
+ * setting most pragmas does). */
+static void pragma_value(const char *sql, char *value, size_t size)
+{
+    sqlite3_stmt *statement;
+    check(sqlite3_prepare_v2(database, sql, -1, &statement, NULL), sql);
+    int result = sqlite3_step(statement);
+    check(result, sql);
+    const unsigned char *text = result == SQLITE_ROW ? sqlite3_column_text(statement, 0) : NULL;
+    snprintf(value, size, "%s", text ? (const char *)text : "");
+    for (char *p = value; *p; p++) if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
+    sqlite3_finalize(statement);
+}
+
+/* Like the store, sets each pragma that durability depends on and reads it back rather than assuming
+ * it took: journal_mode=WAL can fail (on some file systems), and a figure measured without FULL
+ * would be meaningless. */
+static void require_pragma(const char *set_sql, const char *read_sql, const char *expected)
+{
+    char value[64];
+    pragma_value(set_sql, value, sizeof value);
+    pragma_value(read_sql, value, sizeof value);
+    if (strcmp(value, expected) != 0) die("`%s` gave \"%s\", expected %s", read_sql, value, expected);
+}
+
+static void execute(const char *sql)
+{
+    char *message = NULL;
+    if (sqlite3_exec(database, sql, NULL, NULL, &message) != SQLITE_OK) {
+        char copy[512];
+        snprintf(copy, sizeof copy, "%s", message ? message : "unknown error");
+        sqlite3_free(message);
+        die("%.60s...: %s", sql, copy);
+    }
+}
+
+static void step_to_done(sqlite3_stmt *statement, const char *what)
+{
+    int result = sqlite3_step(statement);
+    if (result != SQLITE_DONE) die("%s: %s (%d)", what, sqlite3_errmsg(database), result);
+    sqlite3_reset(statement);
+}
+
+static void create_database(const char *path, char account_ids[][ACCOUNT_ID_BYTES])
+{
+    if (strlen(path) > MAX_PATH_BYTES) die("the path is longer than %d bytes", MAX_PATH_BYTES);
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        char file[MAX_PATH_BYTES + 8];
+        snprintf(file, sizeof file, "%s%s", path, suffixes[i]);
+        if (access(file, F_OK) == 0) {
+            fprintf(stderr, "sqlite_baseline: %s exists; this program deletes its database when done, "
+                            "so it only runs on a path that does not exist yet\n", file);
+            exit(1);
+        }
+    }
+    database_path = path; /* from here on, every exit removes the files */
+
+    int result = sqlite3_open_v2(path, &database, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (result != SQLITE_OK) die("opening %s: %s", path, sqlite3_errstr(result));
+    sqlite3_extended_result_codes(database, 1);
+    require_pragma("PRAGMA journal_mode = WAL", "PRAGMA journal_mode", "wal");
+    require_pragma("PRAGMA synchronous = FULL", "PRAGMA synchronous", "2");
+    require_pragma("PRAGMA foreign_keys = ON", "PRAGMA foreign_keys", "1");
+
+    execute(SCHEMA);
+    sqlite3_stmt *insert_account;
+    check(sqlite3_prepare_v2(database, "INSERT INTO accounts (id, balance_minor) VALUES (?, ?)", -1,
+                             &insert_account, NULL), "prepare the account insert");
+    execute("BEGIN IMMEDIATE");
+    for (int i = 0; i < ACCOUNT_COUNT; i++) {
+        snprintf(account_ids[i], ACCOUNT_ID_BYTES, "acct-%04d", i);
+        sqlite3_bind_text(insert_account, 1, account_ids[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(insert_account, 2, STARTING_BALANCE_MINOR);
+        step_to_done(insert_account, "insert an account");
+    }
+    execute("COMMIT");
+    sqlite3_finalize(insert_account);
+    /* Start the measurement with an empty WAL, so the set-up's pages are not checkpointed on its clock. */
+    execute("PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * The measured writes
+ * --------------------------------------------------------------------------------------------- */
+
+struct writer {
+    sqlite3_stmt *begin, *commit, *debit, *insert;
+    char (*account_ids)[ACCOUNT_ID_BYTES];
+    uint64_t debits, transactions;
+};
+
+static void debit(struct writer *w)
+{
+    uint64_t n = w->debits;
+    const char *account_id = w->account_ids[n % ACCOUNT_COUNT];
+
+    sqlite3_bind_int64(w->debit, 1, DEBIT_AMOUNT_MINOR);
+    sqlite3_bind_text(w->debit, 2, account_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(w->debit, 3, DEBIT_AMOUNT_MINOR);
+    int result = sqlite3_step(w->debit);
+    if (result == SQLITE_DONE) die("account %s ran out of money", account_id);
+    if (result != SQLITE_ROW) check(result, "debit");
+    int64_t balance_after = sqlite3_column_int64(w->debit, 0);
+    step_to_done(w->debit, "debit");
+
+    /* Unique ids and usage ids, as real debits carry, so both UNIQUE indexes take a new key each time. */
+    char id[32], usage_id[32], description[48];
+    snprintf(id, sizeof id, "wtx-%012llu", (unsigned long long)n);
+    snprintf(usage_id, sizeof usage_id, "usage-%012llu", (unsigned long long)n);
+    snprintf(description, sizeof description, "Usage %llu", (unsigned long long)n);
+    sqlite3_bind_text(w->insert, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(w->insert, 2, account_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(w->insert, 3, -DEBIT_AMOUNT_MINOR); /* negative: money leaving the wallet */
+    sqlite3_bind_int64(w->insert, 4, balance_after);
+    sqlite3_bind_text(w->insert, 5, description, -1, SQLITE_STATIC);
+    sqlite3_bind_text(w->insert, 6, usage_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(w->insert, 7, wall_clock_ms());
+    step_to_done(w->insert, "insert the wallet transaction");
+    w->debits++;
+}
+
+/* One transaction of `batch_size` debits. COMMIT is where synchronous=FULL waits for the disk. */
+static void commit_batch(struct writer *w, uint32_t batch_size)
+{
+    step_to_done(w->begin, "BEGIN IMMEDIATE");
+    for (uint32_t i = 0; i < batch_size; i++) debit(w);
+    step_to_done(w->commit, "COMMIT");
+    w->transactions++;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Command line
+ * --------------------------------------------------------------------------------------------- */
+
+static void usage(FILE *to)
+{
+    fprintf(to, "usage: sqlite_baseline PATH [--mode single|batch] [--batch-size B] [--seconds S] [--json]\n"
+                "\n"
+                "PATH must not exist; it and its -wal and -shm files are deleted at the end.\n"
+                "defaults: --mode single, --batch-size 64 in batch mode (1 in single mode), --seconds 3\n");
+}
+
+static void usage_error(const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    fputs("sqlite_baseline: ", stderr);
+    vfprintf(stderr, format, args);
+    fputc('\n', stderr);
+    va_end(args);
+    usage(stderr);
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = NULL;
+    bool batch = false, json = false;
+    long batch_size = 0; /* 0: the mode's default */
+    double seconds = 3;
+
+    for (int i = 1; i < argc; i++) {
+        const char *argument = argv[i];
+        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+        char *end;
+        if (strcmp(argument, "--help") == 0 || strcmp(argument, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(argument, "--json") == 0) {
+            json = true;
+        } else if (strcmp(argument, "--mode") == 0) {
+            if (!value || (strcmp(value, "single") != 0 && strcmp(value, "batch") != 0))
+                usage_error("--mode must be single or batch");
+            batch = strcmp(value, "batch") == 0;
+            i++;
+        } else if (strcmp(argument, "--batch-size") == 0) {
+            batch_size = value ? strtol(value, &end, 10) : 0;
+            if (!value || end == value || *end != '\0' || batch_size < 1 || batch_size > MAX_BATCH_SIZE)
+                usage_error("--batch-size must be a whole number from 1 to %d", MAX_BATCH_SIZE);
+            i++;
+        } else if (strcmp(argument, "--seconds") == 0) {
+            seconds = value ? strtod(value, &end) : 0;
+            if (!value || end == value || *end != '\0' || !(seconds > 0 && seconds <= MAX_SECONDS))
+                usage_error("--seconds must be a number above 0 and at most %g", MAX_SECONDS);
+            i++;
+        } else if (argument[0] == '-' || path != NULL) {
+            usage_error("unexpected argument %s", argument);
+        } else {
+            path = argument;
+        }
+    }
+    if (path == NULL) usage_error("the database PATH is missing");
+    if (!batch && batch_size > 1) usage_error("--mode single commits one debit per transaction; drop --batch-size");
+    if (batch_size == 0) batch_size = batch ? 64 : 1;
+
+    char name[32];
+    if (batch) snprintf(name, sizeof name, "sqlite-batch-%ld", batch_size);
+    else snprintf(name, sizeof name, "sqlite-single");
+
+    struct sigaction action = {.sa_handler = request_stop};
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+
+    static char account_ids[ACCOUNT_COUNT][ACCOUNT_ID_BYTES];
+    create_database(path, account_ids);
+
+    struct writer w = {.account_ids = account_ids};
+    check(sqlite3_prepare_v2(database, "BEGIN IMMEDIATE", -1, &w.begin, NULL), "prepare BEGIN");
+    check(sqlite3_prepare_v2(database, "COMMIT", -1, &w.commit, NULL), "prepare COMMIT");
+    check(sqlite3_prepare_v2(database, DEBIT_SQL, -1, &w.debit, NULL), "prepare the debit");
+    check(sqlite3_prepare_v2(database, INSERT_SQL, -1, &w.insert, NULL), "prepare the insert");
+
+    double start = now_seconds(), elapsed;
+    do {
+        commit_batch(&w, (uint32_t)batch_size);
+        elapsed = now_seconds() - start;
+    } while (elapsed < seconds && !stop_requested);
+
+    double debits_per_second = (double)w.debits / elapsed;
+    double transactions_per_second = (double)w.transactions / elapsed;
+    if (json)
+        printf("{\"name\":\"%s\",\"debits_per_second\":%.1f,\"transactions_per_second\":%.1f}\n", name,
+               debits_per_second, transactions_per_second);
+    else
+        printf("%s: %.0f debits/s, %.0f transactions/s over %.2f s (%llu debits; WAL, synchronous=FULL; %s)%s\n",
+               name, debits_per_second, transactions_per_second, elapsed, (unsigned long long)w.debits,
+               path, stop_requested ? " [interrupted]" : "");
+
+    sqlite3_finalize(w.begin);
+    sqlite3_finalize(w.commit);
+    sqlite3_finalize(w.debit);
+    sqlite3_finalize(w.insert);
+    remove_database();
+    return 0;
+}
