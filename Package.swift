@@ -67,6 +67,9 @@ let package = Package(
             name: "billingd",
             dependencies: [
                 "BillingServer",
+                "BillingService",
+                "BillingDomain",
+                "BillingStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -10,13 +10,13 @@
  *   --mode single   each debit in its own BEGIN IMMEDIATE ... COMMIT: one fsync'ed commit per debit;
  *   --mode batch    B debits (default 64) per transaction: what group commit can reach at best.
  *
- * A debit is the two statements the service runs, prepared once and reused:
+ * A debit is two statements, prepared once and reused:
  *   UPDATE accounts SET balance_minor = balance_minor - ? WHERE id = ? AND balance_minor >= ?
  *   INSERT INTO wallet_transactions (...) VALUES (...)
  * It prints debits and transactions per second, then deletes PATH, PATH-wal and PATH-shm. It refuses
  * to start if any of them exists, so it never touches a database it did not create.
  *
- * No RPC, no threads, no allocation per debit: whatever the service's write path costs beyond these
+ * No RPC, no threads, no allocation of its own per debit: whatever the service's write path costs beyond these
  * figures is the cost of the service itself.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -62,12 +62,13 @@ static const char SCHEMA[] =
     "    UNIQUE (account_id, usage_id)"
     ");";
 
-/* RETURNING hands back the balance the ledger line records, in the same statement; without it the
- * service would need a SELECT, or would have to know the balance already. A debit that finds too
- * little money matches no row, and so returns none. */
+/* A debit that finds too little money changes no row. The balance after the debit, which the ledger
+ * line records, comes from the writer's own copy of the balances (struct writer): as the only writer
+ * it knows them, and reading them back (RETURNING or a SELECT) would cost time that a lower bound
+ * should not include. RETURNING, for one, makes SQLite build an ephemeral table per statement; on the
+ * machine this was written on, that cut debits per second by about a quarter at 1000 per batch. */
 static const char DEBIT_SQL[] =
-    "UPDATE accounts SET balance_minor = balance_minor - ? WHERE id = ? AND balance_minor >= ?"
-    " RETURNING balance_minor";
+    "UPDATE accounts SET balance_minor = balance_minor - ? WHERE id = ? AND balance_minor >= ?";
 
 static const char INSERT_SQL[] =
     "INSERT INTO wallet_transactions (id, account_id, amount_minor, balance_after_minor, category,"
@@ -230,22 +231,22 @@ static void create_database(const char *path, char account_ids[][ACCOUNT_ID_BYTE
 struct writer {
     sqlite3_stmt *begin, *commit, *debit, *insert;
     char (*account_ids)[ACCOUNT_ID_BYTES];
+    int64_t balances[ACCOUNT_COUNT]; /* what accounts.balance_minor holds, kept in step by debit() */
     uint64_t debits, transactions;
 };
 
 static void debit(struct writer *w)
 {
     uint64_t n = w->debits;
-    const char *account_id = w->account_ids[n % ACCOUNT_COUNT];
+    size_t account = n % ACCOUNT_COUNT;
+    const char *account_id = w->account_ids[account];
 
     sqlite3_bind_int64(w->debit, 1, DEBIT_AMOUNT_MINOR);
     sqlite3_bind_text(w->debit, 2, account_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(w->debit, 3, DEBIT_AMOUNT_MINOR);
-    int result = sqlite3_step(w->debit);
-    if (result == SQLITE_DONE) die("account %s ran out of money", account_id);
-    if (result != SQLITE_ROW) check(result, "debit");
-    int64_t balance_after = sqlite3_column_int64(w->debit, 0);
     step_to_done(w->debit, "debit");
+    if (sqlite3_changes(database) != 1) die("account %s ran out of money", account_id);
+    int64_t balance_after = w->balances[account] -= DEBIT_AMOUNT_MINOR;
 
     /* Unique ids and usage ids, as real debits carry, so both UNIQUE indexes take a new key each time. */
     char id[32], usage_id[32], description[48];
@@ -349,7 +350,8 @@ int main(int argc, char **argv)
     static char account_ids[ACCOUNT_COUNT][ACCOUNT_ID_BYTES];
     create_database(path, account_ids);
 
-    struct writer w = {.account_ids = account_ids};
+    static struct writer w = {.account_ids = account_ids};
+    for (int i = 0; i < ACCOUNT_COUNT; i++) w.balances[i] = STARTING_BALANCE_MINOR;
     check(sqlite3_prepare_v2(database, "BEGIN IMMEDIATE", -1, &w.begin, NULL), "prepare BEGIN");
     check(sqlite3_prepare_v2(database, "COMMIT", -1, &w.commit, NULL), "prepare COMMIT");
     check(sqlite3_prepare_v2(database, DEBIT_SQL, -1, &w.debit, NULL), "prepare the debit");

@@ -1,6 +1,10 @@
 import ArgumentParser
+import BillingDomain
 import BillingServer
+import BillingService
+import BillingStore
 import Dispatch
+import Foundation
 import Logging
 import Metrics
 import Prometheus
@@ -22,6 +26,9 @@ struct Billingd: AsyncParsableCommand {
 
     @Option(help: "SQLite database file; created on first start.")
     var database = "data/billing.sqlite3"
+
+    @Option(help: "Folder of the built-in sandbox payment gateway's records (default: sandbox-gateway beside the database).")
+    var gatewayDirectory: String?
 
     @Option(help: "Unix socket serving Prometheus metrics over HTTP (GET /metrics); \"\" turns it off.")
     var metricsSocket = "data/metrics.sock"
@@ -91,7 +98,16 @@ struct Billingd: AsyncParsableCommand {
         configuration.limits.idleTimeout = .seconds(idleTimeoutSeconds)
         configuration.shutdownGracePeriod = .seconds(shutdownGraceSeconds)
 
-        let server = RPCServer(configuration: configuration, services: [], logger: logger)
+        // The store first: migrations run inside a transaction before anything is served.
+        let store = try await Store.open(path: database, migrations: BillingSchema.migrations)
+        let gatewayFolder = gatewayDirectory ?? URL(fileURLWithPath: database).deletingLastPathComponent().appendingPathComponent("sandbox-gateway").path
+        let gateway = try SandboxGateway(directory: URL(fileURLWithPath: gatewayFolder))
+        let billing = BillingHandlers(context: BillingContext(store: store, gateway: gateway))
+        // Charges a crash left pending are settled before the first call, so wallets load settled balances.
+        let prepared = try await billing.prepare()
+        logger.info("store ready", metadata: ["reconciled_charges": "\(prepared.reconciledCharges)", "purged_idempotency_keys": "\(prepared.purgedKeys)"])
+
+        let server = RPCServer(configuration: configuration, services: [billing], logger: logger)
         try server.start()
         let metrics = metricsSocket.isEmpty ? nil : MetricsEndpoint(registry: registry, path: metricsSocket, logger: logger)
         try metrics?.start()
@@ -106,6 +122,7 @@ struct Billingd: AsyncParsableCommand {
             return source
         }
         await server.waitUntilStopped()
+        await store.close()
         metrics?.stop()
         signals.forEach { $0.cancel() }
     }

@@ -263,13 +263,17 @@ struct ConnectionTests {
         await server.stop()
     }
 
-    @Test func idleConnectionsAreClosed() async throws {
-        let server = try TestServer { $0.limits.idleTimeout = .seconds(1) }
-        let client = server.client()
-        #expect(try await client.test("Echo", "x") == "x")
-        #expect(server.server.openConnectionCount == 1)
-        try await eventually { server.server.openConnectionCount == 0 }
-        #expect(try await client.test("Echo", "y") == "y")
+    @Test func idleConnectionsAreToldWhyAndClosed() async throws {
+        let server = try TestServer { $0.limits.idleTimeout = .milliseconds(400) }
+        let peer = try RawPeer(path: server.socketPath)
+        peer.request(stream: 1, method: "Echo", payload: Array("x".utf8))
+        let frames = await peer.readFrames(2, timeoutMilliseconds: 5000)
+        #expect(frames.map(\.type) == [.response, .goAway])
+        let goAway = try GoAwayEnvelope(wireBytes: try #require(frames.last).payload)
+        #expect(goAway.status.message.contains("idle"))
+        #expect(await peer.readUntilClosed().closed)
+        // A client simply reconnects.
+        #expect(try await server.client().test("Echo", "y") == "y")
         await server.stop()
     }
 }

@@ -95,6 +95,6 @@ struct GeneratedMessageTests {
         #expect(BillingV1.ChargeStatus.allCases.map(\.rawValue) == [0, 1, 2, 3])
         #expect(BillingV1.BillingService.name == "billing.v1.BillingService")
         #expect(BillingV1.BillingService.Method.downloadInvoicePdf.rawValue == "DownloadInvoicePdf")
-        #expect(BillingV1.BillingService.Method.allCases.count == 17)
+        #expect(BillingV1.BillingService.Method.watchWallet.rawValue == "WatchWallet")
     }
 }
