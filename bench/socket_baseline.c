@@ -20,7 +20,7 @@
  * well-written server would: read all that is available, handle every complete frame, and send
  * everything that resulted in one send(). Memory is fixed per connection whatever the peer does.
  *
- * Layout: wire format (shared) · server · client · latency statistics · command line.
+ * Layout: helpers · wire format (shared) · server · latency statistics · client · command line.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -290,7 +290,6 @@ struct server_connection {
 
 struct server {
     int epoll_fd, listen_fd, signal_fd;
-    const char *path;
     uint32_t reply_bytes;
     uint8_t *reply_payload;     /* the same R bytes for every reply */
     size_t connection_count;
@@ -493,7 +492,7 @@ static int listen_on(const char *path)
 
 static int server_run(const char *path, uint32_t reply_bytes)
 {
-    struct server s = {.path = path, .reply_bytes = reply_bytes};
+    struct server s = {.reply_bytes = reply_bytes};
     s.reply_payload = xmalloc(reply_bytes > 0 ? reply_bytes : 1);
     memset(s.reply_payload, 0x5a, reply_bytes);
     ensure_fd_limit(MAX_CONNECTIONS + 16);
@@ -604,12 +603,12 @@ static int compare_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Nearest-rank percentile of sorted samples, in microseconds. */
-static double percentile_us(const uint32_t *sorted, size_t count, double fraction)
+/* Nearest-rank percentile of sorted samples, in microseconds: the value at rank ceil(count × parts /
+ * whole), in integers so that no rounding moves it. */
+static double percentile_us(const uint32_t *sorted, size_t count, size_t parts, size_t whole)
 {
-    size_t rank = (size_t)(fraction * (double)count + 0.999999);
+    size_t rank = (count * parts + whole - 1) / whole;
     if (rank < 1) rank = 1;
-    if (rank > count) rank = count;
     return sorted[rank - 1] / 1000.0;
 }
 
@@ -773,10 +772,10 @@ static void report(const struct client *cl)
     const struct client_options *o = cl->options;
     const struct recorder *r = &cl->recorder;
     double calls_per_second = (double)r->calls / o->seconds;
-    double p50 = percentile_us(r->samples, r->kept, 0.50);
-    double p90 = percentile_us(r->samples, r->kept, 0.90);
-    double p99 = percentile_us(r->samples, r->kept, 0.99);
-    double p999 = percentile_us(r->samples, r->kept, 0.999);
+    double p50 = percentile_us(r->samples, r->kept, 50, 100);
+    double p90 = percentile_us(r->samples, r->kept, 90, 100);
+    double p99 = percentile_us(r->samples, r->kept, 99, 100);
+    double p999 = percentile_us(r->samples, r->kept, 999, 1000);
     double max = (double)r->max_ns / 1000.0;
     if (o->json) {
         printf("{\"name\":\"socket\",\"connections\":%u,\"in_flight\":%u,\"calls_per_second\":%.1f,"

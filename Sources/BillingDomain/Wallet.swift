@@ -245,7 +245,8 @@ public actor Wallet {
         settings = newSettings
         rechargeFailures = 0
         rechargeRetryAfter = nil
-        await afterDebit()
+        // Recharges follow debits; the one exception is a suspended wallet, which no debit can reach.
+        if serviceStatus == .suspended { _ = startRechargeIfAllowed(covering: nil) }
         return settings
     }
 

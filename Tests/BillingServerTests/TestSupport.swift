@@ -155,7 +155,7 @@ final class RawPeer: @unchecked Sendable {
     }
 
     /// Reads the server's preface, then returns frames until `count` arrived or `timeout` passed.
-    func readFrames(_ count: Int, timeoutMilliseconds: Int32 = 3000) async -> [Frame] {
+    func readFrames(_ count: Int, timeoutMilliseconds: Int32 = 10_000) async -> [Frame] {
         await offPool { self.readFramesWaiting(count, timeoutMilliseconds: timeoutMilliseconds) }
     }
 
@@ -184,7 +184,7 @@ final class RawPeer: @unchecked Sendable {
     private var prefaceSeen = false
 
     /// Everything the peer sends until it closes (or the timeout), preface included.
-    func readUntilClosed(timeoutMilliseconds: Int32 = 3000) async -> (bytes: [UInt8], closed: Bool) {
+    func readUntilClosed(timeoutMilliseconds: Int32 = 10_000) async -> (bytes: [UInt8], closed: Bool) {
         await offPool { self.readUntilClosedWaiting(timeoutMilliseconds: timeoutMilliseconds) }
     }
 
