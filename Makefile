@@ -30,6 +30,6 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-## Regenerates the committed protobuf-c code from proto/.
+## Regenerates the committed protobuf-c and Swift code from proto/.
 generate: deps
 	bash proto/generate.sh

@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // C libraries from Debian: libsqlite3-dev and libprotobuf-c-dev.
@@ -78,6 +79,16 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // The load generator: drives a running billingd through the client library.
+        .executableTarget(
+            name: "billing-load",
+            dependencies: [
+                "BillingClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: strict
+        ),
         // Durable writes per second of the store alone: group commit against one transaction per write.
         .executableTarget(name: "store-bench", dependencies: ["BillingStore"], swiftSettings: strict),
 
