@@ -33,3 +33,7 @@ release: deps
 ## Regenerates the committed protobuf-c and Swift code from proto/.
 generate: deps
 	bash proto/generate.sh
+
+## Our figures beside their baselines (release builds; a few minutes). docs/PERFORMANCE.md keeps the latest.
+bench: deps
+	bash scripts/bench.sh

@@ -43,6 +43,8 @@ final class Connection: @unchecked Sendable {
     private var isDraining = false
     private var lastActivity = ContinuousClock.now
     private var deadlineTimer: DeadlineTimer!
+    /// Handlers run on this connection's queue unless they hop to an actor.
+    private let executor: QueueExecutor
     private var idleTimer: (any DispatchSourceTimer)?
 
     init(
@@ -56,6 +58,7 @@ final class Connection: @unchecked Sendable {
             maxFramePayloadBytes: configuration.limits.maxFramePayloadBytes,
             maxBufferedOutboundBytes: configuration.limits.maxBufferedOutboundBytesPerConnection
         )
+        self.executor = QueueExecutor(queue: queue)
         self.peer = UnixSocket.peerCredentials(of: fileDescriptor)
         self.router = router
         self.limits = configuration.limits
@@ -224,7 +227,7 @@ final class Connection: @unchecked Sendable {
         let payload = request.payload
         switch handler {
         case .unary(let body):
-            call.task = Task { [self] in
+            call.task = Task(executorPreference: executor) { [self] in
                 let result: Result<[UInt8], any Error>
                 do { result = .success(try await body(payload, context)) } catch { result = .failure(error) }
                 channel.queue.async { [self] in complete(call, result) }
@@ -238,7 +241,7 @@ final class Connection: @unchecked Sendable {
                 }
             }
             call.stream = stream
-            call.task = Task { [self] in
+            call.task = Task(executorPreference: executor) { [self] in
                 let result: Result<[UInt8], any Error>
                 do {
                     try await body(payload, context, stream)

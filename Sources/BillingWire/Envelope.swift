@@ -66,7 +66,8 @@ public struct RequestEnvelope: WireMessage, Hashable {
             kv.pointee.value = arena.string(entry.value)
             return kv
         })
-        return packProtobufC(c)
+        // The arena owns the memory the struct points into: keep it alive until packing is done.
+        return withExtendedLifetime(arena) { packProtobufC(c) }
     }
 }
 
@@ -143,7 +144,7 @@ public struct ResponseEnvelope: WireMessage, Hashable {
         let c = arena.message(billing__rpc__v1__response__init)
         if status != .ok { c.pointee.status = status.cStruct(in: arena) }
         c.pointee.payload = arena.bytes(payload)
-        return packProtobufC(c)
+        return withExtendedLifetime(arena) { packProtobufC(c) }
     }
 }
 
@@ -171,7 +172,7 @@ public struct GoAwayEnvelope: WireMessage, Hashable {
         let c = arena.message(billing__rpc__v1__go_away__init)
         c.pointee.last_stream_id = lastStreamID
         c.pointee.status = status.cStruct(in: arena)
-        return packProtobufC(c)
+        return withExtendedLifetime(arena) { packProtobufC(c) }
     }
 }
 
@@ -194,6 +195,6 @@ public struct WindowUpdateEnvelope: WireMessage, Hashable {
         let arena = ProtobufCArena()
         let c = arena.message(billing__rpc__v1__window_update__init)
         c.pointee.messages = messages
-        return packProtobufC(c)
+        return withExtendedLifetime(arena) { packProtobufC(c) }
     }
 }

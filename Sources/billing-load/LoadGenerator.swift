@@ -36,6 +36,9 @@ struct BillingLoad: AsyncParsableCommand {
     @Option(help: "Stop after this many measured calls (0: no limit).")
     var count = 0
 
+    @Option(help: "Instead of a load: open this many connections, make one health check on each, and hold them idle for --seconds (for measuring the server's memory).")
+    var holdIdle = 0
+
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
@@ -45,12 +48,14 @@ struct BillingLoad: AsyncParsableCommand {
     func validate() throws {
         guard (1...1024).contains(connections) else { throw ValidationError("--connections must be 1...1024") }
         guard (1...256).contains(inFlight) else { throw ValidationError("--in-flight must be 1...256 (the server's per-connection limit)") }
+        guard (0...10_000).contains(holdIdle) else { throw ValidationError("--hold-idle must be 0...10000") }
         guard (1...100_000).contains(accounts) else { throw ValidationError("--accounts must be 1...100000") }
         guard seconds > 0, seconds <= 600, warmup >= 0, warmup <= 60 else { throw ValidationError("--seconds must be in (0, 600], --warmup in [0, 60]") }
         _ = try Mix(mix)
     }
 
     func run() async throws {
+        if holdIdle > 0 { return try await holdIdleConnections() }
         let mix = try Mix(mix)
         let clients = (0..<connections).map { _ in
             var configuration = ClientConfiguration(socketPath: socket)
@@ -64,6 +69,20 @@ struct BillingLoad: AsyncParsableCommand {
         progress?.cancel()
         if !quiet && !json { FileHandle.standardError.write(Data("\n".utf8)) }
         print(json ? result.json(connections: connections, inFlight: inFlight, accounts: accounts, mix: mix.description) : result.table(connections: connections, inFlight: inFlight, accounts: accounts, mix: mix.description))
+    }
+}
+
+extension BillingLoad {
+    func holdIdleConnections() async throws {
+        var clients: [RPCClient] = []
+        for _ in 0..<holdIdle {
+            let client = RPCClient(configuration: ClientConfiguration(socketPath: socket))
+            _ = try await HealthClient(client).check()
+            clients.append(client)
+        }
+        print("holding \(clients.count) idle connections for \(seconds) s")
+        try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+        clients.forEach { $0.close() }
     }
 }
 

@@ -1,6 +1,7 @@
 import BillingWire
 import Dispatch
 import Foundation
+import Synchronization
 
 /// A failure with what the client knows about whether the server may have run the call.
 struct CallFailure: Error {
@@ -44,7 +45,13 @@ final class ClientConnection: @unchecked Sendable {
     private var calls: [UInt32: PendingCall] = [:]
     private var nextStreamID: UInt32 = 1
     /// False once the server said GOAWAY or the socket closed: new calls need a new connection.
-    private(set) var acceptsNewCalls = true
+    /// Atomic, so that callers choosing a connection need not wait for its queue.
+    private let accepting = Atomic<Bool>(true)
+    var acceptsNewCalls: Bool { accepting.load(ordering: .acquiring) }
+
+    private func stopAcceptingNewCalls() {
+        accepting.store(false, ordering: .releasing)
+    }
     private var deadlineTimer: DeadlineTimer!
 
     init(socketPath: String, configuration: ClientConfiguration) throws(SocketError) {
@@ -70,7 +77,7 @@ final class ClientConnection: @unchecked Sendable {
                 failAll(RPCError(.internalError, "the server sent bytes that are not frames: \(error)"), mayHaveRun: true)
             }
             channel.onClose = { [unowned self] reason in
-                acceptsNewCalls = false
+                stopAcceptingNewCalls()
                 deadlineTimer.cancel()
                 failAll(RPCError(.unavailable, "the connection to the server closed: \(reason)"), mayHaveRun: true)
             }
@@ -160,7 +167,7 @@ final class ClientConnection: @unchecked Sendable {
 
     private func open(_ request: RequestEnvelope, as call: PendingCall) -> UInt32? {
         guard acceptsNewCalls, !channel.isClosed, nextStreamID < UInt32.max - 2 else {
-            acceptsNewCalls = false
+            stopAcceptingNewCalls()
             return nil
         }
         let streamID = nextStreamID
@@ -214,7 +221,7 @@ final class ClientConnection: @unchecked Sendable {
                 state.buffered.append(frame.payload)
             }
         case .goAway:
-            acceptsNewCalls = false
+            stopAcceptingNewCalls()
             let goAway = try? GoAwayEnvelope(wireBytes: frame.payload)
             let lastStreamID = goAway?.lastStreamID ?? 0
             let reason = goAway?.status.error ?? RPCError(.unavailable, "the server is going away")

@@ -73,7 +73,7 @@ public final class RPCClient: Sendable {
     /// The open connection, or a new one when there is none or the old one is closing.
     func currentConnection() throws(CallFailure) -> ClientConnection {
         try connection.withLock { (current: inout ClientConnection?) throws(CallFailure) -> ClientConnection in
-            if let open = current, open.channel.queue.sync(execute: { open.acceptsNewCalls }) { return open }
+            if let open = current, open.acceptsNewCalls { return open }
             do {
                 let fresh = try ClientConnection(socketPath: configuration.socketPath, configuration: configuration)
                 current = fresh
