@@ -144,6 +144,12 @@ public actor Wallet {
         return stream
     }
 
+    /// Ends every watch of this wallet (the server is shutting down).
+    func endWatches() {
+        for watcher in watchers.values { watcher.finish() }
+        watchers = [:]
+    }
+
     // MARK: Usage
 
     /// Debits usage if the balance covers it, or if an auto-recharge (started now, or already in flight)

@@ -97,6 +97,14 @@ public final class WalletService: Sendable {
         await wallet.primaryCardChanged()
     }
 
+    /// Ends every open watch, so that a shutdown need not wait for them.
+    public func endAllWatches() async {
+        let loaded = wallets.withLock { Array($0.values) }
+        for loading in loaded {
+            if let wallet = try? await loading.value { await wallet.endWatches() }
+        }
+    }
+
     public func events(accountID: String) async throws -> (WalletView, AsyncStream<WalletEvent>) {
         let wallet = try await wallet(accountID)
         return try await (wallet.view, wallet.events())

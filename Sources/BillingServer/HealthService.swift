@@ -37,7 +37,7 @@ public final class HealthService: RPCService {
 
     /// The server began to shut down: everything is NOT_SERVING from now on, and open watches end
     /// after saying so, so that they do not hold the drain open.
-    func enterDrain() {
+    public func beginDrain() async {
         let watchers = state.withLock { state in
             state.isDraining = true
             for service in state.statuses.keys { state.statuses[service] = .notServing }

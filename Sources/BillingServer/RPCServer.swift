@@ -32,6 +32,7 @@ public final class RPCServer: Sendable {
     /// The health service, always registered; it reports SERVING for the server and every service once started.
     public let health = HealthService()
     private let router: Router
+    private let services: [any RPCService]
     private let logger: Logger
     private let metrics = ServerMetrics()
     private let acceptQueue = DispatchQueue(label: "billing.accept")
@@ -42,7 +43,8 @@ public final class RPCServer: Sendable {
     public init(configuration: ServerConfiguration, services: [any RPCService], logger: Logger) {
         self.configuration = configuration
         self.logger = logger
-        self.router = Router(services: services + [health])
+        self.services = services + [health]
+        self.router = Router(services: self.services)
     }
 
     /// Binds the socket and starts accepting connections. Throws when the socket cannot be created,
@@ -89,7 +91,7 @@ public final class RPCServer: Sendable {
             listener.source = nil
         }
         unlink(configuration.socketPath)
-        health.enterDrain()
+        for service in services { await service.beginDrain() }
         for connection in connections { connection.drain() }
 
         let graceEnds = ContinuousClock.now + configuration.shutdownGracePeriod

@@ -45,6 +45,13 @@ public protocol RPCService: Sendable {
     static var serviceName: String { get }
     /// Method name → handler.
     var methods: [String: MethodHandler] { get }
+    /// The server began to shut down: end server streams (watches) gracefully, since they never finish
+    /// by themselves and would otherwise hold the drain open for the whole grace period.
+    func beginDrain() async
+}
+
+extension RPCService {
+    public func beginDrain() async {}
 }
 
 /// Sends the messages of one server stream, waiting while the client has granted no more

@@ -23,6 +23,11 @@ public struct BillingHandlers: BillingServiceHandlers {
         (try await invoices.reconcilePendingCharges(), try await invoices.purgeExpiredIdempotencyKeys())
     }
 
+    /// Wallet watches end with the drain (they never finish by themselves).
+    public func beginDrain() async {
+        await wallets.endAllWatches()
+    }
+
     // MARK: Accounts
 
     public func createAccount(_ request: BillingV1.CreateAccountRequest, context: CallContext) async throws -> BillingV1.AccountResponse {

@@ -112,13 +112,18 @@ public final class FrameChannel: @unchecked Sendable {
     /// Bytes queued but not yet taken by the socket.
     public var bufferedOutboundBytes: Int { outbound.count - outboundOffset }
 
-    /// Closes after everything queued so far has been written (or at once if the peer is gone).
+    /// How long `closeAfterFlush` waits for a peer to take the last bytes before closing anyway.
+    public static let closeFlushTimeout: DispatchTimeInterval = .seconds(1)
+
+    /// Closes after everything queued so far has been written, or after `closeFlushTimeout` if the peer
+    /// does not read them (or at once if the peer is gone).
     public func closeAfterFlush(_ reason: CloseReason) {
         dispatchPrecondition(condition: .onQueue(queue))
-        guard !isClosed else { return }
+        guard !isClosed, closeWhenFlushed == nil else { return }
         closeWhenFlushed = reason
         pauseReading()
         scheduleFlush()
+        queue.asyncAfter(deadline: .now() + Self.closeFlushTimeout) { [self] in close(reason) }
     }
 
     /// Closes now, dropping anything unsent.

@@ -69,7 +69,7 @@ struct  Billing__Rpc__V1__Request
   Billing__Rpc__V1__KeyValue **metadata;
   /*
    * Server-streaming calls: how many DATA frames the server may send before
-   * the client grants more with WINDOW_UPDATE. 0 means the default (16).
+   * the client grants more with WINDOW_UPDATE. 0 means the default (16); at most 1024.
    */
   uint32_t stream_window;
 };
