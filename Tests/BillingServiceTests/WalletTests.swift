@@ -222,6 +222,32 @@ struct WalletTests {
         await service.finish()
     }
 
+    @Test func aRechargeWhoseAnswerWasLostIsCreditedOnceAfterARestart() async throws {
+        let service = try await BillingHarness()
+        var client = service.client()
+        let accountID = try await client.readyAccount()
+        _ = try await client.addBalance(.init(idempotencyKey: key(), accountID: accountID, amount: usd(1_000)))
+        try await configure(client, accountID, amount: 5_000, threshold: 500)
+        await service.gateway.setMode(.chargesThenGoesDark)
+        _ = try await debit(client, accountID, 600)
+        // The gateway took the money but its answer was lost: the charge stays pending, nothing is credited,
+        // and no second recharge starts while it is pending.
+        try await waitForNoRechargeInFlight(client, accountID)
+        _ = try await debit(client, accountID, 10)
+        #expect(try await client.listCharges(.init(accountID: accountID, statuses: [.pending])).charges.count == 1)
+        #expect(try await client.getWallet(.init(accountID: accountID)).wallet?.balance == usd(390))
+
+        let prepared = try await service.restart()
+        #expect(prepared.reconciledCharges == 1)
+        client = service.client()
+        #expect(try await client.listCharges(.init(accountID: accountID, statuses: [.pending])).charges.isEmpty)
+        #expect(try await client.getWallet(.init(accountID: accountID)).wallet?.balance == usd(5_390))
+        let recharges = try await client.listWalletTransactions(.init(accountID: accountID)).transactions.filter { $0.source == .autoRecharge }
+        #expect(recharges.count == 1)
+        try await expectLedgerMatchesBalance(client, accountID)
+        await service.finish()
+    }
+
     @Test func transactionsArePagedFilteredAndSummarized() async throws {
         let service = try await BillingHarness()
         let client = service.client()
