@@ -418,11 +418,19 @@ public actor Wallet {
         watchers[id] = nil
     }
 
+    /// "2026-11" (UTC) for a time, by integer arithmetic: this runs on every debit, and a Foundation
+    /// calendar costs more than the rest of the debit's bookkeeping.
     static func month(of milliseconds: Int64) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let parts = calendar.dateComponents([.year, .month], from: Date(unixMilliseconds: milliseconds))
-        return String(format: "%04d-%02d", parts.year!, parts.month!)
+        // Howard Hinnant's civil_from_days.
+        let days = (milliseconds >= 0 ? milliseconds : milliseconds - 86_399_999) / 86_400_000 + 719_468
+        let era = (days >= 0 ? days : days - 146_096) / 146_097
+        let dayOfEra = days - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let shiftedMonth = (5 * dayOfYear + 2) / 153
+        let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        return "\(year)-" + (month < 10 ? "0\(month)" : "\(month)")
     }
 }
 

@@ -41,7 +41,7 @@ public struct UsageDebit: Sendable, Hashable {
             throw .invalidArgument("usage_id is required (1 to \(Self.maxUsageIDLength) characters): it makes retries safe", field: "usage_id")
         }
         guard !category.isEmpty, category.count <= Self.maxCategoryLength,
-            category.allSatisfy({ ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "-" })
+            category.utf8.allSatisfy({ (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || $0 == UInt8(ascii: "-") })
         else {
             throw .invalidArgument("category must be 1 to \(Self.maxCategoryLength) lowercase letters, digits or dashes, like sms or ai-tokens", field: "category")
         }
