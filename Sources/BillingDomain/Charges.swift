@@ -51,6 +51,9 @@ struct ChargeableCard {
 /// A crash between 1 and 3 never leaves money taken and unrecorded: the pending row names the key
 /// the gateway knows the charge by.
 enum ChargeLifecycle {
+    /// The failure code of a charge the gateway certainly did not make.
+    static let notChargedCode = "not_charged"
+
     /// What the gateway said, or that nobody knows yet.
     enum GatewayOutcome: Sendable {
         case settled(GatewayCharge)
@@ -130,9 +133,9 @@ enum ChargeLifecycle {
                 .text(result.failureMessage ?? ""), .integer(nowMilliseconds), .text(chargeID))
         case .notCharged(let reason):
             try tx.execute("""
-                UPDATE charges SET status = 'failed', failure_code = 'not_charged', failure_message = ?, settled_at_ms = ?
+                UPDATE charges SET status = 'failed', failure_code = ?, failure_message = ?, settled_at_ms = ?
                 WHERE id = ? AND status = 'pending'
-                """, .text(reason), .integer(nowMilliseconds), .text(chargeID))
+                """, .text(notChargedCode), .text(reason), .integer(nowMilliseconds), .text(chargeID))
         case .unknown:
             break
         }
@@ -142,7 +145,7 @@ enum ChargeLifecycle {
     /// The error a caller sees for a charge that did not succeed.
     static func failure(of charge: Charge) -> BillingError {
         switch charge.status {
-        case .failed where charge.failureCode == "not_charged":
+        case .failed where charge.failureCode == notChargedCode:
             return .unavailable("\(charge.failureMessage); retry later")
         case .failed:
             return .failedPrecondition(
@@ -190,14 +193,7 @@ enum ChargeReconciliation {
             return Completion(payment: try InvoiceService.completePayment(chargeID: chargeID, outcome: outcome, in: tx, nowMilliseconds: nowMilliseconds))
         case .walletTopUp, .walletAutoRecharge:
             let topUp = try WalletLedger.completeTopUp(chargeID: chargeID, outcome: outcome, invoicePrefix: invoicePrefix, in: tx, nowMilliseconds: nowMilliseconds)
-            switch topUp.charge.status {
-            case .succeeded: try IdempotencyRecords.complete(chargeID: chargeID, result: topUp, error: nil, in: tx)
-            case .failed where topUp.charge.failureCode == "not_charged":
-                try tx.execute("DELETE FROM idempotency_keys WHERE charge_id = ? AND state = 'pending'", .text(chargeID))
-            case .failed:
-                try IdempotencyRecords.complete(chargeID: chargeID, result: Optional<WalletLedger.TopUp>.none, error: ChargeLifecycle.failure(of: topUp.charge), in: tx)
-            case .pending: break
-            }
+            try IdempotencyRecords.complete(for: topUp.charge, result: topUp, in: tx)
             return Completion(topUp: topUp)
         }
     }

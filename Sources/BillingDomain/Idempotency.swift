@@ -92,10 +92,24 @@ enum IdempotencyRecords {
         try save(Outcome<Result>(result: nil, error: error), key: key, in: tx, nowMilliseconds: nowMilliseconds)
     }
 
-    /// Completes the pending record of the request that made `chargeID` (reconciliation after a crash).
-    static func complete<Result: Codable>(chargeID: String, result: Result?, error: BillingError?, in tx: WriteTransaction) throws {
-        let json = String(decoding: try JSONEncoder().encode(Outcome(result: result, error: error)), as: UTF8.self)
-        try tx.execute("UPDATE idempotency_keys SET state = 'done', result = ? WHERE charge_id = ? AND state = 'pending'", .text(json), .text(chargeID))
+    /// Completes the pending record of the request that made `charge` (live, or when reconciling after a
+    /// crash): its result when the charge succeeded, its error when declined. A charge that certainly did
+    /// not happen frees the key instead, so that a retry runs afresh.
+    static func complete<Result: Codable>(for charge: Charge, result: Result, in tx: WriteTransaction) throws {
+        let outcome: Outcome<Result>
+        switch charge.status {
+        case .pending:
+            return
+        case .failed where charge.failureCode == ChargeLifecycle.notChargedCode:
+            try tx.execute("DELETE FROM idempotency_keys WHERE charge_id = ? AND state = 'pending'", .text(charge.id))
+            return
+        case .failed:
+            outcome = Outcome(result: nil, error: ChargeLifecycle.failure(of: charge))
+        case .succeeded:
+            outcome = Outcome(result: result, error: nil)
+        }
+        let json = String(decoding: try JSONEncoder().encode(outcome), as: UTF8.self)
+        try tx.execute("UPDATE idempotency_keys SET state = 'done', result = ? WHERE charge_id = ? AND state = 'pending'", .text(json), .text(charge.id))
     }
 
     private static func save<Result: Codable>(_ outcome: Outcome<Result>, key: IdempotencyKey, in tx: WriteTransaction, nowMilliseconds: Int64) throws {

@@ -258,8 +258,7 @@ public struct InvoiceService: Sendable {
         try Identifier.validate(accountID, prefix: "acct", field: "account_id")
         return try await context.store.read { tx in
             _ = try AccountService.account(accountID, in: tx)
-            let (rows, next) = try Paging.page(of: "invoices", accountID: accountID, filter: filter, page: page, in: tx)
-            return Page(items: try rows.map { try Self.invoice(from: $0, in: tx) }, nextPageToken: next)
+            return try Paging.page(of: "invoices", accountID: accountID, filter: filter, page: page, in: tx) { try Self.invoice(from: $0, in: tx) }
         }
     }
 
@@ -268,8 +267,7 @@ public struct InvoiceService: Sendable {
         try Identifier.validate(accountID, prefix: "acct", field: "account_id")
         return try await context.store.read { tx in
             _ = try AccountService.account(accountID, in: tx)
-            let (rows, next) = try Paging.page(of: "charges", accountID: accountID, filter: filter, page: page, in: tx)
-            return Page(items: try rows.map(ChargeLifecycle.charge(from:)), nextPageToken: next)
+            return try Paging.page(of: "charges", accountID: accountID, filter: filter, page: page, in: tx, decode: ChargeLifecycle.charge(from:))
         }
     }
 
@@ -314,17 +312,7 @@ public struct InvoiceService: Sendable {
                 .integer(charge.amount.amountMinor), .integer(nowMilliseconds), .text(invoiceID))
         }
         let payment = InvoicePayment(invoice: try invoice(invoiceID, accountID: charge.accountID, in: tx), charge: charge)
-        switch charge.status {
-        case .succeeded:
-            try IdempotencyRecords.complete(chargeID: chargeID, result: payment, error: nil, in: tx)
-        case .failed where charge.failureCode == "not_charged":
-            // Nothing was taken: let a retry with the same key try again.
-            try tx.execute("DELETE FROM idempotency_keys WHERE charge_id = ? AND state = 'pending'", .text(chargeID))
-        case .failed:
-            try IdempotencyRecords.complete(chargeID: chargeID, result: Optional<InvoicePayment>.none, error: ChargeLifecycle.failure(of: charge), in: tx)
-        case .pending:
-            break
-        }
+        try IdempotencyRecords.complete(for: charge, result: payment, in: tx)
         return payment
     }
 

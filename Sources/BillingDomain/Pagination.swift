@@ -59,9 +59,10 @@ public struct HistoryFilter: Sendable, Hashable {
 }
 
 enum Paging {
-    /// Runs `SELECT * FROM table` for one account's page, newest first, with the filter; returns the rows
-    /// of the page and the next token.
-    static func page(of table: String, accountID: String, filter: HistoryFilter, page: PageRequest, in tx: some Querying) throws -> ([Row], String) {
+    /// Runs `SELECT * FROM table` for one account's page, newest first, with the filter, and decodes its rows.
+    static func page<Item>(
+        of table: String, accountID: String, filter: HistoryFilter, page: PageRequest, in tx: some Querying, decode: (Row) throws -> Item
+    ) throws -> Page<Item> {
         var conditions = ["account_id = ?"]
         var arguments: [SQLValue] = [.text(accountID)]
         if let before = page.before {
@@ -87,8 +88,8 @@ enum Paging {
         arguments.append(.int(page.size + 1))
         let rows = try tx.query(
             "SELECT * FROM \(table) WHERE \(conditions.joined(separator: " AND ")) ORDER BY seq DESC LIMIT ?", arguments: arguments)
-        guard rows.count > page.size else { return (rows, "") }
+        guard rows.count > page.size else { return Page(items: try rows.map(decode), nextPageToken: "") }
         let pageRows = Array(rows.prefix(page.size))
-        return (pageRows, "p\(try pageRows[pageRows.count - 1].int64("seq"))")
+        return Page(items: try pageRows.map(decode), nextPageToken: "p\(try pageRows[pageRows.count - 1].int64("seq"))")
     }
 }

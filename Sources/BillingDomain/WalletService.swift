@@ -115,8 +115,7 @@ public final class WalletService: Sendable {
         try Identifier.validate(accountID, prefix: "acct", field: "account_id")
         return try await context.store.read { tx in
             _ = try AccountService.account(accountID, in: tx)
-            let (rows, next) = try Paging.page(of: "wallet_transactions", accountID: accountID, filter: filter, page: page, in: tx)
-            return Page(items: try rows.map(WalletLedger.transaction(from:)), nextPageToken: next)
+            return try Paging.page(of: "wallet_transactions", accountID: accountID, filter: filter, page: page, in: tx, decode: WalletLedger.transaction(from:))
         }
     }
 
