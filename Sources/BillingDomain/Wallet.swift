@@ -159,7 +159,14 @@ public actor Wallet {
         var waitedForRecharge = false
         while true {
             let now = context.nowMilliseconds
-            let outcome = try await context.store.write { [accountID] tx in try WalletLedger.debit(usage, accountID: accountID, in: tx, nowMilliseconds: now) }
+            let outcome: WalletLedger.DebitOutcome
+            do {
+                outcome = try await context.store.write { [accountID] tx in try WalletLedger.debit(usage, accountID: accountID, in: tx, nowMilliseconds: now) }
+            } catch is WalletLedger.UsageAlreadyRecorded {
+                let earlier = try await context.store.read { [accountID] tx in try WalletLedger.recordedUsage(usage, accountID: accountID, in: tx) }
+                guard let earlier else { throw BillingError.aborted("usage_id \(usage.usageID) collided with a concurrent debit; retry") }
+                return (earlier, true)
+            }
             // Re-checked after the await: only the committed outcome counts.
             switch outcome {
             case .replayed(let earlier):
