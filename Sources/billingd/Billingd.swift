@@ -123,6 +123,11 @@ struct Billingd: AsyncParsableCommand {
         }
         await server.waitUntilStopped()
         await store.close()
+        let writes = store.statistics
+        logger.notice("store closed", metadata: [
+            "transactions_committed": "\(writes.transactionsCommitted)", "writes_committed": "\(writes.writesCommitted)",
+            "writes_rolled_back": "\(writes.writesRolledBack)", "largest_batch": "\(writes.largestBatch)",
+        ])
         metrics?.stop()
         signals.forEach { $0.cancel() }
     }
