@@ -327,7 +327,9 @@ public actor Wallet {
         }
         switch started {
         case .success(nil):
-            recharge = nil
+            // A recharge a crash or an outage left pending is settled by start-up reconciliation; until
+            // then back off like after a failure instead of asking the database on every debit.
+            await rechargeFailed(reason: "an earlier recharge is still pending at the payment gateway")
         case .failure(let error):
             await rechargeFailed(reason: (error as? BillingError)?.message ?? "the recharge could not be recorded")
         case .success(let pending?):
