@@ -98,7 +98,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "BillingStoreTests", dependencies: ["BillingStore"], swiftSettings: strict),
-        .testTarget(name: "BillingDomainTests", dependencies: ["BillingDomain"], swiftSettings: strict),
+        .testTarget(name: "BillingDomainTests", dependencies: ["BillingDomain", "BillingStore"], swiftSettings: strict),
         .testTarget(name: "BillingWireTests", dependencies: ["BillingWire", "BillingAPI"], swiftSettings: strict),
         .testTarget(
             name: "BillingServerTests",

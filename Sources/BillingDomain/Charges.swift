@@ -122,24 +122,27 @@ enum ChargeLifecycle {
         }
     }
 
-    /// Records the outcome of a pending charge; returns the settled charge (still pending for `.unknown`).
-    static func settle(_ chargeID: String, with outcome: GatewayOutcome, in tx: WriteTransaction, nowMilliseconds: Int64) throws -> Charge {
+    /// Records the outcome of a pending charge. Returns the charge (still pending for `.unknown`) and
+    /// whether this call settled it: only the call that settles a charge may act on it (credit a wallet,
+    /// mark an invoice paid), so settling twice never credits twice.
+    static func settle(_ chargeID: String, with outcome: GatewayOutcome, in tx: WriteTransaction, nowMilliseconds: Int64) throws -> (charge: Charge, settledNow: Bool) {
+        var changed = 0
         switch outcome {
         case .settled(let result):
-            try tx.execute("""
+            changed = try tx.execute("""
                 UPDATE charges SET status = ?, gateway_reference = ?, failure_code = ?, failure_message = ?, settled_at_ms = ?
                 WHERE id = ? AND status = 'pending'
                 """, .text(result.succeeded ? "succeeded" : "failed"), .text(result.reference), .text(result.failureCode ?? ""),
                 .text(result.failureMessage ?? ""), .integer(nowMilliseconds), .text(chargeID))
         case .notCharged(let reason):
-            try tx.execute("""
+            changed = try tx.execute("""
                 UPDATE charges SET status = 'failed', failure_code = ?, failure_message = ?, settled_at_ms = ?
                 WHERE id = ? AND status = 'pending'
                 """, .text(notChargedCode), .text(reason), .integer(nowMilliseconds), .text(chargeID))
         case .unknown:
             break
         }
-        return try charge(chargeID, in: tx)
+        return (try charge(chargeID, in: tx), changed > 0)
     }
 
     /// The error a caller sees for a charge that did not succeed.

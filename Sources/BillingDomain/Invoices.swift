@@ -304,9 +304,9 @@ public struct InvoiceService: Sendable {
     /// Settles an invoice payment's charge and, if it succeeded, marks the invoice paid; completes the
     /// idempotency record of the request that made it. Used live and by reconciliation alike.
     static func completePayment(chargeID: String, outcome: ChargeLifecycle.GatewayOutcome, in tx: WriteTransaction, nowMilliseconds: Int64) throws -> InvoicePayment {
-        let charge = try ChargeLifecycle.settle(chargeID, with: outcome, in: tx, nowMilliseconds: nowMilliseconds)
+        let (charge, settledNow) = try ChargeLifecycle.settle(chargeID, with: outcome, in: tx, nowMilliseconds: nowMilliseconds)
         guard let invoiceID = charge.invoiceID else { throw BillingError.internalError("charge \(chargeID) pays no invoice") }
-        if charge.status == .succeeded {
+        if settledNow && charge.status == .succeeded {
             try tx.execute(
                 "UPDATE invoices SET status = 'paid', amount_paid_minor = amount_paid_minor + ?, paid_at_ms = ? WHERE id = ? AND status = 'open'",
                 .integer(charge.amount.amountMinor), .integer(nowMilliseconds), .text(invoiceID))

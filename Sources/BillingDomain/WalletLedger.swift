@@ -167,12 +167,18 @@ enum WalletLedger {
     /// lifts a suspension; always clears the wallet's recharge-in-flight marker. Used live and by
     /// reconciliation alike.
     static func completeTopUp(chargeID: String, outcome: ChargeLifecycle.GatewayOutcome, invoicePrefix: String, in tx: WriteTransaction, nowMilliseconds: Int64) throws -> TopUp {
-        var charge = try ChargeLifecycle.settle(chargeID, with: outcome, in: tx, nowMilliseconds: nowMilliseconds)
+        var (charge, settledNow) = try ChargeLifecycle.settle(chargeID, with: outcome, in: tx, nowMilliseconds: nowMilliseconds)
         if charge.status != .pending {
             try tx.execute("UPDATE wallets SET pending_recharge_charge_id = NULL WHERE account_id = ? AND pending_recharge_charge_id = ?", .text(charge.accountID), .text(chargeID))
         }
         guard charge.status == .succeeded else {
             return TopUp(charge: charge, transaction: nil, invoice: nil, restored: false)
+        }
+        guard settledNow else {
+            // Settled before: the credit and the invoice exist already; report them, add nothing.
+            let line = try tx.queryOne("SELECT * FROM wallet_transactions WHERE charge_id = ?", .text(chargeID)).map(transaction(from:))
+            let invoice = try charge.invoiceID.map { try InvoiceService.invoice($0, accountID: charge.accountID, in: tx) }
+            return TopUp(charge: charge, transaction: line, invoice: invoice, restored: false)
         }
         let source: WalletTransaction.Source = charge.purpose == .walletAutoRecharge ? .autoRecharge : .topUp
         let transaction = try credit(charge, source: source, in: tx, nowMilliseconds: nowMilliseconds)

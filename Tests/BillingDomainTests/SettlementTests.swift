@@ -1,0 +1,41 @@
+@testable import BillingDomain
+import BillingStore
+import Foundation
+import Testing
+
+@Suite("Settling charges")
+struct SettlementTests {
+    /// Only the call that settles a charge acts on it: settling a top-up again (a reconciliation racing
+    /// the live path, say) reports the credit it made and adds nothing.
+    @Test func settlingATopUpTwiceCreditsOnce() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try await Store.open(path: directory.appendingPathComponent("billing.sqlite3").path, migrations: BillingSchema.migrations)
+        let gateway = try SandboxGateway(directory: directory.appendingPathComponent("gateway"))
+        let context = BillingContext(store: store, gateway: gateway, now: { utcDate(2026, 11, 20) })
+        let account = try await AccountService(context: context).createAccount(displayName: "Acme", currencyCode: "USD", idempotencyKey: "a")
+        _ = try await AccountService(context: context).updateBillingInformation(
+            accountID: account.id,
+            information: BillingInformation(fullName: "Ada", countryCode: "US", address: BillingAddress(lines: ["1 Main St"], city: "Springfield", region: "IL", postalCode: "62701")),
+            idempotencyKey: "b")
+        _ = try await PaymentMethodService(context: context).add(
+            accountID: account.id, card: CardDetails(number: "4242424242424242", expiryMonth: 12, expiryYear: 2030, cvc: "123"), makePrimary: true, idempotencyKey: "c")
+        let wallets = WalletService(context: context)
+        let added = try await wallets.addFunds(accountID: account.id, amount: Money(amountMinor: 5_000, currency: .usd), idempotencyKey: "d")
+
+        let gatewayCharge = try #require(try await gateway.lookUpCharge(idempotencyKey: added.charge.id))
+        let again = try await store.write { tx in
+            try ChargeReconciliation.complete(chargeID: added.charge.id, outcome: .settled(gatewayCharge), invoicePrefix: "INV", in: tx, nowMilliseconds: 0)
+        }
+        #expect(again.topUp?.transaction == added.transaction)
+        let (balance, lines, invoices) = try await store.read { tx in
+            (try tx.queryOne("SELECT balance_minor FROM wallets WHERE account_id = ?", .text(account.id))!.int64("balance_minor"),
+             try tx.queryOne("SELECT count(*) AS n FROM wallet_transactions WHERE account_id = ?", .text(account.id))!.int("n"),
+             try tx.queryOne("SELECT count(*) AS n FROM invoices WHERE account_id = ?", .text(account.id))!.int("n"))
+        }
+        #expect(balance == 5_000)
+        #expect(lines == 1)
+        #expect(invoices == 1)
+        await store.close()
+    }
+}
