@@ -200,20 +200,40 @@ enum ChargeReconciliation {
             return Completion(topUp: topUp)
         }
     }
+}
 
-    /// At start-up, before wallets load: settles every charge a crash left pending by asking the gateway
-    /// under the charge's key. Returns how many were settled; those the gateway cannot be asked about
-    /// stay pending for the next start.
-    static func reconcilePending(_ context: BillingContext) async throws -> Int {
+/// Settles charges left pending: at start-up (a crash between calling the gateway and recording its
+/// answer), and now and then while running (an answer lost to a gateway outage). Each is looked up at
+/// the gateway under its key; top-ups go through their wallet's actor so its state sees the credit.
+public struct ChargeReconciler: Sendable {
+    let context: BillingContext
+    let wallets: WalletService
+
+    public init(context: BillingContext, wallets: WalletService) {
+        self.context = context
+        self.wallets = wallets
+    }
+
+    /// Settles the pending charges created at least `minimumAge` ago (zero: all of them, at start-up,
+    /// when nothing is in flight). Returns how many were settled; those the gateway cannot be asked
+    /// about stay pending for the next round.
+    public func reconcile(minimumAge: Duration) async throws -> Int {
+        let cutoff = context.nowMilliseconds - minimumAge.milliseconds
         let pending = try await context.store.read { tx in
-            try tx.query("SELECT id FROM charges WHERE status = 'pending' ORDER BY seq").map { try $0.string("id") }
+            try tx.query("SELECT id, account_id, purpose FROM charges WHERE status = 'pending' AND created_at_ms <= ? ORDER BY seq LIMIT 1000", .integer(cutoff))
+                .map { (id: try $0.string("id"), accountID: try $0.string("account_id"), purpose: try $0.string("purpose")) }
         }
         var settled = 0
-        for chargeID in pending {
-            let outcome = await ChargeLifecycle.lookUp(context.gateway, chargeID: chargeID)
+        for charge in pending {
+            let outcome = await ChargeLifecycle.lookUp(context.gateway, chargeID: charge.id)
             if case .unknown = outcome { continue }
-            _ = try await context.store.write { tx in
-                try complete(chargeID: chargeID, outcome: outcome, invoicePrefix: context.invoiceNumberPrefix, in: tx, nowMilliseconds: context.nowMilliseconds)
+            if charge.purpose == Charge.Purpose.invoicePayment.rawValue {
+                let context = context
+                _ = try await context.store.write { tx in
+                    try ChargeReconciliation.complete(chargeID: charge.id, outcome: outcome, invoicePrefix: context.invoiceNumberPrefix, in: tx, nowMilliseconds: context.nowMilliseconds)
+                }
+            } else {
+                try await wallets.wallet(charge.accountID).settlePending(chargeID: charge.id, outcome: outcome)
             }
             settled += 1
         }

@@ -288,11 +288,6 @@ public struct InvoiceService: Sendable {
         return ("\(number).pdf", try InvoicePDF.render(document))
     }
 
-    /// At start-up: settles every charge a crash left pending (invoice payments and wallet top-ups alike).
-    public func reconcilePendingCharges() async throws -> Int {
-        try await ChargeReconciliation.reconcilePending(context)
-    }
-
     /// Drops idempotency keys past their retention; run at start-up and now and then.
     public func purgeExpiredIdempotencyKeys() async throws -> Int {
         let cutoff = context.nowMilliseconds - Int64(IdempotencyKey.retention * 1000)

@@ -263,6 +263,21 @@ public actor Wallet {
         return settings
     }
 
+    /// Settles a top-up or recharge charge that stayed pending (the gateway's answer was lost), found by
+    /// the reconciler; the credit reaches this wallet's state like any other.
+    func settlePending(chargeID: String, outcome: ChargeLifecycle.GatewayOutcome) async throws {
+        let context = context
+        let topUp = try await context.store.write { tx in
+            try ChargeReconciliation.complete(chargeID: chargeID, outcome: outcome, invoicePrefix: context.invoiceNumberPrefix, in: tx, nowMilliseconds: context.nowMilliseconds)
+        }.topUp!
+        applyTopUp(topUp)
+        if topUp.credited {
+            rechargeFailures = 0
+            rechargeRetryAfter = nil
+            if topUp.charge.purpose == .walletAutoRecharge { emit(.rechargeSucceeded(chargeID: chargeID, amount: topUp.charge.amount)) }
+        }
+    }
+
     /// A new primary card ends the backoff: the old card's declines say nothing about the new one.
     func primaryCardChanged() {
         rechargeFailures = 0
@@ -407,6 +422,7 @@ public actor Wallet {
     }
 
     private func applyTopUp(_ topUp: WalletLedger.TopUp) {
+        guard topUp.credited else { return }
         if let transaction = topUp.transaction {
             apply(transaction)
             lastRechargeAtMilliseconds = transaction.createdAtMilliseconds

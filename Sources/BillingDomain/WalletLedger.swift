@@ -161,6 +161,8 @@ enum WalletLedger {
         var invoice: Invoice?
         /// Whether usage-based services were suspended before and restored by this credit.
         var restored: Bool
+        /// Whether this completion made the credit (false when it was made before, or not at all).
+        var credited: Bool
     }
 
     /// Settles a top-up or recharge charge: on success credits the wallet, issues a paid invoice and
@@ -172,13 +174,13 @@ enum WalletLedger {
             try tx.execute("UPDATE wallets SET pending_recharge_charge_id = NULL WHERE account_id = ? AND pending_recharge_charge_id = ?", .text(charge.accountID), .text(chargeID))
         }
         guard charge.status == .succeeded else {
-            return TopUp(charge: charge, transaction: nil, invoice: nil, restored: false)
+            return TopUp(charge: charge, transaction: nil, invoice: nil, restored: false, credited: false)
         }
         guard settledNow else {
             // Settled before: the credit and the invoice exist already; report them, add nothing.
             let line = try tx.queryOne("SELECT * FROM wallet_transactions WHERE charge_id = ?", .text(chargeID)).map(transaction(from:))
             let invoice = try charge.invoiceID.map { try InvoiceService.invoice($0, accountID: charge.accountID, in: tx) }
-            return TopUp(charge: charge, transaction: line, invoice: invoice, restored: false)
+            return TopUp(charge: charge, transaction: line, invoice: invoice, restored: false, credited: false)
         }
         let source: WalletTransaction.Source = charge.purpose == .walletAutoRecharge ? .autoRecharge : .topUp
         let transaction = try credit(charge, source: source, in: tx, nowMilliseconds: nowMilliseconds)
@@ -187,6 +189,6 @@ enum WalletLedger {
         charge.invoiceID = invoice.id
         let restored = try tx.execute(
             "UPDATE accounts SET service_status = 'active', suspension_reason = '' WHERE id = ? AND service_status = 'suspended'", .text(charge.accountID)) > 0
-        return TopUp(charge: charge, transaction: transaction, invoice: invoice, restored: restored)
+        return TopUp(charge: charge, transaction: transaction, invoice: invoice, restored: restored, credited: true)
     }
 }

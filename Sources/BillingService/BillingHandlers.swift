@@ -10,17 +10,25 @@ public struct BillingHandlers: BillingServiceHandlers {
     let paymentMethods: PaymentMethodService
     let invoices: InvoiceService
     let wallets: WalletService
+    let reconciler: ChargeReconciler
 
     public init(context: BillingContext, walletPolicy: WalletPolicy = WalletPolicy()) {
         accounts = AccountService(context: context)
         paymentMethods = PaymentMethodService(context: context)
         invoices = InvoiceService(context: context)
         wallets = WalletService(context: context, policy: walletPolicy)
+        reconciler = ChargeReconciler(context: context, wallets: wallets)
     }
 
     /// Work to do before serving: settle charges a crash left pending, drop expired idempotency keys.
     public func prepare() async throws -> (reconciledCharges: Int, purgedKeys: Int) {
-        (try await invoices.reconcilePendingCharges(), try await invoices.purgeExpiredIdempotencyKeys())
+        (try await reconciler.reconcile(minimumAge: .zero), try await invoices.purgeExpiredIdempotencyKeys())
+    }
+
+    /// Work to do now and then while serving: settle charges whose gateway answer was lost at least a
+    /// minute ago (an outage), and drop expired idempotency keys.
+    public func maintain() async throws -> (reconciledCharges: Int, purgedKeys: Int) {
+        (try await reconciler.reconcile(minimumAge: .seconds(60)), try await invoices.purgeExpiredIdempotencyKeys())
     }
 
     /// Wallet watches end with the drain (they never finish by themselves).

@@ -121,7 +121,21 @@ struct Billingd: AsyncParsableCommand {
             source.activate()
             return source
         }
+        // Now and then: settle charges whose gateway answer an outage lost, and drop expired keys.
+        let maintenance = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(60))
+                guard !Task.isCancelled else { break }
+                do {
+                    let done = try await billing.maintain()
+                    if done.reconciledCharges > 0 { logger.notice("reconciled pending charges", metadata: ["count": "\(done.reconciledCharges)"]) }
+                } catch {
+                    logger.error("maintenance failed", metadata: ["error_type": "\(type(of: error))"])
+                }
+            }
+        }
         await server.waitUntilStopped()
+        maintenance.cancel()
         await store.close()
         let writes = store.statistics
         logger.notice("store closed", metadata: [

@@ -22,6 +22,7 @@ final class BillingHarness: Sendable {
         var server: RPCServer
         var store: Store
         var gateway: FlakyGateway
+        var handlers: BillingHandlers
     }
 
     private let running = Mutex<Running?>(nil)
@@ -50,8 +51,13 @@ final class BillingHarness: Sendable {
         logger.logLevel = .critical
         let server = RPCServer(configuration: ServerConfiguration(socketPath: socketPath), services: [handlers], logger: logger)
         try server.start()
-        running.withLock { $0 = Running(server: server, store: store, gateway: gateway) }
+        running.withLock { $0 = Running(server: server, store: store, gateway: gateway, handlers: handlers) }
         return prepared
+    }
+
+    /// What billingd does every minute while it runs.
+    func maintain() async throws -> (reconciledCharges: Int, purgedKeys: Int) {
+        try await running.withLock { $0!.handlers }.maintain()
     }
 
     /// Stops the server and closes the store, as SIGTERM does.

@@ -248,6 +248,30 @@ struct WalletTests {
         await service.finish()
     }
 
+    @Test func aRechargeLostToAnOutageIsSettledWhileRunning() async throws {
+        let service = try await BillingHarness()
+        let client = service.client()
+        let accountID = try await client.readyAccount()
+        _ = try await client.addBalance(.init(idempotencyKey: key(), accountID: accountID, amount: usd(1_000)))
+        try await configure(client, accountID, amount: 5_000, threshold: 500)
+        await service.gateway.setMode(.chargesThenGoesDark)
+        _ = try await debit(client, accountID, 600)
+        try await waitForNoRechargeInFlight(client, accountID)
+        #expect(try await client.getWallet(.init(accountID: accountID)).wallet?.balance == usd(400))
+
+        // The gateway comes back; a pending charge younger than a minute is left to its live path.
+        await service.gateway.setMode(.healthy)
+        #expect(try await service.maintain().reconciledCharges == 0)
+        service.clock.advance(by: 61)
+        #expect(try await service.maintain().reconciledCharges == 1)
+        let wallet = try await client.getWallet(.init(accountID: accountID)).wallet!
+        #expect(wallet.balance == usd(5_400))
+        #expect(wallet.consecutiveRechargeFailures == 0)
+        #expect(try await service.maintain().reconciledCharges == 0)
+        try await expectLedgerMatchesBalance(client, accountID)
+        await service.finish()
+    }
+
     @Test func transactionsArePagedFilteredAndSummarized() async throws {
         let service = try await BillingHarness()
         let client = service.client()
