@@ -31,6 +31,31 @@ struct ConnectionTests {
         await server.stop()
     }
 
+    @Test func aClientWaitsForACallSlotInsteadOfOverrunningTheServer() async throws {
+        let server = try TestServer { $0.limits.maxCallsInFlightPerConnection = 4 }
+        var configuration = ClientConfiguration(socketPath: server.socketPath)
+        configuration.maxConcurrentCalls = 4
+        let client = RPCClient(configuration: configuration)
+        // 40 calls at once through 4 slots: every one succeeds, none is refused.
+        let answers = try await withThrowingTaskGroup(of: String.self) { group in
+            for index in 0..<40 { group.addTask { try await client.test("Sleep", "\(index % 5)") } }
+            return try await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        #expect(answers.count == 40)
+        // A caller whose deadline passes while waiting for a slot hears so.
+        let blockers = (0..<4).map { _ in Task { try await client.test("Sleep", "500") } }
+        try await eventually { server.probe.handlersStarted.load(ordering: .relaxed) >= 44 }
+        do {
+            _ = try await client.test("Echo", "late", options: CallOptions(timeout: .milliseconds(50)))
+            Issue.record("the call should not have found a slot")
+        } catch {
+            #expect(error.code == .deadlineExceeded)
+        }
+        for blocker in blockers { _ = try await blocker.value }
+        #expect(try await client.test("Echo", "free again") == "free again")
+        await server.stop()
+    }
+
     @Test func oversizedFrameIsAnsweredOnItsStreamAndTheConnectionLivesOn() async throws {
         let server = try TestServer { $0.limits.maxFramePayloadBytes = 1024 }
         let peer = try RawPeer(path: server.socketPath)

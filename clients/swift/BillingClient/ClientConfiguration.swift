@@ -8,6 +8,9 @@ public struct ClientConfiguration: Sendable {
     public var maxFramePayloadBytes = 4 * 1024 * 1024
     /// Server streams: messages buffered before the server must wait for this client to read.
     public var streamWindow: UInt32 = 16
+    /// Unary calls in flight at once; more wait (until their deadline) for one to finish. Keep it at or
+    /// below the server's calls-in-flight limit per connection (256 by default).
+    public var maxConcurrentCalls = 256
 
     public init(socketPath: String) {
         self.socketPath = socketPath

@@ -12,9 +12,11 @@ import Synchronization
 public final class RPCClient: Sendable {
     public let configuration: ClientConfiguration
     private let connection = Mutex<ClientConnection?>(nil)
+    private let slots: CallSlots
 
     public init(configuration: ClientConfiguration) {
         self.configuration = configuration
+        self.slots = CallSlots(max(1, configuration.maxConcurrentCalls))
     }
 
     deinit { connection.withLock { $0?.close() } }
@@ -37,6 +39,12 @@ public final class RPCClient: Sendable {
     /// Calls a unary method with an encoded request; returns the encoded reply.
     public func unary(_ service: String, _ method: String, payload: [UInt8], options: CallOptions = CallOptions()) async throws(RPCError) -> [UInt8] {
         let deadline = ContinuousClock.now + (options.timeout ?? configuration.defaultTimeout)
+        guard await slots.acquire(until: deadline) else {
+            throw Task.isCancelled
+                ? RPCError(.cancelled, "the call was cancelled")
+                : RPCError(.deadlineExceeded, "the deadline passed while \(configuration.maxConcurrentCalls) calls were in flight on this client")
+        }
+        defer { slots.release() }
         var attempt = 1
         while true {
             do {
