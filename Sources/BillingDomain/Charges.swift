@@ -215,18 +215,27 @@ public struct ChargeReconciler: Sendable {
     }
 
     /// Settles the pending charges created at least `minimumAge` ago (zero: all of them, at start-up,
-    /// when nothing is in flight). Returns how many were settled; those the gateway cannot be asked
-    /// about stay pending for the next round.
-    public func reconcile(minimumAge: Duration) async throws -> Int {
-        let cutoff = context.nowMilliseconds - minimumAge.milliseconds
+    /// when this process has no gateway call in flight). A charge the gateway does not know is declared
+    /// not charged only once it is `notChargedAfter` old: while running, a slow live call could still
+    /// make it, and declaring it failed first would take money without crediting it. Returns how many
+    /// were settled; the rest stay pending for the next round.
+    public func reconcile(minimumAge: Duration, notChargedAfter: Duration) async throws -> Int {
+        let now = context.nowMilliseconds
+        let cutoff = now - minimumAge.milliseconds
         let pending = try await context.store.read { tx in
-            try tx.query("SELECT id, account_id, purpose FROM charges WHERE status = 'pending' AND created_at_ms <= ? ORDER BY seq LIMIT 1000", .integer(cutoff))
-                .map { (id: try $0.string("id"), accountID: try $0.string("account_id"), purpose: try $0.string("purpose")) }
+            try tx.query(
+                "SELECT id, account_id, purpose, created_at_ms FROM charges WHERE status = 'pending' AND created_at_ms <= ? ORDER BY seq LIMIT 1000",
+                .integer(cutoff)
+            ).map { (id: try $0.string("id"), accountID: try $0.string("account_id"), purpose: try $0.string("purpose"), createdAt: try $0.int64("created_at_ms")) }
         }
         var settled = 0
         for charge in pending {
             let outcome = await ChargeLifecycle.lookUp(context.gateway, chargeID: charge.id)
-            if case .unknown = outcome { continue }
+            switch outcome {
+            case .unknown: continue
+            case .notCharged where now - charge.createdAt < notChargedAfter.milliseconds: continue
+            case .notCharged, .settled: break
+            }
             if charge.purpose == Charge.Purpose.invoicePayment.rawValue {
                 let context = context
                 _ = try await context.store.write { tx in

@@ -22,13 +22,15 @@ public struct BillingHandlers: BillingServiceHandlers {
 
     /// Work to do before serving: settle charges a crash left pending, drop expired idempotency keys.
     public func prepare() async throws -> (reconciledCharges: Int, purgedKeys: Int) {
-        (try await reconciler.reconcile(minimumAge: .zero), try await invoices.purgeExpiredIdempotencyKeys())
+        (try await reconciler.reconcile(minimumAge: .zero, notChargedAfter: .zero), try await invoices.purgeExpiredIdempotencyKeys())
     }
 
     /// Work to do now and then while serving: settle charges whose gateway answer was lost at least a
-    /// minute ago (an outage), and drop expired idempotency keys.
+    /// minute ago (an outage); one the gateway does not know is declared not charged after an hour, when
+    /// no live call can still make it. And drop expired idempotency keys.
     public func maintain() async throws -> (reconciledCharges: Int, purgedKeys: Int) {
-        (try await reconciler.reconcile(minimumAge: .seconds(60)), try await invoices.purgeExpiredIdempotencyKeys())
+        (try await reconciler.reconcile(minimumAge: .seconds(60), notChargedAfter: .seconds(3600)),
+         try await invoices.purgeExpiredIdempotencyKeys())
     }
 
     /// Wallet watches end with the drain (they never finish by themselves).

@@ -98,6 +98,8 @@ actor FlakyGateway: PaymentGateway {
         case healthy
         /// Charges are made but the reply never arrives, and lookups fail: the caller cannot know.
         case chargesThenGoesDark
+        /// Nothing reaches the gateway: no charge is made, and lookups fail too.
+        case down
     }
 
     private let sandbox: SandboxGateway
@@ -115,6 +117,7 @@ actor FlakyGateway: PaymentGateway {
     }
 
     func charge(token: String, amount: Money, idempotencyKey: String, description: String) async throws -> GatewayCharge {
+        if mode == .down { throw BillingError.unavailable("the payment gateway cannot be reached") }
         chargeCalls += 1
         let result = try await sandbox.charge(token: token, amount: amount, idempotencyKey: idempotencyKey, description: description)
         if mode == .chargesThenGoesDark { throw BillingError.unavailable("the payment gateway timed out") }
@@ -122,7 +125,7 @@ actor FlakyGateway: PaymentGateway {
     }
 
     func lookUpCharge(idempotencyKey: String) async throws -> GatewayCharge? {
-        if mode == .chargesThenGoesDark { throw BillingError.unavailable("the payment gateway cannot be reached") }
+        if mode != .healthy { throw BillingError.unavailable("the payment gateway cannot be reached") }
         return try await sandbox.lookUpCharge(idempotencyKey: idempotencyKey)
     }
 }

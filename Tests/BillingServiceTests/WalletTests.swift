@@ -272,6 +272,30 @@ struct WalletTests {
         await service.finish()
     }
 
+    @Test func aChargeTheGatewayNeverMadeIsDeclaredFailedOnlyAfterAnHour() async throws {
+        let service = try await BillingHarness()
+        let client = service.client()
+        let accountID = try await client.readyAccount()
+        _ = try await client.addBalance(.init(idempotencyKey: key(), accountID: accountID, amount: usd(1_000)))
+        try await configure(client, accountID, amount: 5_000, threshold: 500)
+        await service.gateway.setMode(.down)
+        _ = try await debit(client, accountID, 600)
+        try await waitForNoRechargeInFlight(client, accountID)
+        await service.gateway.setMode(.healthy)
+        // The gateway does not know the charge, but a slow live call could still make it: wait.
+        service.clock.advance(by: 61)
+        #expect(try await service.maintain().reconciledCharges == 0)
+        #expect(try await client.listCharges(.init(accountID: accountID, statuses: [.pending])).charges.count == 1)
+        service.clock.advance(by: 3_600)
+        #expect(try await service.maintain().reconciledCharges == 1)
+        let failed = try await client.listCharges(.init(accountID: accountID, statuses: [.failed])).charges
+        #expect(failed.map(\.failureCode) == ["not_charged"])
+        #expect(try await client.getWallet(.init(accountID: accountID)).wallet?.balance == usd(400))
+        #expect(await service.gateway.chargeCalls == 1)
+        try await expectLedgerMatchesBalance(client, accountID)
+        await service.finish()
+    }
+
     @Test func transactionsArePagedFilteredAndSummarized() async throws {
         let service = try await BillingHarness()
         let client = service.client()
