@@ -182,6 +182,69 @@ enum ChargeLifecycle {
     }
 }
 
+/// A charge the caller's checks allowed, recorded as pending in the caller's transaction.
+struct PendingCharge: Sendable {
+    var chargeID: String
+    var token: String
+    var amount: Money
+    var description: String
+}
+
+/// What `chargeOnce` found in its first transaction.
+private enum FirstStep<Replay: Sendable>: Sendable {
+    case done(Replay)
+    case reconcile(chargeID: String)
+    case charge(PendingCharge)
+}
+
+extension ChargeLifecycle {
+    /// What a request that takes money under an idempotency key got: the stored outcome of an earlier
+    /// request with the key, or the completion of its own charge (settled, or still pending).
+    enum Once<Replay: Sendable>: Sendable {
+        case replayed(Replay)
+        case completed(ChargeReconciliation.Completion)
+    }
+
+    /// The one path of every request that takes money (paying an invoice, adding funds): in one write
+    /// transaction, replay the key's outcome, or let `record` check what allows the charge and record it
+    /// pending while the key is stored as pending beside it; then charge the card (or, for a key left
+    /// pending, ask the gateway what became of its charge); then settle in a second transaction.
+    /// Callers run it for one key at a time (`KeyedSerialQueue`).
+    static func chargeOnce<Replay: Codable & Sendable>(
+        key: IdempotencyKey, context: BillingContext, replaying: Replay.Type,
+        record: @escaping @Sendable (WriteTransaction, Int64) throws -> PendingCharge
+    ) async throws -> Once<Replay> {
+        let now = context.nowMilliseconds
+        let step: FirstStep<Replay> = try await context.store.write { tx in
+            switch try IdempotencyRecords.look(key, in: tx, as: Replay.self) {
+            case .done(let earlier): return .done(earlier)
+            case .pending(let chargeID?): return .reconcile(chargeID: chargeID)
+            case .pending(nil), .none: break
+            }
+            let pending = try record(tx, now)
+            try IdempotencyRecords.savePending(key, chargeID: pending.chargeID, in: tx, nowMilliseconds: now)
+            return .charge(pending)
+        }
+        let chargeID: String
+        let outcome: GatewayOutcome
+        switch step {
+        case .done(let earlier):
+            return .replayed(earlier)
+        case .reconcile(let pending):
+            chargeID = pending
+            outcome = await lookUp(context.gateway, chargeID: pending)
+        case .charge(let pending):
+            chargeID = pending.chargeID
+            outcome = await callGateway(
+                context.gateway, chargeID: pending.chargeID, token: pending.token, amount: pending.amount, description: pending.description)
+        }
+        return .completed(try await context.store.write { tx in
+            try ChargeReconciliation.complete(
+                chargeID: chargeID, outcome: outcome, invoicePrefix: context.invoiceNumberPrefix, in: tx, nowMilliseconds: context.nowMilliseconds)
+        })
+    }
+}
+
 /// Completes a pending charge by what it was for: the one place that knows every purpose, used by the
 /// live paths and by start-up reconciliation alike.
 enum ChargeReconciliation {

@@ -181,18 +181,7 @@ public struct InvoiceService: Sendable {
         let key = try IdempotencyKey(idempotencyKey, scope: accountID, method: "PayInvoice", parameters: [invoiceID])
         let context = context
         return try await gatewayRequests.run(key.scope + "\u{0}" + key.key) {
-            enum Step: Sendable {
-                case done(InvoicePayment)
-                case reconcile(chargeID: String)
-                case charge(chargeID: String, token: String, amount: Money, description: String)
-            }
-            let now = context.nowMilliseconds
-            let step: Step = try await context.store.write { tx in
-                switch try IdempotencyRecords.look(key, in: tx, as: InvoicePayment.self) {
-                case .done(let payment): return .done(payment)
-                case .pending(let chargeID?): return .reconcile(chargeID: chargeID)
-                case .pending(nil), .none: break
-                }
+            let once = try await ChargeLifecycle.chargeOnce(key: key, context: context, replaying: InvoicePayment.self) { tx, now in
                 let account = try AccountService.account(accountID, in: tx)
                 let invoice = try Self.invoice(invoiceID, accountID: accountID, in: tx)
                 guard invoice.status == .open else {
@@ -210,26 +199,16 @@ public struct InvoiceService: Sendable {
                 let chargeID = try ChargeLifecycle.recordPending(
                     accountID: accountID, amount: invoice.amountDue, card: card, description: description,
                     purpose: .invoicePayment, invoiceID: invoice.id, in: tx, nowMilliseconds: now)
-                try IdempotencyRecords.savePending(key, chargeID: chargeID, in: tx, nowMilliseconds: now)
-                return .charge(chargeID: chargeID, token: card.token, amount: invoice.amountDue, description: description)
+                return PendingCharge(chargeID: chargeID, token: card.token, amount: invoice.amountDue, description: description)
             }
-            let chargeID: String
-            let outcome: ChargeLifecycle.GatewayOutcome
-            switch step {
-            case .done(let payment):
+            switch once {
+            case .replayed(let payment):
                 return payment
-            case .reconcile(let pending):
-                chargeID = pending
-                outcome = await ChargeLifecycle.lookUp(context.gateway, chargeID: pending)
-            case .charge(let id, let token, let amount, let description):
-                chargeID = id
-                outcome = await ChargeLifecycle.callGateway(context.gateway, chargeID: id, token: token, amount: amount, description: description)
+            case .completed(let completion):
+                let payment = completion.payment!
+                guard payment.charge.status == .succeeded else { throw ChargeLifecycle.failure(of: payment.charge) }
+                return payment
             }
-            let settled = try await context.store.write { tx in
-                try ChargeReconciliation.complete(chargeID: chargeID, outcome: outcome, invoicePrefix: context.invoiceNumberPrefix, in: tx, nowMilliseconds: context.nowMilliseconds)
-            }.payment!
-            guard settled.charge.status == .succeeded else { throw ChargeLifecycle.failure(of: settled.charge) }
-            return settled
         }
     }
 

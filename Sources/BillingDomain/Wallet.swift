@@ -197,42 +197,20 @@ public actor Wallet {
     func addFunds(_ amount: Money, key: IdempotencyKey) async throws -> WalletLedger.TopUp {
         let context = context
         let accountID = accountID
-        enum Step: Sendable {
-            case done(WalletLedger.TopUp)
-            case reconcile(chargeID: String)
-            case charge(chargeID: String, token: String)
-        }
-        let now = context.nowMilliseconds
-        let step: Step = try await context.store.write { tx in
-            switch try IdempotencyRecords.look(key, in: tx, as: WalletLedger.TopUp.self) {
-            case .done(let topUp): return .done(topUp)
-            case .pending(let chargeID?): return .reconcile(chargeID: chargeID)
-            case .pending(nil), .none: break
-            }
+        let once = try await ChargeLifecycle.chargeOnce(key: key, context: context, replaying: WalletLedger.TopUp.self) { tx, now in
             let account = try AccountService.account(accountID, in: tx)
             try ChargeLifecycle.requireCompleteBillingInformation(accountID, in: tx)
             let card = try ChargeLifecycle.primaryCard(of: account, in: tx, now: context.now())
             let chargeID = try ChargeLifecycle.recordPending(
                 accountID: accountID, amount: amount, card: card, description: "Wallet funds", purpose: .walletTopUp, invoiceID: nil,
                 in: tx, nowMilliseconds: now)
-            try IdempotencyRecords.savePending(key, chargeID: chargeID, in: tx, nowMilliseconds: now)
-            return .charge(chargeID: chargeID, token: card.token)
+            return PendingCharge(chargeID: chargeID, token: card.token, amount: amount, description: "Wallet funds")
         }
-        let chargeID: String
-        let outcome: ChargeLifecycle.GatewayOutcome
-        switch step {
-        case .done(let topUp):
-            return topUp
-        case .reconcile(let pending):
-            chargeID = pending
-            outcome = await ChargeLifecycle.lookUp(context.gateway, chargeID: pending)
-        case .charge(let id, let token):
-            chargeID = id
-            outcome = await ChargeLifecycle.callGateway(context.gateway, chargeID: id, token: token, amount: amount, description: "Wallet funds")
+        let topUp: WalletLedger.TopUp
+        switch once {
+        case .replayed(let earlier): return earlier
+        case .completed(let completion): topUp = completion.topUp!
         }
-        let topUp = try await context.store.write { tx in
-            try ChargeReconciliation.complete(chargeID: chargeID, outcome: outcome, invoicePrefix: context.invoiceNumberPrefix, in: tx, nowMilliseconds: context.nowMilliseconds)
-        }.topUp!
         applyTopUp(topUp)
         guard topUp.charge.status == .succeeded else { throw ChargeLifecycle.failure(of: topUp.charge) }
         // A successful top-up ends any recharge backoff.

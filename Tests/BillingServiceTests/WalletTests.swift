@@ -16,6 +16,17 @@ struct WalletTests {
             idempotencyKey: key(), accountID: accountID, enabled: enabled, rechargeAmount: usd(amount), threshold: usd(threshold)))
     }
 
+    /// An account with 1,000 in its wallet and auto-recharge of 5,000 below 500, whose debit of 600 started
+    /// a recharge while the gateway was in `mode`: the recharge charge is left pending.
+    private func rechargeLeftPending(_ service: BillingHarness, _ client: BillingServiceClient, gateway mode: FlakyGateway.Mode) async throws -> String {
+        let accountID = try await client.readyAccount()
+        _ = try await client.addBalance(.init(idempotencyKey: key(), accountID: accountID, amount: usd(1_000)))
+        try await configure(client, accountID, amount: 5_000, threshold: 500)
+        await service.gateway.setMode(mode)
+        _ = try await debit(client, accountID, 600)
+        return accountID
+    }
+
     @Test func addingFundsChargesTheCardAndRecordsAnInvoice() async throws {
         let service = try await BillingHarness()
         let client = service.client()
@@ -225,11 +236,7 @@ struct WalletTests {
     @Test func aRechargeWhoseAnswerWasLostIsCreditedOnceAfterARestart() async throws {
         let service = try await BillingHarness()
         var client = service.client()
-        let accountID = try await client.readyAccount()
-        _ = try await client.addBalance(.init(idempotencyKey: key(), accountID: accountID, amount: usd(1_000)))
-        try await configure(client, accountID, amount: 5_000, threshold: 500)
-        await service.gateway.setMode(.chargesThenGoesDark)
-        _ = try await debit(client, accountID, 600)
+        let accountID = try await rechargeLeftPending(service, client, gateway: .chargesThenGoesDark)
         // The gateway took the money but its answer was lost: the charge stays pending, nothing is credited,
         // and no second recharge starts while it is pending.
         try await waitForNoRechargeInFlight(client, accountID)
@@ -251,11 +258,7 @@ struct WalletTests {
     @Test func aRechargeLostToAnOutageIsSettledWhileRunning() async throws {
         let service = try await BillingHarness()
         let client = service.client()
-        let accountID = try await client.readyAccount()
-        _ = try await client.addBalance(.init(idempotencyKey: key(), accountID: accountID, amount: usd(1_000)))
-        try await configure(client, accountID, amount: 5_000, threshold: 500)
-        await service.gateway.setMode(.chargesThenGoesDark)
-        _ = try await debit(client, accountID, 600)
+        let accountID = try await rechargeLeftPending(service, client, gateway: .chargesThenGoesDark)
         try await waitForNoRechargeInFlight(client, accountID)
         #expect(try await client.getWallet(.init(accountID: accountID)).wallet?.balance == usd(400))
 
@@ -275,11 +278,7 @@ struct WalletTests {
     @Test func aChargeTheGatewayNeverMadeIsDeclaredFailedOnlyAfterAnHour() async throws {
         let service = try await BillingHarness()
         let client = service.client()
-        let accountID = try await client.readyAccount()
-        _ = try await client.addBalance(.init(idempotencyKey: key(), accountID: accountID, amount: usd(1_000)))
-        try await configure(client, accountID, amount: 5_000, threshold: 500)
-        await service.gateway.setMode(.down)
-        _ = try await debit(client, accountID, 600)
+        let accountID = try await rechargeLeftPending(service, client, gateway: .down)
         try await waitForNoRechargeInFlight(client, accountID)
         await service.gateway.setMode(.healthy)
         // The gateway does not know the charge, but a slow live call could still make it: wait.
