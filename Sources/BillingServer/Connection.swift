@@ -112,7 +112,7 @@ final class Connection: @unchecked Sendable {
         channel.queue.async { [self] in
             guard !isDraining, !channel.isClosed else { return }
             isDraining = true
-            sendGoAway(RPCError(.unavailable, "the server is shutting down; retry on a new connection"))
+            sendGoAway(RPCError(.unavailable, "the server is shutting down; retry on a new connection", reason: .shuttingDown))
             if calls.isEmpty { channel.closeAfterFlush(.closedLocally("drained")) }
         }
     }
@@ -121,7 +121,7 @@ final class Connection: @unchecked Sendable {
     func forceClose() {
         channel.queue.async { [self] in
             for call in Array(calls.values) {
-                finish(call, RPCError(.unavailable, "the server shut down before the call finished"))
+                finish(call, RPCError(.unavailable, "the server shut down before the call finished", reason: .shuttingDown))
             }
             channel.closeAfterFlush(.closedLocally("shutdown grace period over"))
         }
@@ -137,7 +137,8 @@ final class Connection: @unchecked Sendable {
             logger.warning("refused a peer speaking protocol version \(version)")
             sendGoAway(RPCError(
                 .failedPrecondition,
-                "protocol version \(version) is not supported; this server speaks version \(ConnectionPreface.currentVersion)"))
+                "protocol version \(version) is not supported; this server speaks version \(ConnectionPreface.currentVersion)",
+                reason: .unsupportedProtocolVersion))
             channel.closeAfterFlush(.closedLocally("unsupported protocol version"))
             return false
         case .notThisProtocol:
@@ -154,7 +155,8 @@ final class Connection: @unchecked Sendable {
             logger.warning("frame larger than the limit", metadata: ["stream": "\(header.streamID)", "type": "\(header.type)", "bytes": "\(header.payloadLength)"])
             let error = RPCError(
                 .resourceExhausted,
-                "a \(header.type) frame of \(header.payloadLength) bytes exceeds the \(limits.maxFramePayloadBytes)-byte frame limit")
+                "a \(header.type) frame of \(header.payloadLength) bytes exceeds the \(limits.maxFramePayloadBytes)-byte frame limit",
+                reason: .messageTooLarge)
             if let call = calls[header.streamID] {
                 finish(call, error)
             } else if header.type == .request {
@@ -172,7 +174,7 @@ final class Connection: @unchecked Sendable {
                 if frame.streamID != 0, calls[frame.streamID] == nil {
                     sendResponse(
                         streamID: frame.streamID,
-                        status: RPCStatus(RPCError(.invalidArgument, "frame type \(frame.type) is not part of protocol version 1")))
+                        status: RPCStatus(RPCError(.invalidArgument, "frame type \(frame.type) is not part of protocol version 1", reason: .protocolViolation)))
                 }
             }
         }
@@ -185,23 +187,29 @@ final class Connection: @unchecked Sendable {
         let request: RequestEnvelope
         do {
             request = try RequestEnvelope(wireBytes: frame.payload)
+        } catch where error.reason == TransportReason.invalidString.rawValue {
+            // Well framed, but a string in the envelope is refused: answer this call, keep the connection.
+            highestStreamID = max(highestStreamID, streamID)
+            return answerWithoutRunning(streamID: streamID, method: "unknown", requestID: "\(id)-\(streamID)", started: .now, error: error)
         } catch {
             return protocolViolation("the REQUEST frame on stream \(streamID) does not hold a valid Request envelope")
         }
         highestStreamID = max(highestStreamID, streamID)
-        let method = "\(request.service)/\(request.method)"
+        let handler = router.handler(service: request.service, method: request.method)
+        // Metrics and logs name registered methods only: any peer could otherwise grow the label set.
+        let method = handler == nil ? "unknown" : "\(request.service)/\(request.method)"
         let started = ContinuousClock.now
         let requestID = request.metadata.first { $0.key == "request-id" }?.value.prefix(64).description ?? "\(id)-\(streamID)"
 
         let refusal: RPCError? =
             if isDraining {
-                RPCError(.unavailable, "the server is shutting down; retry on a new connection")
+                RPCError(.unavailable, "the server is shutting down; retry on a new connection", reason: .shuttingDown)
             } else if calls.count >= limits.maxCallsInFlightPerConnection {
-                RPCError(.resourceExhausted, "this connection already has \(limits.maxCallsInFlightPerConnection) calls in flight, the limit; wait for some to finish or open another connection")
+                RPCError(.resourceExhausted, "this connection already has \(limits.maxCallsInFlightPerConnection) calls in flight, the limit; wait for some to finish or open another connection", reason: .tooManyCalls)
             } else if let problem = metadataProblem(request.metadata) {
                 problem
             } else if request.timeoutNanoseconds < 0 {
-                RPCError(.invalidArgument, "timeout_nano must not be negative")
+                RPCError(.invalidArgument, "timeout_nano must not be negative", details: [.field("timeout_nano")])
             } else if !access.allows(peer) {
                 RPCError(.permissionDenied, "uid \(peer.map { "\($0.uid)" } ?? "unknown") is not allowed to call this server")
             } else {
@@ -210,11 +218,11 @@ final class Connection: @unchecked Sendable {
         if let refusal {
             return answerWithoutRunning(streamID: streamID, method: method, requestID: requestID, started: started, error: refusal)
         }
-        guard let handler = router.handler(service: request.service, method: request.method) else {
+        guard let handler else {
             let error = router.hasService(request.service)
-                ? RPCError(.unimplemented, "service \(request.service) has no method \(request.method)")
-                : RPCError(.unimplemented, "unknown service \(request.service)")
-            return answerWithoutRunning(streamID: streamID, method: "unknown", requestID: requestID, started: started, error: error)
+                ? RPCError(.unimplemented, "service \(request.service.prefix(200)) has no method \(request.method.prefix(200))", reason: .unknownMethod)
+                : RPCError(.unimplemented, "unknown service \(request.service.prefix(200))", reason: .unknownService)
+            return answerWithoutRunning(streamID: streamID, method: method, requestID: requestID, started: started, error: error)
         }
 
         let requested = request.timeoutNanoseconds == 0 ? limits.defaultCallTimeout : .nanoseconds(request.timeoutNanoseconds)
@@ -267,11 +275,11 @@ final class Connection: @unchecked Sendable {
 
     private func metadataProblem(_ metadata: [MetadataEntry]) -> RPCError? {
         guard metadata.count <= limits.maxMetadataEntries else {
-            return RPCError(.resourceExhausted, "the request carries \(metadata.count) metadata entries; the limit is \(limits.maxMetadataEntries)")
+            return RPCError(.resourceExhausted, "the request carries \(metadata.count) metadata entries; the limit is \(limits.maxMetadataEntries)", reason: .metadataTooLarge)
         }
         let bytes = metadata.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
         guard bytes <= limits.maxMetadataBytes else {
-            return RPCError(.resourceExhausted, "the request carries \(bytes) bytes of metadata; the limit is \(limits.maxMetadataBytes)")
+            return RPCError(.resourceExhausted, "the request carries \(bytes) bytes of metadata; the limit is \(limits.maxMetadataBytes)", reason: .metadataTooLarge)
         }
         return nil
     }
@@ -279,8 +287,8 @@ final class Connection: @unchecked Sendable {
     /// A peer that breaks the framing rules cannot be trusted with more frames: tell it why, then close.
     private func protocolViolation(_ message: String) {
         logger.warning("closing connection: \(message)")
-        sendGoAway(RPCError(.invalidArgument, message))
-        for call in Array(calls.values) { finish(call, RPCError(.cancelled, "the connection broke the protocol and was closed")) }
+        sendGoAway(RPCError(.invalidArgument, message, reason: .protocolViolation))
+        for call in Array(calls.values) { finish(call, RPCError(.cancelled, "the connection broke the protocol and was closed", reason: .protocolViolation)) }
         channel.closeAfterFlush(.closedLocally(message))
     }
 
@@ -362,7 +370,7 @@ final class Connection: @unchecked Sendable {
     private func closeIfIdle() {
         guard calls.isEmpty, ContinuousClock.now - lastActivity >= limits.idleTimeout, !channel.isClosed else { return }
         logger.debug("closing idle connection")
-        sendGoAway(RPCError(.unavailable, "the connection was idle for \(limits.idleTimeout); reconnect to call again"))
+        sendGoAway(RPCError(.unavailable, "the connection was idle for \(limits.idleTimeout); reconnect to call again", reason: .idle))
         channel.closeAfterFlush(.closedLocally("idle"))
     }
 

@@ -136,9 +136,9 @@ public final class RPCServer: Sendable {
             ) { [weak self] closed in self?.forget(closed) }
             let refusal: RPCError? =
                 if state.isShuttingDown {
-                    RPCError(.unavailable, "the server is shutting down")
+                    RPCError(.unavailable, "the server is shutting down", reason: .shuttingDown)
                 } else if state.connections.count >= configuration.limits.maxConnections {
-                    RPCError(.resourceExhausted, "the server already has \(configuration.limits.maxConnections) connections, its limit; retry later")
+                    RPCError(.resourceExhausted, "the server already has \(configuration.limits.maxConnections) connections, its limit; retry later", reason: .tooManyConnections)
                 } else {
                     nil
                 }

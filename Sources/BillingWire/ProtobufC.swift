@@ -67,8 +67,9 @@ public func packProtobufC<M>(_ message: UnsafeMutablePointer<M>) -> [UInt8] {
     }
 }
 
-/// Unpacks `bytes` with a generated `…__unpack` function, lets `read` copy the fields out,
-/// and frees the C struct before returning.
+/// Unpacks `bytes` with a generated `…__unpack` function, refuses string fields with NUL bytes or
+/// invalid UTF-8 (``StringFieldCheck``), lets `read` copy the fields out, and frees the C struct
+/// before returning.
 public func unpackProtobufC<M, Value>(
     _ bytes: [UInt8],
     as name: String,
@@ -78,9 +79,14 @@ public func unpackProtobufC<M, Value>(
 ) throws(RPCError) -> Value {
     let message = bytes.withUnsafeBufferPointer { unpack(nil, $0.count, $0.baseAddress) }
     guard let message else {
-        throw RPCError(.invalidArgument, "the \(name) message is not valid protobuf")
+        throw RPCError(.invalidArgument, "the \(name) message is not valid protobuf", reason: .invalidMessage)
     }
     defer { free(message, nil) }
+    // Every generated struct starts with its `ProtobufCMessage` base, which names its descriptor.
+    let descriptor = UnsafeRawPointer(message).assumingMemoryBound(to: ProtobufCMessage.self).pointee.descriptor!
+    if let problem = bytes.withUnsafeBufferPointer({ StringFieldCheck.firstProblem(in: $0, of: descriptor) }) {
+        throw problem
+    }
     return try read(message.pointee)
 }
 

@@ -56,7 +56,7 @@ struct CallTests {
             #expect(!error.message.contains("4242"))
             #expect(error.message.contains("request id"))
         }
-        await #expect(throws: RPCError(.unimplemented, "service test.v1.Test has no method Nope")) { try await client.test("Nope") }
+        await #expect(throws: RPCError(.unimplemented, "service test.v1.Test has no method Nope", reason: .unknownMethod)) { try await client.test("Nope") }
         do {
             _ = try await client.unary("no.such.Service", "Call", payload: [])
         } catch {

@@ -74,7 +74,7 @@ struct ConnectionTests {
         let server = try TestServer { $0.limits.maxMetadataBytes = 100 }
         let client = server.client()
         let options = CallOptions(metadata: [MetadataEntry(key: "big", value: String(repeating: "x", count: 200))])
-        await #expect(throws: RPCError(.resourceExhausted, "the request carries 203 bytes of metadata; the limit is 100")) {
+        await #expect(throws: RPCError(.resourceExhausted, "the request carries 203 bytes of metadata; the limit is 100", reason: .metadataTooLarge)) {
             try await client.test("Echo", "x", options: options)
         }
         #expect(try await client.test("Echo", "ok") == "ok")
