@@ -11,17 +11,20 @@ public struct BillingContext: Sendable {
     public let seller: InvoiceDocument.Seller
     /// Invoice numbers are this prefix, a dash and a six-digit sequence: "INV-000042".
     public let invoiceNumberPrefix: String
+    /// The largest single amount taken.
+    public let limits: MoneyLimits
 
     public init(
         store: Store, gateway: any PaymentGateway, now: @escaping @Sendable () -> Date = Date.init,
         seller: InvoiceDocument.Seller = InvoiceDocument.Seller(name: "Billing Service Ltd", addressLines: ["1 Example Street", "London EC1A 1AA", "United Kingdom"]),
-        invoiceNumberPrefix: String = "INV"
+        invoiceNumberPrefix: String = "INV", limits: MoneyLimits = MoneyLimits()
     ) {
         self.store = store
         self.gateway = gateway
         self.now = now
         self.seller = seller
         self.invoiceNumberPrefix = invoiceNumberPrefix
+        self.limits = limits
     }
 
     /// Now, in the store's unit.

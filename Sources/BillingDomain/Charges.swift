@@ -66,13 +66,14 @@ enum ChargeLifecycle {
     /// The primary card of an account, or FAILED_PRECONDITION saying why there is none to charge.
     static func primaryCard(of account: Account, in tx: some Querying, now: Date) throws -> ChargeableCard {
         guard let id = account.primaryPaymentMethodID else {
-            throw BillingError.failedPrecondition("the account has no primary card; add a card or choose a primary one", field: "payment_method_id")
+            throw BillingError.failedPrecondition(
+                "the account has no primary card; add a card or choose a primary one", field: "payment_method_id", reason: .noPrimaryPaymentMethod)
         }
         let method = try PaymentMethodService.paymentMethod(id, accountID: account.id, in: tx, now: now)
         guard !method.isExpired else {
             throw BillingError.failedPrecondition(
                 "the primary card ending \(method.last4) expired \(method.expiryMonth)/\(method.expiryYear); add a current card",
-                field: "payment_method_id")
+                field: "payment_method_id", reason: .primaryCardExpired)
         }
         let token = try PaymentMethodService.activeToken(id, accountID: account.id, in: tx)
         return ChargeableCard(paymentMethodID: id, token: token, brand: method.brand.rawValue, last4: method.last4)
@@ -84,7 +85,7 @@ enum ChargeLifecycle {
         guard record.isComplete else {
             throw BillingError.failedPrecondition(
                 "the billing address is incomplete: \(record.missingForPayments.joined(separator: ", ")) missing; update the billing information first",
-                field: "billing_information")
+                field: "billing_information", reason: .billingAddressIncomplete)
         }
     }
 
@@ -102,6 +103,9 @@ enum ChargeLifecycle {
         return id
     }
 
+    /// Charges the card under the charge id as the gateway's idempotency key; a lost answer is looked
+    /// up under the same key. Safe to call again for the same pending charge: the gateway deduplicates
+    /// on the key, so a second call returns the first charge instead of making another.
     static func callGateway(_ gateway: any PaymentGateway, chargeID: String, token: String, amount: Money, description: String) async -> GatewayOutcome {
         do {
             return .settled(try await gateway.charge(token: token, amount: amount, idempotencyKey: chargeID, description: description))
@@ -110,16 +114,23 @@ enum ChargeLifecycle {
         }
     }
 
-    /// Asks the gateway what became of the charge made under `chargeID`.
+    /// Asks the gateway what became of the charge made under `chargeID`. A charge it does not find is
+    /// `.unknown`, never `.notCharged`: a processor's look-up can lag behind its charges, so only the
+    /// reconciler, once a charge is old enough, may conclude that nothing was charged.
     static func lookUp(_ gateway: any PaymentGateway, chargeID: String) async -> GatewayOutcome {
         do {
-            guard let charge = try await gateway.lookUpCharge(idempotencyKey: chargeID) else {
-                return .notCharged(reason: "the payment gateway could not be reached; nothing was charged")
-            }
+            guard let charge = try await gateway.lookUpCharge(idempotencyKey: chargeID) else { return .unknown }
             return .settled(charge)
         } catch {
             return .unknown
         }
+    }
+
+    /// Runs `work` to its end even if the calling task is cancelled (the caller's deadline passed, or
+    /// it went away): once a charge is recorded pending and sent, its outcome must be recorded, or the
+    /// money moves without its credit until reconciliation.
+    static func uncancellable<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await Task { try await work() }.value
     }
 
     /// Records the outcome of a pending charge. Returns the charge (still pending for `.unknown`) and
@@ -149,13 +160,17 @@ enum ChargeLifecycle {
     static func failure(of charge: Charge) -> BillingError {
         switch charge.status {
         case .failed where charge.failureCode == notChargedCode:
-            return .unavailable("\(charge.failureMessage); retry later")
+            return .unavailable("\(charge.failureMessage); retry later", reason: .gatewayUnavailable)
         case .failed:
-            return .failedPrecondition(
-                "the card ending \(charge.cardLast4) was declined (\(charge.failureCode)): \(charge.failureMessage); use another card or contact the card issuer",
-                field: "payment_method_id")
+            return BillingError(
+                kind: .failedPrecondition,
+                message: "the card ending \(charge.cardLast4) was declined (\(charge.failureCode)): \(charge.failureMessage); use another card or contact the card issuer",
+                field: "payment_method_id", reason: .cardDeclined, declineCode: charge.failureCode)
         case .pending:
-            return .unavailable("the payment gateway did not answer; the charge \(charge.id) is pending and will be reconciled; retry with the same idempotency key to see its outcome")
+            return .unavailable(
+                "the payment gateway has not answered yet; the charge \(charge.id) is pending and will be reconciled; "
+                    + "a retry with the same idempotency key asks the gateway again and never charges twice",
+                reason: .chargePending)
         case .succeeded:
             return .internalError("charge \(charge.id) succeeded")
         }
@@ -218,30 +233,44 @@ extension ChargeLifecycle {
         let step: FirstStep<Replay> = try await context.store.write { tx in
             switch try IdempotencyRecords.look(key, in: tx, as: Replay.self) {
             case .done(let earlier): return .done(earlier)
-            case .pending(let chargeID?): return .reconcile(chargeID: chargeID)
+            case .pending(let chargeID?): return try resendable(chargeID, in: tx).map(FirstStep.charge) ?? .reconcile(chargeID: chargeID)
             case .pending(nil), .none: break
             }
             let pending = try record(tx, now)
             try IdempotencyRecords.savePending(key, chargeID: pending.chargeID, in: tx, nowMilliseconds: now)
             return .charge(pending)
         }
-        let chargeID: String
-        let outcome: GatewayOutcome
-        switch step {
-        case .done(let earlier):
-            return .replayed(earlier)
-        case .reconcile(let pending):
-            chargeID = pending
-            outcome = await lookUp(context.gateway, chargeID: pending)
-        case .charge(let pending):
-            chargeID = pending.chargeID
-            outcome = await callGateway(
-                context.gateway, chargeID: pending.chargeID, token: pending.token, amount: pending.amount, description: pending.description)
-        }
-        return .completed(try await context.store.write { tx in
-            try ChargeReconciliation.complete(
-                chargeID: chargeID, outcome: outcome, invoicePrefix: context.invoiceNumberPrefix, in: tx, nowMilliseconds: context.nowMilliseconds)
+        if case .done(let earlier) = step { return .replayed(earlier) }
+        // From here the charge exists at the gateway, or may: its outcome is recorded whatever the caller does.
+        return .completed(try await uncancellable {
+            let chargeID: String
+            let outcome: GatewayOutcome
+            switch step {
+            case .done: preconditionFailure("handled above")
+            case .reconcile(let pending):
+                chargeID = pending
+                outcome = await lookUp(context.gateway, chargeID: pending)
+            case .charge(let pending):
+                chargeID = pending.chargeID
+                outcome = await callGateway(
+                    context.gateway, chargeID: pending.chargeID, token: pending.token, amount: pending.amount, description: pending.description)
+            }
+            return try await context.store.write { tx in
+                try ChargeReconciliation.complete(
+                    chargeID: chargeID, outcome: outcome, invoicePrefix: context.invoiceNumberPrefix, in: tx, nowMilliseconds: context.nowMilliseconds)
+            }
         })
+    }
+
+    /// A charge still pending under a retried key, ready to be sent again under its own gateway key
+    /// (the gateway returns the first charge if it made one); nil when it is settled or its card's
+    /// token is gone, and then it is only looked up.
+    private static func resendable(_ chargeID: String, in tx: some Querying) throws -> PendingCharge? {
+        let charge = try charge(chargeID, in: tx)
+        guard charge.status == .pending, let methodID = charge.paymentMethodID,
+            let token = try tx.queryOne("SELECT gateway_token FROM payment_methods WHERE id = ?", .text(methodID))?.optionalString("gateway_token")
+        else { return nil }
+        return PendingCharge(chargeID: chargeID, token: token, amount: charge.amount, description: charge.description)
     }
 }
 
@@ -293,11 +322,17 @@ public struct ChargeReconciler: Sendable {
         }
         var settled = 0
         for charge in pending {
-            let outcome = await ChargeLifecycle.lookUp(context.gateway, chargeID: charge.id)
-            switch outcome {
-            case .unknown: continue
-            case .notCharged where now - charge.createdAt < notChargedAfter.milliseconds: continue
-            case .notCharged, .settled: break
+            let outcome: ChargeLifecycle.GatewayOutcome
+            do {
+                if let found = try await context.gateway.lookUpCharge(idempotencyKey: charge.id) {
+                    outcome = .settled(found)
+                } else if now - charge.createdAt >= notChargedAfter.milliseconds {
+                    outcome = .notCharged(reason: "the payment gateway has no record of this charge; nothing was charged")
+                } else {
+                    continue  // too young to be sure: the gateway's look-up may lag, or a live call may still land
+                }
+            } catch {
+                continue  // the gateway cannot be asked now; the next round tries again
             }
             if charge.purpose == Charge.Purpose.invoicePayment.rawValue {
                 let context = context
@@ -305,7 +340,7 @@ public struct ChargeReconciler: Sendable {
                     try ChargeReconciliation.complete(chargeID: charge.id, outcome: outcome, invoicePrefix: context.invoiceNumberPrefix, in: tx, nowMilliseconds: context.nowMilliseconds)
                 }
             } else {
-                try await wallets.wallet(charge.accountID).settlePending(chargeID: charge.id, outcome: outcome)
+                try await wallets.settlePending(accountID: charge.accountID, chargeID: charge.id, outcome: outcome)
             }
             settled += 1
         }

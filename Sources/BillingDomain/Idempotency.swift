@@ -73,7 +73,7 @@ enum IdempotencyRecords {
         guard try row.string("fingerprint") == key.fingerprint else {
             throw BillingError.invalidArgument(
                 "idempotency_key was already used for a different request; use a new key for new parameters",
-                field: "idempotency_key")
+                field: "idempotency_key", reason: .idempotencyKeyReused)
         }
         guard try row.string("state") == "done" else { return .pending(chargeID: try row.optionalString("charge_id")) }
         let outcome = try JSONDecoder().decode(Outcome<Result>.self, from: Data(try row.string("result").utf8))

@@ -93,9 +93,9 @@ public struct InvoiceService: Sendable {
             guard (1...Self.maxQuantity).contains(line.quantity) else {
                 throw BillingError.invalidArgument("\(field).quantity must be between 1 and \(Self.maxQuantity)", field: "\(field).quantity")
             }
-            guard line.unitAmount.amountMinor > 0 else {
-                throw BillingError.invalidArgument("\(field).unit_amount must be positive", field: "\(field).unit_amount")
-            }
+            try context.limits.require(line.unitAmount, field: "\(field).unit_amount")
+            // Both factors are bounded (quantity ≤ 10^6, unit ≤ 2^40), so the product fits; it is checked all the same.
+            try context.limits.require(try line.unitAmount.multiplied(by: line.quantity), field: "\(field).amount")
         }
         let key = try IdempotencyKey(idempotencyKey, scope: accountID, method: "CreateInvoice", parameters: [memo, "\(daysUntilDue)"] + lines.flatMap {
             [$0.description, "\($0.quantity)", "\($0.unitAmount.amountMinor)", $0.unitAmount.currency.code]
@@ -113,6 +113,8 @@ public struct InvoiceService: Sendable {
                     unitAmount: line.unitAmount, amount: amount))
             }
             let subtotal = try Money.sum(priced.map(\.amount), in: account.currency)
+            // Paying an invoice is one charge, so its total is one amount under the limit.
+            try context.limits.require(subtotal, field: "lines", name: "the invoice total")
             let id = Identifier.make("inv")
             // Tax is not computed yet: it is recorded as zero and printed as such.
             try tx.execute("""
@@ -137,7 +139,7 @@ public struct InvoiceService: Sendable {
         let prefix = context.invoiceNumberPrefix
         return try await transition(accountID, invoiceID, idempotencyKey, method: "FinalizeInvoice") { invoice, tx, now in
             guard invoice.status == .draft else {
-                throw BillingError.failedPrecondition("invoice \(invoice.id) is \(invoice.status.rawValue); only a draft can be finalized", field: "invoice_id")
+                throw BillingError.failedPrecondition("invoice \(invoice.id) is \(invoice.status.rawValue); only a draft can be finalized", field: "invoice_id", reason: .invoiceStateConflict)
             }
             try ChargeLifecycle.requireCompleteBillingInformation(accountID, in: tx)
             let billedTo = try AccountService.billingInformation(accountID, in: tx).information
@@ -154,7 +156,7 @@ public struct InvoiceService: Sendable {
     public func void(accountID: String, invoiceID: String, idempotencyKey: String) async throws -> Invoice {
         try await transition(accountID, invoiceID, idempotencyKey, method: "VoidInvoice") { invoice, tx, _ in
             guard invoice.status == .draft || invoice.status == .open else {
-                throw BillingError.failedPrecondition("invoice \(invoice.id) is \(invoice.status.rawValue); only draft or open invoices can be voided", field: "invoice_id")
+                throw BillingError.failedPrecondition("invoice \(invoice.id) is \(invoice.status.rawValue); only draft or open invoices can be voided", field: "invoice_id", reason: .invoiceStateConflict)
             }
             try Self.requireNoPaymentInFlight(invoice.id, in: tx)
             try tx.execute("UPDATE invoices SET status = 'void' WHERE id = ?", .text(invoice.id))
@@ -165,7 +167,7 @@ public struct InvoiceService: Sendable {
     public func markUncollectible(accountID: String, invoiceID: String, idempotencyKey: String) async throws -> Invoice {
         try await transition(accountID, invoiceID, idempotencyKey, method: "MarkInvoiceUncollectible") { invoice, tx, _ in
             guard invoice.status == .open else {
-                throw BillingError.failedPrecondition("invoice \(invoice.id) is \(invoice.status.rawValue); only an open invoice can be marked uncollectible", field: "invoice_id")
+                throw BillingError.failedPrecondition("invoice \(invoice.id) is \(invoice.status.rawValue); only an open invoice can be marked uncollectible", field: "invoice_id", reason: .invoiceStateConflict)
             }
             try Self.requireNoPaymentInFlight(invoice.id, in: tx)
             try tx.execute("UPDATE invoices SET status = 'uncollectible' WHERE id = ?", .text(invoice.id))
@@ -187,10 +189,10 @@ public struct InvoiceService: Sendable {
                 guard invoice.status == .open else {
                     throw BillingError.failedPrecondition(
                         "invoice \(invoice.id) is \(invoice.status.rawValue); only an open invoice can be paid"
-                            + (invoice.status == .draft ? " (finalize it first)" : ""), field: "invoice_id")
+                            + (invoice.status == .draft ? " (finalize it first)" : ""), field: "invoice_id", reason: .invoiceNotPayable)
                 }
                 guard invoice.amountDue.isPositive else {
-                    throw BillingError.failedPrecondition("invoice \(invoice.id) has nothing due", field: "invoice_id")
+                    throw BillingError.failedPrecondition("invoice \(invoice.id) has nothing due", field: "invoice_id", reason: .invoiceNotPayable)
                 }
                 try Self.requireNoPaymentInFlight(invoice.id, in: tx)
                 try ChargeLifecycle.requireCompleteBillingInformation(accountID, in: tx)
@@ -254,7 +256,7 @@ public struct InvoiceService: Sendable {
     public func pdf(accountID: String, invoiceID: String) async throws -> (fileName: String, bytes: [UInt8]) {
         let invoice = try await invoice(accountID: accountID, invoiceID: invoiceID, number: nil)
         guard let number = invoice.number, let finalized = invoice.finalizedAtMilliseconds, let billedTo = invoice.billedTo else {
-            throw BillingError.failedPrecondition("invoice \(invoice.id) is a draft; finalize it to get a PDF", field: "invoice_id")
+            throw BillingError.failedPrecondition("invoice \(invoice.id) is a draft; finalize it to get a PDF", field: "invoice_id", reason: .invoiceStateConflict)
         }
         let document = InvoiceDocument(
             seller: context.seller, buyer: billedTo, number: number,
@@ -339,7 +341,7 @@ public struct InvoiceService: Sendable {
 
     private static func requireNoPaymentInFlight(_ invoiceID: String, in tx: some Querying) throws {
         if try tx.queryOne("SELECT id FROM charges WHERE invoice_id = ? AND status = 'pending' LIMIT 1", .text(invoiceID)) != nil {
-            throw BillingError.failedPrecondition("a payment of invoice \(invoiceID) is in progress; try again once it settles", field: "invoice_id")
+            throw BillingError.failedPrecondition("a payment of invoice \(invoiceID) is in progress; try again once it settles", field: "invoice_id", reason: .chargePending)
         }
     }
 

@@ -171,7 +171,7 @@ public struct Money: Hashable, Sendable, Codable, CustomStringConvertible {
         if currency != billingCurrency {
             throw BillingError.invalidArgument(
                 "\(field) is in \(currency.code) but the account bills in \(billingCurrency.code)",
-                field: field)
+                field: field, reason: .currencyMismatch)
         }
     }
 
@@ -183,7 +183,7 @@ public struct Money: Hashable, Sendable, Codable, CustomStringConvertible {
             throw BillingError.invalidArgument(
                 "cannot \(operation) an amount in \(other.currency.code) and an amount in \(currency.code); "
                     + "amounts must be in the same currency",
-                field: "currency")
+                field: "currency", reason: .currencyMismatch)
         }
     }
 
@@ -260,5 +260,42 @@ public struct Money: Hashable, Sendable, Codable, CustomStringConvertible {
             grouped.append(digit)
         }
         return grouped
+    }
+}
+
+/// The largest single amount the service takes: a charge, a top-up, a usage debit, an invoice line
+/// or total, a recharge amount or threshold. Configurable; Stripe's limit for one charge by default.
+///
+/// Why no sum can overflow under it: every ledger line, charge and invoice total is at most
+/// `maxAmountMinor` (at most 2^40 even if configured to the ceiling below), so a balance or a month's
+/// summary, a sum of such lines, needs over 2^23 lines at the ceiling, and over 9 × 10^10 at the default,
+/// before it nears 2^63: centuries at any rate this service can write. Products (quantity × unit price)
+/// are checked before they are stored.
+public struct MoneyLimits: Sendable, Hashable {
+    /// 99,999,999 minor units: USD 999,999.99, Stripe's largest charge.
+    public static let defaultMaxAmountMinor: Int64 = 99_999_999
+    /// The highest limit that may be configured (about 10^12 minor units).
+    public static let ceilingMaxAmountMinor: Int64 = 1 << 40
+
+    public let maxAmountMinor: Int64
+
+    public init(maxAmountMinor: Int64 = defaultMaxAmountMinor) {
+        precondition((1...Self.ceilingMaxAmountMinor).contains(maxAmountMinor), "the amount limit must be between 1 and 2^40 minor units")
+        self.maxAmountMinor = maxAmountMinor
+    }
+
+    /// Checks one amount a caller sent: above zero (or zero, when `allowsZero`) and within the limit.
+    /// The message names the limit in the amount's currency, so a person sees what is allowed.
+    /// - Parameter name: what the message calls the amount, when not the field's name.
+    public func require(_ amount: Money, field: String, name: String? = nil, allowsZero: Bool = false) throws(BillingError) {
+        let name = name ?? field
+        guard allowsZero ? amount.amountMinor >= 0 : amount.isPositive else {
+            throw .invalidArgument("\(name) must be \(allowsZero ? "zero or more" : "positive"); got \(amount.formatted)", field: field)
+        }
+        guard amount.amountMinor <= maxAmountMinor else {
+            throw .invalidArgument(
+                "\(name) is \(amount.formatted); one amount may be at most \(Money(amountMinor: maxAmountMinor, currency: amount.currency).formatted) (\(maxAmountMinor) minor units)",
+                field: field, reason: .amountTooLarge)
+        }
     }
 }

@@ -30,8 +30,18 @@ public protocol PaymentGateway: Sendable {
     func charge(token: String, amount: Money, idempotencyKey: String, description: String) async throws
         -> GatewayCharge
 
-    /// The charge made under `idempotencyKey`, or `nil` if none was made.
+    /// The charge made under `idempotencyKey`, or `nil` if none was found (yet).
     func lookUpCharge(idempotencyKey: String) async throws -> GatewayCharge?
+
+    /// How long after a charge call its look-up may still miss it. Until a pending charge is this old,
+    /// a look-up that finds nothing proves nothing, and the reconciler keeps it pending instead of
+    /// declaring it not charged (which would free its idempotency key for a second charge).
+    var lookUpLag: Duration { get }
+}
+
+extension PaymentGateway {
+    /// A real processor's search lags its charges by seconds to minutes; an hour is safe.
+    public var lookUpLag: Duration { .seconds(3600) }
 }
 
 /// Limits every gateway applies to its inputs.

@@ -120,7 +120,7 @@ public struct PaymentMethodService: Sendable {
             guard !candidate.isExpired else {
                 throw BillingError.failedPrecondition(
                     "the card ending \(candidate.last4) expired \(candidate.expiryMonth)/\(candidate.expiryYear); add a current card instead",
-                    field: "payment_method_id")
+                    field: "payment_method_id", reason: .primaryCardExpired)
             }
             try tx.execute("UPDATE accounts SET primary_payment_method_id = ? WHERE id = ?", .text(paymentMethodID), .text(accountID))
             let method = try Self.paymentMethod(paymentMethodID, accountID: accountID, in: tx, now: context.now())

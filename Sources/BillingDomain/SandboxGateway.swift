@@ -14,7 +14,7 @@ import Darwin
 /// | card number           | tokenize | every charge                                       |
 /// |-----------------------|----------|----------------------------------------------------|
 /// | 4242 4242 4242 4242   | succeeds | succeeds                                           |
-/// | 4000 0000 0000 0002   | succeeds | fails, `card_declined`                             |
+/// | 4000 0000 0000 0002   | declined (`card_declined`): cards are verified on attach, as Stripe does |
 /// | 4000 0000 0000 9995   | succeeds | fails, `insufficient_funds`                        |
 /// | 4000 0000 0000 0341   | succeeds | fails, `card_declined` ("declined by its issuer")  |
 /// | any other valid card  | succeeds | succeeds                                           |
@@ -52,6 +52,7 @@ public actor SandboxGateway: PaymentGateway {
     /// How a tokenized test card behaves when charged.
     public enum CardBehaviour: String, Sendable, Codable {
         case succeeds
+        /// Refused when tokenized; tokens journaled before that rule decline every charge.
         case declined
         case insufficientFunds
         case declinedByIssuerOnEveryCharge
@@ -141,6 +142,12 @@ public actor SandboxGateway: PaymentGateway {
         try await simulateNetwork()
         // No `await` from here on: the call runs to completion without interleaving.
         try card.validate(now: now())
+        // Stripe verifies a card when it is attached; this test number fails that check.
+        if CardBehaviour.forCardNumber(card.digits) == .declined {
+            throw BillingError(
+                kind: .failedPrecondition, message: "the card ending \(card.last4) was declined when it was verified; use another card or contact the card issuer",
+                field: "card.number", reason: .cardDeclined, declineCode: "card_declined")
+        }
 
         let record = SandboxJournal.TokenRecord(
             token: "tok_sandbox_" + SandboxGateway.randomHex(),
@@ -196,6 +203,9 @@ public actor SandboxGateway: PaymentGateway {
         try loseResponseIfAsked()
         return record.charge
     }
+
+    /// The journal is synced before a charge call answers, so a look-up never lags behind it.
+    public nonisolated var lookUpLag: Duration { .zero }
 
     public func lookUpCharge(idempotencyKey: String) async throws -> GatewayCharge? {
         try await simulateNetwork()

@@ -151,5 +151,12 @@ public enum BillingSchema {
             CREATE TRIGGER wallet_transactions_no_delete BEFORE DELETE ON wallet_transactions
             BEGIN SELECT RAISE(ABORT, 'wallet transactions are append-only'); END;
             """),
+        Migration(version: 3, name: "ledger times never run backwards", sql: """
+            -- The created_at_ms of the wallet's latest ledger line: the next line is stamped no earlier,
+            -- so that timestamps never contradict ledger order.
+            ALTER TABLE wallets ADD COLUMN last_entry_at_ms INTEGER NOT NULL DEFAULT 0;
+            UPDATE wallets SET last_entry_at_ms =
+                coalesce((SELECT max(created_at_ms) FROM wallet_transactions t WHERE t.account_id = wallets.account_id), 0);
+            """),
     ]
 }

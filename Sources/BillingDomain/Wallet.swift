@@ -1,5 +1,6 @@
 import BillingStore
 import Foundation
+import Synchronization
 
 /// Auto-recharge: when a debit leaves the balance at or below `threshold`, charge `amount` (or the
 /// smallest multiple of it that lifts the balance above the threshold) to the primary card.
@@ -62,14 +63,24 @@ public actor Wallet {
     private var suspensionReason: String
     private var lastRechargeAtMilliseconds: Int64?
     private var lastRechargeChargeID: String?
-    private var recharge: (task: Task<Void, Never>, amount: Money)?
+    private var recharge: (task: Task<Void, Never>, amount: Money)? {
+        didSet { holds.store((recharge == nil ? 0 : 1) + watchers.count, ordering: .relaxed) }
+    }
     private var rechargeFailures = 0
     private var rechargeRetryAfter: Int64?
     private var month: String
     private var creditsThisMonth: Int64
     private var debitsThisMonth: Int64
-    private var watchers: [Int: AsyncStream<WalletEvent>.Continuation] = [:]
+    private var watchers: [Int: AsyncStream<WalletEvent>.Continuation] = [:] {
+        didSet { holds.store((recharge == nil ? 0 : 1) + watchers.count, ordering: .relaxed) }
+    }
     private var nextWatcherID = 0
+    /// What keeps this wallet in memory besides calls: a recharge in flight and each watcher.
+    private let holds = Atomic<Int>(0)
+
+    /// Whether nothing but calls could still need this actor: no recharge in flight, nobody watching.
+    /// Read without a hop by `LoadedWallets`, which evicts only idle wallets.
+    nonisolated var isIdle: Bool { holds.load(ordering: .relaxed) == 0 }
 
     static func load(accountID: String, context: BillingContext, policy: WalletPolicy) async throws -> Wallet {
         let month = Self.month(of: context.nowMilliseconds)
@@ -134,7 +145,7 @@ public actor Wallet {
     /// Events from now on; at most `WalletPolicy.maxWatchers` at once, each buffering the newest 64.
     public func events() throws -> AsyncStream<WalletEvent> {
         guard watchers.count < policy.maxWatchers else {
-            throw BillingError.resourceExhausted("wallet \(accountID) already has \(policy.maxWatchers) watchers, the limit")
+            throw BillingError.resourceExhausted("wallet \(accountID) already has \(policy.maxWatchers) watchers, the limit", reason: .tooManyWatchers)
         }
         let (stream, continuation) = AsyncStream.makeStream(of: WalletEvent.self, bufferingPolicy: .bufferingNewest(64))
         let id = nextWatcherID
@@ -176,17 +187,16 @@ public actor Wallet {
                 await afterDebit()
                 return (transaction, false)
             case .suspended(let reason):
-                throw BillingError.failedPrecondition("usage-based services of account \(accountID) are suspended: \(reason); add funds to restore them")
+                throw BillingError.failedPrecondition(
+                    "usage-based services of account \(accountID) are suspended: \(reason); add funds to restore them", reason: .walletSuspended)
             case .insufficient(let available):
-                if !waitedForRecharge, let rechargeDone = startRechargeIfAllowed(covering: usage.amount) {
+                let recharging = waitedForRecharge ? nil : startRechargeIfAllowed(covering: usage.amount)
+                if case .started(let rechargeDone)? = recharging {
                     waitedForRecharge = true
                     await rechargeDone.value
                     continue
                 }
-                let need = Money(amountMinor: usage.amount.amountMinor, currency: balance.currency)
-                throw BillingError.failedPrecondition(
-                    "insufficient wallet balance: \(Money(amountMinor: available, currency: balance.currency).formatted) available, \(need.formatted) needed; add funds or enable auto-recharge",
-                    field: "amount")
+                throw insufficientFunds(available: available, needed: usage.amount, recharging: recharging)
             }
         }
     }
@@ -256,10 +266,13 @@ public actor Wallet {
         }
     }
 
-    /// A new primary card ends the backoff: the old card's declines say nothing about the new one.
+    /// A new primary card ends the backoff: the old card's declines say nothing about the new one. A
+    /// wallet suspended with auto-recharge on recharges at once, since no debit can reach it: following
+    /// the advice "update the card" is enough, and the recharge's success restores the services.
     func primaryCardChanged() {
         rechargeFailures = 0
         rechargeRetryAfter = nil
+        if serviceStatus == .suspended { _ = startRechargeIfAllowed(covering: nil) }
     }
 
     // MARK: Recharge
@@ -270,30 +283,72 @@ public actor Wallet {
             if balance.isZero { await suspend(because: "the wallet balance is zero and auto-recharge is off") }
             return
         }
-        if startRechargeIfAllowed(covering: nil) == nil, recharge == nil, balance.isZero {
-            await suspend(because: "the wallet balance is zero and auto-recharge is backing off after a failed charge")
+        let recharging = startRechargeIfAllowed(covering: nil)
+        guard balance.isZero else { return }
+        switch recharging {
+        case .started: break
+        case .off: await suspend(because: "the wallet balance is zero and auto-recharge is off")
+        case .backingOff: await suspend(because: "the wallet balance is zero and auto-recharge is backing off after a failed charge")
+        case .exceedsLimit: await suspend(because: "the wallet balance is zero and the recharge it needs is above the limit of one charge")
         }
     }
 
-    /// Starts a recharge unless one is in flight (then returns it) or the backoff forbids it (nil).
-    /// Synchronous: the check and the start happen with no `await` between them, so one crossing of the
-    /// threshold makes exactly one recharge however many debits race.
-    private func startRechargeIfAllowed(covering debit: Money?) -> Task<Void, Never>? {
-        if let recharge { return recharge.task }
-        guard settings.isEnabled, settings.amount.isPositive else { return nil }
-        if let retryAfter = rechargeRetryAfter, context.nowMilliseconds < retryAfter { return nil }
+    /// What auto-recharge can do for a balance that falls short.
+    private enum Recharging {
+        /// A recharge runs (started now, or already in flight); the task ends when it is settled.
+        case started(Task<Void, Never>)
+        case off
+        /// A recharge failed lately; the next may start at this time (Unix ms).
+        case backingOff(until: Int64)
+        /// Covering the shortfall would take a charge above `maxCharge`, the most one recharge may take.
+        case exceedsLimit(maxCharge: Money)
+    }
+
+    /// Starts a recharge unless one is in flight (then returns it), it is off, the backoff forbids it,
+    /// or it would have to charge more than one recharge may. Synchronous: the check and the start
+    /// happen with no `await` between them, so one crossing of the threshold makes exactly one
+    /// recharge however many debits race.
+    private func startRechargeIfAllowed(covering debit: Money?) -> Recharging {
+        if let recharge { return .started(recharge.task) }
+        guard settings.isEnabled, settings.amount.isPositive else { return .off }
+        if let retryAfter = rechargeRetryAfter, context.nowMilliseconds < retryAfter { return .backingOff(until: retryAfter) }
         // The smallest multiple of the recharge amount that leaves the balance above the threshold
-        // (after the debit waiting for it, if any), bounded so that a typo cannot charge a fortune.
-        let shortfall = settings.threshold.amountMinor + (debit?.amountMinor ?? 0) - balance.amountMinor
+        // (after the debit waiting for it, if any), at most `maxRechargeMultiple` times the amount and
+        // never above the limit of one charge, so that a typo cannot charge a fortune. Every term is
+        // bounded by `MoneyLimits`, so nothing here can overflow; it is checked all the same.
+        let maxMultiple = min(policy.maxRechargeMultiple, context.limits.maxAmountMinor / settings.amount.amountMinor)
+        let maxCharge = Money(amountMinor: settings.amount.amountMinor.multipliedReportingOverflow(by: maxMultiple).partialValue, currency: balance.currency)
+        let (needed, overflowNeeded) = settings.threshold.amountMinor.addingReportingOverflow(debit?.amountMinor ?? 0)
+        let (shortfall, overflowShortfall) = needed.subtractingReportingOverflow(balance.amountMinor)
+        guard !overflowNeeded, !overflowShortfall else { return .exceedsLimit(maxCharge: maxCharge) }
         let multiple = max(1, shortfall / settings.amount.amountMinor + 1)
-        guard multiple <= policy.maxRechargeMultiple else { return nil }
-        let (amount, overflow) = settings.amount.amountMinor.multipliedReportingOverflow(by: multiple)
-        guard !overflow else { return nil }
-        let credit = Money(amountMinor: amount, currency: balance.currency)
+        guard multiple <= maxMultiple else { return .exceedsLimit(maxCharge: maxCharge) }
+        let credit = Money(amountMinor: settings.amount.amountMinor * multiple, currency: balance.currency)
         let task = Task { await self.performRecharge(credit) }
         recharge = (task, credit)
         emit(.rechargeStarted(amount: credit))
-        return task
+        return .started(task)
+    }
+
+    /// The refusal of a debit the balance does not cover, saying what auto-recharge did or could not
+    /// do, so that nobody is told to turn on what is already on.
+    private func insufficientFunds(available: Int64, needed: Money, recharging: Recharging?) -> BillingError {
+        let shortfall = "insufficient wallet balance: \(Money(amountMinor: available, currency: balance.currency).formatted) available, \(needed.formatted) needed"
+        switch recharging {
+        case .off?, .started?:
+            return .failedPrecondition("\(shortfall); add funds or enable auto-recharge", field: "amount", reason: .insufficientFunds)
+        case .backingOff(let until)?:
+            return .failedPrecondition(
+                "\(shortfall); auto-recharge is on but waits until \(Date(unixMilliseconds: until).ISO8601Format()) after a failed charge; add funds or update the primary card",
+                field: "amount", reason: .insufficientFunds)
+        case .exceedsLimit(let maxCharge)?:
+            return .failedPrecondition(
+                "\(shortfall); auto-recharge is on, but one recharge may charge at most \(maxCharge.formatted), which does not cover this debit; add funds",
+                field: "amount", reason: .rechargeLimitExceeded)
+        case nil:
+            return .failedPrecondition(
+                "\(shortfall); auto-recharge ran but the balance still does not cover this debit; add funds", field: "amount", reason: .insufficientFunds)
+        }
     }
 
     private func performRecharge(_ amount: Money) async {

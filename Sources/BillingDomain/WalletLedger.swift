@@ -78,17 +78,17 @@ enum WalletLedger {
     /// was refused costs more, on the rare path.
     static func debit(_ usage: UsageDebit, accountID: String, in tx: WriteTransaction, nowMilliseconds: Int64) throws -> DebitOutcome {
         let debited = try tx.queryOne("""
-            UPDATE wallets SET balance_minor = balance_minor - ?1
+            UPDATE wallets SET balance_minor = balance_minor - ?1, last_entry_at_ms = max(last_entry_at_ms, ?3)
             WHERE account_id = ?2 AND balance_minor >= ?1
               AND (SELECT service_status FROM accounts WHERE id = ?2) = 'active'
-            RETURNING balance_minor
-            """, .integer(usage.amount.amountMinor), .text(accountID))
-        if let balance = try debited?.int64("balance_minor") {
+            RETURNING balance_minor, last_entry_at_ms
+            """, .integer(usage.amount.amountMinor), .text(accountID), .integer(nowMilliseconds))
+        if let debited {
             do {
                 return .debited(try append(
-                    accountID: accountID, amountMinor: -usage.amount.amountMinor, balanceAfterMinor: balance, currency: usage.amount.currency,
-                    category: usage.category, description: usage.description, source: .usage, chargeID: nil, usageID: usage.usageID,
-                    in: tx, nowMilliseconds: nowMilliseconds))
+                    accountID: accountID, amountMinor: -usage.amount.amountMinor, balanceAfterMinor: try debited.int64("balance_minor"),
+                    currency: usage.amount.currency, category: usage.category, description: usage.description, source: .usage, chargeID: nil,
+                    usageID: usage.usageID, in: tx, createdAtMilliseconds: try debited.int64("last_entry_at_ms")))
             } catch let error as StoreError where error.isUniqueViolation {
                 throw UsageAlreadyRecorded()
             }
@@ -117,29 +117,34 @@ enum WalletLedger {
 
     /// Credits a settled top-up charge.
     static func credit(_ charge: Charge, source: WalletTransaction.Source, in tx: WriteTransaction, nowMilliseconds: Int64) throws -> WalletTransaction {
-        let balance = try tx.queryOne(
-            "UPDATE wallets SET balance_minor = balance_minor + ?, last_recharge_charge_id = ?, last_recharge_at_ms = ? WHERE account_id = ? RETURNING balance_minor",
-            .integer(charge.amount.amountMinor), .text(charge.id), .integer(nowMilliseconds), .text(charge.accountID))!.int64("balance_minor")
+        let credited = try tx.queryOne("""
+            UPDATE wallets SET balance_minor = balance_minor + ?1, last_recharge_charge_id = ?2, last_entry_at_ms = max(last_entry_at_ms, ?3),
+                               last_recharge_at_ms = max(last_entry_at_ms, ?3)
+            WHERE account_id = ?4 RETURNING balance_minor, last_entry_at_ms
+            """, .integer(charge.amount.amountMinor), .text(charge.id), .integer(nowMilliseconds), .text(charge.accountID))!
         return try append(
-            accountID: charge.accountID, amountMinor: charge.amount.amountMinor, balanceAfterMinor: balance, currency: charge.amount.currency,
-            category: "top-up", description: source == .autoRecharge ? "Auto-recharge" : "Funds added", source: source,
-            chargeID: charge.id, usageID: nil, in: tx, nowMilliseconds: nowMilliseconds)
+            accountID: charge.accountID, amountMinor: charge.amount.amountMinor, balanceAfterMinor: try credited.int64("balance_minor"),
+            currency: charge.amount.currency, category: "top-up", description: source == .autoRecharge ? "Auto-recharge" : "Funds added",
+            source: source, chargeID: charge.id, usageID: nil, in: tx, createdAtMilliseconds: try credited.int64("last_entry_at_ms"))
     }
 
+    /// Appends a ledger line stamped `createdAtMilliseconds`, which the caller took from the wallet row's
+    /// `last_entry_at_ms` as it moved the balance: never earlier than the line before it, so timestamps
+    /// follow ledger order even when a later commit read the clock first.
     private static func append(
         accountID: String, amountMinor: Int64, balanceAfterMinor: Int64, currency: Currency, category: String, description: String,
-        source: WalletTransaction.Source, chargeID: String?, usageID: String?, in tx: WriteTransaction, nowMilliseconds: Int64
+        source: WalletTransaction.Source, chargeID: String?, usageID: String?, in tx: WriteTransaction, createdAtMilliseconds: Int64
     ) throws -> WalletTransaction {
         let id = Identifier.make("wtx")
         try tx.execute("""
             INSERT INTO wallet_transactions(id, account_id, amount_minor, balance_after_minor, currency, category, description, source, charge_id, usage_id, created_at_ms)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, .text(id), .text(accountID), .integer(amountMinor), .integer(balanceAfterMinor), .text(currency.code), .text(category),
-            .text(description), .text(source.rawValue), SQLValue(chargeID), SQLValue(usageID), .integer(nowMilliseconds))
+            .text(description), .text(source.rawValue), SQLValue(chargeID), SQLValue(usageID), .integer(createdAtMilliseconds))
         return WalletTransaction(
             id: id, accountID: accountID, amount: Money(amountMinor: amountMinor, currency: currency),
             balanceAfter: Money(amountMinor: balanceAfterMinor, currency: currency), category: category, description: description,
-            source: source, chargeID: chargeID, usageID: usageID, createdAtMilliseconds: nowMilliseconds, sequence: tx.lastInsertRowID)
+            source: source, chargeID: chargeID, usageID: usageID, createdAtMilliseconds: createdAtMilliseconds, sequence: tx.lastInsertRowID)
     }
 
     static func transaction(from row: Row) throws -> WalletTransaction {

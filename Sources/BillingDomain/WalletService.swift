@@ -17,98 +17,94 @@ public struct WalletMonthSummary: Sendable, Hashable {
 public final class WalletService: Sendable {
     /// The longest range a summary may span.
     public static let maxSummaryRangeMilliseconds: Int64 = 366 * 86_400_000
-    /// Bounds of auto-recharge settings, in minor units.
-    public static let maxRechargeAmountMinor: Int64 = 1_000_000_00
-    public static let maxAddFundsMinor: Int64 = 10_000_000_00
 
     let context: BillingContext
     let policy: WalletPolicy
-    private let wallets = Mutex<[String: Task<Wallet, any Error>]>([:])
+    private let loaded: Mutex<LoadedWallets>
     private let gatewayRequests = KeyedSerialQueue()
 
     public init(context: BillingContext, policy: WalletPolicy = WalletPolicy()) {
         self.context = context
         self.policy = policy
+        self.loaded = Mutex(LoadedWallets(capacity: policy.maxLoadedWallets))
     }
 
-    /// The wallet actor of an account, loading it once however many callers ask at the same time.
-    public func wallet(_ accountID: String) async throws -> Wallet {
+    /// Runs `body` with the account's wallet actor, loading it once however many callers ask at the
+    /// same time. While `body` runs the wallet cannot be evicted, so an account never has two actors.
+    func withWallet<T: Sendable>(_ accountID: String, _ body: (Wallet) async throws -> T) async throws -> T {
         try Identifier.validate(accountID, prefix: "acct", field: "account_id")
-        let loading = wallets.withLock { loaded -> Task<Wallet, any Error> in
-            if let existing = loaded[accountID] { return existing }
-            if loaded.count >= policy.maxLoadedWallets, let victim = loaded.keys.first { loaded[victim] = nil }
-            let task = Task { [context, policy] in try await Wallet.load(accountID: accountID, context: context, policy: policy) }
-            loaded[accountID] = task
-            return task
-        }
+        let loading = try loaded.withLock { wallets in try wallets.acquire(accountID) { [context, policy] in
+            Task { try await Wallet.load(accountID: accountID, context: context, policy: policy) }
+        } }
+        defer { loaded.withLock { $0.release(accountID, loading) } }
+        let wallet: Wallet
         do {
-            return try await loading.value
+            wallet = try await loading.value
         } catch {
-            // Do not cache a failed load (an unknown account, say).
-            wallets.withLock { loaded in
-                if loaded[accountID] == loading { loaded[accountID] = nil }
-            }
+            // Do not keep a failed load (an unknown account, say).
+            loaded.withLock { $0.forget(accountID, loading) }
             throw error
         }
+        loaded.withLock { $0.loaded(accountID, wallet, by: loading) }
+        return try await body(wallet)
     }
 
     public func view(accountID: String) async throws -> WalletView {
-        try await wallet(accountID).view
+        try await withWallet(accountID) { await $0.view }
     }
 
     public func recordUsage(accountID: String, usage: UsageDebit) async throws -> (transaction: WalletTransaction, replayed: Bool) {
-        try await wallet(accountID).recordUsage(usage)
+        try context.limits.require(usage.amount, field: "amount")
+        return try await withWallet(accountID) { try await $0.recordUsage(usage) }
     }
 
     /// Charges the primary card and credits the wallet; FAILED_PRECONDITION (crediting nothing) when there
     /// is no primary card, the card is declined, or the billing address is incomplete.
     public func addFunds(accountID: String, amount: Money, idempotencyKey: String) async throws -> (transaction: WalletTransaction, charge: Charge, invoice: Invoice?) {
-        guard amount.isPositive else { throw BillingError.invalidArgument("amount must be positive", field: "amount") }
-        guard amount.amountMinor <= Self.maxAddFundsMinor else {
-            throw BillingError.invalidArgument("amount is more than one add-funds call may charge", field: "amount")
-        }
-        let wallet = try await wallet(accountID)
-        try amount.requireCurrency(await wallet.view.balance.currency, field: "amount")
+        try context.limits.require(amount, field: "amount")
         let key = try IdempotencyKey(idempotencyKey, scope: accountID, method: "AddBalance", parameters: ["\(amount.amountMinor)", amount.currency.code])
-        let topUp = try await gatewayRequests.run(key.scope + "\u{0}" + key.key) { try await wallet.addFunds(amount, key: key) }
+        let topUp = try await withWallet(accountID) { wallet in
+            try amount.requireCurrency(await wallet.view.balance.currency, field: "amount")
+            return try await gatewayRequests.run(key.scope + "\u{0}" + key.key) { try await wallet.addFunds(amount, key: key) }
+        }
         guard let transaction = topUp.transaction else { throw ChargeLifecycle.failure(of: topUp.charge) }
         return (transaction, topUp.charge, topUp.invoice)
     }
 
+    /// Amounts and thresholds are checked whether auto-recharge is turned on or off: the values are kept
+    /// and shown either way.
     public func configureAutoRecharge(accountID: String, settings: AutoRechargeSettings, idempotencyKey: String) async throws -> AutoRechargeSettings {
-        if settings.isEnabled {
-            guard settings.amount.isPositive, settings.amount.amountMinor <= Self.maxRechargeAmountMinor else {
-                throw BillingError.invalidArgument("recharge_amount must be positive and at most \(Self.maxRechargeAmountMinor) minor units", field: "recharge_amount")
-            }
-            guard settings.threshold.amountMinor >= 0, settings.threshold.amountMinor <= Self.maxRechargeAmountMinor else {
-                throw BillingError.invalidArgument("threshold must be between 0 and \(Self.maxRechargeAmountMinor) minor units", field: "threshold")
-            }
-        }
+        try context.limits.require(settings.amount, field: "recharge_amount", allowsZero: !settings.isEnabled)
+        try context.limits.require(settings.threshold, field: "threshold", allowsZero: true)
         let key = try IdempotencyKey(idempotencyKey, scope: accountID, method: "ConfigureAutoRecharge", parameters: [
             "\(settings.isEnabled)", "\(settings.amount.amountMinor)", settings.amount.currency.code,
             "\(settings.threshold.amountMinor)", settings.threshold.currency.code,
         ])
-        return try await wallet(accountID).configureAutoRecharge(settings, key: key)
+        return try await withWallet(accountID) { try await $0.configureAutoRecharge(settings, key: key) }
     }
 
-    /// Tells a loaded wallet that its account has a new primary card (ends a recharge backoff).
-    public func primaryCardChanged(accountID: String) async {
-        guard let loaded = wallets.withLock({ $0[accountID] }), let wallet = try? await loaded.value else { return }
-        await wallet.primaryCardChanged()
+    /// Tells the account's wallet that it has a new primary card: the backoff ends, and a wallet
+    /// suspended with auto-recharge on recharges at once (following "update the card" is enough).
+    public func primaryCardChanged(accountID: String) async throws {
+        try await withWallet(accountID) { await $0.primaryCardChanged() }
+    }
+
+    /// Settles a top-up or recharge left pending, through its wallet's actor (for the reconciler).
+    func settlePending(accountID: String, chargeID: String, outcome: ChargeLifecycle.GatewayOutcome) async throws {
+        try await withWallet(accountID) { try await $0.settlePending(chargeID: chargeID, outcome: outcome) }
     }
 
     /// Ends every open watch, so that a shutdown need not wait for them.
     public func endAllWatches() async {
-        let loaded = wallets.withLock { Array($0.values) }
-        for loading in loaded {
-            if let wallet = try? await loading.value { await wallet.endWatches() }
-        }
+        for wallet in loaded.withLock({ $0.wallets }) { await wallet.endWatches() }
     }
 
     public func events(accountID: String) async throws -> (WalletView, AsyncStream<WalletEvent>) {
-        let wallet = try await wallet(accountID)
-        return try await (wallet.view, wallet.events())
+        try await withWallet(accountID) { wallet in try await (wallet.view, wallet.events()) }
     }
+
+    /// How many wallet actors are in memory, and how many calls hold one (for tests and metrics).
+    public var loadedWalletCount: Int { loaded.withLock { $0.count } }
 
     /// The ledger, newest first, filtered by category and creation time.
     public func transactions(accountID: String, filter: HistoryFilter, page: PageRequest) async throws -> Page<WalletTransaction> {
@@ -125,7 +121,9 @@ public final class WalletService: Sendable {
         guard fromMilliseconds < beforeMilliseconds else {
             throw BillingError.invalidArgument("from_unix_ms must be earlier than before_unix_ms", field: "from_unix_ms")
         }
-        guard beforeMilliseconds - fromMilliseconds <= Self.maxSummaryRangeMilliseconds else {
+        // Both ends come from the caller: the span of -1 .. Int64.max overflows, so it is checked.
+        let (span, overflow) = beforeMilliseconds.subtractingReportingOverflow(fromMilliseconds)
+        guard !overflow, span <= Self.maxSummaryRangeMilliseconds else {
             throw BillingError.invalidArgument("the range may span at most 366 days", field: "before_unix_ms")
         }
         return try await context.store.read { tx in
@@ -147,5 +145,74 @@ public final class WalletService: Sendable {
                     transactionCount: try row.int("n"))
             }
         }
+    }
+}
+
+/// The wallet actors in memory, at most one per account. A wallet is evicted only when idle — no call
+/// holds it, no recharge is in flight, nobody watches it — least recently used first; when every
+/// loaded wallet is busy, a new one is refused rather than a busy one dropped (which would leave two
+/// actors for one account, each with its own idea of the balance).
+struct LoadedWallets {
+    private struct Entry {
+        var loading: Task<Wallet, any Error>
+        var wallet: Wallet?
+        /// Calls between `acquire` and `release`.
+        var callers: Int
+        var lastUse: UInt64
+
+        var isIdle: Bool { callers == 0 && (wallet?.isIdle ?? false) }
+    }
+
+    private var entries: [String: Entry] = [:]
+    private var uses: UInt64 = 0
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = max(1, capacity)
+    }
+
+    var count: Int { entries.count }
+    var wallets: [Wallet] { entries.values.compactMap(\.wallet) }
+
+    /// The account's wallet (loaded or loading), held until `release`; `load` starts a load when
+    /// there is none, after making room.
+    mutating func acquire(_ accountID: String, load: () -> Task<Wallet, any Error>) throws -> Task<Wallet, any Error> {
+        uses += 1
+        if var entry = entries[accountID] {
+            entry.callers += 1
+            entry.lastUse = uses
+            entries[accountID] = entry
+            return entry.loading
+        }
+        if entries.count >= capacity { evictIdle() }
+        guard entries.count < capacity else {
+            throw BillingError.resourceExhausted(
+                "all \(capacity) loaded wallets are busy; retry shortly", reason: .walletsBusy)
+        }
+        let loading = load()
+        entries[accountID] = Entry(loading: loading, wallet: nil, callers: 1, lastUse: uses)
+        return loading
+    }
+
+    mutating func loaded(_ accountID: String, _ wallet: Wallet, by loading: Task<Wallet, any Error>) {
+        guard entries[accountID]?.loading == loading else { return }
+        entries[accountID]?.wallet = wallet
+    }
+
+    mutating func release(_ accountID: String, _ loading: Task<Wallet, any Error>) {
+        guard entries[accountID]?.loading == loading else { return }
+        entries[accountID]?.callers -= 1
+    }
+
+    mutating func forget(_ accountID: String, _ loading: Task<Wallet, any Error>) {
+        if entries[accountID]?.loading == loading { entries[accountID] = nil }
+    }
+
+    /// Drops the least recently used idle wallets: a sixty-fourth of the capacity at a time, so that
+    /// the scan is paid once per many loads.
+    private mutating func evictIdle() {
+        let batch = max(1, capacity / 64)
+        let victims = entries.filter { $0.value.isIdle }.sorted { $0.value.lastUse < $1.value.lastUse }.prefix(batch)
+        for (accountID, _) in victims { entries[accountID] = nil }
     }
 }

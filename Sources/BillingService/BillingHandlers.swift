@@ -11,8 +11,10 @@ public struct BillingHandlers: BillingServiceHandlers {
     let invoices: InvoiceService
     let wallets: WalletService
     let reconciler: ChargeReconciler
+    let context: BillingContext
 
     public init(context: BillingContext, walletPolicy: WalletPolicy = WalletPolicy()) {
+        self.context = context
         accounts = AccountService(context: context)
         paymentMethods = PaymentMethodService(context: context)
         invoices = InvoiceService(context: context)
@@ -21,15 +23,19 @@ public struct BillingHandlers: BillingServiceHandlers {
     }
 
     /// Work to do before serving: settle charges a crash left pending, drop expired idempotency keys.
+    /// With no call of this process in flight, a charge the gateway does not know is declared not
+    /// charged once it is older than the gateway's look-up lag.
     public func prepare() async throws -> (reconciledCharges: Int, purgedKeys: Int) {
-        (try await reconciler.reconcile(minimumAge: .zero, notChargedAfter: .zero), try await invoices.purgeExpiredIdempotencyKeys())
+        (try await reconciler.reconcile(minimumAge: .zero, notChargedAfter: context.gateway.lookUpLag),
+         try await invoices.purgeExpiredIdempotencyKeys())
     }
 
     /// Work to do now and then while serving: settle charges whose gateway answer was lost at least a
-    /// minute ago (an outage); one the gateway does not know is declared not charged after an hour, when
-    /// no live call can still make it. And drop expired idempotency keys.
+    /// minute ago (an outage); one the gateway does not know is declared not charged after an hour (or
+    /// the gateway's look-up lag, if longer), when no live call can still make it. And drop expired
+    /// idempotency keys.
     public func maintain() async throws -> (reconciledCharges: Int, purgedKeys: Int) {
-        (try await reconciler.reconcile(minimumAge: .seconds(60), notChargedAfter: .seconds(3600)),
+        (try await reconciler.reconcile(minimumAge: .seconds(60), notChargedAfter: max(.seconds(3600), context.gateway.lookUpLag)),
          try await invoices.purgeExpiredIdempotencyKeys())
     }
 
@@ -71,7 +77,7 @@ public struct BillingHandlers: BillingServiceHandlers {
             number: card.number, expiryMonth: Int(card.expiryMonth), expiryYear: Int(card.expiryYear), cvc: card.cvc, holderName: card.holderName)
         let method = try await paymentMethods.add(
             accountID: request.accountID, card: details, makePrimary: request.makePrimary, idempotencyKey: request.idempotencyKey)
-        if method.isPrimary { await wallets.primaryCardChanged(accountID: request.accountID) }
+        if method.isPrimary { await cardChanged(request.accountID) }
         return BillingV1.PaymentMethodResponse(paymentMethod: Reply.paymentMethod(method))
     }
 
@@ -86,8 +92,14 @@ public struct BillingHandlers: BillingServiceHandlers {
     public func setPrimaryPaymentMethod(_ request: BillingV1.SetPrimaryPaymentMethodRequest, context: CallContext) async throws -> BillingV1.PaymentMethodResponse {
         let method = try await paymentMethods.setPrimary(
             accountID: request.accountID, paymentMethodID: request.paymentMethodID, idempotencyKey: request.idempotencyKey)
-        await wallets.primaryCardChanged(accountID: request.accountID)
+        await cardChanged(request.accountID)
         return BillingV1.PaymentMethodResponse(paymentMethod: Reply.paymentMethod(method))
+    }
+
+    /// The card change is durable and answered whatever this does: a wallet too busy to be told now
+    /// learns of the card at its next recharge, which reads the primary card afresh.
+    private func cardChanged(_ accountID: String) async {
+        try? await wallets.primaryCardChanged(accountID: accountID)
     }
 
     public func listPaymentMethods(_ request: BillingV1.ListPaymentMethodsRequest, context: CallContext) async throws -> BillingV1.ListPaymentMethodsResponse {

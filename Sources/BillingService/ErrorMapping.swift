@@ -4,7 +4,8 @@ import BillingStore
 import BillingWire
 
 /// Domain errors become statuses here, and only here: each `BillingError.Kind` has the gRPC code of the
-/// same name, and the field at fault travels as a `field` detail.
+/// same name; the reason travels as a `reason` detail, the field at fault as a `field` detail, and a
+/// gateway's decline code as a `decline_code` detail.
 extension BillingError: RPCErrorConvertible {
     public var rpcError: RPCError {
         let code: StatusCode =
@@ -18,7 +19,10 @@ extension BillingError: RPCErrorConvertible {
             case .unavailable: .unavailable
             case .internal: .internalError
             }
-        return RPCError(code, message, details: field.map { [.field($0)] } ?? [])
+        var details: [StatusDetail] = [.reason(reason.rawValue)]
+        if let field { details.append(.field(field)) }
+        if let declineCode { details.append(StatusDetail(type: "decline_code", value: declineCode)) }
+        return RPCError(code, message, details: details)
     }
 }
 
@@ -27,7 +31,7 @@ extension BillingError: RPCErrorConvertible {
 extension StoreError: RPCErrorConvertible {
     public var rpcError: RPCError {
         kind == .overloaded
-            ? RPCError(.resourceExhausted, "the billing store is overloaded; retry with backoff")
-            : RPCError(.internalError, "the billing store failed (\(kind)); the change was not made")
+            ? RPCError(.resourceExhausted, "the billing store is overloaded; retry with backoff", reason: BillingError.Reason.storeOverloaded.rawValue)
+            : RPCError(.internalError, "the billing store failed (\(kind)); the change was not made", reason: BillingError.Reason.storeFailed.rawValue)
     }
 }

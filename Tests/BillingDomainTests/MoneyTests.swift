@@ -150,8 +150,9 @@ struct BillingErrorTests {
                                                  field: "billing_address.postal_code")
         #expect(error.kind == .invalidArgument)
         #expect(error.description
-            == "invalidArgument (billing_address.postal_code): billing_address.postal_code is required for country US")
-        #expect(BillingError.unavailable("gateway down").description == "unavailable: gateway down")
+            == "invalidArgument invalid_argument (billing_address.postal_code): billing_address.postal_code is required for country US")
+        #expect(BillingError.unavailable("gateway down").description == "unavailable unavailable: gateway down")
+        #expect(BillingError.unavailable("gateway down", reason: .chargePending).description == "unavailable charge_pending: gateway down")
         #expect(BillingError.Kind.allCases.count == 8)
         #expect(error.localizedDescription == "billing_address.postal_code is required for country US")
     }

@@ -21,7 +21,6 @@ struct SandboxGatewayTests {
 
     @Test("each Stripe test number behaves as documented", arguments: [
         ("4242 4242 4242 4242", GatewayChargeStatus.succeeded, nil as String?),
-        ("4000 0000 0000 0002", .failed, "card_declined"),
         ("4000 0000 0000 9995", .failed, "insufficient_funds"),
         ("4000 0000 0000 0341", .failed, "card_declined"),
         ("5555 5555 5555 4444", .succeeded, nil),
@@ -45,6 +44,22 @@ struct SandboxGatewayTests {
         #expect(charge.reference.hasPrefix("ch_sandbox_"))
         #expect((charge.failureMessage == nil) == (status == .succeeded))
         #expect(await gateway.executedChargeCount == 1)
+    }
+
+    @Test("0002 is declined when tokenized, as Stripe verifies cards on attach")
+    func declinedOnAttach() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let gateway = try makeGateway(directory: directory)
+        do {
+            _ = try await gateway.tokenize(card("4000 0000 0000 0002"))
+            Issue.record("0002 must be declined on attach")
+        } catch let error as BillingError {
+            #expect(error.reason == .cardDeclined)
+            #expect(error.declineCode == "card_declined")
+            #expect(!error.message.contains("4000000000000002"))
+        }
+        #expect(await gateway.executedChargeCount == 0)
     }
 
     @Test("0341 tokenizes, then every charge is declined by the issuer")

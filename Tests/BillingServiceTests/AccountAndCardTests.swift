@@ -36,7 +36,7 @@ struct AccountAndCardTests {
         for (request, code, field) in cases {
             let error = await rpcError { _ = try await client.createAccount(request) }
             #expect(error?.code == code)
-            #expect(error?.details == [.field(field)], "\(error?.message ?? "no error")")
+            #expect(error?.detail("field") == field, "\(error?.message ?? "no error")")
         }
         let unknown = await rpcError { _ = try await client.getAccount(.init(accountID: "acct_00000000000000000000")) }
         #expect(unknown?.code == .notFound)
@@ -58,16 +58,16 @@ struct AccountAndCardTests {
             address: .init(lines: ["1 Main St"], city: "Springfield", region: "IL", postalCode: ""))
         let missingPostal = await rpcError { _ = try await client.updateBillingInformation(update) }
         #expect(missingPostal?.code == .invalidArgument)
-        #expect(missingPostal?.details == [.field("billing_address.postal_code")])
+        #expect(missingPostal?.detail("field") == "billing_address.postal_code")
 
         update.countryCode = "XX"
         update.address?.postalCode = "62701"
         let badCountry = await rpcError { _ = try await client.updateBillingInformation(update) }
-        #expect(badCountry?.details == [.field("country_code")])
+        #expect(badCountry?.detail("field") == "country_code")
 
         update.countryCode = "US"
         update.fullName = String(repeating: "n", count: 500)
-        #expect(await rpcError { _ = try await client.updateBillingInformation(update) }?.details == [.field("full_name")])
+        #expect(await rpcError { _ = try await client.updateBillingInformation(update) }?.detail("field") == "full_name")
 
         update.fullName = "Ada Lovelace"
         update.idempotencyKey = key()
@@ -140,13 +140,13 @@ struct AccountAndCardTests {
         for (card, field) in cases {
             let error = await rpcError { _ = try await client.addPaymentMethod(.init(idempotencyKey: key(), accountID: accountID, card: card)) }
             #expect(error?.code == .invalidArgument)
-            #expect(error?.details.first?.value.hasPrefix(field.components(separatedBy: ".")[0]) == true, "\(field): \(error?.description ?? "")")
+            #expect(error?.detail("field")?.hasPrefix(field.components(separatedBy: ".")[0]) == true, "\(field): \(error?.description ?? "")")
             let digits = card.number.filter(\.isNumber)
             #expect(error?.message.contains(digits) == false, "the card number leaked into an error")
             #expect(error?.message.contains(card.cvc) == false || card.cvc.count < 3)
         }
         let noCard = await rpcError { _ = try await client.addPaymentMethod(.init(idempotencyKey: key(), accountID: accountID)) }
-        #expect(noCard?.details == [.field("card")])
+        #expect(noCard?.detail("field") == "card")
         #expect(try await client.listPaymentMethods(.init(accountID: accountID)).paymentMethods.isEmpty)
         await service.finish()
     }

@@ -133,9 +133,11 @@ actor FlakyGateway: PaymentGateway {
 /// Test cards (Stripe's numbers).
 enum TestCard {
     static let succeeds = "4242 4242 4242 4242"
-    static let declined = "4000 0000 0000 0002"
+    /// Declined when attached (the sandbox verifies cards, as Stripe does).
+    static let declinedOnAttach = "4000 0000 0000 0002"
+    /// Attaches, then every charge is declined.
+    static let declined = "4000 0000 0000 0341"
     static let insufficientFunds = "4000 0000 0000 9995"
-    static let attachesButFails = "4000 0000 0000 0341"
 
     static func input(_ number: String, expiryYear: UInt32 = 2030, cvc: String = "123") -> BillingV1.CardInput {
         BillingV1.CardInput(number: number, expiryMonth: 12, expiryYear: expiryYear, cvc: cvc, holderName: "Ada Lovelace")

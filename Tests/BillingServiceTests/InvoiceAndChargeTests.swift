@@ -59,7 +59,7 @@ struct InvoiceAndChargeTests {
     @Test func declinedCardsAreRecordedAndSaySo() async throws {
         let service = try await BillingHarness()
         let client = service.client()
-        for (card, code) in [(TestCard.declined, "card_declined"), (TestCard.insufficientFunds, "insufficient_funds"), (TestCard.attachesButFails, "card_declined")] {
+        for (card, code) in [(TestCard.declined, "card_declined"), (TestCard.insufficientFunds, "insufficient_funds")] {
             let accountID = try await client.readyAccount(card: card)
             let invoice = try await client.openInvoice(accountID)
             let request = BillingV1.InvoiceActionRequest(idempotencyKey: key(), accountID: accountID, invoiceID: invoice.id)
@@ -105,15 +105,16 @@ struct InvoiceAndChargeTests {
         func create(_ line: BillingV1.InvoiceLineInput) async -> RPCError? {
             await rpcError { _ = try await client.createInvoice(.init(idempotencyKey: key(), accountID: accountID, lines: [line])) }
         }
-        #expect(await create(.init(description: "x", quantity: 1, unitAmount: .init(amountMinor: -5, currency: "USD")))?.details == [.field("lines[0].unit_amount")])
-        #expect(await create(.init(description: "x", quantity: 1, unitAmount: .init(amountMinor: 0, currency: "USD")))?.details == [.field("lines[0].unit_amount")])
-        #expect(await create(.init(description: "x", quantity: 0, unitAmount: .init(amountMinor: 5, currency: "USD")))?.details == [.field("lines[0].quantity")])
+        #expect(await create(.init(description: "x", quantity: 1, unitAmount: .init(amountMinor: -5, currency: "USD")))?.detail("field") == "lines[0].unit_amount")
+        #expect(await create(.init(description: "x", quantity: 1, unitAmount: .init(amountMinor: 0, currency: "USD")))?.detail("field") == "lines[0].unit_amount")
+        #expect(await create(.init(description: "x", quantity: 0, unitAmount: .init(amountMinor: 5, currency: "USD")))?.detail("field") == "lines[0].quantity")
         #expect(await create(.init(description: "x", quantity: 1, unitAmount: .init(amountMinor: 5, currency: "EUR")))?.code == .invalidArgument)
         #expect(await create(.init(description: "x", quantity: 1, unitAmount: .init(amountMinor: 5, currency: "???")))?.code == .invalidArgument)
         let overflow = await create(.init(description: "x", quantity: 1_000_000, unitAmount: .init(amountMinor: Int64.max / 10, currency: "USD")))
         #expect(overflow?.code == .invalidArgument)
-        #expect(overflow?.message.contains("overflow") == true)
-        #expect(await create(.init(description: "", quantity: 1, unitAmount: .init(amountMinor: 5, currency: "USD")))?.details == [.field("lines[0].description")])
+        #expect(overflow?.reason == "amount_too_large")
+        #expect(overflow?.detail("field") == "lines[0].unit_amount")
+        #expect(await create(.init(description: "", quantity: 1, unitAmount: .init(amountMinor: 5, currency: "USD")))?.detail("field") == "lines[0].description")
         #expect(try await client.listInvoices(.init(accountID: accountID)).invoices.isEmpty)
         await service.finish()
     }
@@ -142,8 +143,8 @@ struct InvoiceAndChargeTests {
         let succeeded = try await client.listCharges(.init(accountID: accountID, statuses: [.succeeded])).charges
         #expect(succeeded.count == 1)
 
-        #expect(await rpcError { _ = try await client.listInvoices(.init(accountID: accountID, pageSize: 500)) }?.details == [.field("page_size")])
-        #expect(await rpcError { _ = try await client.listInvoices(.init(accountID: accountID, pageToken: "garbage")) }?.details == [.field("page_token")])
+        #expect(await rpcError { _ = try await client.listInvoices(.init(accountID: accountID, pageSize: 500)) }?.detail("field") == "page_size")
+        #expect(await rpcError { _ = try await client.listInvoices(.init(accountID: accountID, pageToken: "garbage")) }?.detail("field") == "page_token")
         #expect(await rpcError { _ = try await client.listCharges(.init(accountID: accountID, statuses: [.unspecified])) }?.code == .invalidArgument)
         #expect(await rpcError { _ = try await client.listCharges(.init(accountID: accountID, createdFromUnixMs: 10, createdBeforeUnixMs: 5)) }?.code == .invalidArgument)
         await service.finish()

@@ -89,15 +89,15 @@ struct WalletTests {
         let again = try await debit(client, accountID, 300, usageID: "usage-1")
         #expect(again.replayed)
         #expect(again.transaction == first.transaction)
-        #expect(await rpcError { _ = try await debit(client, accountID, 999, usageID: "usage-1") }?.details == [.field("usage_id")])
+        #expect(await rpcError { _ = try await debit(client, accountID, 999, usageID: "usage-1") }?.detail("field") == "usage_id")
 
         let tooMuch = await rpcError { _ = try await debit(client, accountID, 701) }
         #expect(tooMuch?.code == .failedPrecondition)
         #expect(tooMuch?.message.contains("insufficient wallet balance") == true)
-        #expect(await rpcError { _ = try await debit(client, accountID, 0) }?.details == [.field("amount")])
-        #expect(await rpcError { _ = try await debit(client, accountID, -1) }?.details == [.field("amount")])
-        #expect(await rpcError { _ = try await debit(client, accountID, 1, category: "SMS!") }?.details == [.field("category")])
-        #expect(await rpcError { _ = try await debit(client, accountID, 1, usageID: "") }?.details == [.field("usage_id")])
+        #expect(await rpcError { _ = try await debit(client, accountID, 0) }?.detail("field") == "amount")
+        #expect(await rpcError { _ = try await debit(client, accountID, -1) }?.detail("field") == "amount")
+        #expect(await rpcError { _ = try await debit(client, accountID, 1, category: "SMS!") }?.detail("field") == "category")
+        #expect(await rpcError { _ = try await debit(client, accountID, 1, usageID: "") }?.detail("field") == "usage_id")
         #expect(try await client.getWallet(.init(accountID: accountID)).wallet?.balance == usd(700))
         try await expectLedgerMatchesBalance(client, accountID)
         await service.finish()
@@ -173,7 +173,7 @@ struct WalletTests {
         let client = service.client()
         let accountID = try await client.readyAccount()
         _ = try await client.addBalance(.init(idempotencyKey: key(), accountID: accountID, amount: usd(10_000)))
-        let declining = try await client.addPaymentMethod(.init(idempotencyKey: key(), accountID: accountID, card: TestCard.input(TestCard.attachesButFails), makePrimary: true)).paymentMethod!
+        let declining = try await client.addPaymentMethod(.init(idempotencyKey: key(), accountID: accountID, card: TestCard.input(TestCard.declined), makePrimary: true)).paymentMethod!
         try await configure(client, accountID, amount: 1_000, threshold: 9_000)
         let before = await service.gateway.chargeCalls
         for _ in 0..<10 { _ = try await debit(client, accountID, 100) }
