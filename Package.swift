@@ -94,7 +94,7 @@ let package = Package(
 
         .testTarget(
             name: "BillingServiceTests",
-            dependencies: ["BillingService", "BillingClient", "BillingDomain", "BillingStore", "BillingServer"],
+            dependencies: ["BillingService", "BillingClient", "BillingDomain", "BillingStore", "BillingServer", "BillingProtos"],
             swiftSettings: strict
         ),
         .testTarget(name: "BillingStoreTests", dependencies: ["BillingStore"], swiftSettings: strict),

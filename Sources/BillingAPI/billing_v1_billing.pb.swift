@@ -30,6 +30,144 @@ extension BillingV1 {
         }
     }
 
+    /// Why a call failed, for programs: the value of the status's "reason" detail is a name below
+    /// without its ERROR_REASON_ prefix, in lower case ("card_declined"). New reasons may be added; treat an
+    /// unknown one by its status code.
+    ///
+    /// An open enum, as proto3 enums are: a number this code does not know (sent by a newer
+    /// schema) decodes as `.unspecified`, the 0 case.
+    public enum ErrorReason: Int32, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+        case unspecified = 0
+        /// When nothing finer is said, the status code's own name: "invalid_argument", "not_found", ...
+        case cancelled = 1
+        case unknown = 2
+        case invalidArgument = 3
+        case deadlineExceeded = 4
+        case notFound = 5
+        case alreadyExists = 6
+        case permissionDenied = 7
+        case resourceExhausted = 8
+        case failedPrecondition = 9
+        case aborted = 10
+        case outOfRange = 11
+        case unimplemented = 12
+        case `internal` = 13
+        case unavailable = 14
+        case dataLoss = 15
+        case unauthenticated = 16
+        /// The transport, before any service runs (docs/PROTOCOL.md).
+        /// A frame over the frame limit (RESOURCE_EXHAUSTED).
+        case messageTooLarge = 100
+        /// A payload that is not valid protobuf for its message (INVALID_ARGUMENT).
+        case invalidMessage = 101
+        /// A string field holding a NUL byte or bytes that are not UTF-8 (INVALID_ARGUMENT, with "field").
+        case invalidString = 102
+        /// The connection's calls-in-flight limit (RESOURCE_EXHAUSTED).
+        case tooManyCalls = 103
+        /// The server's connection limit (GOAWAY RESOURCE_EXHAUSTED).
+        case tooManyConnections = 104
+        case metadataTooLarge = 105
+        case unknownService = 106
+        case unknownMethod = 107
+        /// The server is draining (UNAVAILABLE): retry on a new connection.
+        case shuttingDown = 108
+        /// The peer broke the framing rules (GOAWAY INVALID_ARGUMENT); the connection closes.
+        case protocolViolation = 109
+        case idleTimeout = 110
+        case unsupportedProtocolVersion = 111
+        /// billing.v1.
+        /// One amount above the configured limit (INVALID_ARGUMENT, with "field").
+        case amountTooLarge = 200
+        /// An amount in another currency than the account's (INVALID_ARGUMENT).
+        case currencyMismatch = 201
+        /// The idempotency key was used before for another request (INVALID_ARGUMENT).
+        case idempotencyKeyReused = 202
+        /// The card was declined, when charged or when added (FAILED_PRECONDITION); the "decline_code"
+        /// detail holds the gateway's code: "card_declined", "insufficient_funds", "expired_card".
+        case cardDeclined = 203
+        case noPrimaryPaymentMethod = 204
+        case primaryCardExpired = 205
+        /// The billing information lacks what a charge needs (FAILED_PRECONDITION).
+        case billingAddressIncomplete = 206
+        /// The gateway's answer about a charge is not known yet (UNAVAILABLE): the charge stays pending
+        /// and is reconciled. A retry with the same idempotency key asks the gateway again under the same
+        /// gateway key and never charges twice; retrying at once rarely helps. Also: an invoice whose
+        /// payment is in flight (FAILED_PRECONDITION).
+        case chargePending = 207
+        /// The gateway certainly charged nothing and could not be reached (UNAVAILABLE): retry later.
+        case gatewayUnavailable = 208
+        /// The invoice is not open, or has nothing due (FAILED_PRECONDITION).
+        case invoiceNotPayable = 209
+        /// The invoice's status does not allow the action (FAILED_PRECONDITION).
+        case invoiceStateConflict = 210
+        /// The wallet's balance does not cover the debit, and auto-recharge could not (FAILED_PRECONDITION).
+        case insufficientFunds = 211
+        /// Usage-based services are suspended until funds are added (FAILED_PRECONDITION).
+        case walletSuspended = 212
+        /// Auto-recharge is on, but the debit needs more than one recharge may charge (FAILED_PRECONDITION).
+        case rechargeLimitExceeded = 213
+        case tooManyWatchers = 214
+        /// Every wallet held in memory is busy (RESOURCE_EXHAUSTED): retry shortly.
+        case walletsBusy = 215
+        /// The store is overloaded (RESOURCE_EXHAUSTED): retry with backoff.
+        case storeOverloaded = 216
+        /// The store failed; the change was not made (INTERNAL).
+        case storeFailed = 217
+
+        /// The value's name in the .proto file.
+        public var description: String {
+            switch self {
+            case .unspecified: "ERROR_REASON_UNSPECIFIED"
+            case .cancelled: "ERROR_REASON_CANCELLED"
+            case .unknown: "ERROR_REASON_UNKNOWN"
+            case .invalidArgument: "ERROR_REASON_INVALID_ARGUMENT"
+            case .deadlineExceeded: "ERROR_REASON_DEADLINE_EXCEEDED"
+            case .notFound: "ERROR_REASON_NOT_FOUND"
+            case .alreadyExists: "ERROR_REASON_ALREADY_EXISTS"
+            case .permissionDenied: "ERROR_REASON_PERMISSION_DENIED"
+            case .resourceExhausted: "ERROR_REASON_RESOURCE_EXHAUSTED"
+            case .failedPrecondition: "ERROR_REASON_FAILED_PRECONDITION"
+            case .aborted: "ERROR_REASON_ABORTED"
+            case .outOfRange: "ERROR_REASON_OUT_OF_RANGE"
+            case .unimplemented: "ERROR_REASON_UNIMPLEMENTED"
+            case .`internal`: "ERROR_REASON_INTERNAL"
+            case .unavailable: "ERROR_REASON_UNAVAILABLE"
+            case .dataLoss: "ERROR_REASON_DATA_LOSS"
+            case .unauthenticated: "ERROR_REASON_UNAUTHENTICATED"
+            case .messageTooLarge: "ERROR_REASON_MESSAGE_TOO_LARGE"
+            case .invalidMessage: "ERROR_REASON_INVALID_MESSAGE"
+            case .invalidString: "ERROR_REASON_INVALID_STRING"
+            case .tooManyCalls: "ERROR_REASON_TOO_MANY_CALLS"
+            case .tooManyConnections: "ERROR_REASON_TOO_MANY_CONNECTIONS"
+            case .metadataTooLarge: "ERROR_REASON_METADATA_TOO_LARGE"
+            case .unknownService: "ERROR_REASON_UNKNOWN_SERVICE"
+            case .unknownMethod: "ERROR_REASON_UNKNOWN_METHOD"
+            case .shuttingDown: "ERROR_REASON_SHUTTING_DOWN"
+            case .protocolViolation: "ERROR_REASON_PROTOCOL_VIOLATION"
+            case .idleTimeout: "ERROR_REASON_IDLE_TIMEOUT"
+            case .unsupportedProtocolVersion: "ERROR_REASON_UNSUPPORTED_PROTOCOL_VERSION"
+            case .amountTooLarge: "ERROR_REASON_AMOUNT_TOO_LARGE"
+            case .currencyMismatch: "ERROR_REASON_CURRENCY_MISMATCH"
+            case .idempotencyKeyReused: "ERROR_REASON_IDEMPOTENCY_KEY_REUSED"
+            case .cardDeclined: "ERROR_REASON_CARD_DECLINED"
+            case .noPrimaryPaymentMethod: "ERROR_REASON_NO_PRIMARY_PAYMENT_METHOD"
+            case .primaryCardExpired: "ERROR_REASON_PRIMARY_CARD_EXPIRED"
+            case .billingAddressIncomplete: "ERROR_REASON_BILLING_ADDRESS_INCOMPLETE"
+            case .chargePending: "ERROR_REASON_CHARGE_PENDING"
+            case .gatewayUnavailable: "ERROR_REASON_GATEWAY_UNAVAILABLE"
+            case .invoiceNotPayable: "ERROR_REASON_INVOICE_NOT_PAYABLE"
+            case .invoiceStateConflict: "ERROR_REASON_INVOICE_STATE_CONFLICT"
+            case .insufficientFunds: "ERROR_REASON_INSUFFICIENT_FUNDS"
+            case .walletSuspended: "ERROR_REASON_WALLET_SUSPENDED"
+            case .rechargeLimitExceeded: "ERROR_REASON_RECHARGE_LIMIT_EXCEEDED"
+            case .tooManyWatchers: "ERROR_REASON_TOO_MANY_WATCHERS"
+            case .walletsBusy: "ERROR_REASON_WALLETS_BUSY"
+            case .storeOverloaded: "ERROR_REASON_STORE_OVERLOADED"
+            case .storeFailed: "ERROR_REASON_STORE_FAILED"
+            }
+        }
+    }
+
     /// Whether an account's usage-based services run.
     ///
     /// An open enum, as proto3 enums are: a number this code does not know (sent by a newer
@@ -1057,7 +1195,13 @@ extension BillingV1 {
 
     /// Auto-recharge: when a debit leaves the balance at or below the threshold, the wallet charges the
     /// recharge amount to the primary card (or the smallest multiple of it that lifts the balance above the
-    /// threshold) and credits it. One recharge per crossing; failures back off.
+    /// threshold) and credits it. One recharge per crossing; failures back off (1 minute, doubling, at most
+    /// an hour); a new primary card ends the backoff, and a suspended wallet then recharges at once.
+    /// A debit larger than the balance first charges the smallest multiple of the recharge amount that
+    /// covers the debit and leaves the balance above the threshold, then debits; one recharge charges at
+    /// most 100 times the recharge amount and never above the limit of one amount. A debit that needs more
+    /// is refused with reason "recharge_limit_exceeded", and the message says how much one recharge may
+    /// charge. Every recharge, like every top-up, creates a paid invoice.
     public struct AutoRecharge: WireMessage, Hashable, Sendable {
         public var enabled: Bool
         public var rechargeAmount: BillingV1.Money?
@@ -1247,6 +1391,8 @@ extension BillingV1 {
         }
     }
 
+    /// Charges the primary card and credits the wallet; the reply holds the ledger line, the charge and the
+    /// paid invoice that every top-up creates.
     public struct AddBalanceRequest: WireMessage, Hashable, Sendable {
         public var idempotencyKey: String
         public var accountID: String
@@ -1434,7 +1580,8 @@ extension BillingV1 {
     }
 
     public struct ListWalletTransactionsResponse: WireMessage, Hashable, Sendable {
-        /// Newest first.
+        /// Newest first, in ledger order (the order the balance moved); created_at_unix_ms never decreases
+        /// along the ledger.
         public var transactions: [BillingV1.WalletTransaction]
         public var nextPageToken: String
 
@@ -1485,7 +1632,10 @@ extension BillingV1 {
         /// "2026-11" (UTC).
         public var month: String
         public var category: String
+        /// The sum of the month's credits of this category, zero or positive.
         public var credits: BillingV1.Money?
+        /// The sum of the month's debits of this category, as a positive amount (ledger lines hold them
+        /// negative).
         public var debits: BillingV1.Money?
         public var transactionCount: UInt32
 
@@ -1537,6 +1687,9 @@ extension BillingV1 {
         }
     }
 
+    /// A snapshot, then every event until the caller cancels, the deadline passes or the server drains. A
+    /// watcher whose stream window is spent keeps the newest 64 events; older ones are dropped (read the
+    /// wallet again to catch up). At most 64 watchers per wallet (RESOURCE_EXHAUSTED, "too_many_watchers").
     public struct WatchWalletRequest: WireMessage, Hashable, Sendable {
         public var accountID: String
 
@@ -1664,6 +1817,17 @@ extension BillingV1 {
 }
 
 // MARK: - protobuf-c mapping
+
+extension BillingV1.ErrorReason {
+    /// Unknown numbers become `.unspecified` (proto3 enums are open).
+    init(c: Billing__V1__ErrorReason) {
+        self = Self(rawValue: Int32(truncatingIfNeeded: c.rawValue)) ?? .unspecified
+    }
+
+    var cValue: Billing__V1__ErrorReason {
+        Billing__V1__ErrorReason(rawValue: .init(truncatingIfNeeded: rawValue))
+    }
+}
 
 extension BillingV1.ServiceStatus {
     /// Unknown numbers become `.unspecified` (proto3 enums are open).

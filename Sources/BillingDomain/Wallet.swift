@@ -223,9 +223,6 @@ public actor Wallet {
         }
         applyTopUp(topUp)
         guard topUp.charge.status == .succeeded else { throw ChargeLifecycle.failure(of: topUp.charge) }
-        // A successful top-up ends any recharge backoff.
-        rechargeFailures = 0
-        rechargeRetryAfter = nil
         return topUp
     }
 
@@ -259,11 +256,6 @@ public actor Wallet {
             try ChargeReconciliation.complete(chargeID: chargeID, outcome: outcome, invoicePrefix: context.invoiceNumberPrefix, in: tx, nowMilliseconds: context.nowMilliseconds)
         }.topUp!
         applyTopUp(topUp)
-        if topUp.credited {
-            rechargeFailures = 0
-            rechargeRetryAfter = nil
-            if topUp.charge.purpose == .walletAutoRecharge { emit(.rechargeSucceeded(chargeID: chargeID, amount: topUp.charge.amount)) }
-        }
     }
 
     /// A new primary card ends the backoff: the old card's declines say nothing about the new one. A
@@ -392,9 +384,6 @@ public actor Wallet {
                 switch topUp.charge.status {
                 case .succeeded:
                     recharge = nil
-                    rechargeFailures = 0
-                    rechargeRetryAfter = nil
-                    emit(.rechargeSucceeded(chargeID: topUp.charge.id, amount: amount))
                 case .failed:
                     await rechargeFailed(reason: ChargeLifecycle.failure(of: topUp.charge).message)
                 case .pending:
@@ -454,13 +443,18 @@ public actor Wallet {
         emit(.balanceChanged(transaction))
     }
 
+    /// Applies a credited top-up or recharge, live or reconciled: the ledger line, the end of any
+    /// backoff, and the events in the order they happened (balance, recharge, restored services).
     private func applyTopUp(_ topUp: WalletLedger.TopUp) {
         guard topUp.credited else { return }
+        rechargeFailures = 0
+        rechargeRetryAfter = nil
         if let transaction = topUp.transaction {
             apply(transaction)
             lastRechargeAtMilliseconds = transaction.createdAtMilliseconds
             lastRechargeChargeID = topUp.charge.id
         }
+        if topUp.charge.purpose == .walletAutoRecharge { emit(.rechargeSucceeded(chargeID: topUp.charge.id, amount: topUp.charge.amount)) }
         if topUp.restored || (topUp.transaction != nil && serviceStatus == .suspended) {
             serviceStatus = .active
             suspensionReason = ""

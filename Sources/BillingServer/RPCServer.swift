@@ -34,7 +34,7 @@ public final class RPCServer: Sendable {
     private let router: Router
     private let services: [any RPCService]
     private let logger: Logger
-    private let metrics = ServerMetrics()
+    let metrics = ServerMetrics()
     private let acceptQueue = DispatchQueue(label: "billing.accept")
     private let state = Mutex(State())
     private let listener = Listener()

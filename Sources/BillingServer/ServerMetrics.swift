@@ -19,6 +19,9 @@ final class ServerMetrics: Sendable {
     let bytesReceived = Counter(label: "billing_rpc_received_bytes_total")
     let bytesSent = Counter(label: "billing_rpc_sent_bytes_total")
 
+    /// The method labels in use: the registered methods called so far, and "unknown".
+    var methodLabels: Set<String> { latencyTimers.withLock { Set($0.keys) } }
+
     func recordCall(method: String, code: StatusCode, duration: Duration) {
         let key = CallKey(method: method, code: code)
         let counter = callCounters.withLock { counters in

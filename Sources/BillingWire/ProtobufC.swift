@@ -22,9 +22,20 @@ public final class ProtobufCArena {
     public init() {}
     deinit { for allocation in allocations { free(allocation) } }
 
-    /// A NUL-terminated copy of `string`.
+    /// A NUL-terminated copy of `string`. A C string cannot hold a NUL, so one inside `string` is
+    /// written as the overlong pair C0 80, which no receiver accepts as UTF-8: the call is refused,
+    /// naming the field, instead of the string being cut short without a word.
     public func string(_ string: String) -> UnsafeMutablePointer<CChar> {
-        let copy = strdup(string)!
+        guard string.utf8.contains(0) else {
+            let copy = strdup(string)!
+            allocations.append(copy)
+            return copy
+        }
+        var utf8: [UInt8] = []
+        for byte in string.utf8 { utf8 += byte == 0 ? [0xC0, 0x80] : [byte] }
+        utf8.append(0)
+        let copy = malloc(utf8.count)!.assumingMemoryBound(to: CChar.self)
+        utf8.withUnsafeBytes { UnsafeMutableRawPointer(copy).copyMemory(from: $0.baseAddress!, byteCount: utf8.count) }
         allocations.append(copy)
         return copy
     }

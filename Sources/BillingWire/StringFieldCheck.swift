@@ -73,7 +73,10 @@ enum StringFieldCheck {
             if byte >= 0x80 { isASCII = false }
         }
         if isASCII { return nil }
-        return String(validating: bytes, as: UTF8.self) == nil ? "bytes that are not valid UTF-8" : nil
+        guard String(validating: bytes, as: UTF8.self) == nil else { return nil }
+        // How the Swift client's encoder writes a NUL it cannot put in a C string (ProtobufCArena).
+        let isEncodedNUL = zip(bytes, bytes.dropFirst()).contains { $0 == 0xC0 && $1 == 0x80 }
+        return isEncodedNUL ? "a NUL byte (sent as C0 80)" : "bytes that are not valid UTF-8"
     }
 
     /// How many length-delimited fields numbered `number` come in `bytes`: the index of the next one.

@@ -66,11 +66,20 @@ struct Billingd: AsyncParsableCommand {
     @Option(help: "Seconds calls in flight may take to finish after SIGTERM.")
     var shutdownGraceSeconds = 10
 
+    @Option(help: "The largest single amount (charge, top-up, usage debit, invoice line or total, recharge amount or threshold), in minor units.")
+    var maxAmountMinor = MoneyLimits.defaultMaxAmountMinor
+
+    @Option(help: "Wallets kept in memory; past it, idle ones are dropped (least recently used first) and reloaded on next use.")
+    var maxLoadedWallets = WalletPolicy().maxLoadedWallets
+
     func validate() throws {
         guard mode_t(socketMode, radix: 8) != nil else { throw ValidationError("--socket-mode must be octal, for example 660") }
         guard maxFrameBytes >= 1024, maxFrameBytes <= 64 * 1024 * 1024 else { throw ValidationError("--max-frame-bytes must be between 1 KiB and 64 MiB") }
-        guard maxConnections > 0, maxCallsPerConnection > 0, idleTimeoutSeconds > 0, shutdownGraceSeconds >= 0 else {
+        guard maxConnections > 0, maxCallsPerConnection > 0, idleTimeoutSeconds > 0, shutdownGraceSeconds >= 0, maxLoadedWallets > 0 else {
             throw ValidationError("limits must be positive")
+        }
+        guard (1...MoneyLimits.ceilingMaxAmountMinor).contains(maxAmountMinor) else {
+            throw ValidationError("--max-amount-minor must be between 1 and \(MoneyLimits.ceilingMaxAmountMinor)")
         }
     }
 
@@ -102,7 +111,10 @@ struct Billingd: AsyncParsableCommand {
         let store = try await Store.open(path: database, migrations: BillingSchema.migrations)
         let gatewayFolder = gatewayDirectory ?? URL(fileURLWithPath: database).deletingLastPathComponent().appendingPathComponent("sandbox-gateway").path
         let gateway = try SandboxGateway(directory: URL(fileURLWithPath: gatewayFolder))
-        let billing = BillingHandlers(context: BillingContext(store: store, gateway: gateway))
+        var walletPolicy = WalletPolicy()
+        walletPolicy.maxLoadedWallets = maxLoadedWallets
+        let billing = BillingHandlers(
+            context: BillingContext(store: store, gateway: gateway, limits: MoneyLimits(maxAmountMinor: maxAmountMinor)), walletPolicy: walletPolicy)
         // Charges a crash left pending are settled before the first call, so wallets load settled balances.
         let prepared = try await billing.prepare()
         logger.info("store ready", metadata: ["reconciled_charges": "\(prepared.reconciledCharges)", "purged_idempotency_keys": "\(prepared.purgedKeys)"])

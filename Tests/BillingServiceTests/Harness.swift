@@ -27,11 +27,22 @@ final class BillingHarness: Sendable {
 
     private let running = Mutex<Running?>(nil)
     let clock: TestClock
+    private let gatewayLookUpLag: Duration
+    private let walletPolicy: WalletPolicy
+    private let limits: MoneyLimits
 
-    init(clock: TestClock = TestClock()) async throws {
+    /// - Parameter gatewayLookUpLag: how long the gateway says its look-ups may miss a charge (the
+    ///   sandbox's is zero; a real processor's is longer).
+    init(
+        clock: TestClock = TestClock(), gatewayLookUpLag: Duration = .zero, walletPolicy: WalletPolicy = WalletPolicy(),
+        limits: MoneyLimits = MoneyLimits()
+    ) async throws {
         var template = Array("/tmp/billing-svc-XXXXXX".utf8CString)
         directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
         self.clock = clock
+        self.gatewayLookUpLag = gatewayLookUpLag
+        self.walletPolicy = walletPolicy
+        self.limits = limits
         try await start()
     }
 
@@ -43,9 +54,9 @@ final class BillingHarness: Sendable {
         let store = try await Store.open(path: databasePath, migrations: BillingSchema.migrations)
         let clock = clock
         let sandbox = try SandboxGateway(directory: gatewayDirectory, now: { clock.now })
-        let gateway = FlakyGateway(wrapping: sandbox)
-        let context = BillingContext(store: store, gateway: gateway, now: { clock.now })
-        let handlers = BillingHandlers(context: context)
+        let gateway = FlakyGateway(wrapping: sandbox, lookUpLag: gatewayLookUpLag)
+        let context = BillingContext(store: store, gateway: gateway, now: { clock.now }, limits: limits)
+        let handlers = BillingHandlers(context: context, walletPolicy: walletPolicy)
         let prepared = try await handlers.prepare()
         var logger = Logger(label: "billing-test")
         logger.logLevel = .critical
@@ -92,12 +103,16 @@ final class TestClock: Sendable {
 }
 
 /// The sandbox gateway, with the failures a real processor has: a reply lost after the charge was made,
-/// and a gateway that cannot be reached at all (not even to look a charge up).
+/// a look-up that lags behind the charges, and a gateway that cannot be reached at all (not even to
+/// look a charge up).
 actor FlakyGateway: PaymentGateway {
     enum Mode: Sendable {
         case healthy
         /// Charges are made but the reply never arrives, and lookups fail: the caller cannot know.
         case chargesThenGoesDark
+        /// Charges are made but the reply is lost, and look-ups do not find them yet (a processor
+        /// whose search lags): a caller that took "not found" for "not charged" would charge twice.
+        case losesAnswersLooksUpLate
         /// Nothing reaches the gateway: no charge is made, and lookups fail too.
         case down
     }
@@ -105,12 +120,20 @@ actor FlakyGateway: PaymentGateway {
     private let sandbox: SandboxGateway
     private var mode = Mode.healthy
     private(set) var chargeCalls = 0
+    nonisolated let lookUpLag: Duration
 
-    init(wrapping sandbox: SandboxGateway) {
+    init(wrapping sandbox: SandboxGateway, lookUpLag: Duration = .zero) {
         self.sandbox = sandbox
+        self.lookUpLag = lookUpLag
     }
 
     func setMode(_ mode: Mode) { self.mode = mode }
+
+    /// Delays every call to the sandbox by `latency`.
+    func setLatency(_ latency: Duration) async { await sandbox.setLatency(latency) }
+
+    /// Charges the sandbox actually made (replays of a gateway key are not counted).
+    var executedCharges: Int { get async { await sandbox.executedChargeCount } }
 
     func tokenize(_ card: CardDetails) async throws -> GatewayCard {
         try await sandbox.tokenize(card)
@@ -120,13 +143,16 @@ actor FlakyGateway: PaymentGateway {
         if mode == .down { throw BillingError.unavailable("the payment gateway cannot be reached") }
         chargeCalls += 1
         let result = try await sandbox.charge(token: token, amount: amount, idempotencyKey: idempotencyKey, description: description)
-        if mode == .chargesThenGoesDark { throw BillingError.unavailable("the payment gateway timed out") }
+        if mode == .chargesThenGoesDark || mode == .losesAnswersLooksUpLate { throw BillingError.unavailable("the payment gateway timed out") }
         return result
     }
 
     func lookUpCharge(idempotencyKey: String) async throws -> GatewayCharge? {
-        if mode != .healthy { throw BillingError.unavailable("the payment gateway cannot be reached") }
-        return try await sandbox.lookUpCharge(idempotencyKey: idempotencyKey)
+        switch mode {
+        case .healthy: return try await sandbox.lookUpCharge(idempotencyKey: idempotencyKey)
+        case .losesAnswersLooksUpLate: return nil
+        case .chargesThenGoesDark, .down: throw BillingError.unavailable("the payment gateway cannot be reached")
+        }
     }
 }
 

@@ -95,7 +95,11 @@ struct  Billing__Rpc__V1__Status
 
 
 /*
- * A machine-readable detail of a status, for example which field was invalid.
+ * A machine-readable detail of a status. Every failed status carries exactly one detail of type
+ * "reason" (first), whose value names why in a word a program can switch on ("card_declined",
+ * "invalid_string"): billing.v1.ErrorReason lists them. Other types: "field" (the request field at
+ * fault, as a path such as "billing_address.lines[1]") and "decline_code" (the payment gateway's
+ * code when a card was declined). Unknown types are to be ignored.
  */
 struct  Billing__Rpc__V1__StatusDetail
 {
@@ -133,7 +137,8 @@ struct  Billing__Rpc__V1__GoAway
 {
   ProtobufCMessage base;
   /*
-   * The highest stream id the server has accepted; calls above it were not run.
+   * The highest stream id of any REQUEST the server decoded on this connection, whether it ran the
+   * call or refused it; calls with higher ids were not run and may be retried elsewhere. 0 if none.
    */
   uint32_t last_stream_id;
   Billing__Rpc__V1__Status *status;

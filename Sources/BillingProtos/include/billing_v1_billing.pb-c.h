@@ -81,6 +81,136 @@ typedef enum _Billing__V1__WalletEvent__Kind {
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(BILLING__V1__WALLET_EVENT__KIND)
 } Billing__V1__WalletEvent__Kind;
 /*
+ * Why a call failed, for programs: the value of the status's "reason" detail is a name below
+ * without its ERROR_REASON_ prefix, in lower case ("card_declined"). New reasons may be added; treat an
+ * unknown one by its status code.
+ */
+typedef enum _Billing__V1__ErrorReason {
+  BILLING__V1__ERROR_REASON__ERROR_REASON_UNSPECIFIED = 0,
+  /*
+   * When nothing finer is said, the status code's own name: "invalid_argument", "not_found", ...
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_CANCELLED = 1,
+  BILLING__V1__ERROR_REASON__ERROR_REASON_UNKNOWN = 2,
+  BILLING__V1__ERROR_REASON__ERROR_REASON_INVALID_ARGUMENT = 3,
+  BILLING__V1__ERROR_REASON__ERROR_REASON_DEADLINE_EXCEEDED = 4,
+  BILLING__V1__ERROR_REASON__ERROR_REASON_NOT_FOUND = 5,
+  BILLING__V1__ERROR_REASON__ERROR_REASON_ALREADY_EXISTS = 6,
+  BILLING__V1__ERROR_REASON__ERROR_REASON_PERMISSION_DENIED = 7,
+  BILLING__V1__ERROR_REASON__ERROR_REASON_RESOURCE_EXHAUSTED = 8,
+  BILLING__V1__ERROR_REASON__ERROR_REASON_FAILED_PRECONDITION = 9,
+  BILLING__V1__ERROR_REASON__ERROR_REASON_ABORTED = 10,
+  BILLING__V1__ERROR_REASON__ERROR_REASON_OUT_OF_RANGE = 11,
+  BILLING__V1__ERROR_REASON__ERROR_REASON_UNIMPLEMENTED = 12,
+  BILLING__V1__ERROR_REASON__ERROR_REASON_INTERNAL = 13,
+  BILLING__V1__ERROR_REASON__ERROR_REASON_UNAVAILABLE = 14,
+  BILLING__V1__ERROR_REASON__ERROR_REASON_DATA_LOSS = 15,
+  BILLING__V1__ERROR_REASON__ERROR_REASON_UNAUTHENTICATED = 16,
+  /*
+   * The transport, before any service runs (docs/PROTOCOL.md).
+   * A frame over the frame limit (RESOURCE_EXHAUSTED).
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_MESSAGE_TOO_LARGE = 100,
+  /*
+   * A payload that is not valid protobuf for its message (INVALID_ARGUMENT).
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_INVALID_MESSAGE = 101,
+  /*
+   * A string field holding a NUL byte or bytes that are not UTF-8 (INVALID_ARGUMENT, with "field").
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_INVALID_STRING = 102,
+  /*
+   * The connection's calls-in-flight limit (RESOURCE_EXHAUSTED).
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_TOO_MANY_CALLS = 103,
+  /*
+   * The server's connection limit (GOAWAY RESOURCE_EXHAUSTED).
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_TOO_MANY_CONNECTIONS = 104,
+  BILLING__V1__ERROR_REASON__ERROR_REASON_METADATA_TOO_LARGE = 105,
+  BILLING__V1__ERROR_REASON__ERROR_REASON_UNKNOWN_SERVICE = 106,
+  BILLING__V1__ERROR_REASON__ERROR_REASON_UNKNOWN_METHOD = 107,
+  /*
+   * The server is draining (UNAVAILABLE): retry on a new connection.
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_SHUTTING_DOWN = 108,
+  /*
+   * The peer broke the framing rules (GOAWAY INVALID_ARGUMENT); the connection closes.
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_PROTOCOL_VIOLATION = 109,
+  BILLING__V1__ERROR_REASON__ERROR_REASON_IDLE_TIMEOUT = 110,
+  BILLING__V1__ERROR_REASON__ERROR_REASON_UNSUPPORTED_PROTOCOL_VERSION = 111,
+  /*
+   * billing.v1.
+   * One amount above the configured limit (INVALID_ARGUMENT, with "field").
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_AMOUNT_TOO_LARGE = 200,
+  /*
+   * An amount in another currency than the account's (INVALID_ARGUMENT).
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_CURRENCY_MISMATCH = 201,
+  /*
+   * The idempotency key was used before for another request (INVALID_ARGUMENT).
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_IDEMPOTENCY_KEY_REUSED = 202,
+  /*
+   * The card was declined, when charged or when added (FAILED_PRECONDITION); the "decline_code"
+   * detail holds the gateway's code: "card_declined", "insufficient_funds", "expired_card".
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_CARD_DECLINED = 203,
+  BILLING__V1__ERROR_REASON__ERROR_REASON_NO_PRIMARY_PAYMENT_METHOD = 204,
+  BILLING__V1__ERROR_REASON__ERROR_REASON_PRIMARY_CARD_EXPIRED = 205,
+  /*
+   * The billing information lacks what a charge needs (FAILED_PRECONDITION).
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_BILLING_ADDRESS_INCOMPLETE = 206,
+  /*
+   * The gateway's answer about a charge is not known yet (UNAVAILABLE): the charge stays pending
+   * and is reconciled. A retry with the same idempotency key asks the gateway again under the same
+   * gateway key and never charges twice; retrying at once rarely helps. Also: an invoice whose
+   * payment is in flight (FAILED_PRECONDITION).
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_CHARGE_PENDING = 207,
+  /*
+   * The gateway certainly charged nothing and could not be reached (UNAVAILABLE): retry later.
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_GATEWAY_UNAVAILABLE = 208,
+  /*
+   * The invoice is not open, or has nothing due (FAILED_PRECONDITION).
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_INVOICE_NOT_PAYABLE = 209,
+  /*
+   * The invoice's status does not allow the action (FAILED_PRECONDITION).
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_INVOICE_STATE_CONFLICT = 210,
+  /*
+   * The wallet's balance does not cover the debit, and auto-recharge could not (FAILED_PRECONDITION).
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_INSUFFICIENT_FUNDS = 211,
+  /*
+   * Usage-based services are suspended until funds are added (FAILED_PRECONDITION).
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_WALLET_SUSPENDED = 212,
+  /*
+   * Auto-recharge is on, but the debit needs more than one recharge may charge (FAILED_PRECONDITION).
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_RECHARGE_LIMIT_EXCEEDED = 213,
+  BILLING__V1__ERROR_REASON__ERROR_REASON_TOO_MANY_WATCHERS = 214,
+  /*
+   * Every wallet held in memory is busy (RESOURCE_EXHAUSTED): retry shortly.
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_WALLETS_BUSY = 215,
+  /*
+   * The store is overloaded (RESOURCE_EXHAUSTED): retry with backoff.
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_STORE_OVERLOADED = 216,
+  /*
+   * The store failed; the change was not made (INTERNAL).
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_STORE_FAILED = 217
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(BILLING__V1__ERROR_REASON)
+} Billing__V1__ErrorReason;
+/*
  * Whether an account's usage-based services run.
  */
 typedef enum _Billing__V1__ServiceStatus {
@@ -653,7 +783,13 @@ struct  Billing__V1__DownloadInvoicePdfResponse
 /*
  * Auto-recharge: when a debit leaves the balance at or below the threshold, the wallet charges the
  * recharge amount to the primary card (or the smallest multiple of it that lifts the balance above the
- * threshold) and credits it. One recharge per crossing; failures back off.
+ * threshold) and credits it. One recharge per crossing; failures back off (1 minute, doubling, at most
+ * an hour); a new primary card ends the backoff, and a suspended wallet then recharges at once.
+ * A debit larger than the balance first charges the smallest multiple of the recharge amount that
+ * covers the debit and leaves the balance above the threshold, then debits; one recharge charges at
+ * most 100 times the recharge amount and never above the limit of one amount. A debit that needs more
+ * is refused with reason "recharge_limit_exceeded", and the message says how much one recharge may
+ * charge. Every recharge, like every top-up, creates a paid invoice.
  */
 struct  Billing__V1__AutoRecharge
 {
@@ -735,6 +871,10 @@ struct  Billing__V1__WalletTransaction
     , (char *)protobuf_c_empty_string, NULL, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, BILLING__V1__WALLET_TRANSACTION_SOURCE__WALLET_TRANSACTION_SOURCE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
 
 
+/*
+ * Charges the primary card and credits the wallet; the reply holds the ledger line, the charge and the
+ * paid invoice that every top-up creates.
+ */
 struct  Billing__V1__AddBalanceRequest
 {
   ProtobufCMessage base;
@@ -831,7 +971,8 @@ struct  Billing__V1__ListWalletTransactionsResponse
 {
   ProtobufCMessage base;
   /*
-   * Newest first.
+   * Newest first, in ledger order (the order the balance moved); created_at_unix_ms never decreases
+   * along the ledger.
    */
   size_t n_transactions;
   Billing__V1__WalletTransaction **transactions;
@@ -865,7 +1006,14 @@ struct  Billing__V1__WalletMonthSummary
    */
   char *month;
   char *category;
+  /*
+   * The sum of the month's credits of this category, zero or positive.
+   */
   Billing__V1__Money *credits;
+  /*
+   * The sum of the month's debits of this category, as a positive amount (ledger lines hold them
+   * negative).
+   */
   Billing__V1__Money *debits;
   uint32_t transaction_count;
 };
@@ -888,6 +1036,11 @@ struct  Billing__V1__SummarizeWalletTransactionsResponse
     , 0,NULL }
 
 
+/*
+ * A snapshot, then every event until the caller cancels, the deadline passes or the server drains. A
+ * watcher whose stream window is spent keeps the newest 64 events; older ones are dropped (read the
+ * wallet again to catch up). At most 64 watchers per wallet (RESOURCE_EXHAUSTED, "too_many_watchers").
+ */
 struct  Billing__V1__WatchWalletRequest
 {
   ProtobufCMessage base;
@@ -2265,6 +2418,7 @@ void billing__v1__billing_service__watch_wallet(ProtobufCService *service,
 
 /* --- descriptors --- */
 
+extern const ProtobufCEnumDescriptor    billing__v1__error_reason__descriptor;
 extern const ProtobufCEnumDescriptor    billing__v1__service_status__descriptor;
 extern const ProtobufCEnumDescriptor    billing__v1__charge_status__descriptor;
 extern const ProtobufCEnumDescriptor    billing__v1__invoice_status__descriptor;

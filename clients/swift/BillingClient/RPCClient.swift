@@ -1,3 +1,4 @@
+import BillingAPI
 import BillingWire
 import Synchronization
 
@@ -53,7 +54,10 @@ public final class RPCClient: Sendable {
                 return try await currentConnection().unary(request, deadline: deadline)
             } catch {
                 let failure = Self.failure(from: error)
+                // A charge whose outcome is pending waits for reconciliation: retrying at once rarely helps,
+                // so the caller decides (a retry with the same key is safe whenever it comes).
                 let retryable = failure.error.code == .unavailable && (!failure.mayHaveRun || options.isIdempotent)
+                    && failure.error.reason != BillingV1.ErrorReason.chargePending.wireName
                 guard retryable, attempt < configuration.retry.maxAttempts, !Task.isCancelled else { throw failure.error }
                 let wait = configuration.retry.backoff(beforeAttempt: attempt)
                 guard ContinuousClock.now + wait < deadline else { throw failure.error }
