@@ -55,28 +55,23 @@ public struct AccountService: Sendable {
         let currency = try Currency(code: currencyCode, field: "currency")
         let key = try IdempotencyKey(idempotencyKey, scope: "", method: "CreateAccount", parameters: [name, currency.code])
         let now = context.nowMilliseconds
-        return try await context.store.write { tx in
-            if case .done(let account) = try IdempotencyRecords.look(key, in: tx, as: Account.self) { return account }
+        return try await IdempotencyRecords.once(key, in: context.store, nowMilliseconds: now) { tx in
             let account = Account(
                 id: Identifier.make("acct"), displayName: name, currency: currency, createdAtMilliseconds: now,
                 serviceStatus: .active, suspensionReason: "", primaryPaymentMethodID: nil)
-            try tx.execute(
-                "INSERT INTO accounts(id, display_name, currency, created_at_ms) VALUES (?, ?, ?, ?)",
-                .text(account.id), .text(account.displayName), .text(currency.code), .integer(now))
-            try tx.execute("INSERT INTO wallets(account_id, currency) VALUES (?, ?)", .text(account.id), .text(currency.code))
-            try IdempotencyRecords.save(account, for: key, in: tx, nowMilliseconds: now)
+            try AccountRecords.insert(account, in: tx)
             return account
         }
     }
 
     public func account(id: String) async throws -> Account {
         try Identifier.validate(id, prefix: "acct", field: "account_id")
-        return try await context.store.read { tx in try Self.account(id, in: tx) }
+        return try await context.store.read { tx in try AccountRecords.account(id, in: tx) }
     }
 
     public func billingInformation(accountID: String) async throws -> BillingInformationRecord {
         try Identifier.validate(accountID, prefix: "acct", field: "account_id")
-        return try await context.store.read { tx in try Self.billingInformation(accountID, in: tx) }
+        return try await context.store.read { tx in try AccountRecords.billingInformation(accountID, in: tx) }
     }
 
     /// Replaces the billing information after validating every field; the reply says what is still
@@ -89,41 +84,11 @@ public struct AccountService: Sendable {
             validated.address.city, validated.address.region, validated.address.postalCode,
         ])
         let now = context.nowMilliseconds
-        return try await context.store.write { tx in
-            if case .done(let record) = try IdempotencyRecords.look(key, in: tx, as: BillingInformationRecord.self) { return record }
-            _ = try Self.account(accountID, in: tx)
+        return try await IdempotencyRecords.once(key, in: context.store, nowMilliseconds: now) { tx in
+            _ = try AccountRecords.account(accountID, in: tx)
             let record = BillingInformationRecord(information: validated, updatedAtMilliseconds: now)
-            try tx.execute(
-                "UPDATE accounts SET billing_information = ? WHERE id = ?",
-                .text(String(decoding: try JSONEncoder().encode(record), as: UTF8.self)), .text(accountID))
-            try IdempotencyRecords.save(record, for: key, in: tx, nowMilliseconds: now)
+            try AccountRecords.saveBillingInformation(record, of: accountID, in: tx)
             return record
         }
-    }
-
-    // MARK: Lookups shared by every service
-
-    static func account(_ id: String, in tx: some Querying) throws -> Account {
-        guard let row = try tx.queryOne(
-            "SELECT id, display_name, currency, created_at_ms, service_status, suspension_reason, primary_payment_method_id FROM accounts WHERE id = ?",
-            .text(id))
-        else {
-            throw BillingError.notFound("no account with id \(id); create it first or check the id", field: "account_id")
-        }
-        return Account(
-            id: try row.string("id"), displayName: try row.string("display_name"),
-            currency: try Currency(code: try row.string("currency")),
-            createdAtMilliseconds: try row.int64("created_at_ms"),
-            serviceStatus: Account.ServiceStatus(rawValue: try row.string("service_status")) ?? .active,
-            suspensionReason: try row.string("suspension_reason"),
-            primaryPaymentMethodID: try row.optionalString("primary_payment_method_id"))
-    }
-
-    static func billingInformation(_ accountID: String, in tx: some Querying) throws -> BillingInformationRecord {
-        _ = try account(accountID, in: tx)
-        guard let json = try tx.queryOne("SELECT billing_information FROM accounts WHERE id = ?", .text(accountID))?
-            .optionalString("billing_information")
-        else { return BillingInformationRecord(information: nil, updatedAtMilliseconds: nil) }
-        return try JSONDecoder().decode(BillingInformationRecord.self, from: Data(json.utf8))
     }
 }

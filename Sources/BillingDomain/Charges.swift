@@ -69,19 +69,19 @@ enum ChargeLifecycle {
             throw BillingError.failedPrecondition(
                 "the account has no primary card; add a card or choose a primary one", field: "payment_method_id", reason: .noPrimaryPaymentMethod)
         }
-        let method = try PaymentMethodService.paymentMethod(id, accountID: account.id, in: tx, now: now)
+        let method = try PaymentMethodRecords.paymentMethod(id, accountID: account.id, in: tx, now: now)
         guard !method.isExpired else {
             throw BillingError.failedPrecondition(
                 "the primary card ending \(method.last4) expired \(method.expiryMonth)/\(method.expiryYear); add a current card",
                 field: "payment_method_id", reason: .primaryCardExpired)
         }
-        let token = try PaymentMethodService.activeToken(id, accountID: account.id, in: tx)
+        let token = try PaymentMethodRecords.activeToken(id, accountID: account.id, in: tx)
         return ChargeableCard(paymentMethodID: id, token: token, brand: method.brand.rawValue, last4: method.last4)
     }
 
     /// Charges need complete billing information: FAILED_PRECONDITION naming what is missing.
     static func requireCompleteBillingInformation(_ accountID: String, in tx: some Querying) throws {
-        let record = try AccountService.billingInformation(accountID, in: tx)
+        let record = try AccountRecords.billingInformation(accountID, in: tx)
         guard record.isComplete else {
             throw BillingError.failedPrecondition(
                 "the billing address is incomplete: \(record.missingForPayments.joined(separator: ", ")) missing; update the billing information first",
@@ -176,6 +176,23 @@ enum ChargeLifecycle {
         }
     }
 
+    /// A charge still pending, ready to be sent again under its own gateway key (the gateway returns
+    /// the first charge if it made one); nil when it is settled or its card's token is gone, and then
+    /// it can only be looked up.
+    static func resendable(_ chargeID: String, in tx: some Querying) throws -> PendingCharge? {
+        let charge = try charge(chargeID, in: tx)
+        guard charge.status == .pending, let methodID = charge.paymentMethodID,
+            let token = try PaymentMethodRecords.token(of: methodID, in: tx)
+        else { return nil }
+        return PendingCharge(chargeID: chargeID, token: token, amount: charge.amount, description: charge.description)
+    }
+
+    /// The oldest charges still pending that were created at or before `cutoff`.
+    static func pendingCharges(createdAtOrBefore cutoff: Int64, limit: Int, in tx: some Querying) throws -> [Charge] {
+        try tx.query("SELECT * FROM charges WHERE status = 'pending' AND created_at_ms <= ? ORDER BY seq LIMIT ?", .integer(cutoff), .int(limit))
+            .map(charge(from:))
+    }
+
     static func charge(_ id: String, in tx: some Querying) throws -> Charge {
         guard let row = try tx.queryOne("SELECT * FROM charges WHERE id = ?", .text(id)) else {
             throw BillingError.notFound("no charge with id \(id)")
@@ -197,153 +214,11 @@ enum ChargeLifecycle {
     }
 }
 
-/// A charge the caller's checks allowed, recorded as pending in the caller's transaction.
+/// A charge the caller's checks allowed, recorded as pending in the caller's transaction: what the
+/// gateway needs to make it.
 struct PendingCharge: Sendable {
     var chargeID: String
     var token: String
     var amount: Money
     var description: String
-}
-
-/// What `chargeOnce` found in its first transaction.
-private enum FirstStep<Replay: Sendable>: Sendable {
-    case done(Replay)
-    case reconcile(chargeID: String)
-    case charge(PendingCharge)
-}
-
-extension ChargeLifecycle {
-    /// What a request that takes money under an idempotency key got: the stored outcome of an earlier
-    /// request with the key, or the completion of its own charge (settled, or still pending).
-    enum Once<Replay: Sendable>: Sendable {
-        case replayed(Replay)
-        case completed(ChargeReconciliation.Completion)
-    }
-
-    /// The one path of every request that takes money (paying an invoice, adding funds): in one write
-    /// transaction, replay the key's outcome, or let `record` check what allows the charge and record it
-    /// pending while the key is stored as pending beside it; then charge the card (or, for a key left
-    /// pending, ask the gateway what became of its charge); then settle in a second transaction.
-    /// Callers run it for one key at a time (`KeyedSerialQueue`).
-    static func chargeOnce<Replay: Codable & Sendable>(
-        key: IdempotencyKey, context: BillingContext, replaying: Replay.Type,
-        record: @escaping @Sendable (WriteTransaction, Int64) throws -> PendingCharge
-    ) async throws -> Once<Replay> {
-        let now = context.nowMilliseconds
-        let step: FirstStep<Replay> = try await context.store.write { tx in
-            switch try IdempotencyRecords.look(key, in: tx, as: Replay.self) {
-            case .done(let earlier): return .done(earlier)
-            case .pending(let chargeID?): return try resendable(chargeID, in: tx).map(FirstStep.charge) ?? .reconcile(chargeID: chargeID)
-            case .pending(nil), .none: break
-            }
-            let pending = try record(tx, now)
-            try IdempotencyRecords.savePending(key, chargeID: pending.chargeID, in: tx, nowMilliseconds: now)
-            return .charge(pending)
-        }
-        if case .done(let earlier) = step { return .replayed(earlier) }
-        // From here the charge exists at the gateway, or may: its outcome is recorded whatever the caller does.
-        return .completed(try await uncancellable {
-            let chargeID: String
-            let outcome: GatewayOutcome
-            switch step {
-            case .done: preconditionFailure("handled above")
-            case .reconcile(let pending):
-                chargeID = pending
-                outcome = await lookUp(context.gateway, chargeID: pending)
-            case .charge(let pending):
-                chargeID = pending.chargeID
-                outcome = await callGateway(
-                    context.gateway, chargeID: pending.chargeID, token: pending.token, amount: pending.amount, description: pending.description)
-            }
-            return try await context.store.write { tx in
-                try ChargeReconciliation.complete(
-                    chargeID: chargeID, outcome: outcome, invoicePrefix: context.invoiceNumberPrefix, in: tx, nowMilliseconds: context.nowMilliseconds)
-            }
-        })
-    }
-
-    /// A charge still pending under a retried key, ready to be sent again under its own gateway key
-    /// (the gateway returns the first charge if it made one); nil when it is settled or its card's
-    /// token is gone, and then it is only looked up.
-    private static func resendable(_ chargeID: String, in tx: some Querying) throws -> PendingCharge? {
-        let charge = try charge(chargeID, in: tx)
-        guard charge.status == .pending, let methodID = charge.paymentMethodID,
-            let token = try tx.queryOne("SELECT gateway_token FROM payment_methods WHERE id = ?", .text(methodID))?.optionalString("gateway_token")
-        else { return nil }
-        return PendingCharge(chargeID: chargeID, token: token, amount: charge.amount, description: charge.description)
-    }
-}
-
-/// Completes a pending charge by what it was for: the one place that knows every purpose, used by the
-/// live paths and by start-up reconciliation alike.
-enum ChargeReconciliation {
-    struct Completion: Sendable {
-        var payment: InvoicePayment?
-        var topUp: WalletLedger.TopUp?
-    }
-
-    static func complete(chargeID: String, outcome: ChargeLifecycle.GatewayOutcome, invoicePrefix: String, in tx: WriteTransaction, nowMilliseconds: Int64) throws -> Completion {
-        switch try ChargeLifecycle.charge(chargeID, in: tx).purpose {
-        case .invoicePayment:
-            return Completion(payment: try InvoiceService.completePayment(chargeID: chargeID, outcome: outcome, in: tx, nowMilliseconds: nowMilliseconds))
-        case .walletTopUp, .walletAutoRecharge:
-            let topUp = try WalletLedger.completeTopUp(chargeID: chargeID, outcome: outcome, invoicePrefix: invoicePrefix, in: tx, nowMilliseconds: nowMilliseconds)
-            try IdempotencyRecords.complete(for: topUp.charge, result: topUp, in: tx)
-            return Completion(topUp: topUp)
-        }
-    }
-}
-
-/// Settles charges left pending: at start-up (a crash between calling the gateway and recording its
-/// answer), and now and then while running (an answer lost to a gateway outage). Each is looked up at
-/// the gateway under its key; top-ups go through their wallet's actor so its state sees the credit.
-public struct ChargeReconciler: Sendable {
-    let context: BillingContext
-    let wallets: WalletService
-
-    public init(context: BillingContext, wallets: WalletService) {
-        self.context = context
-        self.wallets = wallets
-    }
-
-    /// Settles the pending charges created at least `minimumAge` ago (zero: all of them, at start-up,
-    /// when this process has no gateway call in flight). A charge the gateway does not know is declared
-    /// not charged only once it is `notChargedAfter` old: while running, a slow live call could still
-    /// make it, and declaring it failed first would take money without crediting it. Returns how many
-    /// were settled; the rest stay pending for the next round.
-    public func reconcile(minimumAge: Duration, notChargedAfter: Duration) async throws -> Int {
-        let now = context.nowMilliseconds
-        let cutoff = now - minimumAge.milliseconds
-        let pending = try await context.store.read { tx in
-            try tx.query(
-                "SELECT id, account_id, purpose, created_at_ms FROM charges WHERE status = 'pending' AND created_at_ms <= ? ORDER BY seq LIMIT 1000",
-                .integer(cutoff)
-            ).map { (id: try $0.string("id"), accountID: try $0.string("account_id"), purpose: try $0.string("purpose"), createdAt: try $0.int64("created_at_ms")) }
-        }
-        var settled = 0
-        for charge in pending {
-            let outcome: ChargeLifecycle.GatewayOutcome
-            do {
-                if let found = try await context.gateway.lookUpCharge(idempotencyKey: charge.id) {
-                    outcome = .settled(found)
-                } else if now - charge.createdAt >= notChargedAfter.milliseconds {
-                    outcome = .notCharged(reason: "the payment gateway has no record of this charge; nothing was charged")
-                } else {
-                    continue  // too young to be sure: the gateway's look-up may lag, or a live call may still land
-                }
-            } catch {
-                continue  // the gateway cannot be asked now; the next round tries again
-            }
-            if charge.purpose == Charge.Purpose.invoicePayment.rawValue {
-                let context = context
-                _ = try await context.store.write { tx in
-                    try ChargeReconciliation.complete(chargeID: charge.id, outcome: outcome, invoicePrefix: context.invoiceNumberPrefix, in: tx, nowMilliseconds: context.nowMilliseconds)
-                }
-            } else {
-                try await wallets.settlePending(accountID: charge.accountID, chargeID: charge.id, outcome: outcome)
-            }
-            settled += 1
-        }
-        return settled
-    }
 }

@@ -48,14 +48,18 @@ public struct IdempotencyKey: Sendable, Hashable {
     }
 }
 
-/// Reads and writes idempotency records inside the transaction that makes the change.
+/// Reads and writes idempotency records inside the transaction that makes the change. A record holds a
+/// key, the fingerprint of its request and the request's outcome: a result or an error, stored as JSON.
+/// A request whose outcome waits on something outside the database (a charge at the gateway) stores a
+/// pending record naming what it waits on (`reference`), and completes it later by that name. What the
+/// reference means is the caller's business: this layer knows nothing of charges.
 enum IdempotencyRecords {
     /// What a key has recorded so far.
     enum Recorded<Result> {
         case none
         case done(Result)
-        /// A request that called the gateway has not settled: `chargeID` says which charge to reconcile.
-        case pending(chargeID: String?)
+        /// A request still waiting on `reference` (for example the charge it sent).
+        case pending(reference: String?)
     }
 
     /// A stored outcome: the first reply, or the first error (a declined card stays declined on retry).
@@ -75,41 +79,67 @@ enum IdempotencyRecords {
                 "idempotency_key was already used for a different request; use a new key for new parameters",
                 field: "idempotency_key", reason: .idempotencyKeyReused)
         }
-        guard try row.string("state") == "done" else { return .pending(chargeID: try row.optionalString("charge_id")) }
+        guard try row.string("state") == "done" else { return .pending(reference: try row.optionalString("charge_id")) }
         let outcome = try JSONDecoder().decode(Outcome<Result>.self, from: Data(try row.string("result").utf8))
         if let error = outcome.error { throw error }
         guard let result = outcome.result else { throw BillingError.internalError("idempotency record without an outcome") }
         return .done(result)
     }
 
-    /// Stores the outcome; replaces a pending record of the same key.
-    static func save<Result: Codable>(_ result: Result, for key: IdempotencyKey, in tx: WriteTransaction, nowMilliseconds: Int64) throws {
-        try save(Outcome(result: result, error: nil), key: key, in: tx, nowMilliseconds: nowMilliseconds)
+    /// Runs `change` once per key, in one write transaction with the record of its outcome: a retry
+    /// gets the first result back and changes nothing. The one skeleton of every idempotent write that
+    /// needs nothing outside the database.
+    static func once<Result: Codable & Sendable>(
+        _ key: IdempotencyKey, in store: Store, nowMilliseconds now: Int64,
+        _ change: @escaping @Sendable (WriteTransaction) throws -> Result
+    ) async throws -> Result {
+        try await onceNotingReplay(key, in: store, nowMilliseconds: now, change).result
     }
 
-    /// Stores an error as the outcome, for failures that must not be retried into a second attempt.
-    static func saveError<Result: Codable>(_ error: BillingError, as: Result.Type, for key: IdempotencyKey, in tx: WriteTransaction, nowMilliseconds: Int64) throws {
-        try save(Outcome<Result>(result: nil, error: error), key: key, in: tx, nowMilliseconds: nowMilliseconds)
-    }
-
-    /// Completes the pending record of the request that made `charge` (live, or when reconciling after a
-    /// crash): its result when the charge succeeded, its error when declined. A charge that certainly did
-    /// not happen frees the key instead, so that a retry runs afresh.
-    static func complete<Result: Codable>(for charge: Charge, result: Result, in tx: WriteTransaction) throws {
-        let outcome: Outcome<Result>
-        switch charge.status {
-        case .pending:
-            return
-        case .failed where charge.failureCode == ChargeLifecycle.notChargedCode:
-            try tx.execute("DELETE FROM idempotency_keys WHERE charge_id = ? AND state = 'pending'", .text(charge.id))
-            return
-        case .failed:
-            outcome = Outcome(result: nil, error: ChargeLifecycle.failure(of: charge))
-        case .succeeded:
-            outcome = Outcome(result: result, error: nil)
+    /// `once`, also saying whether the result is a replay (the change ran earlier, not now).
+    static func onceNotingReplay<Result: Codable & Sendable>(
+        _ key: IdempotencyKey, in store: Store, nowMilliseconds now: Int64,
+        _ change: @escaping @Sendable (WriteTransaction) throws -> Result
+    ) async throws -> (result: Result, replayed: Bool) {
+        try await store.write { tx in
+            if case .done(let earlier) = try look(key, in: tx, as: Result.self) { return (earlier, true) }
+            let result = try change(tx)
+            try save(Outcome(result: result, error: nil), key: key, in: tx, nowMilliseconds: now)
+            return (result, false)
         }
+    }
+
+    /// Marks a key as waiting on `reference`.
+    static func savePending(_ key: IdempotencyKey, reference: String, in tx: WriteTransaction, nowMilliseconds: Int64) throws {
+        try tx.execute(
+            "INSERT INTO idempotency_keys(scope, key, fingerprint, state, charge_id, created_at_ms) VALUES (?, ?, ?, 'pending', ?, ?)",
+            .text(key.scope), .text(key.key), .text(key.fingerprint), .text(reference), .integer(nowMilliseconds))
+    }
+
+    /// Completes the pending record waiting on `reference` with its result.
+    static func complete<Result: Codable>(reference: String, result: Result, in tx: WriteTransaction) throws {
+        try complete(reference: reference, outcome: Outcome(result: result, error: nil), in: tx)
+    }
+
+    /// Completes the pending record waiting on `reference` with an error that retries get back.
+    static func complete(reference: String, error: BillingError, in tx: WriteTransaction) throws {
+        try complete(reference: reference, outcome: Outcome<Bool>(result: nil, error: error), in: tx)
+    }
+
+    /// Forgets the pending record waiting on `reference`, whose work certainly did not happen, so that a
+    /// retry runs afresh.
+    static func release(reference: String, in tx: WriteTransaction) throws {
+        try tx.execute("DELETE FROM idempotency_keys WHERE charge_id = ? AND state = 'pending'", .text(reference))
+    }
+
+    /// Drops finished keys older than the retention period; returns how many.
+    static func purge(olderThanMilliseconds cutoff: Int64, in tx: WriteTransaction) throws -> Int {
+        try tx.execute("DELETE FROM idempotency_keys WHERE created_at_ms < ? AND state = 'done'", .integer(cutoff))
+    }
+
+    private static func complete<Result: Codable>(reference: String, outcome: Outcome<Result>, in tx: WriteTransaction) throws {
         let json = String(decoding: try JSONEncoder().encode(outcome), as: UTF8.self)
-        try tx.execute("UPDATE idempotency_keys SET state = 'done', result = ? WHERE charge_id = ? AND state = 'pending'", .text(json), .text(charge.id))
+        try tx.execute("UPDATE idempotency_keys SET state = 'done', result = ? WHERE charge_id = ? AND state = 'pending'", .text(json), .text(reference))
     }
 
     private static func save<Result: Codable>(_ outcome: Outcome<Result>, key: IdempotencyKey, in tx: WriteTransaction, nowMilliseconds: Int64) throws {
@@ -118,23 +148,6 @@ enum IdempotencyRecords {
             INSERT INTO idempotency_keys(scope, key, fingerprint, state, result, created_at_ms) VALUES (?, ?, ?, 'done', ?, ?)
             ON CONFLICT(scope, key) DO UPDATE SET state = 'done', result = excluded.result
             """, .text(key.scope), .text(key.key), .text(key.fingerprint), .text(json), .integer(nowMilliseconds))
-    }
-
-    /// Marks a key as waiting on a gateway call.
-    static func savePending(_ key: IdempotencyKey, chargeID: String?, in tx: WriteTransaction, nowMilliseconds: Int64) throws {
-        try tx.execute(
-            "INSERT INTO idempotency_keys(scope, key, fingerprint, state, charge_id, created_at_ms) VALUES (?, ?, ?, 'pending', ?, ?)",
-            .text(key.scope), .text(key.key), .text(key.fingerprint), SQLValue(chargeID), .integer(nowMilliseconds))
-    }
-
-    /// Forgets a pending key whose work certainly did not happen, so that a retry runs it afresh.
-    static func release(_ key: IdempotencyKey, in tx: WriteTransaction) throws {
-        try tx.execute("DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND state = 'pending'", .text(key.scope), .text(key.key))
-    }
-
-    /// Drops keys older than the retention period; returns how many.
-    static func purge(olderThanMilliseconds cutoff: Int64, in tx: WriteTransaction) throws -> Int {
-        try tx.execute("DELETE FROM idempotency_keys WHERE created_at_ms < ? AND state = 'done'", .integer(cutoff))
     }
 }
 

@@ -52,31 +52,23 @@ public struct PaymentMethodService: Sendable {
             // Before calling the gateway: replay a finished request, and refuse what the write would refuse.
             let replay: PaymentMethod? = try await context.store.read { tx in
                 if case .done(let method) = try IdempotencyRecords.look(key, in: tx, as: PaymentMethod.self) { return method }
-                _ = try AccountService.account(accountID, in: tx)
+                _ = try AccountRecords.account(accountID, in: tx)
                 try Self.requireRoomForAnotherCard(accountID, in: tx)
                 return nil
             }
             if let replay { return replay }
             let tokenized = try await context.gateway.tokenize(card)
             let now = context.nowMilliseconds
-            return try await context.store.write { tx in
-                // Re-checked inside the write: nothing that was read before the await is trusted.
-                if case .done(let method) = try IdempotencyRecords.look(key, in: tx, as: PaymentMethod.self) { return method }
-                let account = try AccountService.account(accountID, in: tx)
+            // Re-checked inside the write: nothing that was read before the await is trusted.
+            return try await IdempotencyRecords.once(key, in: context.store, nowMilliseconds: now) { tx in
+                let account = try AccountRecords.account(accountID, in: tx)
                 try Self.requireRoomForAnotherCard(accountID, in: tx)
-                let id = Identifier.make("pm")
-                try tx.execute("""
-                    INSERT INTO payment_methods(id, account_id, brand, last4, expiry_month, expiry_year, holder_name, gateway_token, created_at_ms)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, .text(id), .text(accountID), .text(tokenized.brand.rawValue), .text(tokenized.last4),
-                    .int(tokenized.expiryMonth), .int(tokenized.expiryYear), .text(card.holderName.trimmingCharacters(in: .whitespaces)),
-                    .text(tokenized.token), .integer(now))
+                let id = try PaymentMethodRecords.insert(
+                    tokenized, holderName: card.holderName.trimmingCharacters(in: .whitespaces), accountID: accountID, in: tx, nowMilliseconds: now)
                 if makePrimary || account.primaryPaymentMethodID == nil {
-                    try tx.execute("UPDATE accounts SET primary_payment_method_id = ? WHERE id = ?", .text(id), .text(accountID))
+                    try AccountRecords.setPrimaryPaymentMethod(id, of: accountID, in: tx)
                 }
-                let method = try Self.paymentMethod(id, accountID: accountID, in: tx, now: context.now())
-                try IdempotencyRecords.save(method, for: key, in: tx, nowMilliseconds: now)
-                return method
+                return try PaymentMethodRecords.paymentMethod(id, accountID: accountID, in: tx, now: context.now())
             }
         }
     }
@@ -86,22 +78,18 @@ public struct PaymentMethodService: Sendable {
         try Identifier.validate(paymentMethodID, prefix: "pm", field: "payment_method_id")
         let key = try IdempotencyKey(idempotencyKey, scope: accountID, method: "RemovePaymentMethod", parameters: [paymentMethodID])
         let now = context.nowMilliseconds
-        return try await context.store.write { tx in
-            if case .done(let removal) = try IdempotencyRecords.look(key, in: tx, as: PaymentMethodRemoval.self) { return removal }
-            let account = try AccountService.account(accountID, in: tx)
-            _ = try Self.activeToken(paymentMethodID, accountID: accountID, in: tx)
-            try tx.execute("UPDATE payment_methods SET removed_at_ms = ? WHERE id = ?", .integer(now), .text(paymentMethodID))
+        return try await IdempotencyRecords.once(key, in: context.store, nowMilliseconds: now) { tx in
+            let account = try AccountRecords.account(accountID, in: tx)
+            _ = try PaymentMethodRecords.activeToken(paymentMethodID, accountID: accountID, in: tx)
+            try PaymentMethodRecords.markRemoved(paymentMethodID, in: tx, nowMilliseconds: now)
             let wasPrimary = account.primaryPaymentMethodID == paymentMethodID
-            if wasPrimary {
-                try tx.execute("UPDATE accounts SET primary_payment_method_id = NULL WHERE id = ?", .text(accountID))
-            }
+            if wasPrimary { try AccountRecords.setPrimaryPaymentMethod(nil, of: accountID, in: tx) }
             let hasPrimary = !wasPrimary && account.primaryPaymentMethodID != nil
             let removal = PaymentMethodRemoval(
                 removedPaymentMethodID: paymentMethodID, removedPrimary: wasPrimary, hasPrimary: hasPrimary,
                 notice: wasPrimary
                     ? "the removed card was the primary one: the account has no primary card now; choose one before the next charge"
                     : hasPrimary ? "" : "the account has no primary card; choose one before the next charge")
-            try IdempotencyRecords.save(removal, for: key, in: tx, nowMilliseconds: now)
             return removal
         }
     }
@@ -111,21 +99,17 @@ public struct PaymentMethodService: Sendable {
         try Identifier.validate(paymentMethodID, prefix: "pm", field: "payment_method_id")
         let key = try IdempotencyKey(idempotencyKey, scope: accountID, method: "SetPrimaryPaymentMethod", parameters: [paymentMethodID])
         let context = context
-        let now = context.nowMilliseconds
-        return try await context.store.write { tx in
-            if case .done(let method) = try IdempotencyRecords.look(key, in: tx, as: PaymentMethod.self) { return method }
-            _ = try AccountService.account(accountID, in: tx)
-            _ = try Self.activeToken(paymentMethodID, accountID: accountID, in: tx)
-            let candidate = try Self.paymentMethod(paymentMethodID, accountID: accountID, in: tx, now: context.now())
+        return try await IdempotencyRecords.once(key, in: context.store, nowMilliseconds: context.nowMilliseconds) { tx in
+            _ = try AccountRecords.account(accountID, in: tx)
+            _ = try PaymentMethodRecords.activeToken(paymentMethodID, accountID: accountID, in: tx)
+            let candidate = try PaymentMethodRecords.paymentMethod(paymentMethodID, accountID: accountID, in: tx, now: context.now())
             guard !candidate.isExpired else {
                 throw BillingError.failedPrecondition(
                     "the card ending \(candidate.last4) expired \(candidate.expiryMonth)/\(candidate.expiryYear); add a current card instead",
                     field: "payment_method_id", reason: .primaryCardExpired)
             }
-            try tx.execute("UPDATE accounts SET primary_payment_method_id = ? WHERE id = ?", .text(paymentMethodID), .text(accountID))
-            let method = try Self.paymentMethod(paymentMethodID, accountID: accountID, in: tx, now: context.now())
-            try IdempotencyRecords.save(method, for: key, in: tx, nowMilliseconds: now)
-            return method
+            try AccountRecords.setPrimaryPaymentMethod(paymentMethodID, of: accountID, in: tx)
+            return try PaymentMethodRecords.paymentMethod(paymentMethodID, accountID: accountID, in: tx, now: context.now())
         }
     }
 
@@ -134,58 +118,16 @@ public struct PaymentMethodService: Sendable {
         try Identifier.validate(accountID, prefix: "acct", field: "account_id")
         let now = context.now()
         return try await context.store.read { tx in
-            _ = try AccountService.account(accountID, in: tx)
-            let ids = try tx.query(
-                "SELECT id FROM payment_methods WHERE account_id = ? AND removed_at_ms IS NULL ORDER BY seq DESC", .text(accountID)
-            ).map { try $0.string("id") }
-            let methods = try ids.map { try Self.paymentMethod($0, accountID: accountID, in: tx, now: now) }
+            _ = try AccountRecords.account(accountID, in: tx)
+            let methods = try PaymentMethodRecords.onFile(accountID, in: tx).map {
+                try PaymentMethodRecords.paymentMethod($0, accountID: accountID, in: tx, now: now)
+            }
             return methods.filter(\.isPrimary) + methods.filter { !$0.isPrimary }
         }
     }
 
-    // MARK: Lookups
-
-    static func paymentMethod(_ id: String, accountID: String, in tx: some Querying, now: Date) throws -> PaymentMethod {
-        guard let row = try tx.queryOne("""
-            SELECT m.id, m.brand, m.last4, m.expiry_month, m.expiry_year, m.holder_name, m.created_at_ms,
-                   a.primary_payment_method_id = m.id AS is_primary
-            FROM payment_methods m JOIN accounts a ON a.id = m.account_id
-            WHERE m.id = ? AND m.account_id = ?
-            """, .text(id), .text(accountID))
-        else { throw BillingError.notFound("no payment method \(id) on account \(accountID)", field: "payment_method_id") }
-        let month = try row.int("expiry_month")
-        let year = try row.int("expiry_year")
-        return PaymentMethod(
-            id: try row.string("id"), brand: CardBrand(rawValue: try row.string("brand")) ?? .unknown,
-            last4: try row.string("last4"), expiryMonth: month, expiryYear: year,
-            holderName: try row.string("holder_name"), isPrimary: (try row.optionalBool("is_primary")) ?? false,
-            isExpired: Self.isExpired(month: month, year: year, now: now),
-            createdAtMilliseconds: try row.int64("created_at_ms"))
-    }
-
-    /// The gateway token of a card that is on file (not removed); the token never leaves the domain.
-    static func activeToken(_ id: String, accountID: String, in tx: some Querying) throws -> String {
-        guard let row = try tx.queryOne(
-            "SELECT gateway_token, removed_at_ms FROM payment_methods WHERE id = ? AND account_id = ?", .text(id), .text(accountID))
-        else { throw BillingError.notFound("no payment method \(id) on account \(accountID)", field: "payment_method_id") }
-        guard try row.optionalInt64("removed_at_ms") == nil else {
-            throw BillingError.notFound("payment method \(id) was already removed", field: "payment_method_id")
-        }
-        return try row.string("gateway_token")
-    }
-
-    /// A card is valid through the last day of its expiry month (UTC).
-    static func isExpired(month: Int, year: Int, now: Date) -> Bool {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let today = calendar.dateComponents([.year, .month], from: now)
-        return (today.year!, today.month!) > (year, month)
-    }
-
     private static func requireRoomForAnotherCard(_ accountID: String, in tx: some Querying) throws {
-        let count = try tx.queryOne(
-            "SELECT count(*) AS n FROM payment_methods WHERE account_id = ? AND removed_at_ms IS NULL", .text(accountID)
-        )?.int("n") ?? 0
+        let count = try PaymentMethodRecords.countOnFile(accountID, in: tx)
         guard count < maxPaymentMethodsPerAccount else {
             throw BillingError.resourceExhausted("the account already has \(count) cards, the limit; remove one first")
         }

@@ -84,30 +84,14 @@ public actor Wallet {
 
     static func load(accountID: String, context: BillingContext, policy: WalletPolicy) async throws -> Wallet {
         let month = Self.month(of: context.nowMilliseconds)
-        let snapshot = try await context.store.read { tx in
-            let account = try AccountService.account(accountID, in: tx)
-            let wallet = try tx.queryOne("SELECT * FROM wallets WHERE account_id = ?", .text(accountID))!
-            let totals = try tx.queryOne("""
-                SELECT coalesce(max(seq), 0) AS last_seq,
-                       coalesce(sum(CASE WHEN amount_minor > 0 AND strftime('%Y-%m', created_at_ms / 1000, 'unixepoch') = ? THEN amount_minor END), 0) AS credits,
-                       coalesce(sum(CASE WHEN amount_minor < 0 AND strftime('%Y-%m', created_at_ms / 1000, 'unixepoch') = ? THEN -amount_minor END), 0) AS debits
-                FROM wallet_transactions WHERE account_id = ?
-                """, .text(month), .text(month), .text(accountID))!
-            return (account, wallet, totals)
-        }
-        let (account, row, totals) = snapshot
-        let currency = account.currency
+        let snapshot = try await context.store.read { tx in try WalletLedger.snapshot(of: accountID, month: month, in: tx) }
+        let account = snapshot.account
         return Wallet(
             accountID: accountID, context: context, policy: policy,
-            balance: Money(amountMinor: try row.int64("balance_minor"), currency: currency),
-            appliedSequence: try totals.int64("last_seq"),
-            settings: AutoRechargeSettings(
-                isEnabled: try row.bool("auto_recharge_enabled"),
-                amount: Money(amountMinor: try row.int64("recharge_amount_minor"), currency: currency),
-                threshold: Money(amountMinor: try row.int64("recharge_threshold_minor"), currency: currency)),
-            serviceStatus: account.serviceStatus, suspensionReason: account.suspensionReason,
-            lastRechargeAtMilliseconds: try row.optionalInt64("last_recharge_at_ms"), lastRechargeChargeID: try row.optionalString("last_recharge_charge_id"),
-            month: month, creditsThisMonth: try totals.int64("credits"), debitsThisMonth: try totals.int64("debits"))
+            balance: Money(amountMinor: snapshot.balanceMinor, currency: account.currency), appliedSequence: snapshot.lastSequence,
+            settings: snapshot.settings, serviceStatus: account.serviceStatus, suspensionReason: account.suspensionReason,
+            lastRechargeAtMilliseconds: snapshot.lastRechargeAtMilliseconds, lastRechargeChargeID: snapshot.lastRechargeChargeID,
+            month: month, creditsThisMonth: snapshot.creditsThisMonthMinor, debitsThisMonth: snapshot.debitsThisMonthMinor)
     }
 
     private init(
@@ -204,11 +188,11 @@ public actor Wallet {
     // MARK: Funds
 
     /// Charges `amount` to the primary card and credits it, once per idempotency key.
-    func addFunds(_ amount: Money, key: IdempotencyKey) async throws -> WalletLedger.TopUp {
+    func addFunds(_ amount: Money, key: IdempotencyKey) async throws -> WalletCredit {
         let context = context
         let accountID = accountID
-        let once = try await ChargeLifecycle.chargeOnce(key: key, context: context, replaying: WalletLedger.TopUp.self) { tx, now in
-            let account = try AccountService.account(accountID, in: tx)
+        let once = try await Settlement.chargeOnce(key: key, context: context, replaying: WalletCredit.self) { tx, now in
+            let account = try AccountRecords.account(accountID, in: tx)
             try ChargeLifecycle.requireCompleteBillingInformation(accountID, in: tx)
             let card = try ChargeLifecycle.primaryCard(of: account, in: tx, now: context.now())
             let chargeID = try ChargeLifecycle.recordPending(
@@ -216,27 +200,21 @@ public actor Wallet {
                 in: tx, nowMilliseconds: now)
             return PendingCharge(chargeID: chargeID, token: card.token, amount: amount, description: "Wallet funds")
         }
-        let topUp: WalletLedger.TopUp
-        switch once {
-        case .replayed(let earlier): return earlier
-        case .completed(let completion): topUp = completion.topUp!
+        guard case .settled(.walletCredit(let credit)) = once else {
+            guard case .replayed(let earlier) = once else { throw BillingError.internalError("a top-up settled as another purpose") }
+            return earlier
         }
-        applyTopUp(topUp)
-        guard topUp.charge.status == .succeeded else { throw ChargeLifecycle.failure(of: topUp.charge) }
-        return topUp
+        apply(credit)
+        guard credit.charge.status == .succeeded else { throw ChargeLifecycle.failure(of: credit.charge) }
+        return credit
     }
 
     func configureAutoRecharge(_ newSettings: AutoRechargeSettings, key: IdempotencyKey) async throws -> AutoRechargeSettings {
         try newSettings.amount.requireCurrency(balance.currency, field: "recharge_amount")
         try newSettings.threshold.requireCurrency(balance.currency, field: "threshold")
-        let now = context.nowMilliseconds
-        let replayed = try await context.store.write { [accountID] tx -> Bool in
-            if case .done = try IdempotencyRecords.look(key, in: tx, as: AutoRechargeSettings.self) { return true }
-            try tx.execute(
-                "UPDATE wallets SET auto_recharge_enabled = ?, recharge_amount_minor = ?, recharge_threshold_minor = ? WHERE account_id = ?",
-                .bool(newSettings.isEnabled), .integer(newSettings.amount.amountMinor), .integer(newSettings.threshold.amountMinor), .text(accountID))
-            try IdempotencyRecords.save(newSettings, for: key, in: tx, nowMilliseconds: now)
-            return false
+        let (_, replayed) = try await IdempotencyRecords.onceNotingReplay(key, in: context.store, nowMilliseconds: context.nowMilliseconds) { [accountID] tx in
+            try WalletLedger.configureAutoRecharge(newSettings, accountID: accountID, in: tx)
+            return newSettings
         }
         // A replay changes nothing: later settings may have replaced these since.
         guard !replayed else { return newSettings }
@@ -252,10 +230,10 @@ public actor Wallet {
     /// the reconciler; the credit reaches this wallet's state like any other.
     func settlePending(chargeID: String, outcome: ChargeLifecycle.GatewayOutcome) async throws {
         let context = context
-        let topUp = try await context.store.write { tx in
-            try ChargeReconciliation.complete(chargeID: chargeID, outcome: outcome, invoicePrefix: context.invoiceNumberPrefix, in: tx, nowMilliseconds: context.nowMilliseconds)
-        }.topUp!
-        applyTopUp(topUp)
+        let settled = try await context.store.write { tx in
+            try Settlement.settle(chargeID, with: outcome, invoicePrefix: context.invoiceNumberPrefix, in: tx, nowMilliseconds: context.nowMilliseconds)
+        }
+        if case .walletCredit(let credit) = settled { apply(credit) }
     }
 
     /// A new primary card ends the backoff: the old card's declines say nothing about the new one. A
@@ -347,20 +325,19 @@ public actor Wallet {
         let context = context
         let accountID = accountID
         let now = context.nowMilliseconds
-        let started: Result<(chargeID: String, token: String)?, any Error>
+        let started: Result<PendingCharge?, any Error>
         do {
             started = .success(try await context.store.write { tx in
                 // At most one recharge per wallet, also across restarts: the marker lives in the row.
-                guard try tx.queryOne("SELECT pending_recharge_charge_id FROM wallets WHERE account_id = ?", .text(accountID))?
-                    .optionalString("pending_recharge_charge_id") == nil else { return nil }
-                let account = try AccountService.account(accountID, in: tx)
+                guard try !WalletLedger.hasPendingRecharge(accountID, in: tx) else { return nil }
+                let account = try AccountRecords.account(accountID, in: tx)
                 try ChargeLifecycle.requireCompleteBillingInformation(accountID, in: tx)
                 let card = try ChargeLifecycle.primaryCard(of: account, in: tx, now: context.now())
                 let chargeID = try ChargeLifecycle.recordPending(
                     accountID: accountID, amount: amount, card: card, description: "Wallet auto-recharge", purpose: .walletAutoRecharge,
                     invoiceID: nil, in: tx, nowMilliseconds: now)
-                try tx.execute("UPDATE wallets SET pending_recharge_charge_id = ? WHERE account_id = ?", .text(chargeID), .text(accountID))
-                return (chargeID, card.token)
+                try WalletLedger.markPendingRecharge(chargeID, accountID: accountID, in: tx)
+                return PendingCharge(chargeID: chargeID, token: card.token, amount: amount, description: "Wallet auto-recharge")
             })
         } catch {
             started = .failure(error)
@@ -373,19 +350,16 @@ public actor Wallet {
         case .failure(let error):
             await rechargeFailed(reason: (error as? BillingError)?.message ?? "the recharge could not be recorded")
         case .success(let pending?):
-            let outcome = await ChargeLifecycle.callGateway(
-                context.gateway, chargeID: pending.chargeID, token: pending.token, amount: amount, description: "Wallet auto-recharge")
             do {
-                let topUp = try await context.store.write { tx in
-                    try ChargeReconciliation.complete(
-                        chargeID: pending.chargeID, outcome: outcome, invoicePrefix: context.invoiceNumberPrefix, in: tx, nowMilliseconds: context.nowMilliseconds)
-                }.topUp!
-                applyTopUp(topUp)
-                switch topUp.charge.status {
+                guard case .walletCredit(let credit) = try await Settlement.send(pending, context: context) else {
+                    throw BillingError.internalError("a recharge settled as another purpose")
+                }
+                apply(credit)
+                switch credit.charge.status {
                 case .succeeded:
                     recharge = nil
                 case .failed:
-                    await rechargeFailed(reason: ChargeLifecycle.failure(of: topUp.charge).message)
+                    await rechargeFailed(reason: ChargeLifecycle.failure(of: credit.charge).message)
                 case .pending:
                     // The gateway did not answer: reconciliation settles it; until then no second recharge.
                     await rechargeFailed(reason: "the payment gateway did not answer; the recharge is pending")
@@ -409,13 +383,8 @@ public actor Wallet {
     private func suspend(because reason: String) async {
         guard serviceStatus == .active else { return }
         do {
-            let changed = try await context.store.write { [accountID] tx in
-                // Only if the balance is still zero: a credit may have landed while we waited.
-                guard try tx.queryOne("SELECT balance_minor FROM wallets WHERE account_id = ?", .text(accountID))?.int64("balance_minor") == 0 else { return false }
-                return try tx.execute(
-                    "UPDATE accounts SET service_status = 'suspended', suspension_reason = ? WHERE id = ? AND service_status = 'active'",
-                    .text(reason), .text(accountID)) > 0
-            }
+            // Only if the balance is still zero: a credit may have landed while we waited.
+            let changed = try await context.store.write { [accountID] tx in try AccountRecords.suspendIfWalletEmpty(accountID, reason: reason, in: tx) }
             guard changed, balance.isZero else { return }
             serviceStatus = .suspended
             suspensionReason = reason
@@ -445,17 +414,17 @@ public actor Wallet {
 
     /// Applies a credited top-up or recharge, live or reconciled: the ledger line, the end of any
     /// backoff, and the events in the order they happened (balance, recharge, restored services).
-    private func applyTopUp(_ topUp: WalletLedger.TopUp) {
-        guard topUp.credited else { return }
+    private func apply(_ credit: WalletCredit) {
+        guard credit.credited else { return }
         rechargeFailures = 0
         rechargeRetryAfter = nil
-        if let transaction = topUp.transaction {
+        if let transaction = credit.transaction {
             apply(transaction)
             lastRechargeAtMilliseconds = transaction.createdAtMilliseconds
-            lastRechargeChargeID = topUp.charge.id
+            lastRechargeChargeID = credit.charge.id
         }
-        if topUp.charge.purpose == .walletAutoRecharge { emit(.rechargeSucceeded(chargeID: topUp.charge.id, amount: topUp.charge.amount)) }
-        if topUp.restored || (topUp.transaction != nil && serviceStatus == .suspended) {
+        if credit.charge.purpose == .walletAutoRecharge { emit(.rechargeSucceeded(chargeID: credit.charge.id, amount: credit.charge.amount)) }
+        if credit.restored || (credit.transaction != nil && serviceStatus == .suspended) {
             serviceStatus = .active
             suspensionReason = ""
             emit(.restored)

@@ -94,12 +94,9 @@ enum WalletLedger {
             }
         }
         if let earlier = try recordedUsage(usage, accountID: accountID, in: tx) { return .replayed(earlier) }
-        let account = try tx.queryOne("SELECT service_status, suspension_reason FROM accounts WHERE id = ?", .text(accountID))
-        if try account?.string("service_status") == "suspended" {
-            return .suspended(reason: try account!.string("suspension_reason"))
-        }
-        let available = try tx.queryOne("SELECT balance_minor FROM wallets WHERE account_id = ?", .text(accountID))?.int64("balance_minor") ?? 0
-        return .insufficient(available: available)
+        let account = try AccountRecords.account(accountID, in: tx)
+        if account.serviceStatus == .suspended { return .suspended(reason: account.suspensionReason) }
+        return .insufficient(available: try balance(of: accountID, in: tx) ?? 0)
     }
 
     /// The ledger line an earlier debit with the same usage id made, if any; the same id with another
@@ -159,41 +156,95 @@ enum WalletLedger {
             createdAtMilliseconds: try row.int64("created_at_ms"), sequence: try row.int64("seq"))
     }
 
-    /// What settling a top-up charge did.
-    struct TopUp: Sendable, Hashable, Codable {
-        var charge: Charge
-        var transaction: WalletTransaction?
-        var invoice: Invoice?
-        /// Whether usage-based services were suspended before and restored by this credit.
-        var restored: Bool
-        /// Whether this completion made the credit (false when it was made before, or not at all).
-        var credited: Bool
+    /// Totals per month and category over `[from, before)`, newest month first. Each sum adds at most a
+    /// month of lines bounded by `MoneyLimits`, so it cannot overflow.
+    static func monthlyTotals(of accountID: String, currency: Currency, from: Int64, before: Int64, in tx: some Querying) throws -> [WalletMonthSummary] {
+        try tx.query("""
+            SELECT strftime('%Y-%m', created_at_ms / 1000, 'unixepoch') AS month, category,
+                   coalesce(sum(CASE WHEN amount_minor > 0 THEN amount_minor END), 0) AS credits,
+                   coalesce(sum(CASE WHEN amount_minor < 0 THEN -amount_minor END), 0) AS debits,
+                   count(*) AS n
+            FROM wallet_transactions
+            WHERE account_id = ? AND created_at_ms >= ? AND created_at_ms < ?
+            GROUP BY month, category ORDER BY month DESC, category
+            """, .text(accountID), .integer(from), .integer(before)
+        ).map { row in
+            WalletMonthSummary(
+                month: try row.string("month"), category: try row.string("category"),
+                credits: Money(amountMinor: try row.int64("credits"), currency: currency),
+                debits: Money(amountMinor: try row.int64("debits"), currency: currency),
+                transactionCount: try row.int("n"))
+        }
     }
 
-    /// Settles a top-up or recharge charge: on success credits the wallet, issues a paid invoice and
-    /// lifts a suspension; always clears the wallet's recharge-in-flight marker. Used live and by
-    /// reconciliation alike.
-    static func completeTopUp(chargeID: String, outcome: ChargeLifecycle.GatewayOutcome, invoicePrefix: String, in tx: WriteTransaction, nowMilliseconds: Int64) throws -> TopUp {
-        var (charge, settledNow) = try ChargeLifecycle.settle(chargeID, with: outcome, in: tx, nowMilliseconds: nowMilliseconds)
-        if charge.status != .pending {
-            try tx.execute("UPDATE wallets SET pending_recharge_charge_id = NULL WHERE account_id = ? AND pending_recharge_charge_id = ?", .text(charge.accountID), .text(chargeID))
+    /// The ledger line that credited `chargeID`, if any.
+    static func transaction(forCharge chargeID: String, in tx: some Querying) throws -> WalletTransaction? {
+        try tx.queryOne("SELECT * FROM wallet_transactions WHERE charge_id = ?", .text(chargeID)).map(transaction(from:))
+    }
+
+    static func balance(of accountID: String, in tx: some Querying) throws -> Int64? {
+        try tx.queryOne("SELECT balance_minor FROM wallets WHERE account_id = ?", .text(accountID))?.int64("balance_minor")
+    }
+
+    // MARK: Auto-recharge
+
+    static func configureAutoRecharge(_ settings: AutoRechargeSettings, accountID: String, in tx: WriteTransaction) throws {
+        try tx.execute(
+            "UPDATE wallets SET auto_recharge_enabled = ?, recharge_amount_minor = ?, recharge_threshold_minor = ? WHERE account_id = ?",
+            .bool(settings.isEnabled), .integer(settings.amount.amountMinor), .integer(settings.threshold.amountMinor), .text(accountID))
+    }
+
+    /// Whether a recharge charge is in flight. The marker lives in the row, so at most one recharge per
+    /// wallet holds across restarts too.
+    static func hasPendingRecharge(_ accountID: String, in tx: some Querying) throws -> Bool {
+        try tx.queryOne("SELECT pending_recharge_charge_id FROM wallets WHERE account_id = ?", .text(accountID))?
+            .optionalString("pending_recharge_charge_id") != nil
+    }
+
+    static func markPendingRecharge(_ chargeID: String, accountID: String, in tx: WriteTransaction) throws {
+        try tx.execute("UPDATE wallets SET pending_recharge_charge_id = ? WHERE account_id = ?", .text(chargeID), .text(accountID))
+    }
+
+    /// Clears the recharge-in-flight marker if `chargeID` holds it (a settled recharge).
+    static func clearPendingRecharge(_ chargeID: String, accountID: String, in tx: WriteTransaction) throws {
+        try tx.execute("UPDATE wallets SET pending_recharge_charge_id = NULL WHERE account_id = ? AND pending_recharge_charge_id = ?", .text(accountID), .text(chargeID))
+    }
+
+    // MARK: Loading a wallet
+
+    /// What a wallet actor starts from: the wallet row, the last ledger sequence and this month's totals.
+    struct Snapshot: Sendable {
+        var account: Account
+        var balanceMinor: Int64
+        var settings: AutoRechargeSettings
+        var lastRechargeAtMilliseconds: Int64?
+        var lastRechargeChargeID: String?
+        var lastSequence: Int64
+        var creditsThisMonthMinor: Int64
+        var debitsThisMonthMinor: Int64
+    }
+
+    /// - Parameter month: "2026-11", the month whose totals to sum.
+    static func snapshot(of accountID: String, month: String, in tx: some Querying) throws -> Snapshot {
+        let account = try AccountRecords.account(accountID, in: tx)
+        guard let wallet = try tx.queryOne("SELECT * FROM wallets WHERE account_id = ?", .text(accountID)) else {
+            throw BillingError.internalError("account \(accountID) has no wallet row")
         }
-        guard charge.status == .succeeded else {
-            return TopUp(charge: charge, transaction: nil, invoice: nil, restored: false, credited: false)
-        }
-        guard settledNow else {
-            // Settled before: the credit and the invoice exist already; report them, add nothing.
-            let line = try tx.queryOne("SELECT * FROM wallet_transactions WHERE charge_id = ?", .text(chargeID)).map(transaction(from:))
-            let invoice = try charge.invoiceID.map { try InvoiceService.invoice($0, accountID: charge.accountID, in: tx) }
-            return TopUp(charge: charge, transaction: line, invoice: invoice, restored: false, credited: false)
-        }
-        let source: WalletTransaction.Source = charge.purpose == .walletAutoRecharge ? .autoRecharge : .topUp
-        let transaction = try credit(charge, source: source, in: tx, nowMilliseconds: nowMilliseconds)
-        let invoice = try InvoiceService.issuePaidInvoice(
-            for: charge, line: source == .autoRecharge ? "Wallet auto-recharge" : "Wallet funds", prefix: invoicePrefix, in: tx, nowMilliseconds: nowMilliseconds)
-        charge.invoiceID = invoice.id
-        let restored = try tx.execute(
-            "UPDATE accounts SET service_status = 'active', suspension_reason = '' WHERE id = ? AND service_status = 'suspended'", .text(charge.accountID)) > 0
-        return TopUp(charge: charge, transaction: transaction, invoice: invoice, restored: restored, credited: true)
+        let totals = try tx.queryOne("""
+            SELECT coalesce(max(seq), 0) AS last_seq,
+                   coalesce(sum(CASE WHEN amount_minor > 0 AND strftime('%Y-%m', created_at_ms / 1000, 'unixepoch') = ? THEN amount_minor END), 0) AS credits,
+                   coalesce(sum(CASE WHEN amount_minor < 0 AND strftime('%Y-%m', created_at_ms / 1000, 'unixepoch') = ? THEN -amount_minor END), 0) AS debits
+            FROM wallet_transactions WHERE account_id = ?
+            """, .text(month), .text(month), .text(accountID))!
+        let currency = account.currency
+        return Snapshot(
+            account: account, balanceMinor: try wallet.int64("balance_minor"),
+            settings: AutoRechargeSettings(
+                isEnabled: try wallet.bool("auto_recharge_enabled"),
+                amount: Money(amountMinor: try wallet.int64("recharge_amount_minor"), currency: currency),
+                threshold: Money(amountMinor: try wallet.int64("recharge_threshold_minor"), currency: currency)),
+            lastRechargeAtMilliseconds: try wallet.optionalInt64("last_recharge_at_ms"),
+            lastRechargeChargeID: try wallet.optionalString("last_recharge_charge_id"),
+            lastSequence: try totals.int64("last_seq"), creditsThisMonthMinor: try totals.int64("credits"), debitsThisMonthMinor: try totals.int64("debits"))
     }
 }

@@ -110,7 +110,7 @@ public final class WalletService: Sendable {
     public func transactions(accountID: String, filter: HistoryFilter, page: PageRequest) async throws -> Page<WalletTransaction> {
         try Identifier.validate(accountID, prefix: "acct", field: "account_id")
         return try await context.store.read { tx in
-            _ = try AccountService.account(accountID, in: tx)
+            _ = try AccountRecords.account(accountID, in: tx)
             return try Paging.page(of: "wallet_transactions", accountID: accountID, filter: filter, page: page, in: tx, decode: WalletLedger.transaction(from:))
         }
     }
@@ -127,23 +127,8 @@ public final class WalletService: Sendable {
             throw BillingError.invalidArgument("the range may span at most 366 days", field: "before_unix_ms")
         }
         return try await context.store.read { tx in
-            let account = try AccountService.account(accountID, in: tx)
-            return try tx.query("""
-                SELECT strftime('%Y-%m', created_at_ms / 1000, 'unixepoch') AS month, category,
-                       coalesce(sum(CASE WHEN amount_minor > 0 THEN amount_minor END), 0) AS credits,
-                       coalesce(sum(CASE WHEN amount_minor < 0 THEN -amount_minor END), 0) AS debits,
-                       count(*) AS n
-                FROM wallet_transactions
-                WHERE account_id = ? AND created_at_ms >= ? AND created_at_ms < ?
-                GROUP BY month, category ORDER BY month DESC, category
-                """, .text(accountID), .integer(fromMilliseconds), .integer(beforeMilliseconds)
-            ).map { row in
-                WalletMonthSummary(
-                    month: try row.string("month"), category: try row.string("category"),
-                    credits: Money(amountMinor: try row.int64("credits"), currency: account.currency),
-                    debits: Money(amountMinor: try row.int64("debits"), currency: account.currency),
-                    transactionCount: try row.int("n"))
-            }
+            let account = try AccountRecords.account(accountID, in: tx)
+            return try WalletLedger.monthlyTotals(of: accountID, currency: account.currency, from: fromMilliseconds, before: beforeMilliseconds, in: tx)
         }
     }
 }

@@ -6,42 +6,19 @@ import BillingWire
 /// `billing.v1.BillingService`: one handler per RPC, each a typed request → domain call → typed reply.
 /// Routing comes from the generated `BillingServiceHandlers`; errors map in ErrorMapping.swift.
 public struct BillingHandlers: BillingServiceHandlers {
-    let accounts: AccountService
-    let paymentMethods: PaymentMethodService
-    let invoices: InvoiceService
-    let wallets: WalletService
-    let reconciler: ChargeReconciler
-    let context: BillingContext
+    let billing: Billing
+    private var accounts: AccountService { billing.accounts }
+    private var paymentMethods: PaymentMethodService { billing.paymentMethods }
+    private var invoices: InvoiceService { billing.invoices }
+    private var wallets: WalletService { billing.wallets }
 
-    public init(context: BillingContext, walletPolicy: WalletPolicy = WalletPolicy()) {
-        self.context = context
-        accounts = AccountService(context: context)
-        paymentMethods = PaymentMethodService(context: context)
-        invoices = InvoiceService(context: context)
-        wallets = WalletService(context: context, policy: walletPolicy)
-        reconciler = ChargeReconciler(context: context, wallets: wallets)
-    }
-
-    /// Work to do before serving: settle charges a crash left pending, drop expired idempotency keys.
-    /// With no call of this process in flight, a charge the gateway does not know is declared not
-    /// charged once it is older than the gateway's look-up lag.
-    public func prepare() async throws -> (reconciledCharges: Int, purgedKeys: Int) {
-        (try await reconciler.reconcile(minimumAge: .zero, notChargedAfter: context.gateway.lookUpLag),
-         try await invoices.purgeExpiredIdempotencyKeys())
-    }
-
-    /// Work to do now and then while serving: settle charges whose gateway answer was lost at least a
-    /// minute ago (an outage); one the gateway does not know is declared not charged after an hour (or
-    /// the gateway's look-up lag, if longer), when no live call can still make it. And drop expired
-    /// idempotency keys.
-    public func maintain() async throws -> (reconciledCharges: Int, purgedKeys: Int) {
-        (try await reconciler.reconcile(minimumAge: .seconds(60), notChargedAfter: max(.seconds(3600), context.gateway.lookUpLag)),
-         try await invoices.purgeExpiredIdempotencyKeys())
+    public init(billing: Billing) {
+        self.billing = billing
     }
 
     /// Wallet watches end with the drain (they never finish by themselves).
     public func beginDrain() async {
-        await wallets.endAllWatches()
+        await billing.beginDrain()
     }
 
     // MARK: Accounts
@@ -75,9 +52,8 @@ public struct BillingHandlers: BillingServiceHandlers {
         guard let card = request.card else { throw BillingError.invalidArgument("card is required", field: "card") }
         let details = CardDetails(
             number: card.number, expiryMonth: Int(card.expiryMonth), expiryYear: Int(card.expiryYear), cvc: card.cvc, holderName: card.holderName)
-        let method = try await paymentMethods.add(
+        let method = try await billing.addPaymentMethod(
             accountID: request.accountID, card: details, makePrimary: request.makePrimary, idempotencyKey: request.idempotencyKey)
-        if method.isPrimary { await cardChanged(request.accountID) }
         return BillingV1.PaymentMethodResponse(paymentMethod: Reply.paymentMethod(method))
     }
 
@@ -90,16 +66,9 @@ public struct BillingHandlers: BillingServiceHandlers {
     }
 
     public func setPrimaryPaymentMethod(_ request: BillingV1.SetPrimaryPaymentMethodRequest, context: CallContext) async throws -> BillingV1.PaymentMethodResponse {
-        let method = try await paymentMethods.setPrimary(
+        let method = try await billing.setPrimaryPaymentMethod(
             accountID: request.accountID, paymentMethodID: request.paymentMethodID, idempotencyKey: request.idempotencyKey)
-        await cardChanged(request.accountID)
         return BillingV1.PaymentMethodResponse(paymentMethod: Reply.paymentMethod(method))
-    }
-
-    /// The card change is durable and answered whatever this does: a wallet too busy to be told now
-    /// learns of the card at its next recharge, which reads the primary card afresh.
-    private func cardChanged(_ accountID: String) async {
-        try? await wallets.primaryCardChanged(accountID: accountID)
     }
 
     public func listPaymentMethods(_ request: BillingV1.ListPaymentMethodsRequest, context: CallContext) async throws -> BillingV1.ListPaymentMethodsResponse {

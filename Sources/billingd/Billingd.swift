@@ -113,13 +113,13 @@ struct Billingd: AsyncParsableCommand {
         let gateway = try SandboxGateway(directory: URL(fileURLWithPath: gatewayFolder))
         var walletPolicy = WalletPolicy()
         walletPolicy.maxLoadedWallets = maxLoadedWallets
-        let billing = BillingHandlers(
+        let billing = Billing(
             context: BillingContext(store: store, gateway: gateway, limits: MoneyLimits(maxAmountMinor: maxAmountMinor)), walletPolicy: walletPolicy)
         // Charges a crash left pending are settled before the first call, so wallets load settled balances.
         let prepared = try await billing.prepare()
         logger.info("store ready", metadata: ["reconciled_charges": "\(prepared.reconciledCharges)", "purged_idempotency_keys": "\(prepared.purgedKeys)"])
 
-        let server = RPCServer(configuration: configuration, services: [billing], logger: logger)
+        let server = RPCServer(configuration: configuration, services: [BillingHandlers(billing: billing)], logger: logger)
         try server.start()
         let metrics = metricsSocket.isEmpty ? nil : MetricsEndpoint(registry: registry, path: metricsSocket, logger: logger)
         try metrics?.start()

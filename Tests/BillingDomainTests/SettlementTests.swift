@@ -25,9 +25,11 @@ struct SettlementTests {
 
         let gatewayCharge = try #require(try await gateway.lookUpCharge(idempotencyKey: added.charge.id))
         let again = try await store.write { tx in
-            try ChargeReconciliation.complete(chargeID: added.charge.id, outcome: .settled(gatewayCharge), invoicePrefix: "INV", in: tx, nowMilliseconds: 0)
+            try Settlement.settle(added.charge.id, with: .settled(gatewayCharge), invoicePrefix: "INV", in: tx, nowMilliseconds: 0)
         }
-        #expect(again.topUp?.transaction == added.transaction)
+        guard case .walletCredit(let credit) = again else { Issue.record("a top-up settled as \(again)"); return }
+        #expect(credit.transaction == added.transaction)
+        #expect(!credit.credited)
         let (balance, lines, invoices) = try await store.read { tx in
             (try tx.queryOne("SELECT balance_minor FROM wallets WHERE account_id = ?", .text(account.id))!.int64("balance_minor"),
              try tx.queryOne("SELECT count(*) AS n FROM wallet_transactions WHERE account_id = ?", .text(account.id))!.int("n"),

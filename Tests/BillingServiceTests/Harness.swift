@@ -22,7 +22,7 @@ final class BillingHarness: Sendable {
         var server: RPCServer
         var store: Store
         var gateway: FlakyGateway
-        var handlers: BillingHandlers
+        var billing: Billing
     }
 
     private let running = Mutex<Running?>(nil)
@@ -50,25 +50,25 @@ final class BillingHarness: Sendable {
 
     /// Starts the service on the directory's database, as `billingd` does: open, reconcile, serve.
     @discardableResult
-    func start() async throws -> (reconciledCharges: Int, purgedKeys: Int) {
+    func start() async throws -> Billing.Upkeep {
         let store = try await Store.open(path: databasePath, migrations: BillingSchema.migrations)
         let clock = clock
         let sandbox = try SandboxGateway(directory: gatewayDirectory, now: { clock.now })
         let gateway = FlakyGateway(wrapping: sandbox, lookUpLag: gatewayLookUpLag)
         let context = BillingContext(store: store, gateway: gateway, now: { clock.now }, limits: limits)
-        let handlers = BillingHandlers(context: context, walletPolicy: walletPolicy)
-        let prepared = try await handlers.prepare()
+        let billing = Billing(context: context, walletPolicy: walletPolicy)
+        let prepared = try await billing.prepare()
         var logger = Logger(label: "billing-test")
         logger.logLevel = .critical
-        let server = RPCServer(configuration: ServerConfiguration(socketPath: socketPath), services: [handlers], logger: logger)
+        let server = RPCServer(configuration: ServerConfiguration(socketPath: socketPath), services: [BillingHandlers(billing: billing)], logger: logger)
         try server.start()
-        running.withLock { $0 = Running(server: server, store: store, gateway: gateway, handlers: handlers) }
+        running.withLock { $0 = Running(server: server, store: store, gateway: gateway, billing: billing) }
         return prepared
     }
 
     /// What billingd does every minute while it runs.
-    func maintain() async throws -> (reconciledCharges: Int, purgedKeys: Int) {
-        try await running.withLock { $0!.handlers }.maintain()
+    func maintain() async throws -> Billing.Upkeep {
+        try await running.withLock { $0!.billing }.maintain()
     }
 
     /// Stops the server and closes the store, as SIGTERM does.
@@ -78,7 +78,7 @@ final class BillingHarness: Sendable {
         await current.store.close()
     }
 
-    func restart() async throws -> (reconciledCharges: Int, purgedKeys: Int) {
+    func restart() async throws -> Billing.Upkeep {
         await stop()
         return try await start()
     }

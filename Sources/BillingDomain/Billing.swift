@@ -1,0 +1,83 @@
+import BillingStore
+import Foundation
+
+/// The billing domain as one object: the services a caller uses, and the work that runs beside the
+/// calls — settling charges left pending, dropping expired idempotency keys, and telling a wallet that
+/// its account has a new primary card. `billingd` builds one and runs its upkeep; the RPC handlers only
+/// translate requests and replies.
+public final class Billing: Sendable {
+    public let accounts: AccountService
+    public let paymentMethods: PaymentMethodService
+    public let invoices: InvoiceService
+    public let wallets: WalletService
+    private let reconciler: ChargeReconciler
+    private let context: BillingContext
+
+    public init(context: BillingContext, walletPolicy: WalletPolicy = WalletPolicy()) {
+        self.context = context
+        accounts = AccountService(context: context)
+        paymentMethods = PaymentMethodService(context: context)
+        invoices = InvoiceService(context: context)
+        wallets = WalletService(context: context, policy: walletPolicy)
+        reconciler = ChargeReconciler(context: context, wallets: wallets)
+    }
+
+    // MARK: Upkeep
+
+    /// What upkeep did.
+    public struct Upkeep: Sendable, Hashable {
+        public var reconciledCharges: Int
+        public var purgedKeys: Int
+    }
+
+    /// Work to do before serving: settle charges a crash left pending, drop expired idempotency keys.
+    /// With no call of this process in flight, a charge the gateway does not know is declared not
+    /// charged once it is older than the gateway's look-up lag.
+    public func prepare() async throws -> Upkeep {
+        Upkeep(
+            reconciledCharges: try await reconciler.reconcile(minimumAge: .zero, notChargedAfter: context.gateway.lookUpLag),
+            purgedKeys: try await purgeExpiredIdempotencyKeys())
+    }
+
+    /// Work to do now and then while serving: settle charges whose gateway answer was lost at least a
+    /// minute ago (an outage); one the gateway does not know is declared not charged after an hour (or
+    /// the gateway's look-up lag, if longer), when no live call can still make it. And drop expired keys.
+    public func maintain() async throws -> Upkeep {
+        Upkeep(
+            reconciledCharges: try await reconciler.reconcile(minimumAge: .seconds(60), notChargedAfter: max(.seconds(3600), context.gateway.lookUpLag)),
+            purgedKeys: try await purgeExpiredIdempotencyKeys())
+    }
+
+    /// The server is shutting down: end every wallet watch (they never finish by themselves).
+    public func beginDrain() async {
+        await wallets.endAllWatches()
+    }
+
+    /// Drops finished idempotency keys past their retention.
+    private func purgeExpiredIdempotencyKeys() async throws -> Int {
+        let cutoff = context.nowMilliseconds - Int64(IdempotencyKey.retention * 1000)
+        return try await context.store.write { tx in try IdempotencyRecords.purge(olderThanMilliseconds: cutoff, in: tx) }
+    }
+
+    // MARK: Card changes
+
+    /// Adds a card; when it becomes primary, the account's wallet hears of it (see `primaryCardChanged`).
+    public func addPaymentMethod(accountID: String, card: CardDetails, makePrimary: Bool, idempotencyKey: String) async throws -> PaymentMethod {
+        let method = try await paymentMethods.add(accountID: accountID, card: card, makePrimary: makePrimary, idempotencyKey: idempotencyKey)
+        if method.isPrimary { await primaryCardChanged(accountID) }
+        return method
+    }
+
+    public func setPrimaryPaymentMethod(accountID: String, paymentMethodID: String, idempotencyKey: String) async throws -> PaymentMethod {
+        let method = try await paymentMethods.setPrimary(accountID: accountID, paymentMethodID: paymentMethodID, idempotencyKey: idempotencyKey)
+        await primaryCardChanged(accountID)
+        return method
+    }
+
+    /// A new primary card ends the wallet's recharge backoff and recharges a suspended wallet. The card
+    /// change is durable and answered whatever this does: a wallet too busy to be told now reads the
+    /// primary card afresh at its next recharge.
+    private func primaryCardChanged(_ accountID: String) async {
+        try? await wallets.primaryCardChanged(accountID: accountID)
+    }
+}
