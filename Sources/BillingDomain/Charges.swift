@@ -32,14 +32,6 @@ public struct Charge: Sendable, Hashable, Codable {
     public var createdAtMilliseconds: Int64
 }
 
-/// The card a charge will use, resolved inside the transaction that records the charge.
-struct ChargeableCard {
-    var paymentMethodID: String
-    var token: String
-    var brand: String
-    var last4: String
-}
-
 /// The two-step life of a charge, shared by every way of taking money.
 ///
 /// 1. `recordPending` (inside the caller's write transaction, with whatever it checks) inserts the
@@ -63,8 +55,9 @@ enum ChargeLifecycle {
         case unknown
     }
 
-    /// The primary card of an account, or FAILED_PRECONDITION saying why there is none to charge.
-    static func primaryCard(of account: Account, in tx: some Querying, now: Date) throws -> ChargeableCard {
+    /// The primary card of an account with its gateway token, or FAILED_PRECONDITION saying why there
+    /// is none to charge.
+    static func primaryCard(of account: Account, in tx: some Querying, now: Date) throws -> (method: PaymentMethod, token: String) {
         guard let id = account.primaryPaymentMethodID else {
             throw BillingError.failedPrecondition(
                 "the account has no primary card; add a card or choose a primary one", field: "payment_method_id", reason: .noPrimaryPaymentMethod)
@@ -76,7 +69,7 @@ enum ChargeLifecycle {
                 field: "payment_method_id", reason: .primaryCardExpired)
         }
         let token = try PaymentMethodRecords.activeToken(id, accountID: account.id, in: tx)
-        return ChargeableCard(paymentMethodID: id, token: token, brand: method.brand.rawValue, last4: method.last4)
+        return (method, token)
     }
 
     /// Charges need complete billing information: FAILED_PRECONDITION naming what is missing.
@@ -90,7 +83,7 @@ enum ChargeLifecycle {
     }
 
     static func recordPending(
-        accountID: String, amount: Money, card: ChargeableCard, description: String, purpose: Charge.Purpose,
+        accountID: String, amount: Money, card: PaymentMethod, description: String, purpose: Charge.Purpose,
         invoiceID: String?, in tx: WriteTransaction, nowMilliseconds: Int64
     ) throws -> String {
         let id = Identifier.make("ch")
@@ -98,8 +91,8 @@ enum ChargeLifecycle {
             INSERT INTO charges(id, account_id, amount_minor, currency, status, payment_method_id, card_brand, card_last4,
                                 description, purpose, invoice_id, created_at_ms)
             VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)
-            """, .text(id), .text(accountID), .integer(amount.amountMinor), .text(amount.currency.code), .text(card.paymentMethodID),
-            .text(card.brand), .text(card.last4), .text(description), .text(purpose.rawValue), SQLValue(invoiceID), .integer(nowMilliseconds))
+            """, .text(id), .text(accountID), .integer(amount.amountMinor), .text(amount.currency.code), .text(card.id),
+            .text(card.brand.rawValue), .text(card.last4), .text(description), .text(purpose.rawValue), SQLValue(invoiceID), .integer(nowMilliseconds))
         return id
     }
 

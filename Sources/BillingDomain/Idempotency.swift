@@ -19,18 +19,24 @@ public struct IdempotencyKey: Sendable, Hashable {
     public let fingerprint: String
 
     public init(_ key: String, scope: String, method: String, parameters: [String]) throws(BillingError) {
-        guard !key.isEmpty else {
-            throw .invalidArgument("idempotency_key is required: send a unique value (a UUID, say) and reuse it when retrying", field: "idempotency_key")
-        }
-        guard key.count <= Self.maxLength else {
-            throw .invalidArgument("idempotency_key is \(key.count) characters; the limit is \(Self.maxLength)", field: "idempotency_key")
-        }
-        guard key.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) else {
-            throw .invalidArgument("idempotency_key must not contain control characters", field: "idempotency_key")
-        }
+        try Self.validate(key)
         self.scope = scope
         self.key = key
         self.fingerprint = Self.hash(([method] + parameters).joined(separator: "\u{1F}"))
+    }
+
+    /// The one rule for idempotency keys, ours and the gateway's alike (Stripe's): 1 to 255 characters,
+    /// no control characters.
+    public static func validate(_ key: String, field: String = "idempotency_key") throws(BillingError) {
+        guard !key.isEmpty else {
+            throw .invalidArgument("\(field) is required: send a unique value (a UUID, say) and reuse it when retrying", field: field)
+        }
+        guard key.count <= maxLength else {
+            throw .invalidArgument("\(field) is \(key.count) characters; the limit is \(maxLength)", field: field)
+        }
+        guard key.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) else {
+            throw .invalidArgument("\(field) must not contain control characters", field: field)
+        }
     }
 
     /// 64-bit FNV-1a, twice with different seeds: a stable fingerprint without a crypto dependency.

@@ -177,12 +177,12 @@ public struct InvoiceService: Sendable {
                 }
                 try InvoiceRecords.requireNoPaymentInFlight(invoice.id, in: tx)
                 try ChargeLifecycle.requireCompleteBillingInformation(accountID, in: tx)
-                let card = try ChargeLifecycle.primaryCard(of: account, in: tx, now: context.now())
+                let (card, token) = try ChargeLifecycle.primaryCard(of: account, in: tx, now: context.now())
                 let description = "Invoice \(invoice.number ?? invoice.id)"
                 let chargeID = try ChargeLifecycle.recordPending(
                     accountID: accountID, amount: invoice.amountDue, card: card, description: description,
                     purpose: .invoicePayment, invoiceID: invoice.id, in: tx, nowMilliseconds: now)
-                return PendingCharge(chargeID: chargeID, token: card.token, amount: invoice.amountDue, description: description)
+                return PendingCharge(chargeID: chargeID, token: token, amount: invoice.amountDue, description: description)
             }
             switch once {
             case .replayed(let payment):

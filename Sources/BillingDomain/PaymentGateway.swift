@@ -6,7 +6,7 @@
 ///
 /// ## Idempotency
 /// Every charge carries a caller-chosen `idempotencyKey` (at most
-/// ``PaymentGatewayLimits/maxIdempotencyKeyLength`` characters). A gateway must:
+/// ``IdempotencyKey/maxLength`` characters, ``IdempotencyKey/validate(_:field:)``). A gateway must:
 /// - charge at most once per key: a repeated call returns the first result (including
 ///   a failed one) without charging again, even after the gateway restarts;
 /// - reject a repeated key whose token or amount differ from the first call with
@@ -46,28 +46,8 @@ extension PaymentGateway {
 
 /// Limits every gateway applies to its inputs.
 public enum PaymentGatewayLimits {
-    /// The same limit Stripe applies to idempotency keys.
-    public static let maxIdempotencyKeyLength = 255
     /// Longer charge descriptions are cut to this many characters.
     public static let maxChargeDescriptionLength = 500
-
-    /// Checks an idempotency key: present, not too long, printable ASCII only.
-    public static func validateIdempotencyKey(_ key: String) throws {
-        let field = "idempotency_key"
-        if key.isEmpty {
-            throw BillingError.invalidArgument("\(field) is required", field: field)
-        }
-        if key.count > maxIdempotencyKeyLength {
-            throw BillingError.invalidArgument(
-                "\(field) is \(key.count) characters long; at most \(maxIdempotencyKeyLength) are allowed",
-                field: field)
-        }
-        let isPrintableASCII = key.unicodeScalars.allSatisfy { (0x21...0x7E).contains($0.value) }
-        if !isPrintableASCII {
-            throw BillingError.invalidArgument(
-                "\(field) may contain only printable ASCII characters without spaces", field: field)
-        }
-    }
 
     /// Checks a charge amount: gateways charge strictly positive amounts.
     public static func validateChargeAmount(_ amount: Money) throws {

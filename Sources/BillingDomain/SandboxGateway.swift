@@ -171,7 +171,7 @@ public actor SandboxGateway: PaymentGateway {
         try await simulateNetwork()
         // No `await` from here on: checking the idempotency key and recording the charge
         // happen in one actor turn, so two concurrent calls with one key cannot both charge.
-        try PaymentGatewayLimits.validateIdempotencyKey(idempotencyKey)
+        try IdempotencyKey.validate(idempotencyKey)
         try PaymentGatewayLimits.validateChargeAmount(amount)
 
         if let previous = try chargeRecord(forKey: idempotencyKey) {
@@ -209,7 +209,7 @@ public actor SandboxGateway: PaymentGateway {
 
     public func lookUpCharge(idempotencyKey: String) async throws -> GatewayCharge? {
         try await simulateNetwork()
-        try PaymentGatewayLimits.validateIdempotencyKey(idempotencyKey)
+        try IdempotencyKey.validate(idempotencyKey)
         let charge = try chargeRecord(forKey: idempotencyKey)?.charge
         try loseResponseIfAsked()
         return charge

@@ -194,11 +194,11 @@ public actor Wallet {
         let once = try await Settlement.chargeOnce(key: key, context: context, replaying: WalletCredit.self) { tx, now in
             let account = try AccountRecords.account(accountID, in: tx)
             try ChargeLifecycle.requireCompleteBillingInformation(accountID, in: tx)
-            let card = try ChargeLifecycle.primaryCard(of: account, in: tx, now: context.now())
+            let (card, token) = try ChargeLifecycle.primaryCard(of: account, in: tx, now: context.now())
             let chargeID = try ChargeLifecycle.recordPending(
                 accountID: accountID, amount: amount, card: card, description: "Wallet funds", purpose: .walletTopUp, invoiceID: nil,
                 in: tx, nowMilliseconds: now)
-            return PendingCharge(chargeID: chargeID, token: card.token, amount: amount, description: "Wallet funds")
+            return PendingCharge(chargeID: chargeID, token: token, amount: amount, description: "Wallet funds")
         }
         guard case .settled(.walletCredit(let credit)) = once else {
             guard case .replayed(let earlier) = once else { throw BillingError.internalError("a top-up settled as another purpose") }
@@ -332,12 +332,12 @@ public actor Wallet {
                 guard try !WalletLedger.hasPendingRecharge(accountID, in: tx) else { return nil }
                 let account = try AccountRecords.account(accountID, in: tx)
                 try ChargeLifecycle.requireCompleteBillingInformation(accountID, in: tx)
-                let card = try ChargeLifecycle.primaryCard(of: account, in: tx, now: context.now())
+                let (card, token) = try ChargeLifecycle.primaryCard(of: account, in: tx, now: context.now())
                 let chargeID = try ChargeLifecycle.recordPending(
                     accountID: accountID, amount: amount, card: card, description: "Wallet auto-recharge", purpose: .walletAutoRecharge,
                     invoiceID: nil, in: tx, nowMilliseconds: now)
                 try WalletLedger.markPendingRecharge(chargeID, accountID: accountID, in: tx)
-                return PendingCharge(chargeID: chargeID, token: card.token, amount: amount, description: "Wallet auto-recharge")
+                return PendingCharge(chargeID: chargeID, token: token, amount: amount, description: "Wallet auto-recharge")
             })
         } catch {
             started = .failure(error)

@@ -1,3 +1,4 @@
+import CPeerCredentials
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -108,10 +109,8 @@ public enum UnixSocket {
 
     /// The credentials of the process on the other end of a connected socket.
     public static func peerCredentials(of fd: Int32) -> PeerCredentials? {
-        // Mirrors Linux's `struct ucred { pid_t pid; uid_t uid; gid_t gid; }`, which Glibc's module does not export.
         var credentials = PeerCredentials(pid: 0, uid: 0, gid: 0)
-        var length = socklen_t(MemoryLayout<PeerCredentials>.size)
-        guard getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0 else { return nil }
+        guard billing_peer_credentials(fd, &credentials.pid, &credentials.uid, &credentials.gid) == 0 else { return nil }
         return credentials
     }
 
