@@ -17,7 +17,7 @@ import Glibc
 /// ```
 public final class RPCServer: Sendable {
     private struct State {
-        var connections: [UInt64: Connection] = [:]
+        var connections: [UInt64: ServerConnection] = [:]
         var nextConnectionID: UInt64 = 1
         var isShuttingDown = false
     }
@@ -78,7 +78,7 @@ public final class RPCServer: Sendable {
     /// Graceful shutdown: stop accepting, report NOT_SERVING, tell every client to go away, let calls in
     /// flight finish within the grace period, cancel the rest, then close and remove the socket file.
     public func shutdown() async {
-        let connections = state.withLock { state -> [Connection]? in
+        let connections = state.withLock { state -> [ServerConnection]? in
             guard !state.isShuttingDown else { return nil }
             state.isShuttingDown = true
             return Array(state.connections.values)
@@ -128,10 +128,10 @@ public final class RPCServer: Sendable {
     }
 
     private func admit(_ fd: Int32) {
-        let (connection, refusal): (Connection, RPCError?) = state.withLock { state in
+        let (connection, refusal): (ServerConnection, RPCError?) = state.withLock { state in
             let id = state.nextConnectionID
             state.nextConnectionID += 1
-            let connection = Connection(
+            let connection = ServerConnection(
                 id: id, fileDescriptor: fd, router: router, configuration: configuration, metrics: metrics, logger: logger
             ) { [weak self] closed in self?.forget(closed) }
             let refusal: RPCError? =
@@ -155,7 +155,7 @@ public final class RPCServer: Sendable {
         }
     }
 
-    private func forget(_ connection: Connection) {
+    private func forget(_ connection: ServerConnection) {
         state.withLock { _ = $0.connections.removeValue(forKey: connection.id) }
         metrics.openConnections.decrement()
     }

@@ -39,7 +39,7 @@ extension Migration {
     }
 }
 
-extension Connection {
+extension SQLiteConnection {
     /// Applies the migrations above `user_version` in one transaction, checks foreign keys, then sets
     /// `user_version`. On any failure nothing changes, `user_version` included.
     func migrate(_ migrations: [Migration]) throws {

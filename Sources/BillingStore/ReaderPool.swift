@@ -5,7 +5,7 @@ import Synchronization
 /// In WAL mode a reader reads the last committed snapshot and neither waits for the writer nor makes it wait.
 /// Each read goes to the reader with the fewest reads in hand, so one slow read does not hold up the others.
 final class ReaderPool: Sendable {
-    private let readers: [Connection]
+    private let readers: [SQLiteConnection]
     private let maxQueuedReads: Int
     private let state: Mutex<State>
 
@@ -15,7 +15,7 @@ final class ReaderPool: Sendable {
         var isClosed = false
     }
 
-    init(readers: [Connection], maxQueuedReads: Int) {
+    init(readers: [SQLiteConnection], maxQueuedReads: Int) {
         precondition(!readers.isEmpty, "a store needs at least one reader")
         self.readers = readers
         self.maxQueuedReads = maxQueuedReads

@@ -65,7 +65,7 @@ public final class Store: Sendable {
         path: String, migrations: [Migration], configuration: Configuration = Configuration()
     ) async throws -> Store {
         try configuration.validate()
-        let writerConnection = try await Connection.open(
+        let writerConnection = try await SQLiteConnection.open(
             path: path, role: .writer, label: "billing.store.writer", configuration: configuration)
         do {
             try await writerConnection.perform { try $0.migrate(migrations) }
@@ -74,11 +74,11 @@ public final class Store: Sendable {
             throw error
         }
 
-        var readerConnections: [Connection] = []
+        var readerConnections: [SQLiteConnection] = []
         do {
             for index in 0..<configuration.readerCount {
                 readerConnections.append(
-                    try await Connection.open(
+                    try await SQLiteConnection.open(
                         path: path, role: .reader, label: "billing.store.reader.\(index)", configuration: configuration))
             }
         } catch {
@@ -157,17 +157,17 @@ public struct StoreStatistics: Sendable, Hashable {
     public init() {}
 }
 
-extension Connection {
+extension SQLiteConnection {
     /// Creates a queue and opens a connection on it.
     fileprivate static func open(
         path: String, role: Role, label: String, configuration: Store.Configuration
-    ) async throws -> Connection {
+    ) async throws -> SQLiteConnection {
         let queue = DispatchQueue(label: label)
         return try await withCheckedThrowingContinuation { continuation in
             queue.async {
                 continuation.resume(
                     with: Result {
-                        try Connection(
+                        try SQLiteConnection(
                             path: path, role: role, busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds,
                             statementCacheCapacity: configuration.statementCacheCapacity, queue: queue)
                     })

@@ -17,7 +17,7 @@
 ///
 /// Transaction control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, RELEASE) is refused: the store owns the batch.
 public struct WriteTransaction: Querying {
-    let connection: Connection
+    let connection: SQLiteConnection
 
     /// Runs one statement; returns how many rows it inserted, updated or deleted.
     @discardableResult
@@ -49,7 +49,7 @@ public struct WriteTransaction: Querying {
 /// All queries of one body see the same committed snapshot, so a balance and its ledger entries agree;
 /// nothing a write batch has not committed yet is visible.
 public struct ReadTransaction: Querying {
-    let connection: Connection
+    let connection: SQLiteConnection
 
     public func query(_ sql: String, arguments: [SQLValue]) throws -> [Row] {
         try connection.query(sql, arguments, origin: .caller)

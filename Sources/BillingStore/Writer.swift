@@ -8,7 +8,7 @@ import Synchronization
 /// once, and only then tells each caller its result. With `synchronous=FULL` a COMMIT costs an fsync, so
 /// one fsync now serves a whole batch instead of one write. While a batch commits, the next one gathers.
 final class Writer: Sendable {
-    private let connection: Connection
+    private let connection: SQLiteConnection
     private let maxWritesPerTransaction: Int
     private let maxQueuedWrites: Int
     private let state = Mutex(State())
@@ -21,7 +21,7 @@ final class Writer: Sendable {
         var statistics = StoreStatistics()
     }
 
-    init(connection: Connection, maxWritesPerTransaction: Int, maxQueuedWrites: Int) {
+    init(connection: SQLiteConnection, maxWritesPerTransaction: Int, maxQueuedWrites: Int) {
         self.connection = connection
         self.maxWritesPerTransaction = maxWritesPerTransaction
         self.maxQueuedWrites = maxQueuedWrites

@@ -9,7 +9,7 @@ import Dispatch
 /// is sound: the reference may travel, the mutable state (`handle`, `statements`) is only touched on `queue`.
 ///
 /// Statements are prepared once per SQL text and reused (SQLite's parse and plan is the expensive part).
-final class Connection: @unchecked Sendable {
+final class SQLiteConnection: @unchecked Sendable {
     enum Role {
         /// Reads and writes; creates the file and switches it to WAL.
         case writer
@@ -107,7 +107,7 @@ final class Connection: @unchecked Sendable {
     }
 
     /// Runs `work` with this connection on its queue and returns its result to the awaiting task.
-    func perform<T: Sendable>(_ work: @escaping @Sendable (Connection) throws -> T) async throws -> T {
+    func perform<T: Sendable>(_ work: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             queue.async { continuation.resume(with: Result { try work(self) }) }
         }
@@ -126,7 +126,7 @@ final class Connection: @unchecked Sendable {
 
 // MARK: - Running statements
 
-extension Connection {
+extension SQLiteConnection {
     /// Runs one statement to completion and returns the number of rows it inserted, updated or deleted
     /// (0 for any other statement).
     @discardableResult
