@@ -8,6 +8,7 @@ import Foundation
 import Logging
 import Metrics
 import Prometheus
+import ServiceLifecycle
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -119,43 +120,28 @@ struct Billingd: AsyncParsableCommand {
         let prepared = try await billing.prepare()
         logger.info("store ready", metadata: ["reconciled_charges": "\(prepared.reconciledCharges)", "purged_idempotency_keys": "\(prepared.purgedKeys)"])
 
+        // One service group: SIGTERM or SIGINT shuts every service down gracefully (the server drains
+        // its calls), then the store closes.
         let server = RPCServer(configuration: configuration, services: [BillingHandlers(billing: billing)], logger: logger)
-        try server.start()
-        let metrics = metricsSocket.isEmpty ? nil : MetricsEndpoint(registry: registry, path: metricsSocket, logger: logger)
-        try metrics?.start()
-        print("billingd listening on \(socket) (database \(database)\(metrics == nil ? "" : ", metrics on \(metricsSocket)"))")
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: UpkeepService(billing: billing, interval: .seconds(60), logger: logger), successTerminationBehavior: .ignore),
+            .init(service: RPCServerService(server: server), successTerminationBehavior: .gracefullyShutdownGroup),
+        ]
+        if !metricsSocket.isEmpty {
+            let endpoint = MetricsEndpoint(registry: registry, path: metricsSocket, logger: logger)
+            services.insert(.init(service: MetricsService(endpoint: endpoint), successTerminationBehavior: .ignore), at: 0)
+        }
+        var group = ServiceGroupConfiguration(services: services, logger: logger)
+        group.gracefulShutdownSignals = [.sigterm, .sigint]
+        print("billingd listening on \(socket) (database \(database)\(metricsSocket.isEmpty ? "" : ", metrics on \(metricsSocket)"))")
         fflush(nil)
-
-        let signals = [SIGTERM, SIGINT].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number)
-            source.setEventHandler { Task { await server.shutdown() } }
-            source.activate()
-            return source
-        }
-        // Now and then: settle charges whose gateway answer an outage lost, and drop expired keys.
-        let maintenance = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(60))
-                guard !Task.isCancelled else { break }
-                do {
-                    let done = try await billing.maintain()
-                    if done.reconciledCharges > 0 { logger.notice("reconciled pending charges", metadata: ["count": "\(done.reconciledCharges)"]) }
-                } catch {
-                    logger.error("maintenance failed", metadata: ["error_type": "\(type(of: error))"])
-                }
-            }
-        }
-        await server.waitUntilStopped()
-        maintenance.cancel()
+        try await ServiceGroup(configuration: group).run()
         await store.close()
         let writes = store.statistics
         logger.notice("store closed", metadata: [
             "transactions_committed": "\(writes.transactionsCommitted)", "writes_committed": "\(writes.writesCommitted)",
             "writes_rolled_back": "\(writes.writesRolledBack)", "largest_batch": "\(writes.largestBatch)",
         ])
-        metrics?.stop()
-        signals.forEach { $0.cancel() }
     }
 
     private func makeParentDirectory(of path: String) throws {

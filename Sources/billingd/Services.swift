@@ -1,0 +1,58 @@
+import BillingDomain
+import BillingServer
+import Logging
+import ServiceLifecycle
+
+/// The RPC server as a service: serves until the group shuts down gracefully (SIGTERM, SIGINT), then
+/// drains: no new calls, calls in flight finish within the grace period.
+struct RPCServerService: Service, CustomStringConvertible {
+    let server: RPCServer
+    var description: String { "rpc-server" }
+
+    func run() async throws {
+        try server.start()
+        try? await gracefulShutdown()
+        await server.shutdown()
+    }
+}
+
+/// The domain's upkeep, every `interval` until shutdown: settle charges whose gateway answer an outage
+/// lost, drop expired idempotency keys.
+struct UpkeepService: Service, CustomStringConvertible {
+    let billing: Billing
+    let interval: Duration
+    let logger: Logger
+    var description: String { "upkeep" }
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                while true {
+                    try await Task.sleep(for: interval)
+                    do {
+                        let done = try await billing.maintain()
+                        if done.reconciledCharges > 0 { logger.notice("reconciled pending charges", metadata: ["count": "\(done.reconciledCharges)"]) }
+                    } catch is CancellationError {
+                        throw CancellationError()
+                    } catch {
+                        logger.error("upkeep failed; it runs again at the next interval", metadata: ["error_type": "\(type(of: error))"])
+                    }
+                }
+            }
+        } catch is CancellationError {
+            // Shutting down: nothing was half done, each round is its own transactions.
+        }
+    }
+}
+
+/// The Prometheus endpoint as a service: up until shutdown.
+struct MetricsService: Service, CustomStringConvertible {
+    let endpoint: MetricsEndpoint
+    var description: String { "metrics" }
+
+    func run() async throws {
+        try endpoint.start()
+        try? await gracefulShutdown()
+        endpoint.stop()
+    }
+}
