@@ -213,71 +213,7 @@ public struct CardDetails: Sendable, CustomStringConvertible, CustomDebugStringC
     }
 }
 
-/// A card saved on an account: what the service keeps after the gateway tokenized it.
-///
-/// It never holds the card number or CVC. The `gatewayToken` is what the service charges;
-/// it is a secret too (anyone holding it can charge the card through our gateway
-/// account), so `description`, `debugDescription` and the mirror leave it out.
-public struct StoredCard: Sendable, Hashable, Codable, CustomStringConvertible, CustomDebugStringConvertible,
-    CustomReflectable
-{
-    public var id: String
-    public var brand: CardBrand
-    public var last4: String
-    public var expiryMonth: Int
-    public var expiryYear: Int
-    public var holderName: String
-    /// The gateway's opaque handle for the card. Secret: never log or return it.
-    public var gatewayToken: String
-    /// Whether this is the card the account is charged with by default.
-    public var isPrimary: Bool
-    public var createdAt: Date
-
-    public init(
-        id: String, brand: CardBrand, last4: String, expiryMonth: Int, expiryYear: Int,
-        holderName: String, gatewayToken: String, isPrimary: Bool, createdAt: Date
-    ) {
-        self.id = id
-        self.brand = brand
-        self.last4 = last4
-        self.expiryMonth = expiryMonth
-        self.expiryYear = expiryYear
-        self.holderName = holderName
-        self.gatewayToken = gatewayToken
-        self.isPrimary = isPrimary
-        self.createdAt = createdAt
-    }
-
-    /// Whether the card is past the end of its expiry month (UTC) at `now`.
-    public func isExpired(now: Date) -> Bool {
-        CardExpiry.isExpired(month: expiryMonth, year: expiryYear, now: now)
-    }
-
-    /// `"visa •••• 4242 exp 12/2030 (card_1, primary)"`: no token.
-    public var description: String {
-        let expiry = CardExpiry.text(month: expiryMonth, year: expiryYear)
-        let primary = isPrimary ? ", primary" : ""
-        return "\(brand.rawValue) •••• \(last4) exp \(expiry) (\(id)\(primary))"
-    }
-
-    public var debugDescription: String { "StoredCard(\(description))" }
-
-    public var customMirror: Mirror {
-        Mirror(self, children: [
-            "id": id,
-            "brand": brand,
-            "last4": last4,
-            "expiryMonth": expiryMonth,
-            "expiryYear": expiryYear,
-            "holderName": holderName,
-            "gatewayToken": "<redacted>",
-            "isPrimary": isPrimary,
-            "createdAt": createdAt,
-        ], displayStyle: .struct)
-    }
-}
-
-/// Expiry arithmetic shared by ``CardDetails`` and ``StoredCard``.
+/// The one expiry rule, shared by ``CardDetails``, payment methods and the sandbox gateway.
 enum CardExpiry {
     /// A card is valid through the last day of its expiry month, so it is expired only
     /// once `now` is in a later month (compared in UTC).
