@@ -40,8 +40,16 @@ let package = Package(
 
         // The persistence layer: connections, migrations, statements, the group-commit writer.
         .target(name: "BillingStore", dependencies: ["CSQLite"], swiftSettings: strict),
-        // Money, accounts, payment methods, invoices, the payment gateway; no sockets, no protobuf.
-        .target(name: "BillingDomain", dependencies: ["BillingStore"], swiftSettings: strict),
+        // Values with their rules: money and its limits, currencies, countries, billing information,
+        // card details and expiry, idempotency keys, and the domain's error with its reasons.
+        .target(name: "BillingValues", swiftSettings: strict),
+        // What the domain needs from a card processor: the PaymentGateway protocol and its values.
+        .target(name: "BillingGateway", dependencies: ["BillingValues"], swiftSettings: strict),
+        // The built-in sandbox processor (Stripe's test cards) and its journal.
+        .target(name: "BillingSandbox", dependencies: ["BillingGateway", "BillingValues"], swiftSettings: strict),
+        // Accounts, payment methods, invoices, charges and their settlement, idempotency records, wallets;
+        // no sockets, no protobuf, no particular gateway.
+        .target(name: "BillingDomain", dependencies: ["BillingStore", "BillingValues", "BillingGateway"], swiftSettings: strict),
 
         // Frames, the envelope, status codes, and the mapping between protobuf-c structs and Swift values.
         .target(name: "BillingWire", dependencies: ["BillingProtos", "CPeerCredentials"], swiftSettings: strict),
@@ -75,6 +83,7 @@ let package = Package(
                 "BillingServer",
                 "BillingService",
                 "BillingDomain",
+                "BillingSandbox",
                 "BillingStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -100,11 +109,11 @@ let package = Package(
 
         .testTarget(
             name: "BillingServiceTests",
-            dependencies: ["BillingService", "BillingClient", "BillingDomain", "BillingStore", "BillingServer", "BillingProtos"],
+            dependencies: ["BillingService", "BillingClient", "BillingDomain", "BillingSandbox", "BillingStore", "BillingServer", "BillingProtos"],
             swiftSettings: strict
         ),
         .testTarget(name: "BillingStoreTests", dependencies: ["BillingStore"], swiftSettings: strict),
-        .testTarget(name: "BillingDomainTests", dependencies: ["BillingDomain", "BillingStore"], swiftSettings: strict),
+        .testTarget(name: "BillingDomainTests", dependencies: ["BillingDomain", "BillingSandbox", "BillingStore"], swiftSettings: strict),
         .testTarget(name: "BillingWireTests", dependencies: ["BillingWire", "BillingAPI"], swiftSettings: strict),
         .testTarget(
             name: "BillingServerTests",

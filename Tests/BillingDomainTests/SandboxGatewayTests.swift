@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import BillingDomain
+@testable import BillingSandbox
 
 @Suite("SandboxGateway")
 struct SandboxGatewayTests {

@@ -1,4 +1,5 @@
 @testable import BillingDomain
+@testable import BillingSandbox
 import BillingStore
 import Foundation
 import Testing

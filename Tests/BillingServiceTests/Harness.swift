@@ -1,5 +1,6 @@
 import BillingClient
 import BillingDomain
+import BillingSandbox
 import BillingServer
 import BillingService
 import BillingStore

@@ -1,3 +1,4 @@
+import BillingValues
 /// What the billing service needs from a card processor: turn a card into a token,
 /// charge a token, and find out what happened to a charge.
 ///

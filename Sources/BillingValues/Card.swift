@@ -214,15 +214,15 @@ public struct CardDetails: Sendable, CustomStringConvertible, CustomDebugStringC
 }
 
 /// The one expiry rule, shared by ``CardDetails``, payment methods and the sandbox gateway.
-enum CardExpiry {
+public enum CardExpiry {
     /// A card is valid through the last day of its expiry month, so it is expired only
     /// once `now` is in a later month (compared in UTC).
-    static func isExpired(month: Int, year: Int, now: Date) -> Bool {
+    public static func isExpired(month: Int, year: Int, now: Date) -> Bool {
         let today = yearAndMonth(of: now)
         return (year, month) < (today.year, today.month)
     }
 
-    static func yearAndMonth(of date: Date) -> (year: Int, month: Int) {
+    public static func yearAndMonth(of date: Date) -> (year: Int, month: Int) {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC") ?? calendar.timeZone
         let components = calendar.dateComponents([.year, .month], from: date)
@@ -230,7 +230,7 @@ enum CardExpiry {
     }
 
     /// `"03/2030"`.
-    static func text(month: Int, year: Int) -> String {
+    public static func text(month: Int, year: Int) -> String {
         let monthText = month < 10 && month >= 0 ? "0\(month)" : "\(month)"
         return "\(monthText)/\(year)"
     }

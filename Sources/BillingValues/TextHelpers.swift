@@ -3,7 +3,7 @@
 
 extension String {
     /// The string without leading and trailing spaces, tabs and newlines.
-    func trimmingWhitespace() -> String {
+    public func trimmingWhitespace() -> String {
         var view = Substring(self)
         while let first = view.first, first.isWhitespace { view = view.dropFirst() }
         while let last = view.last, last.isWhitespace { view = view.dropLast() }

@@ -1,3 +1,5 @@
+import BillingGateway
+import BillingValues
 import Foundation
 
 #if canImport(Glibc)
