@@ -1,4 +1,7 @@
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The billing service's database: one SQLite file, one writer that commits in batches, a few readers.
 ///
@@ -33,6 +36,9 @@ public final class Store: Sendable {
         public var busyTimeoutMilliseconds: Int32 = 5000
         /// Prepared statements kept per connection.
         public var statementCacheCapacity = 128
+        /// Permission bits of the database file and its WAL and shared-memory files, whatever the umask:
+        /// the file holds billing addresses and gateway tokens, so nobody else may read it.
+        public var fileMode: mode_t = 0o600
 
         public init() {}
 
@@ -46,6 +52,7 @@ public final class Store: Sendable {
             try require(maxQueuedReads >= 1, "maxQueuedReads must be at least 1")
             try require(busyTimeoutMilliseconds >= 0, "busyTimeoutMilliseconds must not be negative")
             try require(statementCacheCapacity >= 1, "statementCacheCapacity must be at least 1")
+            try require(fileMode & 0o007 == 0, "fileMode may give the owner and the group access, never others")
         }
     }
 
@@ -65,6 +72,7 @@ public final class Store: Sendable {
         path: String, migrations: [Migration], configuration: Configuration = Configuration()
     ) async throws -> Store {
         try configuration.validate()
+        try restrictAccess(to: path, mode: configuration.fileMode)
         let writerConnection = try await SQLiteConnection.open(
             path: path, role: .writer, label: "billing.store.writer", configuration: configuration)
         do {
@@ -94,6 +102,16 @@ public final class Store: Sendable {
                 maxWritesPerTransaction: configuration.maxWritesPerTransaction,
                 maxQueuedWrites: configuration.maxQueuedWrites),
             readers: ReaderPool(readers: readerConnections, maxQueuedReads: configuration.maxQueuedReads))
+    }
+
+    /// Creates the database file with `mode` before SQLite does (SQLite gives its WAL and shared-memory
+    /// files the database's mode), and narrows the mode of files an older build left wider.
+    private static func restrictAccess(to path: String, mode: mode_t) throws {
+        let fd = Glibc.open(path, O_RDONLY | O_CREAT | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw StoreError.misuse("create the database file", "cannot create \(path): \(String(cString: strerror(errno)))") }
+        defer { Glibc.close(fd) }
+        guard fchmod(fd, mode) == 0 else { throw StoreError.misuse("restrict the database file", "cannot chmod \(path): \(String(cString: strerror(errno)))") }
+        for suffix in ["-wal", "-shm"] { _ = chmod(path + suffix, mode) }
     }
 
     /// Runs `body` atomically in the next batch and returns its result once the batch is durable.

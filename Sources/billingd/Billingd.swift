@@ -129,7 +129,7 @@ struct Billingd: AsyncParsableCommand {
             .init(service: RPCServerService(server: server), successTerminationBehavior: .gracefullyShutdownGroup),
         ]
         if !metricsSocket.isEmpty {
-            let endpoint = MetricsEndpoint(registry: registry, path: metricsSocket, logger: logger)
+            let endpoint = MetricsEndpoint(registry: registry, path: metricsSocket, mode: configuration.socketMode, logger: logger)
             services.insert(.init(service: MetricsService(endpoint: endpoint), successTerminationBehavior: .ignore), at: 0)
         }
         var group = ServiceGroupConfiguration(services: services, logger: logger)

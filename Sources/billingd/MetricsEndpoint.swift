@@ -14,18 +14,21 @@ import Glibc
 final class MetricsEndpoint: @unchecked Sendable {
     private let registry: PrometheusCollectorRegistry
     private let path: String
+    private let mode: mode_t
     private let logger: Logger
     private let queue = DispatchQueue(label: "billing.metrics")
     private var source: (any DispatchSourceRead)?
 
-    init(registry: PrometheusCollectorRegistry, path: String, logger: Logger) {
+    /// - Parameter mode: the socket file's permission bits, the same as the RPC socket's.
+    init(registry: PrometheusCollectorRegistry, path: String, mode: mode_t, logger: Logger) {
         self.registry = registry
         self.path = path
+        self.mode = mode
         self.logger = logger
     }
 
     func start() throws {
-        let listening = try UnixSocket.listen(path: path, mode: 0o660, backlog: 16)
+        let listening = try UnixSocket.listen(path: path, mode: mode, backlog: 16)
         queue.sync {
             let source = DispatchSource.makeReadSource(fileDescriptor: listening, queue: queue)
             source.setEventHandler { [unowned self] in
