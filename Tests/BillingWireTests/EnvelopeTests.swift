@@ -63,6 +63,9 @@ struct GeneratedCodeTests {
         "Sources/BillingAPI",
         "clients/swift/BillingClient/Generated",
         "Sources/BillingService/Generated",
+        "Sources/BillingWire/Generated",
+        "Tests/FixtureProtos",
+        "Tests/BillingWireTests/Generated",
     ]
 
     /// The committed generated code (protobuf-c, Swift types, client and server stubs) must be what
