@@ -29,6 +29,21 @@ struct EnvelopeTests {
         #expect(try WindowUpdateEnvelope(wireBytes: WindowUpdateEnvelope(messages: 8).wireBytes()).messages == 8)
     }
 
+    /// The envelope types are generated now; the bytes they write are the ones PROTOCOL.md shows.
+    @Test func envelopeBytesAreUnchangedByGeneration() {
+        // An OK response without a reply is empty: the status is left out.
+        #expect(ResponseEnvelope(status: .ok).wireBytes() == [])
+        // GOAWAY always carries its status, even OK: status (2) = empty message.
+        #expect(GoAwayEnvelope(lastStreamID: 0, status: .ok).wireBytes() == [0x12, 0x00])
+        // service (1) "s", method (2) "m", timeout_nano (4) 1, stream_window (6) 2.
+        let request = RequestEnvelope(service: "s", method: "m", payload: [], timeoutNanoseconds: 1, streamWindow: 2)
+        #expect(request.wireBytes() == [0x0A, 0x01, 0x73, 0x12, 0x01, 0x6D, 0x20, 0x01, 0x30, 0x02])
+        #expect(request.timeoutNanoseconds == request.timeoutNano)
+        // A failed status: code (1) 5, message (2) "x", details (3) {type "reason", value "r"}.
+        let failed = ResponseEnvelope(status: RPCStatus(code: .notFound, message: "x", details: [.reason("r")]))
+        #expect(failed.wireBytes() == [0x0A, 0x12, 0x08, 0x05, 0x12, 0x01, 0x78, 0x1A, 0x0B, 0x0A, 0x06] + Array("reason".utf8) + [0x12, 0x01, 0x72])
+    }
+
     @Test func healthMessagesRoundTrip() throws {
         let request = GrpcHealthV1.HealthCheckRequest(service: "x")
         #expect(try GrpcHealthV1.HealthCheckRequest(wireBytes: request.wireBytes()).service == "x")
