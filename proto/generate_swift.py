@@ -109,7 +109,7 @@ class Field:
         return self.repeated and self.is_message and self.target.is_map_entry  # type: ignore[union-attr]
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: its fields point back at it
 class Oneof:
     """A real oneof (not proto3 optional's synthetic one): a Swift enum with one case per member."""
     name: str
