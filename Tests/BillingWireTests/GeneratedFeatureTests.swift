@@ -95,6 +95,32 @@ struct GeneratedFeatureTests {
         #expect(try Payment(wireBytes: [0x1A, 0x01, 0x78, 0x20, 0x09]).source == .creditMinor(9))
     }
 
+    /// Nested messages and enums inside oneofs and maps, and names that are keywords in Swift or C.
+    @Test func nestingAndKeywordNamesRoundTrip() throws {
+        typealias Edge = FixturesV1.Edge
+        let inner = Edge.Inner(kinds: ["x": .default, "y": .unspecified], kind: .default)
+        let edge = Edge(
+            choice: .inner(inner), class: "first", inners: [inner, Edge.Inner()],
+            byID: [Int64.min: inner, -1: Edge.Inner(kind: .unspecified)]
+        )
+        #expect(try Edge(wireBytes: edge.wireBytes()) == edge)
+        let keyword = Edge(choice: .default(""), class: nil)
+        #expect(try Edge(wireBytes: keyword.wireBytes()) == keyword)
+        // A nested message decodes on its own too (protoc-c gives it no unpack function).
+        #expect(try Edge.Inner(wireBytes: inner.wireBytes()) == inner)
+        #expect(Edge.Inner.Kind.default.description == "KIND_DEFAULT")
+    }
+
+    @Test func messagesWithNoFieldsOrOnlyAOneof() throws {
+        #expect(FixturesV1.Empty().wireBytes() == [])
+        #expect(try FixturesV1.Empty(wireBytes: [0x08, 0x01]) == FixturesV1.Empty())  // unknown fields are skipped
+        // raw (2) set to empty bytes: present, so written.
+        #expect(FixturesV1.OnlyOneof(value: .raw([])).wireBytes() == [0x12, 0x00])
+        #expect(try FixturesV1.OnlyOneof(wireBytes: [0x12, 0x00]).value == .raw([]))
+        #expect(try FixturesV1.OnlyOneof(wireBytes: [0x08, 0x00]).value == .number(0))
+        #expect(try FixturesV1.OnlyOneof(wireBytes: []).value == nil)
+    }
+
     @Test func invalidStringsInNewShapesAreRefused() {
         // note (8, optional string) holding the byte 0xFF, which is not UTF-8.
         do {

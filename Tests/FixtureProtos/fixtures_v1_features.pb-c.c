@@ -127,6 +127,159 @@ void   fixtures__v1__payment__free_unpacked
   assert(message->base.descriptor == &fixtures__v1__payment__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   fixtures__v1__edge__inner__kinds_entry__init
+                     (Fixtures__V1__Edge__Inner__KindsEntry         *message)
+{
+  static const Fixtures__V1__Edge__Inner__KindsEntry init_value = FIXTURES__V1__EDGE__INNER__KINDS_ENTRY__INIT;
+  *message = init_value;
+}
+void   fixtures__v1__edge__inner__init
+                     (Fixtures__V1__Edge__Inner         *message)
+{
+  static const Fixtures__V1__Edge__Inner init_value = FIXTURES__V1__EDGE__INNER__INIT;
+  *message = init_value;
+}
+void   fixtures__v1__edge__by_id_entry__init
+                     (Fixtures__V1__Edge__ByIdEntry         *message)
+{
+  static const Fixtures__V1__Edge__ByIdEntry init_value = FIXTURES__V1__EDGE__BY_ID_ENTRY__INIT;
+  *message = init_value;
+}
+void   fixtures__v1__edge__init
+                     (Fixtures__V1__Edge         *message)
+{
+  static const Fixtures__V1__Edge init_value = FIXTURES__V1__EDGE__INIT;
+  *message = init_value;
+}
+size_t fixtures__v1__edge__get_packed_size
+                     (const Fixtures__V1__Edge *message)
+{
+  assert(message->base.descriptor == &fixtures__v1__edge__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fixtures__v1__edge__pack
+                     (const Fixtures__V1__Edge *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fixtures__v1__edge__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fixtures__v1__edge__pack_to_buffer
+                     (const Fixtures__V1__Edge *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fixtures__v1__edge__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fixtures__V1__Edge *
+       fixtures__v1__edge__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fixtures__V1__Edge *)
+     protobuf_c_message_unpack (&fixtures__v1__edge__descriptor,
+                                allocator, len, data);
+}
+void   fixtures__v1__edge__free_unpacked
+                     (Fixtures__V1__Edge *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fixtures__v1__edge__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   fixtures__v1__empty__init
+                     (Fixtures__V1__Empty         *message)
+{
+  static const Fixtures__V1__Empty init_value = FIXTURES__V1__EMPTY__INIT;
+  *message = init_value;
+}
+size_t fixtures__v1__empty__get_packed_size
+                     (const Fixtures__V1__Empty *message)
+{
+  assert(message->base.descriptor == &fixtures__v1__empty__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fixtures__v1__empty__pack
+                     (const Fixtures__V1__Empty *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fixtures__v1__empty__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fixtures__v1__empty__pack_to_buffer
+                     (const Fixtures__V1__Empty *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fixtures__v1__empty__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fixtures__V1__Empty *
+       fixtures__v1__empty__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fixtures__V1__Empty *)
+     protobuf_c_message_unpack (&fixtures__v1__empty__descriptor,
+                                allocator, len, data);
+}
+void   fixtures__v1__empty__free_unpacked
+                     (Fixtures__V1__Empty *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fixtures__v1__empty__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   fixtures__v1__only_oneof__init
+                     (Fixtures__V1__OnlyOneof         *message)
+{
+  static const Fixtures__V1__OnlyOneof init_value = FIXTURES__V1__ONLY_ONEOF__INIT;
+  *message = init_value;
+}
+size_t fixtures__v1__only_oneof__get_packed_size
+                     (const Fixtures__V1__OnlyOneof *message)
+{
+  assert(message->base.descriptor == &fixtures__v1__only_oneof__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fixtures__v1__only_oneof__pack
+                     (const Fixtures__V1__OnlyOneof *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fixtures__v1__only_oneof__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fixtures__v1__only_oneof__pack_to_buffer
+                     (const Fixtures__V1__OnlyOneof *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fixtures__v1__only_oneof__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fixtures__V1__OnlyOneof *
+       fixtures__v1__only_oneof__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fixtures__V1__OnlyOneof *)
+     protobuf_c_message_unpack (&fixtures__v1__only_oneof__descriptor,
+                                allocator, len, data);
+}
+void   fixtures__v1__only_oneof__free_unpacked
+                     (Fixtures__V1__OnlyOneof *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fixtures__v1__only_oneof__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor fixtures__v1__card__field_descriptors[2] =
 {
   {
@@ -820,6 +973,346 @@ const ProtobufCMessageDescriptor fixtures__v1__payment__descriptor =
   fixtures__v1__payment__field_indices_by_name,
   1,  fixtures__v1__payment__number_ranges,
   (ProtobufCMessageInit) fixtures__v1__payment__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fixtures__v1__edge__inner__kinds_entry__field_descriptors[2] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fixtures__V1__Edge__Inner__KindsEntry, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Fixtures__V1__Edge__Inner__KindsEntry, value),
+    &fixtures__v1__edge__inner__kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fixtures__v1__edge__inner__kinds_entry__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange fixtures__v1__edge__inner__kinds_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor fixtures__v1__edge__inner__kinds_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fixtures.v1.Edge.Inner.KindsEntry",
+  "KindsEntry",
+  "Fixtures__V1__Edge__Inner__KindsEntry",
+  "fixtures.v1",
+  sizeof(Fixtures__V1__Edge__Inner__KindsEntry),
+  2,
+  fixtures__v1__edge__inner__kinds_entry__field_descriptors,
+  fixtures__v1__edge__inner__kinds_entry__field_indices_by_name,
+  1,  fixtures__v1__edge__inner__kinds_entry__number_ranges,
+  (ProtobufCMessageInit) fixtures__v1__edge__inner__kinds_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue fixtures__v1__edge__inner__kind__enum_values_by_number[2] =
+{
+  { "KIND_UNSPECIFIED", "FIXTURES__V1__EDGE__INNER__KIND__KIND_UNSPECIFIED", 0 },
+  { "KIND_DEFAULT", "FIXTURES__V1__EDGE__INNER__KIND__KIND_DEFAULT", 1 },
+};
+static const ProtobufCIntRange fixtures__v1__edge__inner__kind__value_ranges[] = {
+{0, 0},{0, 2}
+};
+static const ProtobufCEnumValueIndex fixtures__v1__edge__inner__kind__enum_values_by_name[2] =
+{
+  { "KIND_DEFAULT", 1 },
+  { "KIND_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor fixtures__v1__edge__inner__kind__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "fixtures.v1.Edge.Inner.Kind",
+  "Kind",
+  "Fixtures__V1__Edge__Inner__Kind",
+  "fixtures.v1",
+  2,
+  fixtures__v1__edge__inner__kind__enum_values_by_number,
+  2,
+  fixtures__v1__edge__inner__kind__enum_values_by_name,
+  1,
+  fixtures__v1__edge__inner__kind__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCFieldDescriptor fixtures__v1__edge__inner__field_descriptors[2] =
+{
+  {
+    "kinds",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Fixtures__V1__Edge__Inner, n_kinds),
+    offsetof(Fixtures__V1__Edge__Inner, kinds),
+    &fixtures__v1__edge__inner__kinds_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kind",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    offsetof(Fixtures__V1__Edge__Inner, _kind_case),
+    offsetof(Fixtures__V1__Edge__Inner, kind),
+    &fixtures__v1__edge__inner__kind__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fixtures__v1__edge__inner__field_indices_by_name[] = {
+  1,   /* field[1] = kind */
+  0,   /* field[0] = kinds */
+};
+static const ProtobufCIntRange fixtures__v1__edge__inner__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor fixtures__v1__edge__inner__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fixtures.v1.Edge.Inner",
+  "Inner",
+  "Fixtures__V1__Edge__Inner",
+  "fixtures.v1",
+  sizeof(Fixtures__V1__Edge__Inner),
+  2,
+  fixtures__v1__edge__inner__field_descriptors,
+  fixtures__v1__edge__inner__field_indices_by_name,
+  1,  fixtures__v1__edge__inner__number_ranges,
+  (ProtobufCMessageInit) fixtures__v1__edge__inner__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fixtures__v1__edge__by_id_entry__field_descriptors[2] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_SINT64,
+    0,   /* quantifier_offset */
+    offsetof(Fixtures__V1__Edge__ByIdEntry, key),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Fixtures__V1__Edge__ByIdEntry, value),
+    &fixtures__v1__edge__inner__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fixtures__v1__edge__by_id_entry__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange fixtures__v1__edge__by_id_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor fixtures__v1__edge__by_id_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fixtures.v1.Edge.ByIdEntry",
+  "ByIdEntry",
+  "Fixtures__V1__Edge__ByIdEntry",
+  "fixtures.v1",
+  sizeof(Fixtures__V1__Edge__ByIdEntry),
+  2,
+  fixtures__v1__edge__by_id_entry__field_descriptors,
+  fixtures__v1__edge__by_id_entry__field_indices_by_name,
+  1,  fixtures__v1__edge__by_id_entry__number_ranges,
+  (ProtobufCMessageInit) fixtures__v1__edge__by_id_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fixtures__v1__edge__field_descriptors[5] =
+{
+  {
+    "inner",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Fixtures__V1__Edge, choice_case),
+    offsetof(Fixtures__V1__Edge, inner),
+    &fixtures__v1__edge__inner__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "default",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Fixtures__V1__Edge, choice_case),
+    offsetof(Fixtures__V1__Edge, default_),
+    NULL,
+    &protobuf_c_empty_string,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "class",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Fixtures__V1__Edge, _class_case),
+    offsetof(Fixtures__V1__Edge, class_),
+    NULL,
+    &protobuf_c_empty_string,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "inners",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Fixtures__V1__Edge, n_inners),
+    offsetof(Fixtures__V1__Edge, inners),
+    &fixtures__v1__edge__inner__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "by_id",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Fixtures__V1__Edge, n_by_id),
+    offsetof(Fixtures__V1__Edge, by_id),
+    &fixtures__v1__edge__by_id_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fixtures__v1__edge__field_indices_by_name[] = {
+  4,   /* field[4] = by_id */
+  2,   /* field[2] = class */
+  1,   /* field[1] = default */
+  0,   /* field[0] = inner */
+  3,   /* field[3] = inners */
+};
+static const ProtobufCIntRange fixtures__v1__edge__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor fixtures__v1__edge__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fixtures.v1.Edge",
+  "Edge",
+  "Fixtures__V1__Edge",
+  "fixtures.v1",
+  sizeof(Fixtures__V1__Edge),
+  5,
+  fixtures__v1__edge__field_descriptors,
+  fixtures__v1__edge__field_indices_by_name,
+  1,  fixtures__v1__edge__number_ranges,
+  (ProtobufCMessageInit) fixtures__v1__edge__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define fixtures__v1__empty__field_descriptors NULL
+#define fixtures__v1__empty__field_indices_by_name NULL
+#define fixtures__v1__empty__number_ranges NULL
+const ProtobufCMessageDescriptor fixtures__v1__empty__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fixtures.v1.Empty",
+  "Empty",
+  "Fixtures__V1__Empty",
+  "fixtures.v1",
+  sizeof(Fixtures__V1__Empty),
+  0,
+  fixtures__v1__empty__field_descriptors,
+  fixtures__v1__empty__field_indices_by_name,
+  0,  fixtures__v1__empty__number_ranges,
+  (ProtobufCMessageInit) fixtures__v1__empty__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fixtures__v1__only_oneof__field_descriptors[2] =
+{
+  {
+    "number",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Fixtures__V1__OnlyOneof, value_case),
+    offsetof(Fixtures__V1__OnlyOneof, number),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "raw",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    offsetof(Fixtures__V1__OnlyOneof, value_case),
+    offsetof(Fixtures__V1__OnlyOneof, raw),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fixtures__v1__only_oneof__field_indices_by_name[] = {
+  0,   /* field[0] = number */
+  1,   /* field[1] = raw */
+};
+static const ProtobufCIntRange fixtures__v1__only_oneof__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor fixtures__v1__only_oneof__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fixtures.v1.OnlyOneof",
+  "OnlyOneof",
+  "Fixtures__V1__OnlyOneof",
+  "fixtures.v1",
+  sizeof(Fixtures__V1__OnlyOneof),
+  2,
+  fixtures__v1__only_oneof__field_descriptors,
+  fixtures__v1__only_oneof__field_indices_by_name,
+  1,  fixtures__v1__only_oneof__number_ranges,
+  (ProtobufCMessageInit) fixtures__v1__only_oneof__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCEnumValue fixtures__v1__tier__enum_values_by_number[3] =

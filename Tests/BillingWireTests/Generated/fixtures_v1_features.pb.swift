@@ -156,6 +156,124 @@ extension FixturesV1 {
             return withExtendedLifetime(arena) { packProtobufC(cStruct(in: arena)) }
         }
     }
+
+    /// Names and nesting that Swift or C treat specially.
+    public struct Edge: WireMessage, Hashable, Sendable {
+        public struct Inner: WireMessage, Hashable, Sendable {
+            /// An open enum, as proto3 enums are: a number this code does not know (sent by a newer
+            /// schema) decodes as `.unspecified`, the 0 case.
+            public enum Kind: Int32, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+                case unspecified = 0
+                case `default` = 1
+
+                /// The value's name in the .proto file.
+                public var description: String {
+                    switch self {
+                    case .unspecified: "KIND_UNSPECIFIED"
+                    case .`default`: "KIND_DEFAULT"
+                    }
+                }
+            }
+
+            public var kinds: [String: FixturesV1.Edge.Inner.Kind]
+            public var kind: FixturesV1.Edge.Inner.Kind?
+
+            public init(kinds: [String: FixturesV1.Edge.Inner.Kind] = [:], kind: FixturesV1.Edge.Inner.Kind? = nil) {
+                self.kinds = kinds
+                self.kind = kind
+            }
+
+            public init(wireBytes: [UInt8]) throws(RPCError) {
+                self = try unpackProtobufC(
+                    wireBytes, as: "Edge.Inner", unpack: unpackNested(initializedBy: fixtures__v1__edge__inner__init),
+                    free: freeNested
+                ) { (c: Fixtures__V1__Edge__Inner) throws(RPCError) in try Self(c: c) }
+            }
+
+            public func wireBytes() -> [UInt8] {
+                let arena = ProtobufCArena()
+                return withExtendedLifetime(arena) { packProtobufC(cStruct(in: arena)) }
+            }
+        }
+
+        /// The oneof `choice`: at most one of these is set (the property is nil when none is).
+        public enum Choice: Hashable, Sendable {
+            case inner(FixturesV1.Edge.Inner)
+            /// A Swift keyword, and a C++ one: protoc-c names the C member default_.
+            case `default`(String)
+        }
+
+        public var choice: Choice?
+        public var `class`: String?
+        public var inners: [FixturesV1.Edge.Inner]
+        public var byID: [Int64: FixturesV1.Edge.Inner]
+
+        public init(
+            choice: Choice? = nil,
+            `class`: String? = nil,
+            inners: [FixturesV1.Edge.Inner] = [],
+            byID: [Int64: FixturesV1.Edge.Inner] = [:]
+        ) {
+            self.choice = choice
+            self.`class` = `class`
+            self.inners = inners
+            self.byID = byID
+        }
+
+        public init(wireBytes: [UInt8]) throws(RPCError) {
+            self = try unpackProtobufC(
+                wireBytes, as: "Edge", unpack: fixtures__v1__edge__unpack,
+                free: fixtures__v1__edge__free_unpacked
+            ) { (c: Fixtures__V1__Edge) throws(RPCError) in try Self(c: c) }
+        }
+
+        public func wireBytes() -> [UInt8] {
+            let arena = ProtobufCArena()
+            return withExtendedLifetime(arena) { packProtobufC(cStruct(in: arena)) }
+        }
+    }
+
+    public struct Empty: WireMessage, Hashable, Sendable {
+        public init() {}
+
+        public init(wireBytes: [UInt8]) throws(RPCError) {
+            self = try unpackProtobufC(
+                wireBytes, as: "Empty", unpack: fixtures__v1__empty__unpack,
+                free: fixtures__v1__empty__free_unpacked
+            ) { (c: Fixtures__V1__Empty) throws(RPCError) in try Self(c: c) }
+        }
+
+        public func wireBytes() -> [UInt8] {
+            let arena = ProtobufCArena()
+            return withExtendedLifetime(arena) { packProtobufC(cStruct(in: arena)) }
+        }
+    }
+
+    public struct OnlyOneof: WireMessage, Hashable, Sendable {
+        /// The oneof `value`: at most one of these is set (the property is nil when none is).
+        public enum Value: Hashable, Sendable {
+            case number(UInt32)
+            case raw([UInt8])
+        }
+
+        public var value: Value?
+
+        public init(value: Value? = nil) {
+            self.value = value
+        }
+
+        public init(wireBytes: [UInt8]) throws(RPCError) {
+            self = try unpackProtobufC(
+                wireBytes, as: "OnlyOneof", unpack: fixtures__v1__only_oneof__unpack,
+                free: fixtures__v1__only_oneof__free_unpacked
+            ) { (c: Fixtures__V1__OnlyOneof) throws(RPCError) in try Self(c: c) }
+        }
+
+        public func wireBytes() -> [UInt8] {
+            let arena = ProtobufCArena()
+            return withExtendedLifetime(arena) { packProtobufC(cStruct(in: arena)) }
+        }
+    }
 }
 
 // MARK: - protobuf-c mapping
@@ -168,6 +286,17 @@ extension FixturesV1.Tier {
 
     var cValue: Fixtures__V1__Tier {
         Fixtures__V1__Tier(rawValue: .init(truncatingIfNeeded: rawValue))
+    }
+}
+
+extension FixturesV1.Edge.Inner.Kind {
+    /// Unknown numbers become `.unspecified` (proto3 enums are open).
+    init(c: Fixtures__V1__Edge__Inner__Kind) {
+        self = Self(rawValue: Int32(truncatingIfNeeded: c.rawValue)) ?? .unspecified
+    }
+
+    var cValue: Fixtures__V1__Edge__Inner__Kind {
+        Fixtures__V1__Edge__Inner__Kind(rawValue: .init(truncatingIfNeeded: rawValue))
     }
 }
 
@@ -363,4 +492,181 @@ extension FixturesV1.Payment.Contact {
             c.pointee.phone = arena.string(value)
         }
     }
+}
+
+extension FixturesV1.Edge {
+    /// Copies every field out of a decoded C struct, so that nothing points into it afterwards.
+    init(c: Fixtures__V1__Edge) throws(RPCError) {
+        try self.init(
+            choice: FixturesV1.Edge.Choice(c: c),
+            class: c._class_case.rawValue == 3 ? ProtobufCField.string(c.class_) : nil,
+            inners: ProtobufCField.repeated(c.n_inners, c.inners, FixturesV1.Edge.Inner.init(c:)),
+            byID: ProtobufCField.map(c.n_by_id, c.by_id) { (entry: Fixtures__V1__Edge__ByIdEntry) throws(RPCError) in (entry.key, try FixturesV1.Edge.Inner(cPointer: entry.value) ?? FixturesV1.Edge.Inner()) }
+        )
+    }
+
+    /// A sub-message field: nil when the sender did not set it.
+    init?(cPointer: UnsafeMutablePointer<Fixtures__V1__Edge>?) throws(RPCError) {
+        guard let cPointer else { return nil }
+        try self.init(c: cPointer.pointee)
+    }
+
+    /// The C struct for packing, with every string, array and sub-message allocated in `arena`.
+    func cStruct(in arena: ProtobufCArena) -> UnsafeMutablePointer<Fixtures__V1__Edge> {
+        let c = arena.message(fixtures__v1__edge__init)
+        self.choice?.write(into: c, arena: arena)
+        if let value = self.`class` {
+            c.pointee._class_case = .init(rawValue: 3)
+            c.pointee.class_ = arena.string(value)
+        }
+        c.pointee.n_inners = self.inners.count
+        c.pointee.inners = arena.array(self.inners.map { Optional($0.cStruct(in: arena)) })
+        c.pointee.n_by_id = self.byID.count
+        c.pointee.by_id = arena.array(self.byID.sorted { $0.key < $1.key }.map { key, value -> UnsafeMutablePointer<Fixtures__V1__Edge__ByIdEntry>? in
+            let entry = arena.message(fixtures__v1__edge__by_id_entry__init)
+            entry.pointee.key = key
+            entry.pointee.value = value.cStruct(in: arena)
+            return entry
+        })
+        return c
+    }
+}
+
+extension FixturesV1.Edge.Choice {
+    /// The member that `choice_case` names, or nil when none is set.
+    init?(c: Fixtures__V1__Edge) throws(RPCError) {
+        switch c.choice_case.rawValue {
+        case 1: self = .inner(try FixturesV1.Edge.Inner(cPointer: c.inner) ?? FixturesV1.Edge.Inner())
+        case 2: self = .`default`(ProtobufCField.string(c.default_))
+        default: return nil
+        }
+    }
+
+    /// Sets `choice_case` and the member's value in `c`.
+    func write(into c: UnsafeMutablePointer<Fixtures__V1__Edge>, arena: ProtobufCArena) {
+        switch self {
+        case .inner(let value):
+            c.pointee.choice_case = .init(rawValue: 1)
+            c.pointee.inner = value.cStruct(in: arena)
+        case .`default`(let value):
+            c.pointee.choice_case = .init(rawValue: 2)
+            c.pointee.default_ = arena.string(value)
+        }
+    }
+}
+
+extension FixturesV1.Edge.Inner {
+    /// Copies every field out of a decoded C struct, so that nothing points into it afterwards.
+    init(c: Fixtures__V1__Edge__Inner) throws(RPCError) {
+        try self.init(
+            kinds: ProtobufCField.map(c.n_kinds, c.kinds) { (entry: Fixtures__V1__Edge__Inner__KindsEntry) throws(RPCError) in (ProtobufCField.string(entry.key), FixturesV1.Edge.Inner.Kind(c: entry.value)) },
+            kind: c._kind_case.rawValue == 2 ? FixturesV1.Edge.Inner.Kind(c: c.kind) : nil
+        )
+    }
+
+    /// A sub-message field: nil when the sender did not set it.
+    init?(cPointer: UnsafeMutablePointer<Fixtures__V1__Edge__Inner>?) throws(RPCError) {
+        guard let cPointer else { return nil }
+        try self.init(c: cPointer.pointee)
+    }
+
+    /// The C struct for packing, with every string, array and sub-message allocated in `arena`.
+    func cStruct(in arena: ProtobufCArena) -> UnsafeMutablePointer<Fixtures__V1__Edge__Inner> {
+        let c = arena.message(fixtures__v1__edge__inner__init)
+        c.pointee.n_kinds = self.kinds.count
+        c.pointee.kinds = arena.array(self.kinds.sorted { $0.key < $1.key }.map { key, value -> UnsafeMutablePointer<Fixtures__V1__Edge__Inner__KindsEntry>? in
+            let entry = arena.message(fixtures__v1__edge__inner__kinds_entry__init)
+            entry.pointee.key = arena.string(key)
+            entry.pointee.value = value.cValue
+            return entry
+        })
+        if let value = self.kind {
+            c.pointee._kind_case = .init(rawValue: 2)
+            c.pointee.kind = value.cValue
+        }
+        return c
+    }
+}
+
+extension FixturesV1.Empty {
+    /// Copies every field out of a decoded C struct, so that nothing points into it afterwards.
+    init(c _: Fixtures__V1__Empty) throws(RPCError) {
+        self.init()
+    }
+
+    /// A sub-message field: nil when the sender did not set it.
+    init?(cPointer: UnsafeMutablePointer<Fixtures__V1__Empty>?) throws(RPCError) {
+        guard let cPointer else { return nil }
+        try self.init(c: cPointer.pointee)
+    }
+
+    /// The C struct for packing, with every string, array and sub-message allocated in `arena`.
+    func cStruct(in arena: ProtobufCArena) -> UnsafeMutablePointer<Fixtures__V1__Empty> {
+        let c = arena.message(fixtures__v1__empty__init)
+        return c
+    }
+}
+
+extension FixturesV1.OnlyOneof {
+    /// Copies every field out of a decoded C struct, so that nothing points into it afterwards.
+    init(c: Fixtures__V1__OnlyOneof) throws(RPCError) {
+        self.init(value: FixturesV1.OnlyOneof.Value(c: c))
+    }
+
+    /// A sub-message field: nil when the sender did not set it.
+    init?(cPointer: UnsafeMutablePointer<Fixtures__V1__OnlyOneof>?) throws(RPCError) {
+        guard let cPointer else { return nil }
+        try self.init(c: cPointer.pointee)
+    }
+
+    /// The C struct for packing, with every string, array and sub-message allocated in `arena`.
+    func cStruct(in arena: ProtobufCArena) -> UnsafeMutablePointer<Fixtures__V1__OnlyOneof> {
+        let c = arena.message(fixtures__v1__only_oneof__init)
+        self.value?.write(into: c, arena: arena)
+        return c
+    }
+}
+
+extension FixturesV1.OnlyOneof.Value {
+    /// The member that `value_case` names, or nil when none is set.
+    init?(c: Fixtures__V1__OnlyOneof) {
+        switch c.value_case.rawValue {
+        case 1: self = .number(c.number)
+        case 2: self = .raw(ProtobufCField.bytes(c.raw))
+        default: return nil
+        }
+    }
+
+    /// Sets `value_case` and the member's value in `c`.
+    func write(into c: UnsafeMutablePointer<Fixtures__V1__OnlyOneof>, arena: ProtobufCArena) {
+        switch self {
+        case .number(let value):
+            c.pointee.value_case = .init(rawValue: 1)
+            c.pointee.number = value
+        case .raw(let value):
+            c.pointee.value_case = .init(rawValue: 2)
+            c.pointee.raw = arena.bytes(value)
+        }
+    }
+}
+
+/// Decodes a nested message, for which protoc-c generates no `…__unpack` function.
+private func unpackNested<M>(
+    initializedBy initialize: @escaping (UnsafeMutablePointer<M>) -> Void
+) -> (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<M>? {
+    { allocator, length, data in
+        let empty = UnsafeMutablePointer<M>.allocate(capacity: 1)
+        defer { empty.deallocate() }
+        initialize(empty)
+        let descriptor = UnsafeRawPointer(empty).assumingMemoryBound(to: ProtobufCMessage.self).pointee.descriptor
+        return protobuf_c_message_unpack(descriptor, allocator, length, data).map {
+            UnsafeMutableRawPointer($0).assumingMemoryBound(to: M.self)
+        }
+    }
+}
+
+/// Frees what `unpackNested` decoded.
+private func freeNested<M>(_ message: UnsafeMutablePointer<M>?, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>?) {
+    guard let message else { return }
+    protobuf_c_message_free_unpacked(UnsafeMutableRawPointer(message).assumingMemoryBound(to: ProtobufCMessage.self), allocator)
 }

@@ -22,10 +22,21 @@ typedef struct Fixtures__V1__Payment__CardsBySlotEntry Fixtures__V1__Payment__Ca
 typedef struct Fixtures__V1__Payment__LabelsEntry Fixtures__V1__Payment__LabelsEntry;
 typedef struct Fixtures__V1__Payment__TiersEntry Fixtures__V1__Payment__TiersEntry;
 typedef struct Fixtures__V1__Payment__BlobsEntry Fixtures__V1__Payment__BlobsEntry;
+typedef struct Fixtures__V1__Edge Fixtures__V1__Edge;
+typedef struct Fixtures__V1__Edge__Inner Fixtures__V1__Edge__Inner;
+typedef struct Fixtures__V1__Edge__Inner__KindsEntry Fixtures__V1__Edge__Inner__KindsEntry;
+typedef struct Fixtures__V1__Edge__ByIdEntry Fixtures__V1__Edge__ByIdEntry;
+typedef struct Fixtures__V1__Empty Fixtures__V1__Empty;
+typedef struct Fixtures__V1__OnlyOneof Fixtures__V1__OnlyOneof;
 
 
 /* --- enums --- */
 
+typedef enum _Fixtures__V1__Edge__Inner__Kind {
+  FIXTURES__V1__EDGE__INNER__KIND__KIND_UNSPECIFIED = 0,
+  FIXTURES__V1__EDGE__INNER__KIND__KIND_DEFAULT = 1
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FIXTURES__V1__EDGE__INNER__KIND)
+} Fixtures__V1__Edge__Inner__Kind;
 typedef enum _Fixtures__V1__Tier {
   FIXTURES__V1__TIER__TIER_UNSPECIFIED = 0,
   FIXTURES__V1__TIER__TIER_GOLD = 1,
@@ -227,6 +238,120 @@ struct  Fixtures__V1__Payment
     , (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, FIXTURES__V1__PAYMENT__SOURCE__NOT_SET, {0}, FIXTURES__V1__PAYMENT__CONTACT__NOT_SET, {0}, FIXTURES__V1__PAYMENT___RETRIES__NOT_SET, {0}, FIXTURES__V1__PAYMENT___NOTE__NOT_SET, {0}, FIXTURES__V1__PAYMENT___BACKUP__NOT_SET, {0}, FIXTURES__V1__PAYMENT___FLAGGED__NOT_SET, {0}, FIXTURES__V1__PAYMENT___RECEIPT__NOT_SET, {0}, FIXTURES__V1__PAYMENT___TIER__NOT_SET, {0} }
 
 
+struct  Fixtures__V1__Edge__Inner__KindsEntry
+{
+  ProtobufCMessage base;
+  char *key;
+  Fixtures__V1__Edge__Inner__Kind value;
+};
+#define FIXTURES__V1__EDGE__INNER__KINDS_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fixtures__v1__edge__inner__kinds_entry__descriptor) \
+    , (char *)protobuf_c_empty_string, FIXTURES__V1__EDGE__INNER__KIND__KIND_UNSPECIFIED }
+
+
+typedef enum {
+  FIXTURES__V1__EDGE__INNER___KIND__NOT_SET = 0,
+  FIXTURES__V1__EDGE__INNER___KIND_KIND = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FIXTURES__V1__EDGE__INNER___KIND__CASE)
+} Fixtures__V1__Edge__Inner__KindCase;
+
+struct  Fixtures__V1__Edge__Inner
+{
+  ProtobufCMessage base;
+  size_t n_kinds;
+  Fixtures__V1__Edge__Inner__KindsEntry **kinds;
+  Fixtures__V1__Edge__Inner__KindCase _kind_case;
+  union {
+    Fixtures__V1__Edge__Inner__Kind kind;
+  };
+};
+#define FIXTURES__V1__EDGE__INNER__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fixtures__v1__edge__inner__descriptor) \
+    , 0,NULL, FIXTURES__V1__EDGE__INNER___KIND__NOT_SET, {0} }
+
+
+struct  Fixtures__V1__Edge__ByIdEntry
+{
+  ProtobufCMessage base;
+  int64_t key;
+  Fixtures__V1__Edge__Inner *value;
+};
+#define FIXTURES__V1__EDGE__BY_ID_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fixtures__v1__edge__by_id_entry__descriptor) \
+    , 0, NULL }
+
+
+typedef enum {
+  FIXTURES__V1__EDGE__CHOICE__NOT_SET = 0,
+  FIXTURES__V1__EDGE__CHOICE_INNER = 1,
+  FIXTURES__V1__EDGE__CHOICE_DEFAULT = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FIXTURES__V1__EDGE__CHOICE__CASE)
+} Fixtures__V1__Edge__ChoiceCase;
+
+typedef enum {
+  FIXTURES__V1__EDGE___CLASS__NOT_SET = 0,
+  FIXTURES__V1__EDGE___CLASS_CLASS = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FIXTURES__V1__EDGE___CLASS__CASE)
+} Fixtures__V1__Edge__ClassCase;
+
+/*
+ * Names and nesting that Swift or C treat specially.
+ */
+struct  Fixtures__V1__Edge
+{
+  ProtobufCMessage base;
+  size_t n_inners;
+  Fixtures__V1__Edge__Inner **inners;
+  size_t n_by_id;
+  Fixtures__V1__Edge__ByIdEntry **by_id;
+  Fixtures__V1__Edge__ChoiceCase choice_case;
+  union {
+    Fixtures__V1__Edge__Inner *inner;
+    /*
+     * A Swift keyword, and a C++ one: protoc-c names the C member default_.
+     */
+    char *default_;
+  };
+  Fixtures__V1__Edge__ClassCase _class_case;
+  union {
+    char *class_;
+  };
+};
+#define FIXTURES__V1__EDGE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fixtures__v1__edge__descriptor) \
+    , 0,NULL, 0,NULL, FIXTURES__V1__EDGE__CHOICE__NOT_SET, {0}, FIXTURES__V1__EDGE___CLASS__NOT_SET, {0} }
+
+
+struct  Fixtures__V1__Empty
+{
+  ProtobufCMessage base;
+};
+#define FIXTURES__V1__EMPTY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fixtures__v1__empty__descriptor) \
+     }
+
+
+typedef enum {
+  FIXTURES__V1__ONLY_ONEOF__VALUE__NOT_SET = 0,
+  FIXTURES__V1__ONLY_ONEOF__VALUE_NUMBER = 1,
+  FIXTURES__V1__ONLY_ONEOF__VALUE_RAW = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FIXTURES__V1__ONLY_ONEOF__VALUE__CASE)
+} Fixtures__V1__OnlyOneof__ValueCase;
+
+struct  Fixtures__V1__OnlyOneof
+{
+  ProtobufCMessage base;
+  Fixtures__V1__OnlyOneof__ValueCase value_case;
+  union {
+    uint32_t number;
+    ProtobufCBinaryData raw;
+  };
+};
+#define FIXTURES__V1__ONLY_ONEOF__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fixtures__v1__only_oneof__descriptor) \
+    , FIXTURES__V1__ONLY_ONEOF__VALUE__NOT_SET, {0} }
+
+
 /* Fixtures__V1__Card methods */
 void   fixtures__v1__card__init
                      (Fixtures__V1__Card         *message);
@@ -280,6 +405,72 @@ Fixtures__V1__Payment *
 void   fixtures__v1__payment__free_unpacked
                      (Fixtures__V1__Payment *message,
                       ProtobufCAllocator *allocator);
+/* Fixtures__V1__Edge__Inner__KindsEntry methods */
+void   fixtures__v1__edge__inner__kinds_entry__init
+                     (Fixtures__V1__Edge__Inner__KindsEntry         *message);
+/* Fixtures__V1__Edge__Inner methods */
+void   fixtures__v1__edge__inner__init
+                     (Fixtures__V1__Edge__Inner         *message);
+/* Fixtures__V1__Edge__ByIdEntry methods */
+void   fixtures__v1__edge__by_id_entry__init
+                     (Fixtures__V1__Edge__ByIdEntry         *message);
+/* Fixtures__V1__Edge methods */
+void   fixtures__v1__edge__init
+                     (Fixtures__V1__Edge         *message);
+size_t fixtures__v1__edge__get_packed_size
+                     (const Fixtures__V1__Edge   *message);
+size_t fixtures__v1__edge__pack
+                     (const Fixtures__V1__Edge   *message,
+                      uint8_t             *out);
+size_t fixtures__v1__edge__pack_to_buffer
+                     (const Fixtures__V1__Edge   *message,
+                      ProtobufCBuffer     *buffer);
+Fixtures__V1__Edge *
+       fixtures__v1__edge__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fixtures__v1__edge__free_unpacked
+                     (Fixtures__V1__Edge *message,
+                      ProtobufCAllocator *allocator);
+/* Fixtures__V1__Empty methods */
+void   fixtures__v1__empty__init
+                     (Fixtures__V1__Empty         *message);
+size_t fixtures__v1__empty__get_packed_size
+                     (const Fixtures__V1__Empty   *message);
+size_t fixtures__v1__empty__pack
+                     (const Fixtures__V1__Empty   *message,
+                      uint8_t             *out);
+size_t fixtures__v1__empty__pack_to_buffer
+                     (const Fixtures__V1__Empty   *message,
+                      ProtobufCBuffer     *buffer);
+Fixtures__V1__Empty *
+       fixtures__v1__empty__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fixtures__v1__empty__free_unpacked
+                     (Fixtures__V1__Empty *message,
+                      ProtobufCAllocator *allocator);
+/* Fixtures__V1__OnlyOneof methods */
+void   fixtures__v1__only_oneof__init
+                     (Fixtures__V1__OnlyOneof         *message);
+size_t fixtures__v1__only_oneof__get_packed_size
+                     (const Fixtures__V1__OnlyOneof   *message);
+size_t fixtures__v1__only_oneof__pack
+                     (const Fixtures__V1__OnlyOneof   *message,
+                      uint8_t             *out);
+size_t fixtures__v1__only_oneof__pack_to_buffer
+                     (const Fixtures__V1__OnlyOneof   *message,
+                      ProtobufCBuffer     *buffer);
+Fixtures__V1__OnlyOneof *
+       fixtures__v1__only_oneof__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fixtures__v1__only_oneof__free_unpacked
+                     (Fixtures__V1__OnlyOneof *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Fixtures__V1__Card_Closure)
@@ -303,6 +494,24 @@ typedef void (*Fixtures__V1__Payment__BlobsEntry_Closure)
 typedef void (*Fixtures__V1__Payment_Closure)
                  (const Fixtures__V1__Payment *message,
                   void *closure_data);
+typedef void (*Fixtures__V1__Edge__Inner__KindsEntry_Closure)
+                 (const Fixtures__V1__Edge__Inner__KindsEntry *message,
+                  void *closure_data);
+typedef void (*Fixtures__V1__Edge__Inner_Closure)
+                 (const Fixtures__V1__Edge__Inner *message,
+                  void *closure_data);
+typedef void (*Fixtures__V1__Edge__ByIdEntry_Closure)
+                 (const Fixtures__V1__Edge__ByIdEntry *message,
+                  void *closure_data);
+typedef void (*Fixtures__V1__Edge_Closure)
+                 (const Fixtures__V1__Edge *message,
+                  void *closure_data);
+typedef void (*Fixtures__V1__Empty_Closure)
+                 (const Fixtures__V1__Empty *message,
+                  void *closure_data);
+typedef void (*Fixtures__V1__OnlyOneof_Closure)
+                 (const Fixtures__V1__OnlyOneof *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -317,6 +526,13 @@ extern const ProtobufCMessageDescriptor fixtures__v1__payment__cards_by_slot_ent
 extern const ProtobufCMessageDescriptor fixtures__v1__payment__labels_entry__descriptor;
 extern const ProtobufCMessageDescriptor fixtures__v1__payment__tiers_entry__descriptor;
 extern const ProtobufCMessageDescriptor fixtures__v1__payment__blobs_entry__descriptor;
+extern const ProtobufCMessageDescriptor fixtures__v1__edge__descriptor;
+extern const ProtobufCMessageDescriptor fixtures__v1__edge__inner__descriptor;
+extern const ProtobufCMessageDescriptor fixtures__v1__edge__inner__kinds_entry__descriptor;
+extern const ProtobufCEnumDescriptor    fixtures__v1__edge__inner__kind__descriptor;
+extern const ProtobufCMessageDescriptor fixtures__v1__edge__by_id_entry__descriptor;
+extern const ProtobufCMessageDescriptor fixtures__v1__empty__descriptor;
+extern const ProtobufCMessageDescriptor fixtures__v1__only_oneof__descriptor;
 
 PROTOBUF_C__END_DECLS
 
