@@ -112,6 +112,31 @@ struct GeneratedCodeTests {
         }
     }
 
+    /// What the Swift mapping cannot express stops the generator with the file and line, instead of code
+    /// that is subtly wrong: proto2 (defaults, required) and a struct that would contain itself.
+    @Test(arguments: [
+        ("syntax = \"proto2\";\npackage bad.v1;\nmessage M { optional int32 a = 1; }\n", "only proto3 is supported"),
+        ("syntax = \"proto3\";\npackage bad.v1;\nmessage M { optional M next = 1; }\n", "recursive message fields"),
+    ])
+    func theGeneratorRefusesWhatItCannotMap(proto: String, problem: String) throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("billing-bad-proto-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: work) }
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        try proto.write(to: work.appendingPathComponent("bad.proto"), atomically: true, encoding: .utf8)
+        let generator = root.appendingPathComponent("proto/generate_swift.py").path
+        let script = Process()
+        script.executableURL = URL(fileURLWithPath: "/bin/bash")
+        script.currentDirectoryURL = work
+        script.arguments = ["-c", "protoc-c -o set.pb --include_source_info bad.proto && python3 '\(generator)' --descriptor-set set.pb --out-root . 2> stderr.txt"]
+        try script.run()
+        script.waitUntilExit()
+        #expect(script.terminationStatus == 1)
+        let stderr = try String(contentsOf: work.appendingPathComponent("stderr.txt"), encoding: .utf8)
+        #expect(stderr.contains("bad.proto"), "\(stderr)")
+        #expect(stderr.contains(problem), "\(stderr)")
+    }
+
     private func relativeFiles(under directory: URL) throws -> [String] {
         let enumerator = FileManager.default.enumerator(atPath: directory.path)
         var files: [String] = []
