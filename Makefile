@@ -2,6 +2,8 @@
 # Each first installs the Debian packages the build and the tests use, if any is missing.
 
 DEBIAN_PACKAGES := libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler poppler-utils
+# proto/generate_swift.py reads protoc-c's descriptor set with it (the staleness test regenerates).
+PYTHON_PROTOBUF_VERSION := 7.36.2
 SWIFT ?= swift
 
 .PHONY: run test deps build release bench generate
@@ -16,13 +18,17 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
-## Installs missing Debian packages (apt-get update first, once).
+## Installs missing Debian packages (apt-get update first, once) and the pinned Python protobuf package.
 deps:
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing:" $$missing; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
+	@python3 -c 'import sys, google.protobuf as p; sys.exit(p.__version__ != "$(PYTHON_PROTOBUF_VERSION)")' 2>/dev/null || { \
+		echo "installing: protobuf==$(PYTHON_PROTOBUF_VERSION) (PyPI)"; \
+		python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "protobuf==$(PYTHON_PROTOBUF_VERSION)"; \
+	}
 
 build: deps
 	$(SWIFT) build

@@ -1,22 +1,36 @@
 #!/usr/bin/env python3
-"""Generates Swift message types, service names and RPC stubs from the .proto files under proto/.
+"""Generates Swift message types, service names and RPC stubs from the descriptor set that protoc-c
+writes for the .proto files (`protoc-c -o set.pb --include_source_info --include_imports`).
 
 The Swift types are plain values (structs, enums); their encoding goes through the protobuf-c code that
-proto/generate.sh has already put in Sources/BillingProtos, the same way the hand-written envelope in
-Sources/BillingWire/Envelope.swift does. Three outputs, under --out-root (default: the repository root):
+proto/generate.sh has already put in the C target, so the runtime stays libprotobuf-c. The outputs, under
+--out-root (default: the repository root), for the service's protos (--layout service):
 
-  Sources/BillingAPI/<flat>.pb.swift                          every message, enum and service name
+  Sources/BillingWire/Generated/<flat>.pb.swift               the RPC envelope (billing.rpc.*)
+  Sources/BillingAPI/<flat>.pb.swift                          every other message, enum and service name
   clients/swift/BillingClient/Generated/<flat>+Client.swift   typed client stubs (billing.* services)
   Sources/BillingService/Generated/<flat>+Server.swift        handler protocols (billing.* services)
 
-where <flat> is the proto path with '/' turned into '_' and '.proto' dropped, as for the C files.
+and for the generator's own test protos (--layout fixtures), Tests/BillingWireTests/Generated. <flat> is
+the proto path with '/' turned into '_' and '.proto' dropped, as for the C files.
 
-Only a subset of proto3 is understood (see Parser); anything else stops the generator with exit
-status 1 and a message naming the file and line, rather than producing code that is subtly wrong.
-Standard library only, so that regenerating needs nothing beyond python3 and protoc-c.
+Why a descriptor set, read with the `protobuf` package from PyPI (google.protobuf.descriptor_pb2):
+protoc is the parser, so every valid proto3 file is understood exactly as protoc-c understands it
+(oneof, optional and map included), and comments come from its SourceCodeInfo. The generator was
+Python already; swift-protobuf's SwiftProtobufPluginLibrary would read the same descriptors but would
+add minutes of Swift build to every regeneration and CI run, and the staleness check before a stop has
+20 seconds. The one dependency is pinned in the Makefile (`deps`) and in .ci/run.
 
-The file reads top-down: lexer, model, parser, name resolution and checks, naming rules (Swift's, and
-protoc-c's for the C side), one emitter per output, then the writer and main().
+protoc-c 1.4.1 (Debian bookworm) refuses proto3 `optional`. On the wire an optional field is exactly a
+oneof with one member, so `--c-descriptor-set` writes a copy of the set with the proto3_optional flag
+cleared; protoc-c then generates the synthetic oneof (`_name_case` plus the field) from that copy.
+
+What the Swift side cannot map faithfully (proto2, groups, extensions, client streaming, recursive
+singular message fields) stops the generator with exit status 1 and a message naming the file and line,
+rather than producing code that is subtly wrong.
+
+The file reads top-down: model, loading the descriptor set, checks, naming rules (Swift's, and
+protoc-c's for the C side), one emitter per output, then the layouts, the writer and main().
 """
 
 from __future__ import annotations
@@ -28,76 +42,39 @@ import sys
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
-# The envelope is the RPC layer's own framing: it stays hand-written in BillingWire.
-SKIPPED_PROTOS = {"billing/rpc/v1/envelope.proto"}
+try:
+    from google.protobuf import descriptor_pb2
+except ImportError:  # pragma: no cover - a message instead of a traceback
+    sys.exit("generate_swift.py: error: the Python package `protobuf` is missing; run `make deps` "
+             "(it pip-installs the pinned version)")
 
 # Client and server stubs are generated only for our own services; health keeps its hand-written glue.
 STUB_PACKAGE_PREFIX = "billing."
 
-SCALAR_TYPES = {"int32", "int64", "uint32", "uint64", "bool", "string", "bytes"}
+# protobuf scalar types -> (Swift type, default literal). The C side uses the matching fixed-width C type
+# (protobuf_c_boolean for bool, char * for string, ProtobufCBinaryData for bytes).
+SWIFT_SCALARS = {
+    "int32": "Int32", "sint32": "Int32", "sfixed32": "Int32",
+    "int64": "Int64", "sint64": "Int64", "sfixed64": "Int64",
+    "uint32": "UInt32", "fixed32": "UInt32",
+    "uint64": "UInt64", "fixed64": "UInt64",
+    "float": "Float", "double": "Double",
+    "bool": "Bool", "string": "String", "bytes": "[UInt8]",
+}
+SCALAR_TYPES = set(SWIFT_SCALARS)
+SCALAR_DEFAULTS = {name: "0" for name in SCALAR_TYPES} | {"bool": "false", "string": '""', "bytes": "[]"}
+
+# FieldDescriptorProto.Type numbers -> the names above; 10 (group) is refused.
+FIELD_TYPE_NAMES = {
+    1: "double", 2: "float", 3: "int64", 4: "uint64", 5: "int32", 6: "fixed64", 7: "fixed32", 8: "bool",
+    9: "string", 12: "bytes", 13: "uint32", 15: "sfixed32", 16: "sfixed64", 17: "sint32", 18: "sint64",
+}
+TYPE_MESSAGE, TYPE_ENUM, TYPE_GROUP = 11, 14, 10
+LABEL_REPEATED = 3
 
 
 class GeneratorError(Exception):
     """A problem with the input; main() prints it and exits with status 1."""
-
-
-# --------------------------------------------------------------------------------------------------
-# Lexer
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Token:
-    kind: str  # "ident", "int", "string", "symbol"
-    text: str
-    line: int
-
-
-TOKEN_PATTERN = re.compile(
-    r"""
-    (?P<space>[ \t\r\f\v]+)
-  | (?P<newline>\n)
-  | (?P<comment>//[^\n]*)
-  | (?P<block>/\*)
-  | (?P<string>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
-  | (?P<int>-?(?:0[xX][0-9a-fA-F]+|\d+))
-  | (?P<ident>\.?[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
-  | (?P<symbol>[{}();=<>,\[\]])
-    """,
-    re.VERBOSE,
-)
-
-
-def tokenize(text: str, path: str) -> tuple[list[Token], dict[int, str]]:
-    """Splits a .proto file into tokens, and collects whole-line `//` comments by line number
-    (comments after code on the same line are not documentation of the next declaration)."""
-    tokens: list[Token] = []
-    comments: dict[int, str] = {}
-    line = 1
-    line_has_code = False
-    position = 0
-    while position < len(text):
-        match = TOKEN_PATTERN.match(text, position)
-        if not match:
-            raise GeneratorError(f"{path}:{line}: unexpected character {text[position]!r}")
-        kind = match.lastgroup
-        value = match.group()
-        position = match.end()
-        if kind == "newline":
-            line += 1
-            line_has_code = False
-        elif kind == "space":
-            pass
-        elif kind == "comment":
-            if not line_has_code:
-                body = value[2:]
-                comments[line] = body[1:] if body.startswith(" ") else body
-        elif kind == "block":
-            raise GeneratorError(f"{path}:{line}: /* */ comments are outside the supported subset; use //")
-        else:
-            tokens.append(Token(kind, value, line))
-            line_has_code = True
-    return tokens, comments
 
 
 # --------------------------------------------------------------------------------------------------
@@ -109,11 +86,15 @@ def tokenize(text: str, path: str) -> tuple[list[Token], dict[int, str]]:
 class Field:
     name: str
     number: int
-    type_name: str  # as written: a scalar, or a (possibly qualified) message or enum name
+    type_name: str  # a scalar name, or the fully qualified message or enum name (no leading '.')
     repeated: bool
     doc: list[str]
     line: int
     target: Union["Message", "Enum", None] = None  # set by resolve() for message and enum types
+    # proto3 `optional`: a Swift optional; protobuf-c marks presence in the case field of the synthetic
+    # oneof named here ("_retries" -> `_retries_case`).
+    presence_oneof: Optional[str] = None
+    oneof: Optional["Oneof"] = None  # a member of a real oneof
 
     @property
     def is_message(self) -> bool:
@@ -122,6 +103,18 @@ class Field:
     @property
     def is_enum(self) -> bool:
         return isinstance(self.target, Enum)
+
+    @property
+    def is_map(self) -> bool:
+        return self.repeated and self.is_message and self.target.is_map_entry  # type: ignore[union-attr]
+
+
+@dataclass(eq=False)  # compared by identity: its fields point back at it
+class Oneof:
+    """A real oneof (not proto3 optional's synthetic one): a Swift enum with one case per member."""
+    name: str
+    doc: list[str]
+    fields: list[Field]
 
 
 @dataclass
@@ -153,6 +146,19 @@ class Message:
     file: "ProtoFile"
     # Declaration order of nested messages and enums, so the Swift output follows the .proto file.
     nested_order: list[Union["Message", Enum]] = field(default_factory=list)
+    oneofs: list[Oneof] = field(default_factory=list)
+    # protoc's synthetic `XEntry { key = 1; value = 2; }` behind a map field: no Swift type of its own.
+    is_map_entry: bool = False
+
+    def members(self) -> list[Union[Field, Oneof]]:
+        """Swift properties in declaration order: a oneof stands where its first member was declared."""
+        found: list[Union[Field, Oneof]] = []
+        for fld in self.fields:
+            if fld.oneof is None:
+                found.append(fld)
+            elif fld.oneof not in found:
+                found.append(fld.oneof)
+        return found
 
 
 @dataclass
@@ -177,7 +183,7 @@ class Service:
 
 @dataclass
 class ProtoFile:
-    path: str  # relative to the proto directory: "billing/v1/billing.proto"
+    path: str  # as protoc names it, relative to the proto root: "billing/v1/billing.proto"
     package: str
     imports: list[str]
     messages: list[Message]
@@ -193,245 +199,161 @@ class ProtoFile:
 
 
 # --------------------------------------------------------------------------------------------------
-# Parser
+# Loading the descriptor set
 # --------------------------------------------------------------------------------------------------
 
 
-class Parser:
-    """Recursive descent over our proto3 subset:
+def read_descriptor_set(path: str) -> descriptor_pb2.FileDescriptorSet:
+    descriptors = descriptor_pb2.FileDescriptorSet()
+    with open(path, "rb") as handle:
+        descriptors.ParseFromString(handle.read())
+    return descriptors
 
-      syntax = "proto3";   package a.b;   import "other.proto";   // comments
-      message M { [repeated] TYPE name = N;  message ... {}  enum ... {} }
-      enum E { NAME = N; }
-      service S { rpc Name(Req) returns ([stream] Resp); }
 
-    Everything else (oneof, map, optional, options, reserved, extensions, proto2, groups, client
-    streaming) is rejected with the file and line, so that nothing is silently dropped.
-    """
+def write_c_descriptor_set(source: str, destination: str) -> None:
+    """The set protoc-c generates C from: proto3 `optional` turned into the one-member oneof it is on the
+    wire, since protoc-c 1.4.1 refuses the flag. Source info stays: protoc-c copies comments into the C
+    headers."""
+    descriptors = read_descriptor_set(source)
 
-    def __init__(self, path: str, text: str):
-        self.path = path
-        self.tokens, self.comments = tokenize(text, path)
-        self.index = 0
+    def clear(message: descriptor_pb2.DescriptorProto) -> None:
+        for fld in message.field:
+            fld.ClearField("proto3_optional")
+        for nested in message.nested_type:
+            clear(nested)
 
-    # Token helpers.
+    for proto in descriptors.file:
+        for message in proto.message_type:
+            clear(message)
+    with open(destination, "wb") as handle:
+        handle.write(descriptors.SerializeToString())
 
-    def peek(self) -> Optional[Token]:
-        return self.tokens[self.index] if self.index < len(self.tokens) else None
 
-    def fail(self, message: str, token: Optional[Token] = None) -> GeneratorError:
-        token = token or self.peek()
-        where = f"{self.path}:{token.line}" if token else f"{self.path}: at end of file"
-        return GeneratorError(f"{where}: {message}")
+class FileLoader:
+    """Turns one FileDescriptorProto into the model, with doc comments and declaration lines taken from
+    its SourceCodeInfo (a location's path is the chain of field numbers and indexes down to the element:
+    message_type = 4, enum_type = 5, service = 6, field = 2, nested_type = 3, oneof_decl = 8, ...)."""
 
-    def next(self) -> Token:
-        token = self.peek()
-        if token is None:
-            raise self.fail("unexpected end of file")
-        self.index += 1
-        return token
+    def __init__(self, proto: descriptor_pb2.FileDescriptorProto):
+        self.proto = proto
+        self.locations = {tuple(location.path): location for location in proto.source_code_info.location}
 
-    def expect(self, text: str) -> Token:
-        token = self.next()
-        if token.text != text:
-            raise self.fail(f"expected {text!r}, found {token.text!r}", token)
-        return token
+    def doc(self, path: tuple[int, ...]) -> list[str]:
+        """The comment block directly above a declaration (protoc's leading comments), one line per
+        entry, with the single space after `//` removed."""
+        location = self.locations.get(path)
+        if location is None or not location.leading_comments:
+            return []
+        lines = location.leading_comments.rstrip("\n").split("\n")
+        return [line[1:] if line.startswith(" ") else line for line in lines]
 
-    def expect_kind(self, kind: str, what: str) -> Token:
-        token = self.next()
-        if token.kind != kind:
-            raise self.fail(f"expected {what}, found {token.text!r}", token)
-        return token
+    def line(self, path: tuple[int, ...]) -> int:
+        location = self.locations.get(path)
+        return location.span[0] + 1 if location is not None else 0
 
-    def simple_name(self, what: str) -> Token:
-        token = self.expect_kind("ident", what)
-        if "." in token.text:
-            raise self.fail(f"{what} must be a simple name, found {token.text!r}", token)
-        return token
+    def fail(self, path: tuple[int, ...], message: str) -> GeneratorError:
+        return GeneratorError(f"{self.proto.name}:{self.line(path)}: {message}")
 
-    def number(self) -> int:
-        return int(self.expect_kind("int", "a number").text, 0)
-
-    def doc_above(self, line: int) -> list[str]:
-        """The `//` lines directly above `line` (no blank line in between) become doc comments."""
-        lines: list[str] = []
-        current = line - 1
-        while current in self.comments:
-            lines.insert(0, self.comments[current])
-            current -= 1
-        return lines
-
-    # Grammar.
-
-    def parse_file(self) -> ProtoFile:
-        proto = ProtoFile(self.path, "", [], [], [], [])
-        saw_syntax = False
-        while (token := self.peek()) is not None:
-            keyword = token.text
-            if keyword == "syntax":
-                self.next()
-                self.expect("=")
-                value = self.expect_kind("string", "a string")
-                if value.text[1:-1] != "proto3":
-                    raise self.fail(f"only proto3 is supported, found syntax {value.text}", value)
-                self.expect(";")
-                saw_syntax = True
-            elif keyword == "package":
-                self.next()
-                if proto.package:
-                    raise self.fail("a second package statement", token)
-                name = self.expect_kind("ident", "a package name")
-                if name.text.startswith("."):
-                    raise self.fail("a package name cannot start with '.'", name)
-                proto.package = name.text
-                self.expect(";")
-            elif keyword == "import":
-                self.next()
-                modifier = self.peek()
-                if modifier is not None and modifier.text in ("public", "weak"):
-                    raise self.fail(f"'import {modifier.text}' is outside the supported subset", modifier)
-                proto.imports.append(self.expect_kind("string", "an import path").text[1:-1])
-                self.expect(";")
-            elif keyword == "message":
-                message = self.parse_message(proto, [])
-                proto.messages.append(message)
-                proto.order.append(message)
-            elif keyword == "enum":
-                enum = self.parse_enum(proto, [])
-                proto.enums.append(enum)
-                proto.order.append(enum)
-            elif keyword == "service":
-                service = self.parse_service(proto)
-                proto.services.append(service)
-                proto.order.append(service)
-            elif keyword == ";":
-                self.next()
-            else:
-                raise self.fail(f"'{keyword}' is outside the supported subset (syntax, package, import, message, enum, service)")
-        if not saw_syntax:
-            raise GeneratorError(f'{self.path}: missing `syntax = "proto3";`')
+    def load(self) -> ProtoFile:
+        proto = self.proto
+        if proto.syntax != "proto3":
+            raise GeneratorError(f"{proto.name}: only proto3 is supported, found syntax "
+                                 f"{proto.syntax or 'proto2'!r} (proto2 defaults and required fields have "
+                                 "no Swift mapping here)")
         if not proto.package:
-            raise GeneratorError(f"{self.path}: missing a package statement; the package names the Swift namespace")
-        return proto
+            raise GeneratorError(f"{proto.name}: missing a package statement; the package names the Swift namespace")
+        if proto.extension:
+            raise self.fail((7, 0), "extensions are outside what the Swift mapping supports")
+        loaded = ProtoFile(proto.name, proto.package, list(proto.dependency), [], [], [])
+        declarations: list[tuple[int, Union[Message, Enum, Service]]] = []
+        for index, message in enumerate(proto.message_type):
+            declared = self.message(message, (4, index), [], loaded)
+            loaded.messages.append(declared)
+            declarations.append((self.line((4, index)), declared))
+        for index, enum in enumerate(proto.enum_type):
+            declared_enum = self.enum(enum, (5, index), [], loaded)
+            loaded.enums.append(declared_enum)
+            declarations.append((self.line((5, index)), declared_enum))
+        for index, service in enumerate(proto.service):
+            declared_service = self.service(service, (6, index))
+            loaded.services.append(declared_service)
+            declarations.append((self.line((6, index)), declared_service))
+        loaded.order = [declared for _, declared in sorted(declarations, key=lambda pair: pair[0])]
+        return loaded
 
-    def full_name(self, proto: ProtoFile, path: list[str]) -> str:
-        return ".".join([proto.package, *path]) if proto.package else ".".join(path)
+    def full_name(self, path: list[str]) -> str:
+        return ".".join([self.proto.package, *path])
 
-    def parse_message(self, proto: ProtoFile, outer: list[str]) -> Message:
-        keyword = self.expect("message")
-        name = self.simple_name("a message name")
-        path = [*outer, name.text]
-        message = Message(name.text, self.full_name(proto, path), path, self.doc_above(keyword.line), [], [], [], proto)
-        self.expect("{")
-        while True:
-            token = self.peek()
-            if token is None:
-                raise self.fail(f"message {name.text} is not closed")
-            if token.text == "}":
-                self.next()
-                break
-            if token.text == ";":
-                self.next()
-            elif token.text == "message":
-                nested = self.parse_message(proto, path)
-                message.messages.append(nested)
-                message.nested_order.append(nested)
-            elif token.text == "enum":
-                nested_enum = self.parse_enum(proto, path)
-                message.enums.append(nested_enum)
-                message.nested_order.append(nested_enum)
-            elif token.text in ("oneof", "map", "optional", "required", "group", "reserved", "extensions",
-                                "extend", "option"):
-                raise self.fail(f"'{token.text}' is outside the supported subset")
-            else:
-                message.fields.append(self.parse_field())
+    def message(self, descriptor: descriptor_pb2.DescriptorProto, at: tuple[int, ...], outer: list[str],
+                proto: ProtoFile) -> Message:
+        path = [*outer, descriptor.name]
+        message = Message(descriptor.name, self.full_name(path), path, self.doc(at), [], [], [], proto,
+                          is_map_entry=descriptor.options.map_entry)
+        if descriptor.extension or descriptor.extension_range:
+            raise self.fail(at, f"message {message.full_name}: extensions are outside what the Swift mapping supports")
+        nested: list[tuple[int, Union[Message, Enum]]] = []
+        for index, inner in enumerate(descriptor.nested_type):
+            declared = self.message(inner, (*at, 3, index), path, proto)
+            message.messages.append(declared)
+            nested.append((self.line((*at, 3, index)), declared))
+        for index, inner_enum in enumerate(descriptor.enum_type):
+            declared_enum = self.enum(inner_enum, (*at, 4, index), path, proto)
+            message.enums.append(declared_enum)
+            nested.append((self.line((*at, 4, index)), declared_enum))
+        # Map entries have no source location of their own: they sort first, and are never emitted.
+        message.nested_order = [declared for _, declared in sorted(nested, key=lambda pair: pair[0])]
+
+        synthetic = {fld.oneof_index for fld in descriptor.field
+                     if fld.proto3_optional and fld.HasField("oneof_index")}
+        oneofs: dict[int, Oneof] = {}
+        for index, oneof in enumerate(descriptor.oneof_decl):
+            if index not in synthetic:
+                oneofs[index] = Oneof(oneof.name, self.doc((*at, 8, index)), [])
+        message.oneofs = list(oneofs.values())
+        for index, descriptor_field in enumerate(descriptor.field):
+            message.fields.append(self.field(descriptor_field, (*at, 2, index), descriptor, oneofs))
         return message
 
-    def parse_field(self) -> Field:
-        first = self.peek()
-        assert first is not None
-        doc = self.doc_above(first.line)
-        repeated = False
-        if first.text == "repeated":
-            self.next()
-            repeated = True
-        type_token = self.expect_kind("ident", "a field type")
-        if type_token.text in ("float", "double", "sint32", "sint64", "fixed32", "fixed64", "sfixed32", "sfixed64"):
-            raise self.fail(f"the scalar type '{type_token.text}' is outside the supported subset "
-                            f"({', '.join(sorted(SCALAR_TYPES))})", type_token)
-        name = self.simple_name("a field name")
-        self.expect("=")
-        number = self.number()
-        after = self.next()
-        if after.text == "[":
-            raise self.fail("field options are outside the supported subset", after)
-        if after.text != ";":
-            raise self.fail(f"expected ';', found {after.text!r}", after)
-        return Field(name.text, number, type_token.text, repeated, doc, first.line)
+    def field(self, descriptor: descriptor_pb2.FieldDescriptorProto, at: tuple[int, ...],
+              message: descriptor_pb2.DescriptorProto, oneofs: dict[int, Oneof]) -> Field:
+        if descriptor.type == TYPE_GROUP:
+            raise self.fail(at, f"field {descriptor.name}: groups are outside what the Swift mapping supports")
+        if descriptor.type in (TYPE_MESSAGE, TYPE_ENUM):
+            type_name = descriptor.type_name.lstrip(".")
+        else:
+            type_name = FIELD_TYPE_NAMES[descriptor.type]
+        fld = Field(descriptor.name, descriptor.number, type_name, descriptor.label == LABEL_REPEATED,
+                    self.doc(at), self.line(at))
+        if descriptor.proto3_optional:
+            fld.presence_oneof = message.oneof_decl[descriptor.oneof_index].name
+        elif descriptor.HasField("oneof_index"):
+            fld.oneof = oneofs[descriptor.oneof_index]
+            fld.oneof.fields.append(fld)
+        return fld
 
-    def parse_enum(self, proto: ProtoFile, outer: list[str]) -> Enum:
-        keyword = self.expect("enum")
-        name = self.simple_name("an enum name")
-        path = [*outer, name.text]
-        enum = Enum(name.text, self.full_name(proto, path), path, self.doc_above(keyword.line), [], proto)
-        self.expect("{")
-        while True:
-            token = self.next()
-            if token.text == "}":
-                break
-            if token.text == ";":
-                continue
-            if token.text in ("option", "reserved"):
-                raise self.fail(f"'{token.text}' in an enum is outside the supported subset", token)
-            if token.kind != "ident" or "." in token.text:
-                raise self.fail(f"expected an enum value name, found {token.text!r}", token)
-            self.expect("=")
-            number = self.number()
-            after = self.next()
-            if after.text != ";":
-                raise self.fail("enum value options are outside the supported subset" if after.text == "["
-                                else f"expected ';', found {after.text!r}", after)
-            enum.values.append(EnumValue(token.text, number, self.doc_above(token.line)))
-        return enum
+    def enum(self, descriptor: descriptor_pb2.EnumDescriptorProto, at: tuple[int, ...], outer: list[str],
+             proto: ProtoFile) -> Enum:
+        path = [*outer, descriptor.name]
+        values = [EnumValue(value.name, value.number, self.doc((*at, 2, index)))
+                  for index, value in enumerate(descriptor.value)]
+        return Enum(descriptor.name, self.full_name(path), path, self.doc(at), values, proto)
 
-    def parse_service(self, proto: ProtoFile) -> Service:
-        keyword = self.expect("service")
-        name = self.simple_name("a service name")
-        service = Service(name.text, self.full_name(proto, [name.text]), self.doc_above(keyword.line), [])
-        self.expect("{")
-        while True:
-            token = self.next()
-            if token.text == "}":
-                break
-            if token.text == ";":
-                continue
-            if token.text != "rpc":
-                raise self.fail(f"'{token.text}' in a service is outside the supported subset (rpc only)", token)
-            rpc_name = self.simple_name("an rpc name")
-            self.expect("(")
-            request = self.expect_kind("ident", "a request type")
-            if request.text == "stream" and self.peek() is not None and self.peek().text != ")":
-                raise self.fail("client-streaming rpcs are outside the supported subset", request)
-            self.expect(")")
-            self.expect("returns")
-            self.expect("(")
-            response = self.expect_kind("ident", "a response type")
-            streaming = False
-            if response.text == "stream" and self.peek() is not None and self.peek().text != ")":
-                streaming = True
-                response = self.expect_kind("ident", "a response type")
-            self.expect(")")
-            after = self.next()
-            if after.text == "{":
-                # An empty body is allowed; rpc options are not.
-                closing = self.next()
-                if closing.text != "}":
-                    raise self.fail("rpc options are outside the supported subset", closing)
-            elif after.text != ";":
-                raise self.fail(f"expected ';', found {after.text!r}", after)
-            service.rpcs.append(Rpc(rpc_name.text, request.text, response.text, streaming,
-                                    self.doc_above(token.line), token.line))
+    def service(self, descriptor: descriptor_pb2.ServiceDescriptorProto, at: tuple[int, ...]) -> Service:
+        service = Service(descriptor.name, self.full_name([descriptor.name]), self.doc(at), [])
+        for index, method in enumerate(descriptor.method):
+            where = (*at, 2, index)
+            if method.client_streaming:
+                raise self.fail(where, f"rpc {method.name}: client-streaming rpcs are outside what the RPC layer supports")
+            service.rpcs.append(Rpc(method.name, method.input_type.lstrip("."), method.output_type.lstrip("."),
+                                    method.server_streaming, self.doc(where), self.line(where)))
         return service
+
+
+def load(descriptor_set: str) -> list[ProtoFile]:
+    """Every file of the set (protoc's --include_imports puts dependencies in too), sorted by path."""
+    files = [FileLoader(proto).load() for proto in read_descriptor_set(descriptor_set).file]
+    files.sort(key=lambda proto: proto.path)
+    return files
 
 
 # --------------------------------------------------------------------------------------------------
@@ -440,7 +362,7 @@ class Parser:
 
 
 def all_messages(container: Union[ProtoFile, Message]) -> list[Message]:
-    """Every message in a file or message, nested ones included, parents first."""
+    """Every message in a file or message, nested ones included, parents first (map entries too)."""
     found = []
     for message in container.messages:
         found.append(message)
@@ -448,65 +370,41 @@ def all_messages(container: Union[ProtoFile, Message]) -> list[Message]:
     return found
 
 
+def swift_messages(container: Union[ProtoFile, Message]) -> list[Message]:
+    """The messages that become Swift structs: all but map entries."""
+    return [message for message in all_messages(container) if not message.is_map_entry]
+
+
 def all_enums(proto: ProtoFile) -> list[Enum]:
     return proto.enums + [enum for message in all_messages(proto) for enum in message.enums]
 
 
 def resolve(files: list[ProtoFile]) -> None:
-    """Binds every field and rpc type to its declaration, with protobuf's scoping rules: a relative
-    name is looked up from the innermost scope outwards; a leading '.' makes it fully qualified."""
-    by_path = {proto.path: proto for proto in files}
+    """Binds every field and rpc type to its declaration. protoc has checked every name already and
+    written it fully qualified; this only finds the objects."""
     types: dict[str, Union[Message, Enum]] = {}
     for proto in files:
         for declared in [*all_messages(proto), *all_enums(proto)]:
-            if declared.full_name in types:
-                raise GeneratorError(f"{proto.path}: {declared.full_name} is declared twice")
             types[declared.full_name] = declared
-
     for proto in files:
-        for imported in proto.imports:
-            if imported in SKIPPED_PROTOS:
-                raise GeneratorError(f"{proto.path}: imports {imported}, whose types are hand-written in "
-                                     "BillingWire and have no generated Swift types")
-            if imported not in by_path:
-                raise GeneratorError(f"{proto.path}: imports {imported}, which is not a file under proto/")
-        visible_files = {proto.path, *proto.imports}
-
-        def lookup(name: str, scope: str, line: int) -> Union[Message, Enum]:
-            if name.startswith("."):
-                candidates = [name[1:]]
-            else:
-                parts = scope.split(".") if scope else []
-                candidates = [".".join([*parts[:i], name]) for i in range(len(parts), -1, -1)]
-            for candidate in candidates:
-                if candidate in types:
-                    found = types[candidate]
-                    if found.file.path not in visible_files:
-                        raise GeneratorError(f"{proto.path}:{line}: {name} is declared in {found.file.path}, "
-                                             "which this file does not import")
-                    return found
-            raise GeneratorError(f"{proto.path}:{line}: unknown type {name!r} (imports of types that no "
-                                 "file under proto/ declares are outside the supported subset)")
-
         for message in all_messages(proto):
             for fld in message.fields:
                 if fld.type_name not in SCALAR_TYPES:
-                    fld.target = lookup(fld.type_name, message.full_name, fld.line)
+                    fld.target = types[fld.type_name]
         for service in proto.services:
             for rpc in service.rpcs:
-                for attribute, name in (("request", rpc.request_name), ("response", rpc.response_name)):
-                    target = lookup(name, proto.package, rpc.line)
-                    if not isinstance(target, Message):
-                        raise GeneratorError(f"{proto.path}:{rpc.line}: {name} is an enum; rpcs take and return messages")
-                    setattr(rpc, attribute, target)
+                rpc.request = types[rpc.request_name]  # type: ignore[assignment]
+                rpc.response = types[rpc.response_name]  # type: ignore[assignment]
 
 
 def check(files: list[ProtoFile]) -> None:
     """Rejects what would compile into wrong or clashing Swift."""
     for proto in files:
         scopes: list[tuple[str, list[str]]] = [(proto.package, [d.name for d in proto.order])]
-        for message in all_messages(proto):
-            scopes.append((message.full_name, [m.name for m in message.nested_order]))
+        for message in swift_messages(proto):
+            # A oneof's Swift enum is a nested type too: it must not clash with the nested declarations.
+            scopes.append((message.full_name, [m.name for m in message.nested_order if not getattr(m, "is_map_entry", False)]
+                           + [oneof_type_name(o) for o in message.oneofs]))
             where = f"{proto.path}: message {message.full_name}"
             numbers = [f.number for f in message.fields]
             for fld in message.fields:
@@ -518,17 +416,25 @@ def check(files: list[ProtoFile]) -> None:
                 if swift in RESERVED_MEMBER_NAMES:
                     raise GeneratorError(f"{proto.path}:{fld.line}: the field name {fld.name!r} becomes "
                                          f"{swift!r}, which the generated struct already uses")
-            swift_names = [swift_field_name(f.name) for f in message.fields]
+            swift_names = [member_swift_name(member) for member in message.members()]
             for name in swift_names:
                 if swift_names.count(name) > 1:
                     raise GeneratorError(f"{where}: two fields become the Swift property {name!r}")
+            for oneof in message.oneofs:
+                if swift_field_name(oneof.name) in RESERVED_MEMBER_NAMES:
+                    raise GeneratorError(f"{where}: the oneof {oneof.name!r} becomes a Swift property that the "
+                                         "generated struct already uses")
+                cases = [swift_field_name(f.name) for f in oneof.fields]
+                if any(case in RESERVED_CASE_NAMES for case in cases):
+                    raise GeneratorError(f"{where}: a member of oneof {oneof.name!r} becomes a Swift case name "
+                                         "that the enum already uses")
         for enum in all_enums(proto):
             where = f"{proto.path}: enum {enum.full_name}"
             if not enum.values or enum.values[0].number != 0:
                 raise GeneratorError(f"{where}: the first value must be 0 (proto3)")
             numbers = [v.number for v in enum.values]
             if len(set(numbers)) != len(numbers):
-                raise GeneratorError(f"{where}: two values share a number (aliases are outside the supported subset)")
+                raise GeneratorError(f"{where}: two values share a number (allow_alias is outside what the Swift mapping supports)")
             if any(not -2**31 <= n < 2**31 for n in numbers):
                 raise GeneratorError(f"{where}: a value does not fit in int32")
             cases = [swift_case_name(enum, v.name) for v in enum.values]
@@ -556,8 +462,8 @@ def check(files: list[ProtoFile]) -> None:
     def visit(message: Message, stack: list[Message]) -> None:
         if message in stack:
             cycle = " -> ".join(m.full_name for m in stack[stack.index(message):] + [message])
-            raise GeneratorError(f"{message.file.path}: recursive message fields ({cycle}) are outside the "
-                                 "supported subset")
+            raise GeneratorError(f"{message.file.path}: recursive message fields ({cycle}): a Swift struct "
+                                 "cannot contain itself; use a repeated field")
         for fld in message.fields:
             if fld.is_message and not fld.repeated:
                 visit(fld.target, [*stack, message])  # type: ignore[arg-type]
@@ -577,6 +483,7 @@ def check(files: list[ProtoFile]) -> None:
 
 def stub_files(files: list[ProtoFile]) -> list[ProtoFile]:
     return [p for p in files if p.services and (p.package + ".").startswith(STUB_PACKAGE_PREFIX)]
+
 
 
 # --------------------------------------------------------------------------------------------------
@@ -721,6 +628,12 @@ def c_field(fld: Field) -> str:
     return escape(name + "_" if name in C_KEYWORDS else name)
 
 
+def c_case_field(oneof_name: str) -> str:
+    """protoc-c's member that says which field of a oneof is set: `payment_case`, `_retries_case` (the
+    synthetic oneof of a proto3 optional field)."""
+    return oneof_name.lower() + "_case"
+
+
 def verify_c_names(files: list[ProtoFile], header_dir: str) -> None:
     """The C names above follow protoc-c's rules; checking them against the headers turns a protoc-c
     change into a clear message here instead of a wall of Swift compiler errors."""
@@ -740,6 +653,8 @@ def verify_c_names(files: list[ProtoFile], header_dir: str) -> None:
                     raise GeneratorError(f"{header_path}: no function {c_function_prefix(message)}{suffix}")
             names = [c_field(f).strip("`") for f in message.fields]
             names += ["n_" + c_field(f).strip("`") for f in message.fields if f.repeated]
+            names += [c_case_field(o.name) for o in message.oneofs]
+            names += [c_case_field(f.presence_oneof) for f in message.fields if f.presence_oneof]
             for name in names:
                 if not re.search(r"[\s*]" + re.escape(name) + r";", struct.group(1)):
                     raise GeneratorError(f"{header_path}: struct {c_type(message)} has no field {name}")
@@ -773,27 +688,53 @@ def call(prefix: str, arguments: list[str], suffix: str, indent: str) -> list[st
             f"{indent}{INDENT}{arguments[-1]}", f"{indent}){suffix}"]
 
 
-SWIFT_SCALARS = {"int32": "Int32", "int64": "Int64", "uint32": "UInt32", "uint64": "UInt64", "bool": "Bool",
-                 "string": "String", "bytes": "[UInt8]"}
-SCALAR_DEFAULTS = {"int32": "0", "int64": "0", "uint32": "0", "uint64": "0", "bool": "false", "string": '""',
-                   "bytes": "[]"}
+def element_swift_type(fld: Field) -> str:
+    """One value of the field: the Swift type of a single element, ignoring repeated and presence."""
+    return swift_type(fld.target) if fld.target is not None else SWIFT_SCALARS[fld.type_name]
+
+
+def map_key_value(fld: Field) -> tuple[Field, Field]:
+    """A map field's entry fields: key = 1, value = 2."""
+    entry = fld.target
+    assert isinstance(entry, Message)
+    by_number = {f.number: f for f in entry.fields}
+    return by_number[1], by_number[2]
 
 
 def field_swift_type(fld: Field) -> str:
-    if fld.target is not None:
-        element = swift_type(fld.target)
-    else:
-        element = SWIFT_SCALARS[fld.type_name]
+    if fld.is_map:
+        key, value = map_key_value(fld)
+        return f"[{element_swift_type(key)}: {element_swift_type(value)}]"
+    element = element_swift_type(fld)
     if fld.repeated:
         return f"[{element}]"
-    # Message fields have presence in proto3: nil is "not set".
-    return f"{element}?" if fld.is_message else element
+    # Message fields have presence in proto3, and so have `optional` fields: nil is "not set".
+    return f"{element}?" if fld.is_message or fld.presence_oneof else element
+
+
+def oneof_type_name(oneof: Oneof) -> str:
+    """payment_method -> PaymentMethod: the Swift enum nested in the message."""
+    return "".join(upper_first(part) for part in oneof.name.split("_") if part)
+
+
+def member_swift_name(member: Union[Field, Oneof]) -> str:
+    return swift_field_name(member.name)
+
+
+def member_swift_type(member: Union[Field, Oneof]) -> str:
+    return f"{oneof_type_name(member)}?" if isinstance(member, Oneof) else field_swift_type(member)
+
+
+def member_default(member: Union[Field, Oneof]) -> str:
+    return "nil" if isinstance(member, Oneof) else field_default(member)
 
 
 def field_default(fld: Field) -> str:
+    if fld.is_map:
+        return "[:]"
     if fld.repeated:
         return "[]"
-    if fld.is_message:
+    if fld.is_message or fld.presence_oneof:
         return "nil"
     if fld.is_enum:
         return "." + escape(swift_case_name(fld.target, fld.target.values[0].name))  # type: ignore[union-attr]
@@ -805,9 +746,9 @@ def field_default(fld: Field) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
-def emit_api(proto: ProtoFile, declares_namespace: bool) -> str:
+def emit_api(proto: ProtoFile, declares_namespace: bool, imports: list[str]) -> str:
     namespace = swift_namespace(proto.package)
-    lines = header(proto) + ["", "import BillingProtos", "import BillingWire", ""]
+    lines = header(proto) + [""] + [f"import {module}" for module in imports] + [""]
     if declares_namespace:
         lines += [f"/// The messages, enums and services of the protobuf package `{proto.package}`.",
                   f"public enum {namespace} {{}}", ""]
@@ -828,9 +769,11 @@ def emit_api(proto: ProtoFile, declares_namespace: bool) -> str:
     lines += ["// MARK: - protobuf-c mapping", ""]
     for enum in all_enums(proto):
         lines += emit_enum_mapping(enum) + [""]
-    for message in all_messages(proto):
+    for message in swift_messages(proto):
         lines += emit_message_mapping(message) + [""]
-    if any(not is_top_level(message) for message in all_messages(proto)):
+        for oneof in message.oneofs:
+            lines += emit_oneof_mapping(message, oneof) + [""]
+    if any(not is_top_level(message) for message in swift_messages(proto)):
         lines += NESTED_UNPACK_HELPERS + [""]
     return "\n".join(lines[:-1]) + "\n"
 
@@ -867,20 +810,24 @@ def emit_message(message: Message, indent: str) -> list[str]:
     lines = doc_lines(message.doc, indent)
     lines.append(f"{indent}public struct {message.name}: WireMessage, Hashable, Sendable {{")
     for nested in message.nested_order:
+        if isinstance(nested, Message) and nested.is_map_entry:
+            continue
         lines += (emit_message(nested, inner) if isinstance(nested, Message) else emit_enum(nested, inner)) + [""]
-    for fld in message.fields:
-        lines += doc_lines(fld.doc, inner)
-        lines.append(f"{inner}public var {escape(swift_field_name(fld.name))}: {field_swift_type(fld)}")
-    if message.fields:
+    for oneof in message.oneofs:
+        lines += emit_oneof(oneof, inner) + [""]
+    members = message.members()
+    for member in members:
+        lines += doc_lines(member.doc, inner)
+        lines.append(f"{inner}public var {escape(member_swift_name(member))}: {member_swift_type(member)}")
+    if members:
         lines.append("")
 
     # Memberwise, every argument defaulted: callers name only what they set, as in proto3.
-    parameters = [f"{escape(swift_field_name(f.name))}: {field_swift_type(f)} = {field_default(f)}"
-                  for f in message.fields]
+    parameters = [f"{escape(member_swift_name(m))}: {member_swift_type(m)} = {member_default(m)}" for m in members]
     if parameters:
         lines += call("public init", parameters, " {", inner)
-        for fld in message.fields:
-            name = escape(swift_field_name(fld.name))
+        for member in members:
+            name = escape(member_swift_name(member))
             lines.append(f"{inner}{INDENT}self.{name} = {name}")
         lines.append(f"{inner}}}")
     else:
@@ -907,6 +854,22 @@ def emit_message(message: Message, indent: str) -> list[str]:
         f"{inner}}}",
         f"{indent}}}",
     ]
+    return lines
+
+
+def emit_oneof(oneof: Oneof, indent: str) -> list[str]:
+    inner = indent + INDENT
+    lines = doc_lines(oneof.doc, indent)
+    if oneof.doc:
+        lines.append(f"{indent}///")
+    lines += [
+        f"{indent}/// The oneof `{oneof.name}`: at most one of these is set (the property is nil when none is).",
+        f"{indent}public enum {oneof_type_name(oneof)}: Hashable, Sendable {{",
+    ]
+    for fld in oneof.fields:
+        lines += doc_lines(fld.doc, inner)
+        lines.append(f"{inner}case {escape(swift_field_name(fld.name))}({element_swift_type(fld)})")
+    lines.append(f"{indent}}}")
     return lines
 
 
@@ -973,10 +936,20 @@ def emit_enum_mapping(enum: Enum) -> list[str]:
     ]
 
 
-def read_expression(fld: Field) -> tuple[str, bool]:
-    """How init(c:) reads one field out of the C struct `c`; and whether that can throw."""
-    member = f"c.{c_field(fld)}"
-    count = f"c.n_{c_field(fld).strip('`')}"
+def read_expression(fld: Field, source: str = "c") -> tuple[str, bool]:
+    """How init(c:) reads one field out of the C struct `source`; and whether that can throw. The
+    expression has no `try` of its own: the caller puts one in front of the whole statement."""
+    member = f"{source}.{c_field(fld)}"
+    count = f"{source}.n_{c_field(fld).strip('`')}"
+    if fld.is_map:
+        key, value = map_key_value(fld)
+        entry = c_type(fld.target)  # type: ignore[arg-type]
+        key_read, _ = read_expression(key, "entry")
+        value_read, value_throws = read_expression(value, "entry")
+        if value.is_message:  # a map value is never nil: an entry without one holds the empty message
+            value_read = f"try {value_read} ?? {element_swift_type(value)}()"
+        return (f"ProtobufCField.map({count}, {member}) {{ (entry: {entry}) throws(RPCError) in "
+                f"({key_read}, {value_read}) }}"), True
     if fld.repeated:
         buffer = f"UnsafeBufferPointer(start: {member}, count: {count})"
         if fld.is_message:
@@ -989,34 +962,62 @@ def read_expression(fld: Field) -> tuple[str, bool]:
             "bool": (f"{buffer}.map {{ $0 != 0 }}", False),
         }.get(fld.type_name, (f"Array({buffer})", False))
     if fld.is_message:
-        return f"{swift_type(fld.target)}(cPointer: {member})", True  # type: ignore[arg-type]
-    if fld.is_enum:
-        return f"{swift_type(fld.target)}(c: {member})", False  # type: ignore[arg-type]
-    return {
-        "string": (f"ProtobufCField.string({member})", False),
-        "bytes": (f"ProtobufCField.bytes({member})", False),
-        "bool": (f"{member} != 0", False),  # protobuf_c_boolean is a C int
-    }.get(fld.type_name, (member, False))
+        expression, throws = f"{swift_type(fld.target)}(cPointer: {member})", True  # type: ignore[arg-type]
+    elif fld.is_enum:
+        expression, throws = f"{swift_type(fld.target)}(c: {member})", False  # type: ignore[arg-type]
+    else:
+        expression, throws = {
+            "string": (f"ProtobufCField.string({member})", False),
+            "bytes": (f"ProtobufCField.bytes({member})", False),
+            "bool": (f"{member} != 0", False),  # protobuf_c_boolean is a C int
+        }.get(fld.type_name, (member, False))
+    if fld.presence_oneof:
+        # protobuf-c keeps a proto3 optional field as a oneof of one: its case field says whether it is set.
+        case = f"{source}.{c_case_field(fld.presence_oneof)}.rawValue == {fld.number}"
+        return f"{case} ? {expression} : nil", throws
+    return expression, throws
 
 
-def write_statements(fld: Field) -> list[str]:
-    """How cStruct(in:) stores one field into the C struct `c`, allocating in `arena`."""
-    target = f"c.pointee.{c_field(fld)}"
-    value = f"self.{escape(swift_field_name(fld.name))}"
+def write_statements(fld: Field, value: Optional[str] = None, target_struct: str = "c") -> list[str]:
+    """How cStruct(in:) stores one field into the C struct `target_struct`, allocating in `arena`. `value`
+    is a non-optional Swift expression for the field's value; by default the struct's own property."""
+    target = f"{target_struct}.pointee.{c_field(fld)}"
+    own = f"self.{escape(swift_field_name(fld.name))}"
+    if fld.presence_oneof and value is None:
+        case = f"{target_struct}.pointee.{c_case_field(fld.presence_oneof)}"
+        return [f"if let value = {own} {{",
+                f"{INDENT}{case} = .init(rawValue: {fld.number})",
+                *[f"{INDENT}{line}" for line in write_statements(fld, "value", target_struct)],
+                "}"]
+    if fld.is_map:
+        key, entry_value = map_key_value(fld)
+        entry = c_type(fld.target)  # type: ignore[arg-type]
+        # Entries in key order, so that equal maps encode to equal bytes.
+        order = "{ !$0.key && $1.key }" if key.type_name == "bool" else "{ $0.key < $1.key }"
+        return [
+            f"{target_struct}.pointee.n_{c_field(fld).strip('`')} = {own}.count",
+            f"{target} = arena.array({own}.sorted {order}.map {{ key, value -> UnsafeMutablePointer<{entry}>? in",
+            f"{INDENT}let entry = arena.message({c_function_prefix(fld.target)}__init)",  # type: ignore[arg-type]
+            *[f"{INDENT}{line}" for line in write_statements(key, "key", "entry")],
+            *[f"{INDENT}{line}" for line in write_statements(entry_value, "value", "entry")],
+            f"{INDENT}return entry",
+            "})",
+        ]
     if fld.repeated:
         if fld.is_message:
-            elements = f"{value}.map {{ Optional($0.cStruct(in: arena)) }}"
+            elements = f"{own}.map {{ Optional($0.cStruct(in: arena)) }}"
         elif fld.is_enum:
-            elements = f"{value}.map(\\.cValue)"
+            elements = f"{own}.map(\\.cValue)"
         else:
             elements = {
-                "string": f"{value}.map {{ Optional(arena.string($0)) }}",
-                "bytes": f"{value}.map {{ arena.bytes($0) }}",
-                "bool": f"{value}.map {{ (flag) -> protobuf_c_boolean in flag ? 1 : 0 }}",
-            }.get(fld.type_name, value)
-        return [f"c.pointee.n_{c_field(fld).strip('`')} = {value}.count", f"{target} = arena.array({elements})"]
+                "string": f"{own}.map {{ Optional(arena.string($0)) }}",
+                "bytes": f"{own}.map {{ arena.bytes($0) }}",
+                "bool": f"{own}.map {{ (flag) -> protobuf_c_boolean in flag ? 1 : 0 }}",
+            }.get(fld.type_name, own)
+        return [f"{target_struct}.pointee.n_{c_field(fld).strip('`')} = {own}.count", f"{target} = arena.array({elements})"]
     if fld.is_message:
-        return [f"{target} = {value}?.cStruct(in: arena)"]
+        return [f"{target} = {value}.cStruct(in: arena)" if value else f"{target} = {own}?.cStruct(in: arena)"]
+    value = value or own
     if fld.is_enum:
         return [f"{target} = {value}.cValue"]
     return [{
@@ -1026,10 +1027,20 @@ def write_statements(fld: Field) -> list[str]:
     }.get(fld.type_name, f"{target} = {value}")]
 
 
+def oneof_read_throws(oneof: Oneof) -> bool:
+    return any(fld.is_message for fld in oneof.fields)
+
+
 def emit_message_mapping(message: Message) -> list[str]:
     c_struct = c_type(message)
-    reads = [(f"{label(swift_field_name(f.name))}: {expr}", throws)
-             for f in message.fields for expr, throws in [read_expression(f)]]
+    reads: list[tuple[str, bool]] = []
+    for member in message.members():
+        if isinstance(member, Oneof):
+            reads.append((f"{label(member_swift_name(member))}: {swift_type(message)}.{oneof_type_name(member)}(c: c)",
+                          oneof_read_throws(member)))
+        else:
+            expression, throws = read_expression(member)
+            reads.append((f"{label(member_swift_name(member))}: {expression}", throws))
     any_throws = any(throws for _, throws in reads)
     lines = [f"extension {swift_type(message)} {{",
              f"{INDENT}/// Copies every field out of a decoded C struct, so that nothing points into it afterwards."]
@@ -1052,9 +1063,48 @@ def emit_message_mapping(message: Message) -> list[str]:
         f"{INDENT}func cStruct(in arena: ProtobufCArena) -> UnsafeMutablePointer<{c_struct}> {{",
         f"{INDENT * 2}let c = arena.message({c_function_prefix(message)}__init)",
     ]
-    for fld in message.fields:
-        lines += [f"{INDENT * 2}{statement}" for statement in write_statements(fld)]
+    for member in message.members():
+        if isinstance(member, Oneof):
+            lines.append(f"{INDENT * 2}self.{escape(member_swift_name(member))}?.write(into: c, arena: arena)")
+        else:
+            lines += [f"{INDENT * 2}{statement}" for statement in write_statements(member)]
     lines += [f"{INDENT * 2}return c", f"{INDENT}}}", "}"]
+    return lines
+
+
+def emit_oneof_mapping(message: Message, oneof: Oneof) -> list[str]:
+    """A oneof through protobuf-c: `<name>_case` holds the set member's field number (0 when none), and
+    the members share an anonymous union, which Swift sees as plain members of the struct."""
+    c_struct = c_type(message)
+    case_field = c_case_field(oneof.name)
+    throws = oneof_read_throws(oneof)
+    lines = [
+        f"extension {swift_type(message)}.{oneof_type_name(oneof)} {{",
+        f"{INDENT}/// The member that `{case_field}` names, or nil when none is set.",
+        f"{INDENT}init?(c: {c_struct}){' throws(RPCError)' if throws else ''} {{",
+        f"{INDENT * 2}switch c.{case_field}.rawValue {{",
+    ]
+    for fld in oneof.fields:
+        expression, _ = read_expression(fld)
+        if fld.is_message:  # set, so present: protobuf-c allocated it
+            expression = f"try {expression} ?? {element_swift_type(fld)}()"
+        lines.append(f"{INDENT * 2}case {fld.number}: self = .{escape(swift_field_name(fld.name))}({expression})")
+    lines += [
+        f"{INDENT * 2}default: return nil",
+        f"{INDENT * 2}}}",
+        f"{INDENT}}}",
+        "",
+        f"{INDENT}/// Sets `{case_field}` and the member's value in `c`.",
+        f"{INDENT}func write(into c: UnsafeMutablePointer<{c_struct}>, arena: ProtobufCArena) {{",
+        f"{INDENT * 2}switch self {{",
+    ]
+    for fld in oneof.fields:
+        lines += [
+            f"{INDENT * 2}case .{escape(swift_field_name(fld.name))}(let value):",
+            f"{INDENT * 3}c.pointee.{case_field} = .init(rawValue: {fld.number})",
+            *[f"{INDENT * 3}{line}" for line in write_statements(fld, "value")],
+        ]
+    lines += [f"{INDENT * 2}}}", f"{INDENT}}}", "}"]
     return lines
 
 
@@ -1184,45 +1234,77 @@ def emit_server(proto: ProtoFile) -> str:
 # Writing the outputs
 # --------------------------------------------------------------------------------------------------
 
-API_DIR = "Sources/BillingAPI"
-CLIENT_DIR = "clients/swift/BillingClient/Generated"
-SERVER_DIR = "Sources/BillingService/Generated"
-GENERATED_DIRS = (API_DIR, CLIENT_DIR, SERVER_DIR)
+@dataclass
+class Layout:
+    """Where one set of protos goes: the C module its Swift code imports, and the Swift folders."""
+    c_module: str
+    c_headers: str  # relative to the output root
+    # (proto package prefix, folder, imports): the first match wins; "" matches every package.
+    api_dirs: list[tuple[str, str, list[str]]]
+    client_dir: Optional[str] = None
+    server_dir: Optional[str] = None
+
+    def api_route(self, proto: ProtoFile) -> tuple[str, list[str]]:
+        for prefix, directory, imports in self.api_dirs:
+            if (proto.package + ".").startswith(prefix):
+                return directory, imports
+        raise GeneratorError(f"{proto.path}: no output folder for package {proto.package}")
+
+    @property
+    def folders(self) -> list[str]:
+        found = [directory for _, directory, _ in self.api_dirs]
+        return found + [d for d in (self.client_dir, self.server_dir) if d is not None]
 
 
-def generate(proto_dir: str, out_root: str) -> dict[str, str]:
+LAYOUTS = {
+    # The service's protos. The envelope is the RPC layer's own message set, so its Swift types live in
+    # BillingWire beside the framing; everything else in BillingAPI, which builds on BillingWire.
+    "service": Layout(
+        c_module="BillingProtos",
+        c_headers="Sources/BillingProtos/include",
+        api_dirs=[
+            ("billing.rpc.", "Sources/BillingWire/Generated", ["BillingProtos"]),
+            ("", "Sources/BillingAPI", ["BillingProtos", "BillingWire"]),
+        ],
+        client_dir="clients/swift/BillingClient/Generated",
+        server_dir="Sources/BillingService/Generated",
+    ),
+    # The generator's own test protos (Tests/proto): compiled into a C target of their own and Swift types
+    # in the wire tests, which round-trip them through protobuf-c. Never part of the service.
+    "fixtures": Layout(
+        c_module="FixtureProtos",
+        c_headers="Tests/FixtureProtos/include",
+        api_dirs=[("", "Tests/BillingWireTests/Generated", ["BillingWire", "FixtureProtos"])],
+    ),
+}
+
+
+def generate(descriptor_set: str, layout: Layout, out_root: str) -> dict[str, str]:
     """Relative output path -> file contents."""
-    paths = []
-    for directory, _, names in os.walk(proto_dir):
-        for name in names:
-            if name.endswith(".proto"):
-                relative = os.path.relpath(os.path.join(directory, name), proto_dir).replace(os.sep, "/")
-                if relative not in SKIPPED_PROTOS:
-                    paths.append(relative)
-    files = []
-    for relative in sorted(paths):
-        with open(os.path.join(proto_dir, relative), encoding="utf-8") as handle:
-            files.append(Parser(relative, handle.read()).parse_file())
+    files = load(descriptor_set)
     resolve(files)
     check(files)
-    verify_c_names(files, os.path.join(out_root, "Sources/BillingProtos/include"))
+    verify_c_names(files, os.path.join(out_root, layout.c_headers))
 
     outputs: dict[str, str] = {}
     namespaces_declared: set[str] = set()
     for proto in files:
+        directory, imports = layout.api_route(proto)
         # Files of one package share the namespace; only the first (in path order) declares it.
-        outputs[f"{API_DIR}/{proto.flat_name}.pb.swift"] = emit_api(proto, proto.package not in namespaces_declared)
+        outputs[f"{directory}/{proto.flat_name}.pb.swift"] = emit_api(
+            proto, proto.package not in namespaces_declared, imports)
         namespaces_declared.add(proto.package)
-    for proto in stub_files(files):
-        outputs[f"{CLIENT_DIR}/{proto.flat_name}+Client.swift"] = emit_client(proto)
-        outputs[f"{SERVER_DIR}/{proto.flat_name}+Server.swift"] = emit_server(proto)
+    if layout.client_dir and layout.server_dir:
+        for proto in stub_files(files):
+            outputs[f"{layout.client_dir}/{proto.flat_name}+Client.swift"] = emit_client(proto)
+            outputs[f"{layout.server_dir}/{proto.flat_name}+Server.swift"] = emit_server(proto)
     return outputs
 
 
-def write(outputs: dict[str, str], out_root: str) -> None:
+def write(outputs: dict[str, str], folders: list[str], out_root: str) -> None:
     """Replaces the generated folders' contents with `outputs`; files whose bytes are unchanged are left
     alone so that their timestamps (and incremental builds) survive a regeneration."""
-    for directory in GENERATED_DIRS:
+    for directory in folders:
         absolute = os.path.join(out_root, directory)
         if os.path.isdir(absolute):
             for current, _, names in os.walk(absolute, topdown=False):
@@ -1247,13 +1329,21 @@ def write(outputs: dict[str, str], out_root: str) -> None:
 def main() -> int:
     here = os.path.dirname(os.path.abspath(__file__))
     arguments = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    arguments.add_argument("--proto-dir", default=here, help="the directory of .proto files (default: proto/)")
+    arguments.add_argument("--descriptor-set", required=True,
+                           help="protoc's -o output, written with --include_source_info and --include_imports")
+    arguments.add_argument("--c-descriptor-set", metavar="OUT",
+                           help="only write the set protoc-c is to generate C from (proto3 optional as a oneof) to OUT")
+    arguments.add_argument("--layout", choices=sorted(LAYOUTS), default="service")
     arguments.add_argument("--out-root", default=os.path.dirname(here),
-                           help="where Sources/ and clients/ are (default: the repository root); "
-                                "Sources/BillingProtos must already hold protoc-c's output")
+                           help="where Sources/, clients/ and Tests/ are (default: the repository root); the "
+                                "layout's C headers must already hold protoc-c's output")
     options = arguments.parse_args()
     try:
-        write(generate(options.proto_dir, options.out_root), options.out_root)
+        if options.c_descriptor_set:
+            write_c_descriptor_set(options.descriptor_set, options.c_descriptor_set)
+            return 0
+        layout = LAYOUTS[options.layout]
+        write(generate(options.descriptor_set, layout, options.out_root), layout.folders, options.out_root)
     except GeneratorError as error:
         print(f"generate_swift.py: error: {error}", file=sys.stderr)
         return 1

@@ -1,75 +1,34 @@
-import BillingProtos
+// The envelope's messages are generated from proto/billing/rpc/v1/envelope.proto into Generated/
+// (BillingRpcV1). What stays here is the transport's vocabulary over them: the names the rest of the code
+// base uses, and RPCStatus, which carries a typed StatusCode and the OK-means-absent convention.
 
 /// One key/value pair of call metadata.
-public struct MetadataEntry: Hashable, Sendable {
-    public var key: String
-    public var value: String
-    public init(key: String, value: String) {
-        self.key = key
-        self.value = value
-    }
-}
+public typealias MetadataEntry = BillingRpcV1.KeyValue
 
 /// The payload of a REQUEST frame: which method to call, with what, and by when.
-public struct RequestEnvelope: WireMessage, Hashable {
-    public var service: String
-    public var method: String
-    public var payload: [UInt8]
-    /// Relative deadline; 0 asks for the server's default.
-    public var timeoutNanoseconds: Int64
-    public var metadata: [MetadataEntry]
-    /// Server streams: DATA frames the server may send before the client grants more; 0 means the default.
-    public var streamWindow: UInt32
+public typealias RequestEnvelope = BillingRpcV1.Request
 
+extension BillingRpcV1.Request {
+    /// The relative deadline (`timeout_nano`); 0 asks for the server's default.
+    public var timeoutNanoseconds: Int64 {
+        get { timeoutNano }
+        set { timeoutNano = newValue }
+    }
+
+    /// A request with a deadline, named in the unit the transport uses.
     public init(
-        service: String, method: String, payload: [UInt8], timeoutNanoseconds: Int64 = 0,
+        service: String, method: String, payload: [UInt8], timeoutNanoseconds: Int64,
         metadata: [MetadataEntry] = [], streamWindow: UInt32 = 0
     ) {
-        self.service = service
-        self.method = method
-        self.payload = payload
-        self.timeoutNanoseconds = timeoutNanoseconds
-        self.metadata = metadata
-        self.streamWindow = streamWindow
-    }
-
-    public init(wireBytes: [UInt8]) throws(RPCError) {
-        self = try unpackProtobufC(
-            wireBytes, as: "Request", unpack: billing__rpc__v1__request__unpack,
-            free: billing__rpc__v1__request__free_unpacked
-        ) { (c: Billing__Rpc__V1__Request) throws(RPCError) in
-            RequestEnvelope(
-                service: ProtobufCField.string(c.service),
-                method: ProtobufCField.string(c.method),
-                payload: ProtobufCField.bytes(c.payload),
-                timeoutNanoseconds: c.timeout_nano,
-                metadata: try ProtobufCField.repeated(c.n_metadata, c.metadata) { (kv: Billing__Rpc__V1__KeyValue) throws(RPCError) in
-                    MetadataEntry(key: ProtobufCField.string(kv.key), value: ProtobufCField.string(kv.value))
-                },
-                streamWindow: c.stream_window
-            )
-        }
-    }
-
-    public func wireBytes() -> [UInt8] {
-        let arena = ProtobufCArena()
-        let c = arena.message(billing__rpc__v1__request__init)
-        c.pointee.service = arena.string(service)
-        c.pointee.method = arena.string(method)
-        c.pointee.payload = arena.bytes(payload)
-        c.pointee.timeout_nano = timeoutNanoseconds
-        c.pointee.stream_window = streamWindow
-        c.pointee.n_metadata = metadata.count
-        c.pointee.metadata = arena.array(metadata.map { entry -> UnsafeMutablePointer<Billing__Rpc__V1__KeyValue>? in
-            let kv = arena.message(billing__rpc__v1__key_value__init)
-            kv.pointee.key = arena.string(entry.key)
-            kv.pointee.value = arena.string(entry.value)
-            return kv
-        })
-        // The arena owns the memory the struct points into: keep it alive until packing is done.
-        return withExtendedLifetime(arena) { packProtobufC(c) }
+        self.init(
+            service: service, method: method, payload: payload, timeoutNano: timeoutNanoseconds, metadata: metadata,
+            streamWindow: streamWindow
+        )
     }
 }
+
+/// The payload of a WINDOW_UPDATE frame: how many more DATA frames the client will take.
+public typealias WindowUpdateEnvelope = BillingRpcV1.WindowUpdate
 
 /// A call's outcome as it travels: OK, or an `RPCError`.
 public struct RPCStatus: Hashable, Sendable {
@@ -92,31 +51,18 @@ public struct RPCStatus: Hashable, Sendable {
     /// The error this status stands for, or nil when it is OK.
     public var error: RPCError? { code == .ok ? nil : RPCError(code, message, details: details) }
 
-    init(_ c: Billing__Rpc__V1__Status?) throws(RPCError) {
-        guard let c else {
+    /// A status as decoded: an absent one is OK.
+    init(_ wire: BillingRpcV1.Status?) {
+        guard let wire else {
             self = .ok
             return
         }
-        self.init(
-            code: StatusCode(rawValue: c.code), message: ProtobufCField.string(c.message),
-            details: try ProtobufCField.repeated(c.n_details, c.details) { (d: Billing__Rpc__V1__StatusDetail) throws(RPCError) in
-                StatusDetail(type: ProtobufCField.string(d.type), value: ProtobufCField.string(d.value))
-            }
-        )
+        self.init(code: StatusCode(rawValue: wire.code), message: wire.message, details: wire.details)
     }
 
-    func cStruct(in arena: ProtobufCArena) -> UnsafeMutablePointer<Billing__Rpc__V1__Status> {
-        let c = arena.message(billing__rpc__v1__status__init)
-        c.pointee.code = code.rawValue
-        c.pointee.message = arena.string(message)
-        c.pointee.n_details = details.count
-        c.pointee.details = arena.array(details.map { detail -> UnsafeMutablePointer<Billing__Rpc__V1__StatusDetail>? in
-            let d = arena.message(billing__rpc__v1__status_detail__init)
-            d.pointee.type = arena.string(detail.type)
-            d.pointee.value = arena.string(detail.value)
-            return d
-        })
-        return c
+    /// The status as it is encoded.
+    var wire: BillingRpcV1.Status {
+        BillingRpcV1.Status(code: code.rawValue, message: message, details: details)
     }
 }
 
@@ -131,20 +77,13 @@ public struct ResponseEnvelope: WireMessage, Hashable {
     }
 
     public init(wireBytes: [UInt8]) throws(RPCError) {
-        self = try unpackProtobufC(
-            wireBytes, as: "Response", unpack: billing__rpc__v1__response__unpack,
-            free: billing__rpc__v1__response__free_unpacked
-        ) { (c: Billing__Rpc__V1__Response) throws(RPCError) in
-            ResponseEnvelope(status: try RPCStatus(c.status?.pointee), payload: ProtobufCField.bytes(c.payload))
-        }
+        let response = try BillingRpcV1.Response(wireBytes: wireBytes)
+        self.init(status: RPCStatus(response.status), payload: response.payload)
     }
 
+    /// OK goes out as an absent status, the shortest encoding of the common case.
     public func wireBytes() -> [UInt8] {
-        let arena = ProtobufCArena()
-        let c = arena.message(billing__rpc__v1__response__init)
-        if status != .ok { c.pointee.status = status.cStruct(in: arena) }
-        c.pointee.payload = arena.bytes(payload)
-        return withExtendedLifetime(arena) { packProtobufC(c) }
+        BillingRpcV1.Response(status: status == .ok ? nil : status.wire, payload: payload).wireBytes()
     }
 }
 
@@ -159,42 +98,11 @@ public struct GoAwayEnvelope: WireMessage, Hashable {
     }
 
     public init(wireBytes: [UInt8]) throws(RPCError) {
-        self = try unpackProtobufC(
-            wireBytes, as: "GoAway", unpack: billing__rpc__v1__go_away__unpack,
-            free: billing__rpc__v1__go_away__free_unpacked
-        ) { (c: Billing__Rpc__V1__GoAway) throws(RPCError) in
-            GoAwayEnvelope(lastStreamID: c.last_stream_id, status: try RPCStatus(c.status?.pointee))
-        }
+        let goAway = try BillingRpcV1.GoAway(wireBytes: wireBytes)
+        self.init(lastStreamID: goAway.lastStreamID, status: RPCStatus(goAway.status))
     }
 
     public func wireBytes() -> [UInt8] {
-        let arena = ProtobufCArena()
-        let c = arena.message(billing__rpc__v1__go_away__init)
-        c.pointee.last_stream_id = lastStreamID
-        c.pointee.status = status.cStruct(in: arena)
-        return withExtendedLifetime(arena) { packProtobufC(c) }
-    }
-}
-
-/// The payload of a WINDOW_UPDATE frame: how many more DATA frames the client will take.
-public struct WindowUpdateEnvelope: WireMessage, Hashable {
-    public var messages: UInt32
-
-    public init(messages: UInt32) { self.messages = messages }
-
-    public init(wireBytes: [UInt8]) throws(RPCError) {
-        self = try unpackProtobufC(
-            wireBytes, as: "WindowUpdate", unpack: billing__rpc__v1__window_update__unpack,
-            free: billing__rpc__v1__window_update__free_unpacked
-        ) { (c: Billing__Rpc__V1__WindowUpdate) throws(RPCError) in
-            WindowUpdateEnvelope(messages: c.messages)
-        }
-    }
-
-    public func wireBytes() -> [UInt8] {
-        let arena = ProtobufCArena()
-        let c = arena.message(billing__rpc__v1__window_update__init)
-        c.pointee.messages = messages
-        return withExtendedLifetime(arena) { packProtobufC(c) }
+        BillingRpcV1.GoAway(lastStreamID: lastStreamID, status: status.wire).wireBytes()
     }
 }

@@ -112,6 +112,23 @@ public enum ProtobufCField {
         return Array(UnsafeBufferPointer(start: base, count: data.len))
     }
 
+    /// A map field, which protobuf-c keeps as repeated `…Entry` messages, each read by `read` into a key and
+    /// a value. A key sent twice keeps its last value, as protobuf specifies for maps.
+    public static func map<T, Key: Hashable, Value>(
+        _ count: Int, _ entries: UnsafeMutablePointer<UnsafeMutablePointer<T>?>?,
+        _ read: (T) throws(RPCError) -> (Key, Value)
+    ) throws(RPCError) -> [Key: Value] {
+        var values: [Key: Value] = [:]
+        guard count > 0, let entries else { return values }
+        values.reserveCapacity(count)
+        for index in 0..<count {
+            guard let entry = entries[index] else { continue }
+            let (key, value) = try read(entry.pointee)
+            values[key] = value
+        }
+        return values
+    }
+
     /// The elements of a repeated message field, each read by `read`.
     public static func repeated<T, Value>(
         _ count: Int, _ elements: UnsafeMutablePointer<UnsafeMutablePointer<T>?>?,

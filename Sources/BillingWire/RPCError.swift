@@ -1,12 +1,8 @@
-/// A machine-readable detail of a failed call, for example which request field was wrong.
-public struct StatusDetail: Hashable, Sendable {
-    public var type: String
-    public var value: String
-    public init(type: String, value: String) {
-        self.type = type
-        self.value = value
-    }
+/// A machine-readable detail of a failed call, for example which request field was wrong: the envelope's
+/// generated `billing.rpc.v1.StatusDetail` (`type`, `value`), with the conventions below.
+public typealias StatusDetail = BillingRpcV1.StatusDetail
 
+extension BillingRpcV1.StatusDetail {
     /// The detail that names the request field a caller must fix.
     public static func field(_ name: String) -> StatusDetail { StatusDetail(type: "field", value: name) }
 

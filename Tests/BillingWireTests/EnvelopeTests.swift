@@ -29,6 +29,21 @@ struct EnvelopeTests {
         #expect(try WindowUpdateEnvelope(wireBytes: WindowUpdateEnvelope(messages: 8).wireBytes()).messages == 8)
     }
 
+    /// The envelope types are generated now; the bytes they write are the ones PROTOCOL.md shows.
+    @Test func envelopeBytesAreUnchangedByGeneration() {
+        // An OK response without a reply is empty: the status is left out.
+        #expect(ResponseEnvelope(status: .ok).wireBytes() == [])
+        // GOAWAY always carries its status, even OK: status (2) = empty message.
+        #expect(GoAwayEnvelope(lastStreamID: 0, status: .ok).wireBytes() == [0x12, 0x00])
+        // service (1) "s", method (2) "m", timeout_nano (4) 1, stream_window (6) 2.
+        let request = RequestEnvelope(service: "s", method: "m", payload: [], timeoutNanoseconds: 1, streamWindow: 2)
+        #expect(request.wireBytes() == [0x0A, 0x01, 0x73, 0x12, 0x01, 0x6D, 0x20, 0x01, 0x30, 0x02])
+        #expect(request.timeoutNanoseconds == request.timeoutNano)
+        // A failed status: code (1) 5, message (2) "x", details (3) {type "reason", value "r"}.
+        let failed = ResponseEnvelope(status: RPCStatus(code: .notFound, message: "x", details: [.reason("r")]))
+        #expect(failed.wireBytes() == [0x0A, 0x12, 0x08, 0x05, 0x12, 0x01, 0x78, 0x1A, 0x0B, 0x0A, 0x06] + Array("reason".utf8) + [0x12, 0x01, 0x72])
+    }
+
     @Test func healthMessagesRoundTrip() throws {
         let request = GrpcHealthV1.HealthCheckRequest(service: "x")
         #expect(try GrpcHealthV1.HealthCheckRequest(wireBytes: request.wireBytes()).service == "x")
@@ -63,6 +78,9 @@ struct GeneratedCodeTests {
         "Sources/BillingAPI",
         "clients/swift/BillingClient/Generated",
         "Sources/BillingService/Generated",
+        "Sources/BillingWire/Generated",
+        "Tests/FixtureProtos",
+        "Tests/BillingWireTests/Generated",
     ]
 
     /// The committed generated code (protobuf-c, Swift types, client and server stubs) must be what
@@ -92,6 +110,31 @@ struct GeneratedCodeTests {
                 #expect(same, "\(folder)/\(file) is stale: run proto/generate.sh and commit")
             }
         }
+    }
+
+    /// What the Swift mapping cannot express stops the generator with the file and line, instead of code
+    /// that is subtly wrong: proto2 (defaults, required) and a struct that would contain itself.
+    @Test(arguments: [
+        ("syntax = \"proto2\";\npackage bad.v1;\nmessage M { optional int32 a = 1; }\n", "only proto3 is supported"),
+        ("syntax = \"proto3\";\npackage bad.v1;\nmessage M { optional M next = 1; }\n", "recursive message fields"),
+    ])
+    func theGeneratorRefusesWhatItCannotMap(proto: String, problem: String) throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("billing-bad-proto-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: work) }
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        try proto.write(to: work.appendingPathComponent("bad.proto"), atomically: true, encoding: .utf8)
+        let generator = root.appendingPathComponent("proto/generate_swift.py").path
+        let script = Process()
+        script.executableURL = URL(fileURLWithPath: "/bin/bash")
+        script.currentDirectoryURL = work
+        script.arguments = ["-c", "protoc-c -o set.pb --include_source_info bad.proto && python3 '\(generator)' --descriptor-set set.pb --out-root . 2> stderr.txt"]
+        try script.run()
+        script.waitUntilExit()
+        #expect(script.terminationStatus == 1)
+        let stderr = try String(contentsOf: work.appendingPathComponent("stderr.txt"), encoding: .utf8)
+        #expect(stderr.contains("bad.proto"), "\(stderr)")
+        #expect(stderr.contains(problem), "\(stderr)")
     }
 
     private func relativeFiles(under directory: URL) throws -> [String] {
