@@ -32,12 +32,13 @@ public struct Charge: Sendable, Hashable, Codable {
     public var createdAtMilliseconds: Int64
 }
 
-/// The two-step life of a charge, shared by every way of taking money.
+/// The life of a charge, shared by every way of taking money; it knows no invoices and no wallets
+/// (what a settled charge means for its purpose is `Settlement`'s business).
 ///
 /// 1. `recordPending` (inside the caller's write transaction, with whatever it checks) inserts the
 ///    charge as pending; the charge id is the gateway idempotency key.
 /// 2. `callGateway` charges the card. If the gateway's answer is lost, the charge is looked up by its
-///    key; if that fails too, the charge stays pending and start-up reconciliation settles it later.
+///    key; if that does not tell, the charge stays pending and the reconciler settles it later.
 /// 3. `settle` (inside the caller's completing write transaction) records the outcome.
 ///
 /// A crash between 1 and 3 never leaves money taken and unrecorded: the pending row names the key
@@ -51,7 +52,7 @@ enum ChargeLifecycle {
         case settled(GatewayCharge)
         /// The gateway certainly made no charge under this key.
         case notCharged(reason: String)
-        /// The gateway could not be asked; the charge stays pending.
+        /// The gateway could not be asked, or does not know the charge yet; the charge stays pending.
         case unknown
     }
 
