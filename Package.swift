@@ -35,8 +35,13 @@ let package = Package(
 
         // The persistence layer: connections, migrations, statements, the group-commit writer.
         .target(name: "BillingStore", dependencies: ["CSQLite"], swiftSettings: strict),
+        // libharu (libhpdf-dev): writes PDFs with an embedded, subset TrueType font and UTF-8 text.
+        .systemLibrary(name: "CHaru", providers: [.apt(["libhpdf-dev"])]),
+        // Invoice PDFs: renders a plain InvoiceDocument (strings and dates) into PDF bytes; knows
+        // nothing of the store, money or the domain services.
+        .target(name: "InvoiceRendering", dependencies: ["CHaru"], swiftSettings: strict),
         // Money, accounts, payment methods, invoices, the payment gateway; no sockets, no protobuf.
-        .target(name: "BillingDomain", dependencies: ["BillingStore"], swiftSettings: strict),
+        .target(name: "BillingDomain", dependencies: ["BillingStore", "InvoiceRendering"], swiftSettings: strict),
 
         // Frames, the envelope, status codes, and the mapping between protobuf-c structs and Swift values.
         .target(name: "BillingWire", dependencies: ["BillingProtos"], swiftSettings: strict),
@@ -71,6 +76,7 @@ let package = Package(
                 "BillingService",
                 "BillingDomain",
                 "BillingStore",
+                "InvoiceRendering",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -94,11 +100,15 @@ let package = Package(
 
         .testTarget(
             name: "BillingServiceTests",
-            dependencies: ["BillingService", "BillingClient", "BillingDomain", "BillingStore", "BillingServer", "BillingProtos"],
+            dependencies: [
+                "BillingService", "BillingClient", "BillingDomain", "BillingStore", "BillingServer", "BillingProtos",
+                "InvoiceRendering",
+            ],
             swiftSettings: strict
         ),
         .testTarget(name: "BillingStoreTests", dependencies: ["BillingStore"], swiftSettings: strict),
-        .testTarget(name: "BillingDomainTests", dependencies: ["BillingDomain", "BillingStore"], swiftSettings: strict),
+        .testTarget(name: "BillingDomainTests", dependencies: ["BillingDomain", "BillingStore", "InvoiceRendering"], swiftSettings: strict),
+        .testTarget(name: "InvoiceRenderingTests", dependencies: ["InvoiceRendering"], swiftSettings: strict),
         .testTarget(name: "BillingWireTests", dependencies: ["BillingWire", "BillingAPI"], swiftSettings: strict),
         .testTarget(
             name: "BillingServerTests",

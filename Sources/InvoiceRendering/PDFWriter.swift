@@ -1,17 +1,24 @@
-/// One page's drawing instructions (a PDF content stream), in PDF's coordinate system:
-/// points (1/72 inch), origin at the bottom left of the page.
+import CHaru
+import Foundation
+
+/// The two faces invoices use: regular for text, bold for titles, labels and totals.
+enum FontStyle: Sendable, CaseIterable {
+    case regular
+    case bold
+}
+
+/// One page's drawing, recorded in PDF's coordinate system (points, 1/72 inch, origin at the
+/// bottom left) and replayed by ``HaruDocument/bytes(pages:title:creationDate:)``.
 ///
-/// Only what invoices need: text in the two standard fonts, straight lines, rectangles
-/// and colours.
+/// Recording first lets the layout be decided, and pages counted, before anything is written:
+/// the footer of page one says "Page 1 of n".
 struct PDFPage {
     /// A4 portrait: the paper size in most of the world; US readers print it fine.
     static let width = 595.0
     static let height = 842.0
 
-    private(set) var contentStream = ""
-
     /// A gray level or RGB colour, components in 0...1.
-    struct Color {
+    struct Color: Hashable {
         var red: Double
         var green: Double
         var blue: Double
@@ -20,168 +27,196 @@ struct PDFPage {
         static func gray(_ level: Double) -> Color { Color(red: level, green: level, blue: level) }
     }
 
-    /// Draws `text` with its left end at `x` and its baseline at `y`.
-    mutating func text(_ text: String, x: Double, y: Double, font: PDFFont, size: Double,
-                       color: Color = .black) {
-        let bytes = PDFText.winAnsiBytes(text)
-        contentStream += "\(PDFPage.colorOperands(color)) rg\n"
-        contentStream += "BT /\(font.resourceName) \(PDFPage.number(size)) Tf "
-            + "\(PDFPage.number(x)) \(PDFPage.number(y)) Td \(PDFText.literal(bytes)) Tj ET\n"
+    enum Operation {
+        /// `text` is already printable in `style` (see ``PDFText``).
+        case text(String, x: Double, y: Double, style: FontStyle, size: Double, color: Color)
+        case line(fromX: Double, fromY: Double, toX: Double, toY: Double, width: Double, color: Color)
+        case rectangleOutline(x: Double, y: Double, width: Double, height: Double, lineWidth: Double, color: Color)
     }
 
-    /// Draws `text` with its right end at `rightX`: for amounts, which line up on the right.
-    mutating func rightAlignedText(_ text: String, rightX: Double, y: Double, font: PDFFont, size: Double,
-                                   color: Color = .black) {
-        let width = PDFPage.textWidth(text, font: font, size: size)
-        self.text(text, x: rightX - width, y: y, font: font, size: size, color: color)
+    private(set) var operations: [Operation] = []
+
+    /// Draws `text` (printable, see ``PDFFonts/printable(_:style:)``) with its left end at `x`
+    /// and its baseline at `y`.
+    mutating func text(_ text: String, x: Double, y: Double, style: FontStyle, size: Double, color: Color = .black) {
+        operations.append(.text(text, x: x, y: y, style: style, size: size, color: color))
     }
 
     /// A straight line, `width` points thick.
     mutating func line(fromX: Double, fromY: Double, toX: Double, toY: Double, width: Double = 0.5,
                        color: Color = .black) {
-        contentStream += "\(PDFPage.colorOperands(color)) RG \(PDFPage.number(width)) w "
-            + "\(PDFPage.number(fromX)) \(PDFPage.number(fromY)) m "
-            + "\(PDFPage.number(toX)) \(PDFPage.number(toY)) l S\n"
+        operations.append(.line(fromX: fromX, fromY: fromY, toX: toX, toY: toY, width: width, color: color))
     }
 
     /// The outline of a rectangle whose bottom-left corner is at (`x`, `y`).
     mutating func rectangleOutline(x: Double, y: Double, width: Double, height: Double, lineWidth: Double,
                                    color: Color) {
-        contentStream += "\(PDFPage.colorOperands(color)) RG \(PDFPage.number(lineWidth)) w "
-            + "\(PDFPage.number(x)) \(PDFPage.number(y)) \(PDFPage.number(width)) \(PDFPage.number(height)) re S\n"
-    }
-
-    /// How wide `text` is when drawn in `font` at `size`.
-    static func textWidth(_ text: String, font: PDFFont, size: Double) -> Double {
-        font.width(of: PDFText.winAnsiBytes(text), size: size)
-    }
-
-    private static func colorOperands(_ color: Color) -> String {
-        "\(number(color.red)) \(number(color.green)) \(number(color.blue))"
-    }
-
-    /// A PDF number with at most two decimals ("12", "12.5", "-0.25"); PDF has no exponents.
-    static func number(_ value: Double) -> String {
-        let hundredths = Int((value * 100).rounded())
-        let sign = hundredths < 0 ? "-" : ""
-        let magnitude = hundredths.magnitude
-        let whole = magnitude / 100
-        let fraction = magnitude % 100
-        if fraction == 0 { return "\(sign)\(whole)" }
-        if fraction % 10 == 0 { return "\(sign)\(whole).\(fraction / 10)" }
-        let fractionText = fraction < 10 ? "0\(fraction)" : "\(fraction)"
-        return "\(sign)\(whole).\(fractionText)"
+        operations.append(.rectangleOutline(x: x, y: y, width: width, height: height, lineWidth: lineWidth,
+                                            color: color))
     }
 }
 
-/// Assembles pages into a PDF 1.4 file: header, numbered objects, the cross-reference
-/// table with each object's byte offset, and the trailer.
+/// What layout needs from the fonts: which characters they can print and how wide text is.
+protocol PDFFonts {
+    /// `text` as it will be printed in `style`: the policy of ``PDFText`` applied.
+    func printable(_ text: String, style: FontStyle) -> String
+    /// The width in points of printable `text` in `style` at `size`.
+    func width(of text: String, style: FontStyle, size: Double) -> Double
+}
+
+/// One PDF being written by libharu, with the two TrueType fonts loaded, embedded and
+/// taken in UTF-8 (libharu writes them as CID fonts with Identity-H, and embeds only the glyphs
+/// used; the ToUnicode map that lets readers copy the text is ours, see the CHaru shim).
 ///
-/// Object numbers are fixed so objects can refer to each other before they are written:
-/// 1 catalog, 2 page tree, 3 and 4 the fonts, 5 the document info, then for page `k`
-/// (from 0) its page object `6 + 2k` and its content stream `7 + 2k`.
-struct PDFDocumentWriter {
-    /// Text for the document info dictionary (shown in readers' "Properties").
-    var title: String
-    /// PDF date such as `D:20250301000000Z`.
-    var creationDate: String
-
-    private static let catalogObject = 1
-    private static let pageTreeObject = 2
-    private static let regularFontObject = 3
-    private static let boldFontObject = 4
-    private static let infoObject = 5
-
-    private static func pageObject(_ pageIndex: Int) -> Int { 6 + 2 * pageIndex }
-    private static func contentObject(_ pageIndex: Int) -> Int { 7 + 2 * pageIndex }
-
-    /// The complete file.
-    func bytes(pages: [PDFPage]) -> [UInt8] {
-        var file = FileBuffer()
-        // The second line holds bytes above 127 so tools treat the file as binary.
-        file.append("%PDF-1.4\n")
-        file.append(bytes: [0x25, 0xE2, 0xE3, 0xCF, 0xD3, 0x0A])
-
-        file.beginObject(PDFDocumentWriter.catalogObject)
-        file.append("<< /Type /Catalog /Pages \(PDFDocumentWriter.pageTreeObject) 0 R >>")
-        file.endObject()
-
-        let kids = pages.indices.map { "\(PDFDocumentWriter.pageObject($0)) 0 R" }.joined(separator: " ")
-        file.beginObject(PDFDocumentWriter.pageTreeObject)
-        file.append("<< /Type /Pages /Kids [\(kids)] /Count \(pages.count) >>")
-        file.endObject()
-
-        for (objectNumber, font) in [(PDFDocumentWriter.regularFontObject, PDFFont.helvetica),
-                                     (PDFDocumentWriter.boldFontObject, PDFFont.helveticaBold)] {
-            file.beginObject(objectNumber)
-            file.append("<< /Type /Font /Subtype /Type1 /BaseFont /\(font.baseFontName) "
-                        + "/Encoding /WinAnsiEncoding >>")
-            file.endObject()
-        }
-
-        file.beginObject(PDFDocumentWriter.infoObject)
-        file.append("<< /Title \(PDFText.literal(PDFText.winAnsiBytes(title))) /Producer (BillingDomain) "
-                    + "/CreationDate \(PDFText.literal(PDFText.winAnsiBytes(creationDate))) >>")
-        file.endObject()
-
-        for (pageIndex, page) in pages.enumerated() {
-            file.beginObject(PDFDocumentWriter.pageObject(pageIndex))
-            file.append("<< /Type /Page /Parent \(PDFDocumentWriter.pageTreeObject) 0 R "
-                        + "/MediaBox [0 0 \(PDFPage.number(PDFPage.width)) \(PDFPage.number(PDFPage.height))] "
-                        + "/Resources << /Font << /F1 \(PDFDocumentWriter.regularFontObject) 0 R "
-                        + "/F2 \(PDFDocumentWriter.boldFontObject) 0 R >> >> "
-                        + "/Contents \(PDFDocumentWriter.contentObject(pageIndex)) 0 R >>")
-            file.endObject()
-
-            // The content stream is plain ASCII (PDFText.literal escapes the rest), so its
-            // UTF-8 byte count is its length.
-            let content = Array(page.contentStream.utf8)
-            file.beginObject(PDFDocumentWriter.contentObject(pageIndex))
-            file.append("<< /Length \(content.count) >>\nstream\n")
-            file.append(bytes: content)
-            file.append("\nendstream")
-            file.endObject()
-        }
-
-        let crossReferenceOffset = file.count
-        file.append("xref\n0 \(file.objectOffsets.count + 1)\n")
-        file.append("0000000000 65535 f \n")
-        for offset in file.objectOffsets {
-            let digits = String(offset)
-            // Each entry is exactly 20 bytes: 10-digit offset, generation, "n", space, newline.
-            file.append(String(repeating: "0", count: 10 - digits.count) + digits + " 00000 n \n")
-        }
-        file.append("trailer\n<< /Size \(file.objectOffsets.count + 1) "
-                    + "/Root \(PDFDocumentWriter.catalogObject) 0 R /Info \(PDFDocumentWriter.infoObject) 0 R >>\n")
-        file.append("startxref\n\(crossReferenceOffset)\n%%EOF\n")
-        return file.bytes
+/// libharu reports errors through a callback; the default one would do nothing useful, and
+/// other bindings abort. Ours records the first error in ``errors`` and every step checks it,
+/// so a failure becomes a thrown ``InvoiceRenderingError`` and the process lives on.
+///
+/// Not thread-safe (a libharu document is not): make one per rendering, on one thread.
+final class HaruDocument: PDFFonts {
+    /// The first error libharu reported, written by the C callback.
+    private final class ErrorRecord {
+        var first: (error: UInt, detail: UInt)?
     }
 
-    /// The file being written, remembering where each object starts.
-    private struct FileBuffer {
-        private(set) var bytes: [UInt8] = []
-        /// Byte offset of object `n` at index `n - 1`.
-        private(set) var objectOffsets: [Int] = []
+    private let handle: HPDF_Doc
+    private let errors: ErrorRecord
+    private var fonts: [FontStyle: HPDF_Font] = [:]
 
-        var count: Int { bytes.count }
+    /// Starts a document and loads `fonts`.
+    /// - Throws: `fontUnavailable` naming the file when a font cannot be read or embedded;
+    ///   `pdfLibraryFailed` when libharu cannot start.
+    init(fonts fontFiles: InvoiceFonts) throws(InvoiceRenderingError) {
+        let errors = ErrorRecord()
+        let handler: HPDF_Error_Handler = { errorNumber, detailNumber, userData in
+            guard let userData else { return }
+            let record = Unmanaged<ErrorRecord>.fromOpaque(userData).takeUnretainedValue()
+            if record.first == nil {
+                record.first = (UInt(errorNumber), UInt(detailNumber))
+            }
+        }
+        guard let handle = HPDF_New(handler, Unmanaged.passUnretained(errors).toOpaque()) else {
+            throw InvoiceRenderingError(code: .pdfLibraryFailed, message: "libharu could not create a document")
+        }
+        self.handle = handle
+        self.errors = errors
+        HPDF_SetCompressionMode(handle, UInt32(HPDF_COMP_ALL))
+        HPDF_UseUTFEncodings(handle)
+        try check("starting a document")
 
-        mutating func append(_ text: String) {
-            bytes += Array(text.utf8)
+        for (style, path) in [(FontStyle.regular, fontFiles.regularPath), (.bold, fontFiles.boldPath)] {
+            // libharu reads the file itself; a clear message for the common mistake first.
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                throw InvoiceRenderingError(code: .fontUnavailable, message: "the font file \(path) cannot be read")
+            }
+            guard let name = HPDF_LoadTTFontFromFile(handle, path, HPDF_TRUE),
+                  let font = HPDF_GetFont(handle, name, "UTF-8"), errors.first == nil else {
+                let reason = errors.first.map { " (libharu error \(Self.describe($0)))" } ?? ""
+                throw InvoiceRenderingError(
+                    code: .fontUnavailable,
+                    message: "the font file \(path) is not a TrueType font libharu can embed\(reason)")
+            }
+            // libharu 2.3's own ToUnicode map is malformed; readers copy text through this one.
+            let status = billing_hpdf_font_write_identity_to_unicode(font)
+            guard status == HPDF_OK, errors.first == nil else {
+                throw InvoiceRenderingError(
+                    code: .pdfLibraryFailed,
+                    message: "libharu failed while writing the text map of \(path): error \(Self.describe(errors.first ?? (UInt(status), 0)))")
+            }
+            fonts[style] = font
+        }
+    }
+
+    deinit {
+        HPDF_Free(handle)
+    }
+
+    // MARK: PDFFonts
+
+    /// Also marks every glyph the text needs (with the parts of composite glyphs) for embedding:
+    /// all text passes through here before it is measured or drawn.
+    func printable(_ text: String, style: FontStyle) -> String {
+        let font = fonts[style]
+        return PDFText.printable(text) { scalar in
+            billing_hpdf_font_use_glyph(font, UInt16(scalar.value)) != 0
+        }
+    }
+
+    func width(of text: String, style: FontStyle, size: Double) -> Double {
+        let bytes = Array(text.utf8)
+        let measured = HPDF_Font_TextWidth(fonts[style], bytes, UInt32(bytes.count))
+        return Double(measured.width) * size / 1000
+    }
+
+    // MARK: Writing
+
+    /// Draws `pages` and returns the finished file.
+    /// - Throws: `pdfLibraryFailed` if libharu reported any error on the way.
+    func bytes(pages: [PDFPage], title: String, creationDate: Date) throws(InvoiceRenderingError) -> [UInt8] {
+        // Document info is written in PDFDocEncoding: keep it ASCII.
+        let asciiTitle = String(title.unicodeScalars.map { $0.isASCII && $0.value >= 0x20 ? Character($0) : "?" })
+        HPDF_SetInfoAttr(handle, HPDF_INFO_TITLE, asciiTitle)
+        HPDF_SetInfoAttr(handle, HPDF_INFO_PRODUCER, "billing InvoiceRendering (libharu)")
+        // A fixed date, not the clock: the same document gives the same bytes.
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC") ?? calendar.timeZone
+        let day = calendar.dateComponents([.year, .month, .day], from: creationDate)
+        let date = HPDF_Date(year: Int32(day.year ?? 1970), month: Int32(day.month ?? 1), day: Int32(day.day ?? 1),
+                             hour: 0, minutes: 0, seconds: 0, ind: CChar(UInt8(ascii: "Z")), off_hour: 0, off_minutes: 0)
+        HPDF_SetInfoDateAttr(handle, HPDF_INFO_CREATION_DATE, date)
+        try check("writing the document information")
+
+        for page in pages {
+            guard let pageHandle = HPDF_AddPage(handle) else { try check("adding a page"); continue }
+            HPDF_Page_SetWidth(pageHandle, Float(PDFPage.width))
+            HPDF_Page_SetHeight(pageHandle, Float(PDFPage.height))
+            for operation in page.operations {
+                draw(operation, on: pageHandle)
+            }
+            try check("drawing a page")
         }
 
-        mutating func append(bytes newBytes: [UInt8]) {
-            bytes += newBytes
-        }
+        HPDF_SaveToStream(handle)
+        try check("saving the document")
+        var size = HPDF_GetStreamSize(handle)
+        var file = [UInt8](repeating: 0, count: Int(size))
+        HPDF_ReadFromStream(handle, &file, &size)
+        try check("reading the saved document")
+        return Array(file.prefix(Int(size)))
+    }
 
-        /// Objects must be written in number order, since the offsets are stored by number.
-        mutating func beginObject(_ number: Int) {
-            precondition(number == objectOffsets.count + 1, "PDF objects must be written in order")
-            objectOffsets.append(bytes.count)
-            append("\(number) 0 obj\n")
+    private func draw(_ operation: PDFPage.Operation, on page: HPDF_Page) {
+        switch operation {
+        case let .text(text, x, y, style, size, color):
+            HPDF_Page_SetRGBFill(page, Float(color.red), Float(color.green), Float(color.blue))
+            HPDF_Page_BeginText(page)
+            HPDF_Page_SetFontAndSize(page, fonts[style], Float(size))
+            HPDF_Page_TextOut(page, Float(x), Float(y), text)
+            HPDF_Page_EndText(page)
+        case let .line(fromX, fromY, toX, toY, width, color):
+            HPDF_Page_SetRGBStroke(page, Float(color.red), Float(color.green), Float(color.blue))
+            HPDF_Page_SetLineWidth(page, Float(width))
+            HPDF_Page_MoveTo(page, Float(fromX), Float(fromY))
+            HPDF_Page_LineTo(page, Float(toX), Float(toY))
+            HPDF_Page_Stroke(page)
+        case let .rectangleOutline(x, y, width, height, lineWidth, color):
+            HPDF_Page_SetRGBStroke(page, Float(color.red), Float(color.green), Float(color.blue))
+            HPDF_Page_SetLineWidth(page, Float(lineWidth))
+            HPDF_Page_Rectangle(page, Float(x), Float(y), Float(width), Float(height))
+            HPDF_Page_Stroke(page)
         }
+    }
 
-        mutating func endObject() {
-            append("\nendobj\n")
-        }
+    /// Throws the first error libharu reported, if any.
+    private func check(_ step: String) throws(InvoiceRenderingError) {
+        guard let first = errors.first else { return }
+        throw InvoiceRenderingError(
+            code: .pdfLibraryFailed,
+            message: "libharu failed while \(step): error \(Self.describe(first))")
+    }
+
+    /// "0x1017, detail 2": libharu's error numbers are listed in hpdf_error.h in hexadecimal.
+    private static func describe(_ error: (error: UInt, detail: UInt)) -> String {
+        "0x" + String(error.error, radix: 16, uppercase: true) + ", detail \(error.detail)"
     }
 }
