@@ -13,6 +13,10 @@ import Foundation
 ///   libharu's UTF-8 mode cannot encode) is printed as U+FFFD "�", one per character.
 ///   Never a blank box and never "?": a reader sees at once that a character could not be
 ///   printed, and `pdftotext` reads "�" back, not a character that is not on the page.
+/// - Right-to-left scripts (Hebrew, Arabic, Syriac, Thaana, N'Ko) print as U+FFFD too, although
+///   DejaVu Sans has some of their glyphs: this renderer draws characters left to right one by
+///   one, without bidirectional reordering or Arabic joining, so a Hebrew or Arabic name would be
+///   printed backwards or in unjoined letters: a wrong name on a legal document.
 ///
 /// Latin (with its accents), Greek and Cyrillic are all in DejaVu Sans and print exactly.
 enum PDFText {
@@ -30,10 +34,21 @@ enum PDFText {
                 result.append(" ")
             case 0x10000...:
                 result.append(replacementCharacter)
+            case _ where isRightToLeft(scalar):
+                result.append(replacementCharacter)
             default:
                 result.append(hasGlyph(scalar) ? scalar : replacementCharacter)
             }
         }
         return String(result)
+    }
+
+    /// The blocks of the right-to-left scripts: Hebrew, Arabic (with its supplement and extended
+    /// blocks), Syriac, Thaana, N'Ko, Samaritan, Mandaic, and the Hebrew and Arabic presentation forms.
+    static func isRightToLeft(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x0590...0x08FF, 0xFB1D...0xFDFF, 0xFE70...0xFEFF: return true
+        default: return false
+        }
     }
 }

@@ -95,7 +95,7 @@ struct InvoiceRendererTests {
         }
     }
 
-    @Test("characters the font lacks print as U+FFFD, never as a blank box or a question mark")
+    @Test("characters the font lacks, and right-to-left scripts, print as U+FFFD, never as a blank box or a question mark")
     func missingGlyphs() throws {
         var invoice = makeInvoice(buyerName: "山田 太郎 (Taro)")
         invoice.lines[0].description = "Office 東京 ✓ 😀 ok"
@@ -104,6 +104,8 @@ struct InvoiceRendererTests {
         // ✓ is in DejaVu Sans; the emoji is outside the Basic Multilingual Plane.
         #expect(text.contains("Office \u{FFFD}\u{FFFD} ✓ \u{FFFD} ok"))
         #expect(!text.contains("山"))
+        let rightToLeft = try extractedText(of: try renderer.render(makeInvoice(buyerName: "דוד כהן / محمد")))
+        #expect(rightToLeft.contains("\u{FFFD}\u{FFFD}\u{FFFD} \u{FFFD}\u{FFFD}\u{FFFD} / \u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}"))
         #expect(!text.contains("東"))
     }
 
@@ -142,6 +144,9 @@ struct InvoiceRendererTests {
         #expect(PDFText.printable("co\u{AD}operate", hasGlyph: hasGlyph) == "cooperate")
         #expect(PDFText.printable("東京 Ω", hasGlyph: hasGlyph) == "\u{FFFD}\u{FFFD} Ω")
         #expect(PDFText.printable("𝔸", hasGlyph: { _ in true }) == "\u{FFFD}")
+        // Right to left: the font may have the glyphs, but they would print backwards.
+        #expect(PDFText.printable("שלום Ada", hasGlyph: { _ in true }) == "\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD} Ada")
+        #expect(PDFText.printable("محمد", hasGlyph: { _ in true }) == "\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}")
     }
 
     @Test("the file is sound: header, trailer, an xref where startxref says, the same bytes every time")
