@@ -132,11 +132,12 @@ extension InvoiceDocument {
 
 extension InvoiceRenderingError {
     /// The same failure as the domain reports it: a bad document names its field; a missing font or
-    /// a libharu failure is the service's fault, not the caller's.
+    /// a libharu failure is the service's fault, not the caller's, and its message (which names
+    /// server files) stays out of the reply: only the code goes back.
     var billingError: BillingError {
         switch code {
         case .invalidDocument: return .invalidArgument(message, field: field)
-        case .fontUnavailable, .pdfLibraryFailed: return .internalError("the invoice PDF could not be rendered: \(message)")
+        case .fontUnavailable, .pdfLibraryFailed: return .internalError("the invoice PDF could not be rendered (\(code.rawValue))")
         }
     }
 }

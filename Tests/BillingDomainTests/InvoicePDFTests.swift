@@ -125,6 +125,17 @@ struct InvoicePDFTests {
         expectBillingError(.failedPrecondition, field: "invoice_id") { _ = try InvoiceDocument.make(for: invoice, seller: seller, payingCard: nil) }
     }
 
+    @Test("rendering failures become BillingErrors: a bad document names its field, server paths stay out of replies")
+    func renderingErrors() {
+        let font = InvoiceRenderingError(code: .fontUnavailable, message: "the font file /srv/fonts/Sans.ttf cannot be read")
+        #expect(font.billingError.kind == .internal)
+        #expect(font.billingError.message == "the invoice PDF could not be rendered (font_unavailable)")
+        let document = InvoiceRenderingError(code: .invalidDocument, message: "memo is too long", field: "memo")
+        #expect(document.billingError.kind == .invalidArgument)
+        #expect(document.billingError.field == "memo")
+        #expect(document.billingError.message == "memo is too long")
+    }
+
     @Test("the seller identity is checked, naming the setting")
     func sellerSettings() throws {
         let renderer = try InvoiceRenderer(fonts: .dejaVuSans)
