@@ -3,7 +3,9 @@ import Testing
 
 @testable import InvoiceRendering
 
-@Suite("InvoiceRenderer")
+/// Serialized: these tests block their thread on libharu and on poppler's tools, and on a 2-core
+/// machine running them all at once starved the socket tests' deadlines in other suites.
+@Suite("InvoiceRenderer", .serialized)
 struct InvoiceRendererTests {
     let renderer: InvoiceRenderer
 
@@ -109,12 +111,13 @@ struct InvoiceRendererTests {
         #expect(!text.contains("東"))
     }
 
-    /// How much ink the page carries: dark pixels of a 150 dpi grayscale rendering by pdftoppm.
+    /// How much ink the top third of the page (title, parties, summary) carries: dark pixels of a
+    /// 150 dpi grayscale rendering by pdftoppm.
     func ink(_ pdf: [UInt8]) throws -> Int {
         let file = try writeTemporaryPDF(pdf)
         defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
         let output = file.deletingLastPathComponent().appendingPathComponent("page")
-        let result = try run("pdftoppm", ["-gray", "-r", "150", "-singlefile", file.path, output.path])
+        let result = try run("pdftoppm", ["-gray", "-r", "150", "-x", "0", "-y", "0", "-W", "1240", "-H", "585", "-singlefile", file.path, output.path])
         #expect(result.status == 0 && result.errors.isEmpty, "pdftoppm: \(result.errors)")
         // PGM: "P5", width, height, maximum value, each followed by one whitespace; then one byte a pixel.
         let image = try [UInt8](Data(contentsOf: output.appendingPathExtension("pgm")))
