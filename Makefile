@@ -1,17 +1,26 @@
 # The two commands a fresh Debian machine needs (as root): `make run` and `make test`.
 # Each first installs the Debian packages the build and the tests use, if any is missing.
 
-DEBIAN_PACKAGES := libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler poppler-utils
+DEBIAN_PACKAGES := libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler poppler-utils libhpdf-dev fonts-dejavu-core
 # proto/generate_swift.py reads protoc-c's descriptor set with it (the staleness test regenerates).
 PYTHON_PROTOBUF_VERSION := 7.36.2
 SWIFT ?= swift
 
 .PHONY: run test deps build release bench generate
 
-## Starts billingd on its embedded defaults: data/billing.sqlite3 and data/billingd.sock.
+# DEVELOPMENT ONLY: a seller identity that says on every invoice that it is not real. billingd has no
+# default seller in code; production passes its own flags (docs/OPERATIONS.md).
+DEV_SELLER_FLAGS := \
+	--seller-name "DEVELOPMENT ONLY - not a real seller" \
+	--seller-address "1 Development Street" --seller-address "Testville" --seller-address "Nowhere" \
+	--seller-tax-id "DEV-NOT-A-TAX-ID" \
+	--invoice-number-prefix DEV
+
+## Starts billingd on its embedded defaults (data/billing.sqlite3 and data/billingd.sock) with the
+## development seller identity above.
 run: deps
 	$(SWIFT) build --product billingd
-	.build/debug/billingd
+	.build/debug/billingd $(DEV_SELLER_FLAGS)
 
 ## Runs the whole test suite.
 test: deps

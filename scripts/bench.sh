@@ -35,7 +35,8 @@ bench/bin/sqlite_baseline "$work/baseline.sqlite3" --mode batch --batch-size 64 
 echo "== billingd" >&2
 mkdir -p "$work/billingd"
 "$bin/billingd" --socket "$work/billingd/billingd.sock" --database "$work/billingd/billing.sqlite3" --metrics-socket "" \
-  --log-level warning >/dev/null & billingd=$!
+  --seller-name "Benchmark Ltd (not a real seller)" --seller-address "1 Benchmark Road" --seller-tax-id "NONE" \
+  --invoice-number-prefix BENCH --log-level warning >/dev/null & billingd=$!
 sleep 1
 load() { "$bin/billing-load" --socket "$work/billingd/billingd.sock" --seconds "$seconds" --warmup 1 --json --quiet "$@"; }
 load --mix health --in-flight 1 | label health-1 >> "$results"

@@ -1,5 +1,6 @@
 import BillingStore
 import Foundation
+import InvoiceRendering
 
 /// What every domain service shares: the store, the payment gateway, the clock, and who sells.
 public struct BillingContext: Sendable {
@@ -7,23 +8,25 @@ public struct BillingContext: Sendable {
     public let gateway: any PaymentGateway
     /// The wall clock, injected so that tests can move time (card expiry, due dates, key expiry).
     public let now: @Sendable () -> Date
-    /// The seller block printed on every invoice.
-    public let seller: InvoiceDocument.Seller
-    /// Invoice numbers are this prefix, a dash and a six-digit sequence: "INV-000042".
-    public let invoiceNumberPrefix: String
+    /// Who issues invoices and how they are printed; from billingd's configuration, with no default
+    /// in code (see ``InvoiceSettings``).
+    public let invoicing: InvoiceSettings
     /// The largest single amount taken.
     public let limits: MoneyLimits
 
+    /// The seller block printed on every invoice.
+    public var seller: InvoiceDocument.Seller { invoicing.seller }
+    /// Invoice numbers are this prefix, a dash and a six-digit sequence: "INV-000042".
+    public var invoiceNumberPrefix: String { invoicing.numberPrefix }
+
     public init(
         store: Store, gateway: any PaymentGateway, now: @escaping @Sendable () -> Date = Date.init,
-        seller: InvoiceDocument.Seller = InvoiceDocument.Seller(name: "Billing Service Ltd", addressLines: ["1 Example Street", "London EC1A 1AA", "United Kingdom"]),
-        invoiceNumberPrefix: String = "INV", limits: MoneyLimits = MoneyLimits()
+        invoicing: InvoiceSettings, limits: MoneyLimits = MoneyLimits()
     ) {
         self.store = store
         self.gateway = gateway
         self.now = now
-        self.seller = seller
-        self.invoiceNumberPrefix = invoiceNumberPrefix
+        self.invoicing = invoicing
         self.limits = limits
     }
 

@@ -187,6 +187,14 @@ enum ChargeLifecycle {
             .map(charge(from:))
     }
 
+    /// The card (brand, last four) of the succeeded charge that paid an invoice, the latest if several.
+    static func payingCard(ofInvoice invoiceID: String, in tx: some Querying) throws -> (brand: String, last4: String)? {
+        try tx.queryOne(
+            "SELECT card_brand, card_last4 FROM charges WHERE invoice_id = ? AND status = 'succeeded' ORDER BY created_at_ms DESC, id DESC LIMIT 1",
+            .text(invoiceID)
+        ).map { (brand: try $0.string("card_brand"), last4: try $0.string("card_last4")) }
+    }
+
     static func charge(_ id: String, in tx: some Querying) throws -> Charge {
         guard let row = try tx.queryOne("SELECT * FROM charges WHERE id = ?", .text(id)) else {
             throw BillingError.notFound("no charge with id \(id)")

@@ -34,6 +34,14 @@ enum InvoiceRecords {
             """, .text(number), .text(String(decoding: try JSONEncoder().encode(billedTo), as: UTF8.self)), .integer(now), .text(id))
     }
 
+    /// The invoice number for a sequence number: `number(sequence: 42, prefix: "INV")` is `"INV-000042"`.
+    /// Six digits at least, so numbers sort as text until the millionth invoice.
+    static func number(sequence: Int, prefix: String) -> String {
+        let digits = String(sequence)
+        let padding = String(repeating: "0", count: max(0, 6 - digits.count))
+        return "\(prefix)-\(padding)\(digits)"
+    }
+
     static func id(ofNumber number: String, accountID: String, in tx: some Querying) throws -> String? {
         try tx.queryOne("SELECT id FROM invoices WHERE number = ? AND account_id = ?", .text(number), .text(accountID))?.string("id")
     }
@@ -48,7 +56,7 @@ enum InvoiceRecords {
         let sequence = try tx.queryOne(
             "UPDATE invoice_number_sequences SET last_value = last_value + 1 WHERE prefix = ? RETURNING last_value", .text(prefix)
         )!.int("last_value")
-        return InvoiceDocument.number(sequence: sequence, prefix: prefix)
+        return number(sequence: sequence, prefix: prefix)
     }
 
     /// Issues an invoice that a charge already paid (wallet top-ups): one line, numbered, paid at once.

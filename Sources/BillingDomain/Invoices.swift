@@ -1,5 +1,6 @@
 import BillingStore
 import Foundation
+import InvoiceRendering
 
 /// An invoice: lines and totals in the account's currency, and the billing information as it was
 /// when the invoice was finalized.
@@ -234,21 +235,22 @@ public struct InvoiceService: Sendable {
         }
     }
 
-    /// The invoice as a PDF a person would file; drafts have no number yet and are refused.
+    /// The invoice as a PDF a person would file; drafts have no number yet and are refused. A paid
+    /// invoice shows the card that paid it (brand and last four), from its succeeded charge.
     public func pdf(accountID: String, invoiceID: String) async throws -> (fileName: String, bytes: [UInt8]) {
-        let invoice = try await invoice(accountID: accountID, invoiceID: invoiceID, number: nil)
-        guard let number = invoice.number, let finalized = invoice.finalizedAtMilliseconds, let billedTo = invoice.billedTo else {
-            throw BillingError.failedPrecondition("invoice \(invoice.id) is a draft; finalize it to get a PDF", field: "invoice_id", reason: .invoiceStateConflict)
+        try Identifier.validate(accountID, prefix: "acct", field: "account_id")
+        try Identifier.validate(invoiceID, prefix: "inv", field: "invoice_id")
+        let (invoice, payingCard) = try await context.store.read { tx in
+            _ = try AccountRecords.account(accountID, in: tx)
+            let invoice = try InvoiceRecords.invoice(invoiceID, accountID: accountID, in: tx)
+            return (invoice, try ChargeLifecycle.payingCard(ofInvoice: invoice.id, in: tx))
         }
-        let document = InvoiceDocument(
-            seller: context.seller, buyer: billedTo, number: number,
-            status: InvoiceDocument.Status(rawValue: invoice.status.rawValue) ?? .open,
-            issueDate: Date(unixMilliseconds: finalized), dueDate: Date(unixMilliseconds: invoice.dueAtMilliseconds ?? finalized),
-            paidDate: invoice.paidAtMilliseconds.map(Date.init(unixMilliseconds:)),
-            lines: invoice.lines.map { InvoiceDocument.LineItem(description: $0.description, quantity: $0.quantity, unitAmount: $0.unitAmount, amount: $0.amount) },
-            subtotal: invoice.subtotal, tax: invoice.tax, total: invoice.total, amountPaid: invoice.amountPaid,
-            amountDue: invoice.amountDue, currency: invoice.total.currency)
-        return ("\(number).pdf", try InvoicePDF.render(document))
+        let document = try InvoiceDocument.make(for: invoice, seller: context.seller, payingCard: payingCard)
+        do {
+            return ("\(document.number).pdf", try context.invoicing.renderer.render(document))
+        } catch {
+            throw error.billingError
+        }
     }
 
     // MARK: Shared steps

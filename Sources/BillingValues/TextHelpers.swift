@@ -13,8 +13,8 @@ extension String {
 
 extension Character {
     /// `0`...`9` only; `Character.isNumber` would also accept "½" and Arabic-Indic digits.
-    var isASCIIDigit: Bool { isASCII && isWholeNumber }
+    public var isASCIIDigit: Bool { isASCII && isWholeNumber }
 
     /// `A`...`Z` or `a`...`z` only.
-    var isASCIILetter: Bool { isASCII && isLetter }
+    public var isASCIILetter: Bool { isASCII && isLetter }
 }

@@ -6,6 +6,7 @@ import BillingService
 import BillingStore
 import Dispatch
 import Foundation
+import InvoiceRendering
 import Logging
 import Metrics
 import Prometheus
@@ -74,6 +75,27 @@ struct Billingd: AsyncParsableCommand {
     @Option(help: "Wallets kept in memory; past it, idle ones are dropped (least recently used first) and reloaded on next use.")
     var maxLoadedWallets = WalletPolicy().maxLoadedWallets
 
+    // Invoices are legal documents: who issues them is configuration, with no default in code.
+    // `make run` passes development values that say so on every page.
+
+    @Option(help: ArgumentHelp("The seller's registered legal name, printed on every invoice (required).", valueName: "name"))
+    var sellerName: String?
+
+    @Option(name: .customLong("seller-address"), help: ArgumentHelp("One line of the seller's postal address, country last (required; repeat for each line, at most \(InvoiceSettings.maxAddressLines)).", valueName: "line"))
+    var sellerAddressLines: [String] = []
+
+    @Option(help: ArgumentHelp("The seller's tax or VAT number, printed as \"Tax ID\" (required).", valueName: "number"))
+    var sellerTaxId: String?
+
+    @Option(help: ArgumentHelp("Invoice numbers are this prefix, a dash and a six-digit sequence (required; ASCII letters and digits). Each prefix has its own sequence: a new prefix starts again at 1.", valueName: "prefix"))
+    var invoiceNumberPrefix: String?
+
+    @Option(help: "TrueType font for invoice text; it must have every script your customers write in.")
+    var invoiceFont = InvoiceFonts.dejaVuSans.regularPath
+
+    @Option(help: "TrueType font for invoice titles and totals.")
+    var invoiceBoldFont = InvoiceFonts.dejaVuSans.boldPath
+
     func validate() throws {
         guard mode_t(socketMode, radix: 8) != nil else { throw ValidationError("--socket-mode must be octal, for example 660") }
         guard maxFrameBytes >= 1024, maxFrameBytes <= 64 * 1024 * 1024 else { throw ValidationError("--max-frame-bytes must be between 1 KiB and 64 MiB") }
@@ -82,6 +104,33 @@ struct Billingd: AsyncParsableCommand {
         }
         guard (1...MoneyLimits.ceilingMaxAmountMinor).contains(maxAmountMinor) else {
             throw ValidationError("--max-amount-minor must be between 1 and \(MoneyLimits.ceilingMaxAmountMinor)")
+        }
+        _ = try invoiceSettings()
+    }
+
+    /// The seller identity and invoice fonts from the flags, checked: a missing flag, a bad prefix or
+    /// an unreadable font stops billingd at start-up with a message naming the flag or file.
+    private func invoiceSettings() throws -> InvoiceSettings {
+        guard let sellerName, let sellerTaxId, let invoiceNumberPrefix, !sellerAddressLines.isEmpty else {
+            throw ValidationError("""
+                invoices need the seller's identity: give --seller-name, --seller-address (once per line), \
+                --seller-tax-id and --invoice-number-prefix (see docs/OPERATIONS.md; `make run` passes development values)
+                """)
+        }
+        let renderer: InvoiceRenderer
+        do {
+            renderer = try InvoiceRenderer(fonts: InvoiceFonts(regularPath: invoiceFont, boldPath: invoiceBoldFont))
+        } catch {
+            throw ValidationError("--invoice-font/--invoice-bold-font: \(error.message) (Debian: apt-get install fonts-dejavu-core)")
+        }
+        do {
+            return try InvoiceSettings(
+                seller: .init(legalName: sellerName, addressLines: sellerAddressLines, taxID: sellerTaxId),
+                numberPrefix: invoiceNumberPrefix, renderer: renderer)
+        } catch {
+            let flag = ["seller.legal_name": "--seller-name", "seller.address": "--seller-address", "seller.tax_id": "--seller-tax-id",
+                        "invoice_number_prefix": "--invoice-number-prefix"][error.field ?? ""] ?? "the seller flags"
+            throw ValidationError("\(flag): \(error.message)")
         }
     }
 
@@ -116,7 +165,9 @@ struct Billingd: AsyncParsableCommand {
         var walletPolicy = WalletPolicy()
         walletPolicy.maxLoadedWallets = maxLoadedWallets
         let billing = Billing(
-            context: BillingContext(store: store, gateway: gateway, limits: MoneyLimits(maxAmountMinor: maxAmountMinor)), walletPolicy: walletPolicy)
+            context: BillingContext(
+                store: store, gateway: gateway, invoicing: try invoiceSettings(), limits: MoneyLimits(maxAmountMinor: maxAmountMinor)),
+            walletPolicy: walletPolicy)
         // Charges a crash left pending are settled before the first call, so wallets load settled balances.
         let prepared = try await billing.prepare()
         logger.info("store ready", metadata: ["reconciled_charges": "\(prepared.reconciledCharges)", "purged_idempotency_keys": "\(prepared.purgedKeys)"])

@@ -1,247 +1,212 @@
+import BillingStore
 import Foundation
+import InvoiceRendering
 import Testing
 
 @testable import BillingDomain
+import BillingSandbox
 
-@Suite("InvoicePDF")
+/// The seller identity tests use: what billingd would get from its flags.
+func testInvoicing(prefix: String = "INV") throws -> InvoiceSettings {
+    try InvoiceSettings(
+        seller: .init(legalName: "Acme Cloud Ltd", addressLines: ["1 Dock Road", "London E1 1AA", "United Kingdom"],
+                      taxID: "GB123456789"),
+        numberPrefix: prefix, renderer: try InvoiceRenderer(fonts: .dejaVuSans))
+}
+
+/// The domain's side of invoice PDFs: the document built from an invoice, its billing information,
+/// the configured seller and the paying card; then the PDF read back with pdftotext.
+@Suite("Invoice PDFs from the domain")
 struct InvoicePDFTests {
     func usd(_ amountMinor: Int64) -> Money { Money(amountMinor: amountMinor, currency: .usd) }
 
-    func makeInvoice(lines: [InvoiceDocument.LineItem]? = nil, status: InvoiceDocument.Status = .paid,
-                     buyerName: String = "Ada Lovelace") -> InvoiceDocument {
-        let items = lines ?? [
-            .init(description: "Pro plan, March 2025", quantity: 1, unitAmount: usd(99_900), amount: usd(99_900)),
-            .init(description: "Extra seats", quantity: 3, unitAmount: usd(4_500), amount: usd(13_500)),
+    func makeInvoice(status: Invoice.Status = .paid, memo: String = "Thank you for your business.",
+                     billedTo: BillingInformation? = nil) -> Invoice {
+        let lines = [
+            Invoice.Line(description: "Pro plan, March 2025", quantity: 1, unitAmount: usd(99_900), amount: usd(99_900)),
+            Invoice.Line(description: "Extra seats", quantity: 3, unitAmount: usd(4_500), amount: usd(13_500)),
         ]
-        let subtotal = items.reduce(Int64(0)) { $0 + $1.amount.amountMinor }
-        let tax = subtotal / 10
-        let total = usd(subtotal + tax)
-        return InvoiceDocument(
-            seller: .init(name: "Acme Cloud Ltd", addressLines: ["1 Dock Road", "London E1 1AA", "United Kingdom"],
-                          taxID: "GB123456789"),
-            buyer: BillingInformation(
-                fullName: buyerName, countryCode: "US",
-                address: BillingAddress(lines: ["1 Main St", "Suite 200"], city: "Springfield", region: "IL",
-                                        postalCode: "62701")),
-            number: InvoiceDocument.number(sequence: 42),
-            status: status,
-            issueDate: utcDate(2025, 3, 1), dueDate: utcDate(2025, 3, 31),
-            paidDate: status == .paid ? utcDate(2025, 3, 10) : nil,
-            lines: items, subtotal: usd(subtotal), tax: usd(tax), total: total,
+        let total = usd(113_400)
+        return Invoice(
+            id: "inv_0193c1f2a4b7e91d2f3c", accountID: "acct_0193c1f2a4b7e91d2f3c", number: "INV-000042", status: status,
+            lines: lines, subtotal: total, tax: usd(0), total: total,
             amountPaid: status == .paid ? total : usd(0), amountDue: status == .paid ? usd(0) : total,
-            currency: .usd)
+            billedTo: billedTo ?? BillingInformation(
+                fullName: "Анна Каренина", countryCode: "UA",
+                address: BillingAddress(lines: ["вул. Хрещатик, 22"], city: "Київ", postalCode: "01001")),
+            memo: memo, createdAtMilliseconds: utcDate(2025, 3, 1).unixMilliseconds,
+            finalizedAtMilliseconds: utcDate(2025, 3, 1).unixMilliseconds, dueAtMilliseconds: utcDate(2025, 3, 31).unixMilliseconds,
+            paidAtMilliseconds: status == .paid ? utcDate(2025, 3, 10).unixMilliseconds : nil)
     }
 
-    @Test("invoice numbers are padded to six digits")
-    func invoiceNumbers() {
-        #expect(InvoiceDocument.number(sequence: 42) == "INV-000042")
-        #expect(InvoiceDocument.number(sequence: 1_234_567) == "INV-1234567")
-        #expect(InvoiceDocument.number(sequence: 7, prefix: "ACME") == "ACME-000007")
+    func pdfText(_ invoice: Invoice, payingCard: (brand: String, last4: String)? = ("visa", "4242")) throws -> String {
+        let invoicing = try testInvoicing()
+        let document = try InvoiceDocument.make(for: invoice, seller: invoicing.seller, payingCard: payingCard)
+        return try extractedText(of: try invoicing.renderer.render(document))
     }
 
-    @Test("pdftotext reads the number, buyer, dates, totals and stamp")
-    func readableInvoice() throws {
-        let invoice = makeInvoice()
-        let text = try extractedText(of: try InvoicePDF.render(invoice))
-        #expect(text.contains("Invoice"))
-        #expect(text.contains("INV-000042"))
-        #expect(text.contains("Ada Lovelace"))
+    @Test("the seller from the configuration, the buyer in Cyrillic, the country spelled out, memo and card")
+    func legalContent() throws {
+        let text = try pdfText(makeInvoice())
         #expect(text.contains("Acme Cloud Ltd"))
-        #expect(text.contains("GB123456789"))
-        #expect(text.contains("Springfield, IL 62701"))
-        #expect(text.contains("2025-03-01"))
-        #expect(text.contains("2025-03-31"))
-        #expect(text.contains("2025-03-10"))
-        #expect(text.contains("PAID"))
-        #expect(text.contains("Extra seats"))
-        #expect(text.contains("USD 45.00"))
-        #expect(text.contains("USD 1,134.00"))  // subtotal
-        #expect(text.contains(invoice.total.formatted))  // "USD 1,247.40"
-        #expect(text.contains("Page 1 of 1"))
+        #expect(text.contains("1 Dock Road"))
+        #expect(text.contains("Tax ID: GB123456789"))
+        #expect(!text.contains("Billing Service Ltd"))
+        #expect(!text.contains("Example Street"))
+        #expect(text.contains("Анна Каренина"))
+        #expect(text.contains("вул. Хрещатик, 22"))
+        #expect(text.contains("Київ, 01001"))
+        #expect(text.contains("Ukraine"))
+        #expect(text.contains("Thank you for your business."))
+        #expect(text.contains("Paid by Visa card ending in 4242"))
+        #expect(text.contains("USD 1,134.00"))
     }
 
-    @Test("the file's structure is sound: header, objects at their xref offsets, trailer")
-    func structure() throws {
-        let pdf = try InvoicePDF.render(makeInvoice())
-        #expect(pdf.starts(with: Array("%PDF-1.4\n".utf8)))
-        #expect(pdf.suffix(6).elementsEqual(Array("%%EOF\n".utf8)))
-
-        let text = String(decoding: pdf, as: UTF8.self)
-        let startxrefRange = try #require(text.range(of: "startxref\n", options: .backwards))
-        let xrefOffsetText = text[startxrefRange.upperBound...].prefix { $0.isNumber }
-        let xrefOffset = try #require(Int(xrefOffsetText))
-        #expect(pdf[xrefOffset..<(xrefOffset + 5)].elementsEqual(Array("xref\n".utf8)))
-
-        let xrefSection = String(decoding: pdf[xrefOffset...], as: UTF8.self)
-        let xrefLines = xrefSection.split(separator: "\n", omittingEmptySubsequences: false)
-        let counts = xrefLines[1].split(separator: " ")
-        let objectCount = try #require(Int(counts[1]))
-        #expect(objectCount >= 8)
-        for objectNumber in 1..<objectCount {
-            let entry = xrefLines[2 + objectNumber]
-            #expect(entry.count == 19)  // 20 bytes with the newline
-            let offset = try #require(Int(entry.prefix(10)))
-            let expected = Array("\(objectNumber) 0 obj\n".utf8)
-            #expect(pdf[offset..<(offset + expected.count)].elementsEqual(expected), "object \(objectNumber)")
-        }
-        #expect(text.contains("/BaseFont /Helvetica "))
-        #expect(text.contains("/BaseFont /Helvetica-Bold "))
-
-        // Same document, same bytes.
-        #expect(try InvoicePDF.render(makeInvoice()) == pdf)
+    @Test("an open invoice names no card, even if one is given")
+    func openInvoiceHasNoCard() throws {
+        let text = try pdfText(makeInvoice(status: .open))
+        #expect(!text.contains("Paid by"))
+        #expect(!text.contains("4242"))
+        #expect(text.contains("USD 1,134.00 due 2025-03-31"))
     }
 
-    @Test("parentheses, backslashes and non-ASCII text survive")
-    func escaping() throws {
-        let lines: [InvoiceDocument.LineItem] = [
-            .init(description: "Support (priority) \\ weekend", quantity: 2, unitAmount: usd(1_000), amount: usd(2_000)),
-            .init(description: "Unbalanced ) and ( parens", quantity: 1, unitAmount: usd(1), amount: usd(1)),
-            .init(description: "Café crème – 5 € “quoted”", quantity: 1, unitAmount: usd(1), amount: usd(1)),
-            .init(description: "Łódź office 東京", quantity: 1, unitAmount: usd(1), amount: usd(1)),
-        ]
-        let pdf = try InvoicePDF.render(makeInvoice(lines: lines, buyerName: "José Müller"))
-        let text = try extractedText(of: pdf)
-        #expect(text.contains("Support (priority) \\ weekend"))
-        #expect(text.contains("Unbalanced ) and ( parens"))
-        #expect(text.contains("Café crème – 5 € “quoted”"))
-        #expect(text.contains("Lódz office ??"))
-        #expect(text.contains("José Müller"))
-
-        // The content stream itself is plain ASCII.
-        #expect(pdf.dropFirst(16).allSatisfy { $0 < 128 })
+    @Test("an unknown card brand prints as just the card")
+    func unknownBrand() throws {
+        let text = try pdfText(makeInvoice(), payingCard: ("unknown", "0005"))
+        #expect(text.contains("Paid by card ending in 0005"))
     }
 
-    @Test("a 100-line invoice spans pages and repeats the header")
-    func multiplePages() throws {
-        let lines = (1...100).map { index in
-            InvoiceDocument.LineItem(description: "Usage line \(index)", quantity: Int64(index),
-                                     unitAmount: usd(100), amount: usd(Int64(index) * 100))
-        }
-        let invoice = makeInvoice(lines: lines, status: .open)
-        let pdf = try InvoicePDF.render(invoice)
-        let text = try extractedText(of: pdf)
-        #expect(text.contains("Usage line 1 "))
-        #expect(text.contains("Usage line 100"))
-        #expect(text.contains(invoice.total.formatted))
-        #expect(text.contains("OPEN"))
-        #expect(text.contains("(continued)"))
-
-        let file = try writeTemporaryPDF(pdf)
-        defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
-        let info = try run("pdfinfo", [file.path])
-        let pageLine = try #require(info.output.split(separator: "\n").first { $0.hasPrefix("Pages:") })
-        let pageCount = try #require(Int(pageLine.split(separator: " ").last ?? ""))
-        #expect(pageCount >= 3)
-        #expect(text.contains("Page \(pageCount) of \(pageCount)"))
-        // Every page has the table header.
-        #expect(text.components(separatedBy: "Unit price").count - 1 == pageCount)
-
-        // Each line appears exactly once, in order.
-        var searchFrom = text.startIndex
-        for index in 1...100 {
-            let range = try #require(text.range(of: "Usage line \(index) ", range: searchFrom..<text.endIndex),
-                                     "line \(index)")
-            searchFrom = range.upperBound
-        }
+    @Test("Greek buyer, street and country", arguments: [
+        ("GR", "Ελλάδα οδός Ερμού 12", "Greece"), ("CY", "Λεωφόρος Μακαρίου 3", "Cyprus"),
+    ])
+    func greekBuyer(countryCode: String, street: String, country: String) throws {
+        let information = BillingInformation(
+            fullName: "Γιώργος Παπαδόπουλος", countryCode: countryCode,
+            address: BillingAddress(lines: [street], city: "Αθήνα", postalCode: "10563"))
+        let text = try pdfText(makeInvoice(billedTo: information))
+        #expect(text.contains("Γιώργος Παπαδόπουλος"))
+        #expect(text.contains(street))
+        #expect(text.contains("Αθήνα, 10563"))
+        #expect(text.contains(country))
     }
 
-    @Test("whatever the line count, the totals follow the last line and every page is numbered")
-    func pageBreaks() throws {
-        for lineCount in stride(from: 20, through: 64, by: 2) {
-            let lines = (1...lineCount).map { index in
-                InvoiceDocument.LineItem(description: "Item \(index)", quantity: 1, unitAmount: usd(100),
-                                         amount: usd(100))
-            }
-            let text = try extractedText(of: try InvoicePDF.render(makeInvoice(lines: lines, status: .open)))
-            let lastLine = try #require(text.range(of: "Item \(lineCount) "), "\(lineCount) lines")
-            let totals = try #require(text.range(of: "Amount due"), "\(lineCount) lines")
-            #expect(lastLine.upperBound < totals.lowerBound, "\(lineCount) lines")
-            let pageCount = text.components(separatedBy: "Page ").count - 1
-            #expect(text.contains("Page \(pageCount) of \(pageCount)"), "\(lineCount) lines")
+    @Test("every assigned country has a printed name, spelled out")
+    func countryNames() {
+        for code in Country.assignedCodes {
+            let name = Country.englishName(ofCode: code)
+            #expect(name != nil, "\(code)")
+            #expect((name?.count ?? 0) > 2, "\(code): \(name ?? "")")
+            #expect(name?.contains("&") == false, "\(code): \(name ?? "")")
         }
-    }
-
-    @Test("amounts are right-aligned on the Amount column")
-    func rightAlignment() throws {
-        let pdf = try InvoicePDF.render(makeInvoice())
-        let file = try writeTemporaryPDF(pdf)
-        defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
-        let html = try run("pdftotext", ["-bbox", file.path, "-"]).output
-
-        // <word xMin="517.481000" yMin="300.538000" xMax="545.003000" yMax="308.863000">999.00</word>
-        func attribute(_ name: String, of line: Substring) -> Double? {
-            guard let start = line.range(of: name + "=\"")?.upperBound else { return nil }
-            return Double(line[start...].prefix { $0 != "\"" })
-        }
-        var rightmostEdgeByRow: [Double: Double] = [:]
-        var amountColumnWords: [String] = []
-        for line in html.split(separator: "\n") where line.contains("<word ") {
-            guard let xMin = attribute("xMin", of: line), let xMax = attribute("xMax", of: line),
-                  let yMin = attribute("yMin", of: line), xMin > 480,
-                  yMin > 100  // below the status stamp, which sits inside its box
-            else { continue }
-            rightmostEdgeByRow[yMin] = max(rightmostEdgeByRow[yMin] ?? 0, xMax)
-            amountColumnWords.append(String(line.split(separator: ">")[1].prefix { $0 != "<" }))
-        }
-        // Header, two lines, five totals, the footer's page number.
-        #expect(rightmostEdgeByRow.count == 9, "\(amountColumnWords)")
-        for edge in rightmostEdgeByRow.values {
-            #expect(abs(edge - 545) < 0.5, "right edge \(edge)")
-        }
-        for amount in ["Amount", "999.00", "135.00", "1,134.00", "113.40", "1,247.40", "0.00"] {
-            #expect(amountColumnWords.contains(amount), "\(amount) in \(amountColumnWords)")
-        }
-    }
-
-    @Test("long descriptions wrap, and stop at three lines")
-    func longDescriptions() throws {
-        let long = (1...80).map { "word\($0)" }.joined(separator: " ")
-        let unbroken = String(repeating: "X", count: 300)
-        let lines: [InvoiceDocument.LineItem] = [
-            .init(description: long, quantity: 1, unitAmount: usd(1), amount: usd(1)),
-            .init(description: unbroken, quantity: 1, unitAmount: usd(1), amount: usd(1)),
-        ]
-        let text = try extractedText(of: try InvoicePDF.render(makeInvoice(lines: lines)))
-        #expect(text.contains("word1 "))
-        #expect(text.contains("word20"))
-        #expect(!text.contains("word80"))
-        #expect(text.contains("…"))
-        #expect(!text.contains(unbroken))
-    }
-
-    @Test("every status prints its stamp", arguments: InvoiceDocument.Status.allCases)
-    func stamps(status: InvoiceDocument.Status) throws {
-        let text = try extractedText(of: try InvoicePDF.render(makeInvoice(lines: [], status: status)))
-        #expect(text.contains(status.rawValue.uppercased()))
-        #expect(text.contains("No line items"))
+        #expect(Country.englishName(ofCode: " ua ") == "Ukraine")
+        #expect(Country.englishName(ofCode: "CD") == "Democratic Republic of the Congo")
+        #expect(Country.englishName(ofCode: "ZZ") == nil)
+        #expect(InvoiceDocument.buyer(BillingInformation(
+            fullName: "Ada", countryCode: "US",
+            address: BillingAddress(lines: ["1 Main St"], city: "Springfield", region: "IL", postalCode: "62701"))).country
+                == "United States")
     }
 
     @Test("amounts in another currency are refused, naming the field")
-    func currencyMismatch() {
+    func currencyMismatch() throws {
+        let seller = try testInvoicing().seller
         var invoice = makeInvoice()
         invoice.lines[1].amount = Money(amountMinor: 13_500, currency: .eur)
-        let error = expectBillingError(.invalidArgument, field: "lines[1].amount") { _ = try InvoicePDF.render(invoice) }
+        let error = expectBillingError(.invalidArgument, field: "lines[1].amount") {
+            _ = try InvoiceDocument.make(for: invoice, seller: seller, payingCard: nil)
+        }
         #expect(error?.message == "lines[1].amount is in EUR but the invoice is in USD")
 
         invoice = makeInvoice()
         invoice.tax = Money(amountMinor: 0, currency: .gbp)
-        expectBillingError(.invalidArgument, field: "tax") { _ = try InvoicePDF.render(invoice) }
+        expectBillingError(.invalidArgument, field: "tax") { _ = try InvoiceDocument.make(for: invoice, seller: seller, payingCard: nil) }
 
         invoice = makeInvoice()
-        invoice.number = "  "
-        expectBillingError(.invalidArgument, field: "number") { _ = try InvoicePDF.render(invoice) }
+        invoice.number = nil
+        expectBillingError(.failedPrecondition, field: "invoice_id") { _ = try InvoiceDocument.make(for: invoice, seller: seller, payingCard: nil) }
     }
 
-    @Test("PDF text encoding")
-    func textEncoding() {
-        #expect(PDFText.literal(PDFText.winAnsiBytes("a(b)c\\d")) == "(a\\(b\\)c\\\\d)")
-        #expect(PDFText.literal(PDFText.winAnsiBytes("é€")) == "(\\351\\200)")
-        #expect(PDFText.winAnsiBytes("line\nbreak\ttab") == Array("line break tab".utf8))
-        #expect(PDFText.winAnsiBytes("e\u{301}") == [0xE9])  // composed before encoding
-        #expect(PDFText.winAnsiBytes("ő Ł 東") == Array("o L ?".utf8))
-        #expect(PDFPage.number(12) == "12")
-        #expect(PDFPage.number(12.5) == "12.5")
-        #expect(PDFPage.number(-0.25) == "-0.25")
-        #expect(PDFPage.number(3.004) == "3")
+    @Test("rendering failures become BillingErrors: a bad document names its field, server paths stay out of replies")
+    func renderingErrors() {
+        let font = InvoiceRenderingError(code: .fontUnavailable, message: "the font file /srv/fonts/Sans.ttf cannot be read")
+        #expect(font.billingError.kind == .internal)
+        #expect(font.billingError.message == "the invoice PDF could not be rendered (font_unavailable)")
+        let document = InvoiceRenderingError(code: .invalidDocument, message: "memo is too long", field: "memo")
+        #expect(document.billingError.kind == .invalidArgument)
+        #expect(document.billingError.field == "memo")
+        #expect(document.billingError.message == "memo is too long")
+    }
+
+    @Test("the seller identity is checked, naming the setting")
+    func sellerSettings() throws {
+        let renderer = try InvoiceRenderer(fonts: .dejaVuSans)
+        let seller = InvoiceDocument.Seller(legalName: " Acme Cloud Ltd ", addressLines: ["1 Dock Road", " "], taxID: "GB123456789")
+        let settings = try InvoiceSettings(seller: seller, numberPrefix: "ACME", renderer: renderer)
+        #expect(settings.seller.legalName == "Acme Cloud Ltd")
+        #expect(settings.seller.addressLines == ["1 Dock Road"])
+
+        func refusal(_ seller: InvoiceDocument.Seller, prefix: String = "INV") -> String? {
+            do {
+                _ = try InvoiceSettings(seller: seller, numberPrefix: prefix, renderer: renderer)
+                return nil
+            } catch {
+                return error.field
+            }
+        }
+        #expect(refusal(.init(legalName: "  ", addressLines: ["x"], taxID: "t")) == "seller.legal_name")
+        #expect(refusal(.init(legalName: "A", addressLines: [" "], taxID: "t")) == "seller.address")
+        #expect(refusal(.init(legalName: "A", addressLines: ["x"], taxID: "")) == "seller.tax_id")
+        #expect(refusal(seller, prefix: "") == "invoice_number_prefix")
+        #expect(refusal(seller, prefix: "IN V") == "invoice_number_prefix")
+        #expect(refusal(seller, prefix: "ΣΑ") == "invoice_number_prefix")
+        #expect(refusal(seller, prefix: "INV") == nil)
+    }
+
+    @Test("InvoiceService prints the configured seller and prefix, the memo and the paying card")
+    func throughTheService() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try await Store.open(path: directory.appendingPathComponent("billing.sqlite3").path, migrations: BillingSchema.migrations)
+        let gateway = try SandboxGateway(directory: directory.appendingPathComponent("gateway"))
+        let context = BillingContext(store: store, gateway: gateway, now: { utcDate(2026, 11, 20) }, invoicing: try testInvoicing(prefix: "ACME"))
+        let account = try await AccountService(context: context).createAccount(displayName: "Anna", currencyCode: "EUR", idempotencyKey: "a")
+        _ = try await AccountService(context: context).updateBillingInformation(
+            accountID: account.id,
+            information: BillingInformation(fullName: "Анна Каренина", countryCode: "UA", address: BillingAddress(lines: ["вулиця Хрещатик, 22"], city: "Київ", postalCode: "01001")),
+            idempotencyKey: "b")
+        _ = try await PaymentMethodService(context: context).add(
+            accountID: account.id, card: CardDetails(number: "4242424242424242", expiryMonth: 12, expiryYear: 2030, cvc: "123"), makePrimary: true, idempotencyKey: "c")
+        let invoices = InvoiceService(context: context)
+        let draft = try await invoices.create(
+            accountID: account.id, lines: [InvoiceLineRequest(description: "Консультація", quantity: 2, unitAmount: Money(amountMinor: 12_345, currency: .eur))],
+            memo: "PO 7781\nПлатіж протягом 30 днів", daysUntilDue: 30, idempotencyKey: "d")
+        let open = try await invoices.finalize(accountID: account.id, invoiceID: draft.id, idempotencyKey: "e")
+        #expect(open.number == "ACME-000001")
+
+        let unpaid = try await invoices.pdf(accountID: account.id, invoiceID: draft.id)
+        #expect(unpaid.fileName == "ACME-000001.pdf")
+        let unpaidText = try extractedText(of: unpaid.bytes)
+        #expect(!unpaidText.contains("Paid by"))
+        #expect(unpaidText.contains("EUR 246.90 due"))
+
+        _ = try await invoices.pay(accountID: account.id, invoiceID: draft.id, idempotencyKey: "f")
+        let paid = try await invoices.pdf(accountID: account.id, invoiceID: draft.id)
+        let text = try extractedText(of: paid.bytes)
+        for expected in ["ACME-000001", "Acme Cloud Ltd", "Tax ID: GB123456789", "Анна Каренина", "вулиця Хрещатик, 22", "Київ, 01001",
+                         "Ukraine", "Консультація", "PO 7781", "Платіж протягом 30 днів", "Paid by Visa card ending in 4242", "PAID",
+                         "EUR 246.90"] {
+            #expect(text.contains(expected), "\(expected) in\n\(text)")
+        }
+        // Only brand and last four: the PDF's text holds no full card number.
+        #expect(!text.contains("4242424242424242"))
+        #expect(!text.contains("4242 4242"))
+        await store.close()
+    }
+
+    @Test("invoice numbers are padded to six digits")
+    func invoiceNumbers() {
+        #expect(InvoiceRecords.number(sequence: 42, prefix: "INV") == "INV-000042")
+        #expect(InvoiceRecords.number(sequence: 1_234_567, prefix: "INV") == "INV-1234567")
+        #expect(InvoiceRecords.number(sequence: 7, prefix: "ACME") == "ACME-000007")
     }
 }

@@ -13,7 +13,7 @@ struct SettlementTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = try await Store.open(path: directory.appendingPathComponent("billing.sqlite3").path, migrations: BillingSchema.migrations)
         let gateway = try SandboxGateway(directory: directory.appendingPathComponent("gateway"))
-        let context = BillingContext(store: store, gateway: gateway, now: { utcDate(2026, 11, 20) })
+        let context = BillingContext(store: store, gateway: gateway, now: { utcDate(2026, 11, 20) }, invoicing: try testInvoicing())
         let account = try await AccountService(context: context).createAccount(displayName: "Acme", currencyCode: "USD", idempotencyKey: "a")
         _ = try await AccountService(context: context).updateBillingInformation(
             accountID: account.id,

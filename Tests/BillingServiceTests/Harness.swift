@@ -5,6 +5,7 @@ import BillingServer
 import BillingService
 import BillingStore
 import Foundation
+import InvoiceRendering
 import Logging
 import Synchronization
 #if canImport(Glibc)
@@ -56,7 +57,7 @@ final class BillingHarness: Sendable {
         let clock = clock
         let sandbox = try SandboxGateway(directory: gatewayDirectory, now: { clock.now })
         let gateway = FlakyGateway(wrapping: sandbox, lookUpLag: gatewayLookUpLag)
-        let context = BillingContext(store: store, gateway: gateway, now: { clock.now }, limits: limits)
+        let context = BillingContext(store: store, gateway: gateway, now: { clock.now }, invoicing: try Self.invoicing(), limits: limits)
         let billing = Billing(context: context, walletPolicy: walletPolicy)
         let prepared = try await billing.prepare()
         var logger = Logger(label: "billing-test")
@@ -65,6 +66,14 @@ final class BillingHarness: Sendable {
         try server.start()
         running.withLock { $0 = Running(server: server, store: store, gateway: gateway, billing: billing) }
         return prepared
+    }
+
+    /// The seller identity billingd would get from its flags (`--seller-name`, …).
+    static func invoicing() throws -> InvoiceSettings {
+        try InvoiceSettings(
+            seller: .init(legalName: "Acme Cloud Ltd", addressLines: ["1 Dock Road", "London E1 1AA", "United Kingdom"],
+                          taxID: "GB123456789"),
+            numberPrefix: "INV", renderer: try InvoiceRenderer(fonts: .dejaVuSans))
     }
 
     /// What billingd does every minute while it runs.

@@ -169,6 +169,40 @@ struct InvoiceAndChargeTests {
         await service.finish()
     }
 
+    /// Issue 9: Cyrillic and Greek buyers, a street in Kyiv, the configured seller, the memo, the country
+    /// spelled out and the card that paid, read back from DownloadInvoicePdf with pdftotext.
+    @Test(arguments: [
+        ("Анна Каренина", "UA", "вулиця Хрещатик, 22", "Київ", "01001", "Ukraine"),
+        ("Γιώργος Παπαδόπουλος", "GR", "Οδός Ερμού 12", "Αθήνα", "10563", "Greece"),
+    ])
+    func invoicePDFPrintsTheBuyersLanguage(
+        name: String, country: String, street: String, city: String, postalCode: String, countryName: String
+    ) async throws {
+        let service = try await BillingHarness()
+        let client = service.client()
+        let accountID = try await client.readyAccount(currency: "EUR")
+        _ = try await client.updateBillingInformation(BillingV1.UpdateBillingInformationRequest(
+            idempotencyKey: key(), accountID: accountID, fullName: name, countryCode: country,
+            address: BillingV1.BillingAddress(lines: [street], city: city, postalCode: postalCode)))
+        let draft = try await client.createInvoice(BillingV1.CreateInvoiceRequest(
+            idempotencyKey: key(), accountID: accountID,
+            lines: [BillingV1.InvoiceLineInput(description: "Συνδρομή / Підписка", quantity: 1, unitAmount: BillingV1.Money(amountMinor: 4_990, currency: "EUR"))],
+            memo: "PO 7781 — \(name)", daysUntilDue: 14)).invoice!
+        _ = try await client.finalizeInvoice(BillingV1.InvoiceActionRequest(idempotencyKey: key(), accountID: accountID, invoiceID: draft.id))
+        _ = try await client.payInvoice(BillingV1.InvoiceActionRequest(idempotencyKey: key(), accountID: accountID, invoiceID: draft.id))
+
+        let download = try await client.downloadInvoicePdf(.init(accountID: accountID, invoiceID: draft.id))
+        let text = try pdfText(download.pdf)
+        for expected in [name, street, "\(city), \(postalCode)", countryName, "Συνδρομή / Підписка", "PO 7781 — \(name)",
+                         "Acme Cloud Ltd", "Tax ID: GB123456789", "Paid by Visa card ending in 4242", "EUR 49.90"] {
+            #expect(text.contains(expected), "\(expected) in\n\(text)")
+        }
+        #expect(!text.contains("?"))
+        #expect(!text.contains("Billing Service Ltd"))
+        #expect(!text.contains("4242 4242"))
+        await service.finish()
+    }
+
     @Test func aRestartWithTheSameDatabaseLosesNothing() async throws {
         let service = try await BillingHarness()
         var client = service.client()
