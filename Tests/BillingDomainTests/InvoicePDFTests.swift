@@ -39,15 +39,15 @@ struct InvoicePDFTests {
             paidAtMilliseconds: status == .paid ? utcDate(2025, 3, 10).unixMilliseconds : nil)
     }
 
-    func pdfText(_ invoice: Invoice, payingCard: (brand: String, last4: String)? = ("visa", "4242")) throws -> String {
+    func pdfText(_ invoice: Invoice, payingCard: (brand: String, last4: String)? = ("visa", "4242")) async throws -> String {
         let invoicing = try testInvoicing()
         let document = try InvoiceDocument.make(for: invoice, seller: invoicing.seller, payingCard: payingCard)
-        return try extractedText(of: try invoicing.renderer.render(document))
+        return try await extractedText(of: try invoicing.renderer.render(document))
     }
 
     @Test("the seller from the configuration, the buyer in Cyrillic, the country spelled out, memo and card")
-    func legalContent() throws {
-        let text = try pdfText(makeInvoice())
+    func legalContent() async throws {
+        let text = try await pdfText(makeInvoice())
         #expect(text.contains("Acme Cloud Ltd"))
         #expect(text.contains("1 Dock Road"))
         #expect(text.contains("Tax ID: GB123456789"))
@@ -63,27 +63,27 @@ struct InvoicePDFTests {
     }
 
     @Test("an open invoice names no card, even if one is given")
-    func openInvoiceHasNoCard() throws {
-        let text = try pdfText(makeInvoice(status: .open))
+    func openInvoiceHasNoCard() async throws {
+        let text = try await pdfText(makeInvoice(status: .open))
         #expect(!text.contains("Paid by"))
         #expect(!text.contains("4242"))
         #expect(text.contains("USD 1,134.00 due 2025-03-31"))
     }
 
     @Test("an unknown card brand prints as just the card")
-    func unknownBrand() throws {
-        let text = try pdfText(makeInvoice(), payingCard: ("unknown", "0005"))
+    func unknownBrand() async throws {
+        let text = try await pdfText(makeInvoice(), payingCard: ("unknown", "0005"))
         #expect(text.contains("Paid by card ending in 0005"))
     }
 
     @Test("Greek buyer, street and country", arguments: [
         ("GR", "Ελλάδα οδός Ερμού 12", "Greece"), ("CY", "Λεωφόρος Μακαρίου 3", "Cyprus"),
     ])
-    func greekBuyer(countryCode: String, street: String, country: String) throws {
+    func greekBuyer(countryCode: String, street: String, country: String) async throws {
         let information = BillingInformation(
             fullName: "Γιώργος Παπαδόπουλος", countryCode: countryCode,
             address: BillingAddress(lines: [street], city: "Αθήνα", postalCode: "10563"))
-        let text = try pdfText(makeInvoice(billedTo: information))
+        let text = try await pdfText(makeInvoice(billedTo: information))
         #expect(text.contains("Γιώργος Παπαδόπουλος"))
         #expect(text.contains(street))
         #expect(text.contains("Αθήνα, 10563"))
@@ -108,7 +108,7 @@ struct InvoicePDFTests {
     }
 
     @Test("amounts in another currency are refused, naming the field")
-    func currencyMismatch() throws {
+    func currencyMismatch() async throws {
         let seller = try testInvoicing().seller
         var invoice = makeInvoice()
         invoice.lines[1].amount = Money(amountMinor: 13_500, currency: .eur)
@@ -138,7 +138,7 @@ struct InvoicePDFTests {
     }
 
     @Test("the seller identity is checked, naming the setting")
-    func sellerSettings() throws {
+    func sellerSettings() async throws {
         let renderer = try InvoiceRenderer(fonts: .dejaVuSans)
         let seller = InvoiceDocument.Seller(legalName: " Acme Cloud Ltd ", addressLines: ["1 Dock Road", " "], taxID: "GB123456789")
         let settings = try InvoiceSettings(seller: seller, numberPrefix: "ACME", renderer: renderer)
@@ -185,13 +185,13 @@ struct InvoicePDFTests {
 
         let unpaid = try await invoices.pdf(accountID: account.id, invoiceID: draft.id)
         #expect(unpaid.fileName == "ACME-000001.pdf")
-        let unpaidText = try extractedText(of: unpaid.bytes)
+        let unpaidText = try await extractedText(of: unpaid.bytes)
         #expect(!unpaidText.contains("Paid by"))
         #expect(unpaidText.contains("EUR 246.90 due"))
 
         _ = try await invoices.pay(accountID: account.id, invoiceID: draft.id, idempotencyKey: "f")
         let paid = try await invoices.pdf(accountID: account.id, invoiceID: draft.id)
-        let text = try extractedText(of: paid.bytes)
+        let text = try await extractedText(of: paid.bytes)
         for expected in ["ACME-000001", "Acme Cloud Ltd", "Tax ID: GB123456789", "Анна Каренина", "вулиця Хрещатик, 22", "Київ, 01001",
                          "Ukraine", "Консультація", "PO 7781", "Платіж протягом 30 днів", "Paid by Visa card ending in 4242", "PAID",
                          "EUR 246.90"] {

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Testing
 
@@ -21,7 +22,11 @@ func makeTemporaryDirectory() throws -> URL {
 
 /// Runs `executable` (looked up on PATH) and returns its standard output, standard
 /// error and exit status.
-func run(_ executable: String, _ arguments: [String]) throws -> (output: String, errors: String, status: Int32) {
+func run(_ executable: String, _ arguments: [String]) async throws -> (output: String, errors: String, status: Int32) {
+    try await offPool { try runBlocking(executable, arguments) }
+}
+
+private func runBlocking(_ executable: String, _ arguments: [String]) throws -> (output: String, errors: String, status: Int32) {
     let directory = try makeTemporaryDirectory()
     defer { try? FileManager.default.removeItem(at: directory) }
     let errorsFile = directory.appendingPathComponent("stderr.txt")
@@ -49,10 +54,10 @@ func writeTemporaryPDF(_ pdf: [UInt8]) throws -> URL {
 }
 
 /// `pdftotext -layout file -` of `pdf`, failing the test if poppler complains.
-func extractedText(of pdf: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+func extractedText(of pdf: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
     let file = try writeTemporaryPDF(pdf)
     defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
-    let result = try run("pdftotext", ["-layout", file.path, "-"])
+    let result = try await run("pdftotext", ["-layout", file.path, "-"])
     #expect(result.status == 0, "pdftotext failed: \(result.errors)", sourceLocation: sourceLocation)
     #expect(result.errors.isEmpty, "pdftotext reported problems: \(result.errors)", sourceLocation: sourceLocation)
     return result.output
@@ -99,5 +104,13 @@ func expectBillingErrorAsync(
     } catch {
         Issue.record("expected a BillingError, got \(error)", sourceLocation: sourceLocation)
         return nil
+    }
+}
+
+/// Runs blocking work (a child process) on a Dispatch thread, never on Swift's cooperative pool: on two
+/// cores, two tests waiting for poppler would otherwise stall every other test's tasks.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
     }
 }

@@ -158,7 +158,7 @@ struct InvoiceAndChargeTests {
         let download = try await client.downloadInvoicePdf(.init(accountID: accountID, invoiceID: invoice.id))
         #expect(download.fileName == "INV-000001.pdf")
         #expect(download.pdf.starts(with: Array("%PDF-".utf8)))
-        let text = try pdfText(download.pdf)
+        let text = try await pdfText(download.pdf)
         #expect(text.contains("INV-000001"))
         #expect(text.contains("1,234.56"))
         #expect(text.contains("Ada Lovelace"))
@@ -192,7 +192,7 @@ struct InvoiceAndChargeTests {
         _ = try await client.payInvoice(BillingV1.InvoiceActionRequest(idempotencyKey: key(), accountID: accountID, invoiceID: draft.id))
 
         let download = try await client.downloadInvoicePdf(.init(accountID: accountID, invoiceID: draft.id))
-        let text = try pdfText(download.pdf)
+        let text = try await pdfText(download.pdf)
         for expected in [name, street, "\(city), \(postalCode)", countryName, "Συνδρομή / Підписка", "PO 7781 — \(name)",
                          "Acme Cloud Ltd", "Tax ID: GB123456789", "Paid by Visa card ending in 4242", "EUR 49.90"] {
             #expect(text.contains(expected), "\(expected) in\n\(text)")
@@ -262,7 +262,19 @@ struct InvoiceAndChargeTests {
 }
 
 /// The text of a PDF as `pdftotext` (poppler-utils) reads it.
-func pdfText(_ pdf: [UInt8]) throws -> String {
+func pdfText(_ pdf: [UInt8]) async throws -> String {
+    try await offPool { try pdfTextBlocking(pdf) }
+}
+
+/// Runs blocking work (a child process) on a Dispatch thread, never on Swift's cooperative pool: on two
+/// cores, two tests waiting for poppler would otherwise stall every other test's tasks.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+    }
+}
+
+private func pdfTextBlocking(_ pdf: [UInt8]) throws -> String {
     let file = FileManager.default.temporaryDirectory.appendingPathComponent("invoice-\(UUID().uuidString).pdf")
     try Data(pdf).write(to: file)
     defer { try? FileManager.default.removeItem(at: file) }

@@ -51,8 +51,8 @@ struct InvoiceRendererTests {
     }
 
     @Test("pdftotext reads the number, parties, dates, totals, stamp and payment")
-    func readableInvoice() throws {
-        let text = try extractedText(of: try renderer.render(makeInvoice()))
+    func readableInvoice() async throws {
+        let text = try await extractedText(of: try renderer.render(makeInvoice()))
         for expected in ["Invoice", "INV-000042", "Ada Lovelace", "Acme Cloud Ltd", "Tax ID: GB123456789", "Springfield, IL 62701",
                          "United States", "2025-03-01", "2025-03-31", "2025-03-10", "PAID", "Extra seats", "USD 45.00",
                          "USD 1,134.00", "USD 1,247.40", "Paid by Visa card ending in 4242", "Page 1 of 1"] {
@@ -61,13 +61,13 @@ struct InvoiceRendererTests {
     }
 
     @Test("Cyrillic and Greek names and a street in Kyiv print exactly and read back")
-    func cyrillicAndGreek() throws {
+    func cyrillicAndGreek() async throws {
         var invoice = makeInvoice(buyerName: "Анна Каренина")
         invoice.buyer.addressLines = ["вулиця Хрещатик, 22", "Київ, 01001"]
         invoice.buyer.country = "Ukraine"
         invoice.lines[0].description = "Γιώργος Παπαδόπουλος — συμβουλευτική"
         invoice.memo = "Ευχαριστούμε! Дякуємо! Łódź, Ærø, Œuvre, Ğ, ß"
-        let text = try extractedText(of: try renderer.render(invoice))
+        let text = try await extractedText(of: try renderer.render(invoice))
         for expected in ["Анна Каренина", "вулиця Хрещатик, 22", "Київ, 01001", "Ukraine", "Γιώργος Παπαδόπουλος — συμβουλευτική",
                          "Ευχαριστούμε! Дякуємо! Łódź, Ærø, Œuvre, Ğ, ß"] {
             #expect(text.contains(expected), "\(expected) in\n\(text)")
@@ -77,8 +77,8 @@ struct InvoiceRendererTests {
     }
 
     @Test("the fonts are embedded TrueType with a Unicode map")
-    func embeddedFonts() throws {
-        let fonts = try poppler("pdffonts", [], on: try renderer.render(makeInvoice()))
+    func embeddedFonts() async throws {
+        let fonts = try await poppler("pdffonts", [], on: try renderer.render(makeInvoice()))
         let rows = fonts.split(separator: "\n").dropFirst(2)
         #expect(rows.count == 2, "\(fonts)")
         for row in rows {
@@ -91,26 +91,26 @@ struct InvoiceRendererTests {
     }
 
     @Test("characters the font lacks, and right-to-left scripts, print as U+FFFD, never as a blank box or a question mark")
-    func missingGlyphs() throws {
+    func missingGlyphs() async throws {
         var invoice = makeInvoice(buyerName: "山田 太郎 (Taro)")
         invoice.lines[0].description = "Office 東京 ✓ 😀 ok"
-        let text = try extractedText(of: try renderer.render(invoice))
+        let text = try await extractedText(of: try renderer.render(invoice))
         #expect(text.contains("\u{FFFD}\u{FFFD} \u{FFFD}\u{FFFD} (Taro)"))
         // ✓ is in DejaVu Sans; the emoji is outside the Basic Multilingual Plane.
         #expect(text.contains("Office \u{FFFD}\u{FFFD} ✓ \u{FFFD} ok"))
         #expect(!text.contains("山"))
-        let rightToLeft = try extractedText(of: try renderer.render(makeInvoice(buyerName: "דוד כהן / محمد")))
+        let rightToLeft = try await extractedText(of: try renderer.render(makeInvoice(buyerName: "דוד כהן / محمد")))
         #expect(rightToLeft.contains("\u{FFFD}\u{FFFD}\u{FFFD} \u{FFFD}\u{FFFD}\u{FFFD} / \u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}"))
         #expect(!text.contains("東"))
     }
 
     /// How much ink the top third of the page (title, parties, summary) carries: dark pixels of a
     /// 150 dpi grayscale rendering by pdftoppm.
-    func ink(_ pdf: [UInt8]) throws -> Int {
+    func ink(_ pdf: [UInt8]) async throws -> Int {
         let file = try writeTemporaryPDF(pdf)
         defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
         let output = file.deletingLastPathComponent().appendingPathComponent("page")
-        let result = try run("pdftoppm", ["-gray", "-r", "150", "-x", "0", "-y", "0", "-W", "1240", "-H", "585", "-singlefile", file.path, output.path])
+        let result = try await run("pdftoppm", ["-gray", "-r", "150", "-x", "0", "-y", "0", "-W", "1240", "-H", "585", "-singlefile", file.path, output.path])
         #expect(result.status == 0 && result.errors.isEmpty, "pdftoppm: \(result.errors)")
         // PGM: "P5", width, height, maximum value, each followed by one whitespace; then one byte a pixel.
         let image = try [UInt8](Data(contentsOf: output.appendingPathExtension("pgm")))
@@ -125,10 +125,10 @@ struct InvoiceRendererTests {
 
     @Test("accented letters print whole: the glyphs they are built from are embedded too",
           arguments: [("Ё", "Е"), ("ї", "ı"), ("Й", "И"), ("ï", "ı"), ("Ǻ", "Å")])
-    func compositeGlyphs(accented: String, base: String) throws {
+    func compositeGlyphs(accented: String, base: String) async throws {
         // Twenty of each, so that a missing base letter (only the accent printed) cannot go unseen.
-        let accentedInk = try ink(try renderer.render(makeInvoice(buyerName: String(repeating: accented, count: 20))))
-        let baseInk = try ink(try renderer.render(makeInvoice(buyerName: String(repeating: base, count: 20))))
+        let accentedInk = try await ink(try renderer.render(makeInvoice(buyerName: String(repeating: accented, count: 20))))
+        let baseInk = try await ink(try renderer.render(makeInvoice(buyerName: String(repeating: base, count: 20))))
         #expect(accentedInk > baseInk, "\(accented): \(accentedInk) dark pixels, \(base): \(baseInk)")
     }
 
@@ -146,7 +146,7 @@ struct InvoiceRendererTests {
     }
 
     @Test("the file is sound: header, trailer, an xref where startxref says, the same bytes every time")
-    func structure() throws {
+    func structure() async throws {
         let pdf = try renderer.render(makeInvoice())
         #expect(pdf.starts(with: Array("%PDF-".utf8)))
         let tail = String(decoding: pdf.suffix(64), as: UTF8.self)
@@ -155,7 +155,7 @@ struct InvoiceRendererTests {
         let startxrefRange = try #require(text.range(of: "startxref", options: .backwards))
         let xrefOffset = try #require(Int(text[startxrefRange.upperBound...].drop { $0.isWhitespace }.prefix { $0.isNumber }))
         #expect(pdf[xrefOffset..<(xrefOffset + 4)].elementsEqual(Array("xref".utf8)))
-        let info = try poppler("pdfinfo", [], on: pdf).split(separator: "\n").map { line in
+        let info = try await poppler("pdfinfo", [], on: pdf).split(separator: "\n").map { line in
             line.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
         }
         #expect(info.contains("Title: Invoice INV-000042"), "\(info)")
@@ -165,9 +165,9 @@ struct InvoiceRendererTests {
     }
 
     @Test("parentheses and backslashes survive")
-    func escaping() throws {
+    func escaping() async throws {
         let lines = [item("Support (priority) \\ weekend"), item("Unbalanced ) and ( parens"), item("Café crème – 5 € “quoted”")]
-        let text = try extractedText(of: try renderer.render(makeInvoice(lines: lines, buyerName: "José Müller")))
+        let text = try await extractedText(of: try renderer.render(makeInvoice(lines: lines, buyerName: "José Müller")))
         #expect(text.contains("Support (priority) \\ weekend"))
         #expect(text.contains("Unbalanced ) and ( parens"))
         #expect(text.contains("Café crème – 5 € “quoted”"))
@@ -175,17 +175,17 @@ struct InvoiceRendererTests {
     }
 
     @Test("a 100-line invoice spans pages and repeats the header")
-    func multiplePages() throws {
+    func multiplePages() async throws {
         let lines = (1...100).map { item("Usage line \($0)", quantity: Int64($0)) }
         let pdf = try renderer.render(makeInvoice(lines: lines, status: .open))
-        let text = try extractedText(of: pdf)
+        let text = try await extractedText(of: pdf)
         #expect(text.contains("Usage line 1 "))
         #expect(text.contains("Usage line 100"))
         #expect(text.contains("USD 1,247.40"))
         #expect(text.contains("OPEN"))
         #expect(text.contains("(continued)"))
 
-        let info = try poppler("pdfinfo", [], on: pdf)
+        let info = try await poppler("pdfinfo", [], on: pdf)
         let pageLine = try #require(info.split(separator: "\n").first { $0.hasPrefix("Pages:") })
         let pageCount = try #require(Int(pageLine.split(separator: " ").last ?? ""))
         #expect(pageCount >= 3)
@@ -199,11 +199,11 @@ struct InvoiceRendererTests {
     }
 
     @Test("whatever the line count, the totals follow the last line, the memo follows the totals, every page is numbered")
-    func pageBreaks() throws {
+    func pageBreaks() async throws {
         for lineCount in stride(from: 20, through: 64, by: 4) {
             let lines = (1...lineCount).map { item("Item \($0)") }
             let memo = (1...12).map { "Memo paragraph \($0)." }.joined(separator: "\n")
-            let text = try extractedText(of: try renderer.render(makeInvoice(lines: lines, status: .open, memo: memo)))
+            let text = try await extractedText(of: try renderer.render(makeInvoice(lines: lines, status: .open, memo: memo)))
             let lastLine = try #require(text.range(of: "Item \(lineCount) "), "\(lineCount) lines")
             let totals = try #require(text.range(of: "Amount due"), "\(lineCount) lines")
             let lastMemo = try #require(text.range(of: "Memo paragraph 12."), "\(lineCount) lines")
@@ -215,9 +215,9 @@ struct InvoiceRendererTests {
     }
 
     @Test("a long memo is printed whole, wrapped to the page")
-    func longMemo() throws {
+    func longMemo() async throws {
         let memo = (1...240).map { "word\($0)" }.joined(separator: " ")  // 1,891 characters: under the limit
-        let text = try extractedText(of: try renderer.render(makeInvoice(memo: memo)))
+        let text = try await extractedText(of: try renderer.render(makeInvoice(memo: memo)))
         #expect(text.contains("Memo"))
         #expect(text.contains("word1 "))
         #expect(text.contains("word240"))
@@ -229,8 +229,8 @@ struct InvoiceRendererTests {
     }
 
     @Test("amounts are right-aligned on the Amount column")
-    func rightAlignment() throws {
-        let html = try poppler("pdftotext", ["-bbox"], on: try renderer.render(makeInvoice(status: .open)))
+    func rightAlignment() async throws {
+        let html = try await poppler("pdftotext", ["-bbox"], on: try renderer.render(makeInvoice(status: .open)))
         func attribute(_ name: String, of line: Substring) -> Double? {
             guard let start = line.range(of: name + "=\"")?.upperBound else { return nil }
             return Double(line[start...].prefix { $0 != "\"" })
@@ -254,10 +254,10 @@ struct InvoiceRendererTests {
     }
 
     @Test("long descriptions wrap, and stop at three lines")
-    func longDescriptions() throws {
+    func longDescriptions() async throws {
         let long = (1...80).map { "word\($0)" }.joined(separator: " ")
         let unbroken = String(repeating: "X", count: 300)
-        let text = try extractedText(of: try renderer.render(makeInvoice(lines: [item(long), item(unbroken)])))
+        let text = try await extractedText(of: try renderer.render(makeInvoice(lines: [item(long), item(unbroken)])))
         #expect(text.contains("word1 "))
         #expect(text.contains("word20"))
         #expect(!text.contains("word80"))
@@ -266,8 +266,8 @@ struct InvoiceRendererTests {
     }
 
     @Test("every status prints its stamp", arguments: InvoiceDocument.Status.allCases)
-    func stamps(status: InvoiceDocument.Status) throws {
-        let text = try extractedText(of: try renderer.render(makeInvoice(lines: [], status: status)))
+    func stamps(status: InvoiceDocument.Status) async throws {
+        let text = try await extractedText(of: try renderer.render(makeInvoice(lines: [], status: status)))
         #expect(text.contains(status.rawValue.uppercased()))
         #expect(text.contains("No line items"))
     }
@@ -297,7 +297,7 @@ struct InvoiceRendererTests {
     }
 
     @Test("a missing or unusable font is refused when the renderer is made, naming the file")
-    func missingFont() throws {
+    func missingFont() async throws {
         let missing = InvoiceFonts(regularPath: "/nonexistent/Font.ttf", boldPath: InvoiceFonts.dejaVuSans.boldPath)
         #expect(throws: InvoiceRenderingError.self) { _ = try InvoiceRenderer(fonts: missing) }
         do {

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Testing
 
@@ -11,7 +12,11 @@ func utcDate(_ year: Int, _ month: Int, _ day: Int) -> Date {
 }
 
 /// Runs `executable` (looked up on PATH) and returns its standard output, standard error and exit status.
-func run(_ executable: String, _ arguments: [String]) throws -> (output: String, errors: String, status: Int32) {
+func run(_ executable: String, _ arguments: [String]) async throws -> (output: String, errors: String, status: Int32) {
+    try await offPool { try runBlocking(executable, arguments) }
+}
+
+private func runBlocking(_ executable: String, _ arguments: [String]) throws -> (output: String, errors: String, status: Int32) {
     let directory = try makeTemporaryDirectory()
     defer { try? FileManager.default.removeItem(at: directory) }
     let errorsFile = directory.appendingPathComponent("stderr.txt")
@@ -43,16 +48,24 @@ func writeTemporaryPDF(_ pdf: [UInt8]) throws -> URL {
 }
 
 /// Runs a poppler tool on `pdf`, failing the test if it exits badly or complains on stderr.
-func poppler(_ tool: String, _ arguments: [String], on pdf: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+func poppler(_ tool: String, _ arguments: [String], on pdf: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
     let file = try writeTemporaryPDF(pdf)
     defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
-    let result = try run(tool, arguments + [file.path] + (tool == "pdftotext" ? ["-"] : []))
+    let result = try await run(tool, arguments + [file.path] + (tool == "pdftotext" ? ["-"] : []))
     #expect(result.status == 0, "\(tool) failed: \(result.errors)", sourceLocation: sourceLocation)
     #expect(result.errors.isEmpty, "\(tool) reported problems: \(result.errors)", sourceLocation: sourceLocation)
     return result.output
 }
 
 /// `pdftotext -layout` of `pdf`.
-func extractedText(of pdf: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
-    try poppler("pdftotext", ["-layout"], on: pdf, sourceLocation: sourceLocation)
+func extractedText(of pdf: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
+    try await poppler("pdftotext", ["-layout"], on: pdf, sourceLocation: sourceLocation)
+}
+
+/// Runs blocking work (a child process) on a Dispatch thread, never on Swift's cooperative pool: on two
+/// cores, two tests waiting for poppler would otherwise stall every other test's tasks.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+    }
 }
