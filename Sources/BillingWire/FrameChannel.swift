@@ -151,8 +151,12 @@ public final class FrameChannel: @unchecked Sendable {
         onTransfer = { _, _ in }
     }
 
+    /// Reads until the socket says it has nothing more (EAGAIN), never stopping at a short read: the
+    /// peer's close can arrive in the same readiness event as its last bytes, and Dispatch may not report
+    /// it again, which left the connections of peers that sent a preface and closed at once open until
+    /// the idle timeout. At most four reads per turn of the queue, so that one busy peer cannot starve
+    /// the queue's other work; the rest is read in a later turn.
     private func readAvailableBytes() {
-        // A bounded number of reads per event, so that one busy peer cannot starve the queue's other work.
         for _ in 0..<4 {
             guard !isClosed, !readingPaused else { return }
             let count = Glibc.read(fileDescriptor, readBuffer.baseAddress, readBuffer.count)
@@ -183,8 +187,8 @@ public final class FrameChannel: @unchecked Sendable {
                 if !isClosed && closeWhenFlushed == nil { close(.malformed(error)) }
                 return
             }
-            if count < readBuffer.count { return }
         }
+        queue.async { [self] in readAvailableBytes() }
     }
 
     private func scheduleFlush() {

@@ -83,3 +83,31 @@ struct HostileEnvelopeTests {
         await open.stop()
     }
 }
+
+/// Peers that come and go: the server must notice every close, however it arrives.
+@Suite("Peers that leave at once")
+struct ShortLivedPeerTests {
+    @Test func aPeerThatSendsThePrefaceAndClosesAtOnceIsAlwaysNoticed() async throws {
+        let server = try TestServer()
+        let cycles = 20_000
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    await offPool {
+                        for index in 0..<cycles / 4 {
+                            guard let fd = try? UnixSocket.connect(path: server.socketPath) else { continue }
+                            _ = UnixSocket.writeSome(fd, ConnectionPreface.bytes(), from: 0)
+                            if index % 3 == 1 { usleep(UInt32(index % 200)) }
+                            if index % 3 == 2 { shutdown(fd, Int32(SHUT_WR)); usleep(50) }
+                            close(fd)
+                        }
+                    }
+                }
+            }
+        }
+        // Every one of them closed its end: none may linger until the idle timeout.
+        try await eventually { server.server.openConnectionCount == 0 }
+        #expect(server.server.openConnectionCount == 0, "\(server.server.openConnectionCount) of \(cycles) connections still open")
+        await server.stop()
+    }
+}
