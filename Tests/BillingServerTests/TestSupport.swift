@@ -117,7 +117,8 @@ extension RPCClient {
 /// on two cores, two blocked pool threads would starve the server's handlers under test.
 func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(returning: body()) }
+        // A queue of its own: the global queue is as wide as the cores, and blocking it stalls the server's queues too.
+        DispatchQueue(label: "off-pool").async { continuation.resume(returning: body()) }
     }
 }
 

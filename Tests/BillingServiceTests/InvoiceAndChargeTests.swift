@@ -270,7 +270,8 @@ func pdfText(_ pdf: [UInt8]) async throws -> String {
 /// cores, two tests waiting for poppler would otherwise stall every other test's tasks.
 func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+        // A queue of its own: the global queue is as wide as the cores, and blocking it stalls the server's queues too.
+        DispatchQueue(label: "off-pool").async { continuation.resume(with: Result { try body() }) }
     }
 }
 
