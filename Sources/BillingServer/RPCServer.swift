@@ -36,6 +36,13 @@ public final class RPCServer: Sendable {
     private let logger: Logger
     let metrics = ServerMetrics()
     private let acceptQueue = DispatchQueue(label: "billing.accept")
+    /// The serial queues every connection's queue runs on, assigned in turn: at most one thread each.
+    /// A queue of its own per connection let connection churn grow the process to hundreds of threads;
+    /// Dispatch's global pool, as wide as the cores, would queue every call behind a flood of connections.
+    /// Two loops per core bound the threads and let the system share the cores among them.
+    private let loops: [DispatchQueue] = (0..<max(4, 2 * sysconf(Int32(_SC_NPROCESSORS_ONLN)))).map {
+        DispatchQueue(label: "billing.loop.\($0)")
+    }
     private let state = Mutex(State())
     private let listener = Listener()
     private let stopped = Mutex<[CheckedContinuation<Void, Never>]?>([])
@@ -132,7 +139,8 @@ public final class RPCServer: Sendable {
             let id = state.nextConnectionID
             state.nextConnectionID += 1
             let connection = ServerConnection(
-                id: id, fileDescriptor: fd, router: router, configuration: configuration, metrics: metrics, logger: logger
+                id: id, fileDescriptor: fd, loop: loops[Int(id % UInt64(loops.count))], router: router, configuration: configuration,
+                metrics: metrics, logger: logger
             ) { [weak self] closed in self?.forget(closed) }
             let refusal: RPCError? =
                 if state.isShuttingDown {

@@ -21,12 +21,13 @@ final class ServerConnection: CallTransport, @unchecked Sendable {
     private var lastActivity = ContinuousClock.now
     private var idleTimer: (any DispatchSourceTimer)?
 
+    /// - Parameter loop: the serial queue this connection's own queue runs on (see `RPCServer.loops`).
     init(
-        id: UInt64, fileDescriptor: Int32, router: Router, configuration: ServerConfiguration,
+        id: UInt64, fileDescriptor: Int32, loop: DispatchQueue, router: Router, configuration: ServerConfiguration,
         metrics: ServerMetrics, logger: Logger, onClosed: @escaping @Sendable (ServerConnection) -> Void
     ) {
         self.id = id
-        let queue = DispatchQueue(label: "billing.connection.\(id)")
+        let queue = DispatchQueue(label: "billing.connection.\(id)", target: loop)
         self.channel = FrameChannel(
             fileDescriptor: fileDescriptor, queue: queue,
             maxFramePayloadBytes: configuration.limits.maxFramePayloadBytes,

@@ -84,30 +84,54 @@ struct HostileEnvelopeTests {
     }
 }
 
-/// Peers that come and go: the server must notice every close, however it arrives.
-@Suite("Peers that leave at once")
-struct ShortLivedPeerTests {
-    @Test func aPeerThatSendsThePrefaceAndClosesAtOnceIsAlwaysNoticed() async throws {
-        let server = try TestServer()
-        let cycles = 20_000
+/// Connection churn against a real `billingd` in a process of its own, so that its threads and open
+/// descriptors can be counted, and so that the churn does not crowd the other tests' servers.
+@Suite("Connection churn against billingd")
+struct ConnectionChurnTests {
+    /// Connects, sends `bytes`, and closes, `count` times on each of `workers` threads of their own.
+    static func churn(_ socketPath: String, workers: Int, count: Int, sending bytes: [UInt8], closing: @escaping @Sendable (Int32, Int) -> Void) async {
         await withTaskGroup(of: Void.self) { group in
-            for _ in 0..<4 {
+            for _ in 0..<workers {
                 group.addTask {
                     await offPool {
-                        for index in 0..<cycles / 4 {
-                            guard let fd = try? UnixSocket.connect(path: server.socketPath) else { continue }
-                            _ = UnixSocket.writeSome(fd, ConnectionPreface.bytes(), from: 0)
-                            if index % 3 == 1 { usleep(UInt32(index % 200)) }
-                            if index % 3 == 2 { shutdown(fd, Int32(SHUT_WR)); usleep(50) }
-                            close(fd)
+                        for index in 0..<count {
+                            guard let fd = try? UnixSocket.connect(path: socketPath) else { continue }
+                            _ = UnixSocket.writeSome(fd, bytes, from: 0)
+                            closing(fd, index)
                         }
                     }
                 }
             }
         }
-        // Every one of them closed its end: none may linger until the idle timeout.
-        try await eventually { server.server.openConnectionCount == 0 }
-        #expect(server.server.openConnectionCount == 0, "\(server.server.openConnectionCount) of \(cycles) connections still open")
-        await server.stop()
+    }
+
+    @Test func aPeerThatSendsThePrefaceAndClosesAtOnceIsAlwaysNoticed() async throws {
+        let daemon = try await Daemon.start()
+        let baseline = daemon.openDescriptors
+        // Closes of every shape: at once, after a moment, after shutting down the write side first.
+        await Self.churn(daemon.socketPath, workers: 4, count: 5_000, sending: ConnectionPreface.bytes()) { fd, index in
+            if index % 3 == 1 { usleep(UInt32(index % 200)) }
+            if index % 3 == 2 { shutdown(fd, Int32(SHUT_WR)); usleep(50) }
+            close(fd)
+        }
+        // Every peer closed its end: none of the server's ends may linger until the idle timeout.
+        try await eventually { daemon.openDescriptors <= baseline }
+        #expect(daemon.openDescriptors <= baseline, "\(daemon.openDescriptors - baseline) of 20,000 connections still open")
+        await daemon.stop()
+    }
+
+    @Test func tenThousandConnectionsComingAndGoingKeepTheThreadsFew() async throws {
+        let daemon = try await Daemon.start()
+        let before = daemon.threads
+        var peak = before
+        let request = ConnectionPreface.bytes()
+            + Frame(streamID: 1, type: .request, payload: RequestEnvelope(service: "grpc.health.v1.Health", method: "Check", payload: []).wireBytes()).encoded
+        for _ in 0..<10 {
+            await Self.churn(daemon.socketPath, workers: 4, count: 250, sending: request) { fd, _ in close(fd) }
+            peak = max(peak, daemon.threads)
+        }
+        // Before connections ran on loops, this reached 140 to 260 threads; now a few dozen at most.
+        #expect(peak - before < 48, "threads: \(before) before, \(peak) at the peak")
+        await daemon.stop()
     }
 }

@@ -4,6 +4,7 @@ import Dispatch
 import Foundation
 import Logging
 import Synchronization
+import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -209,4 +210,50 @@ final class RawPeer: @unchecked Sendable {
 
 func response(_ frame: Frame) throws -> ResponseEnvelope {
     try ResponseEnvelope(wireBytes: frame.payload)
+}
+
+/// `billingd` itself, built beside the tests, started in a process of its own on a temporary socket and
+/// database, for what only a separate process shows (its threads, its open descriptors).
+final class Daemon: Sendable {
+    let directory: String
+    let socketPath: String
+    let process: Process
+
+    static func start() async throws -> Daemon {
+        // The test bundle and billingd are built into the same folder (.build/debug).
+        let folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        var binary = folder.appendingPathComponent("billingd")
+        while !FileManager.default.fileExists(atPath: binary.path), binary.pathComponents.count > 2 {
+            binary = binary.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("billingd")
+        }
+        try #require(FileManager.default.isExecutableFile(atPath: binary.path), "billingd is not built beside the tests: run swift build first")
+        let directory = TestServer.makeTemporaryDirectory()
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = [
+            "--socket", directory + "/billingd.sock", "--database", directory + "/billing.sqlite3", "--metrics-socket", "",
+            "--log-level", "error", "--seller-name", "Test Seller", "--seller-address", "1 Test Street", "--seller-tax-id", "TEST",
+            "--invoice-number-prefix", "TEST",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let daemon = Daemon(directory: directory, process: process)
+        try await eventually { FileManager.default.fileExists(atPath: daemon.socketPath) }
+        return daemon
+    }
+
+    private init(directory: String, process: Process) {
+        self.directory = directory
+        self.socketPath = directory + "/billingd.sock"
+        self.process = process
+    }
+
+    var threads: Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.processIdentifier)/task").count) ?? 0 }
+    var openDescriptors: Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.processIdentifier)/fd").count) ?? 0 }
+
+    func stop() async {
+        process.terminate()
+        await offPool { self.process.waitUntilExit() }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
 }
