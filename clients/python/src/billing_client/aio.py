@@ -83,6 +83,8 @@ class AsyncChannel:
                        metadata: Sequence[tuple[str, str]]) -> bytes:
         await self._acquire_slot(deadline)
         try:
+            if deadline <= time.monotonic():
+                raise deadline_exceeded()  # nothing is sent once the deadline has passed
             events: asyncio.Queue[Event] = asyncio.Queue()
             connection, stream_id = self._pool.start_call(
                 self._sink(events), service, method, payload, deadline - time.monotonic(), metadata)

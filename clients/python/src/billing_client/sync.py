@@ -72,6 +72,8 @@ class Channel:
         if not self._slots.acquire(timeout=max(0.0, deadline - time.monotonic())):
             raise deadline_exceeded()
         try:
+            if deadline <= time.monotonic():
+                raise deadline_exceeded()  # nothing is sent once the deadline has passed
             events: queue.Queue[Event] = queue.Queue()
             connection, stream_id = self._pool.start_call(
                 events.put, service, method, payload, deadline - time.monotonic(), metadata)
