@@ -55,7 +55,8 @@ class ServerStream(Generic[Reply]):
     """The messages of one server-streaming call, in order; iterate it from one thread.
 
     Iteration ends when the server ends the call with OK, and raises RpcError when it ends otherwise
-    (the deadline included). `cancel()`, or leaving a `with` block early, sends CANCEL.
+    (the deadline included). `cancel()`, or leaving a `with` block early, sends CANCEL. Like a file,
+    close a stream you stop reading: until then it holds a call slot and the server keeps the call.
     """
 
     def __init__(self, connection: Connection, stream_id: int, events: queue.Queue[Event],
@@ -114,12 +115,6 @@ class ServerStream(Generic[Reply]):
                  traceback: TracebackType | None) -> None:
         self.cancel()
 
-    def __del__(self) -> None:
-        # An abandoned stream must not hold its server-side call (and its credit) until the deadline.
-        try:
-            self.cancel()
-        except Exception:
-            pass
 
 
 Starter = Callable[[Callable[[Event], None], int], Awaitable[tuple[Connection, int, float]]]
@@ -167,7 +162,10 @@ class AsyncServerStream(Generic[Reply]):
                 self._done = True
                 raise
         try:
-            event = await asyncio.wait_for(self._events.get(), max(0.0, self._deadline - time.monotonic()))
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+            # arrives as the event does, and the task would keep watching.
+            async with asyncio.timeout_at(self._deadline):
+                event = await self._events.get()
         except TimeoutError:
             self._cancel_now()
             raise deadline_exceeded() from None

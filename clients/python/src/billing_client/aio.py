@@ -64,7 +64,8 @@ class AsyncChannel:
 
     async def _acquire_slot(self, deadline: float) -> None:
         try:
-            await asyncio.wait_for(self._slots.acquire(), max(0.0, deadline - time.monotonic()))
+            async with asyncio.timeout_at(deadline):
+                await self._slots.acquire()
         except TimeoutError:
             raise deadline_exceeded() from None
 
@@ -89,7 +90,8 @@ class AsyncChannel:
             connection, stream_id = self._pool.start_call(
                 self._sink(events), service, method, payload, deadline - time.monotonic(), metadata)
             try:
-                outcome = await asyncio.wait_for(events.get(), max(0.0, deadline - time.monotonic()))
+                async with asyncio.timeout_at(deadline):  # loop.time() is time.monotonic()
+                    outcome = await events.get()
             except TimeoutError:
                 connection.cancel(stream_id)
                 raise deadline_exceeded() from None
