@@ -1,20 +1,32 @@
 # The two commands a fresh Debian machine needs (as root): `make run` and `make test`.
 # Each first installs the Debian packages the build and the tests use, if any is missing.
 
-DEBIAN_PACKAGES := libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler poppler-utils
+DEBIAN_PACKAGES := libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler poppler-utils python3 python3-venv
 SWIFT ?= swift
+PYTHON ?= python3
+PYTHON_VENV := .build/python-venv
 
-.PHONY: run test deps build release bench generate
+.PHONY: run test test-python deps build release bench generate generate-python
 
 ## Starts billingd on its embedded defaults: data/billing.sqlite3 and data/billingd.sock.
 run: deps
 	$(SWIFT) build --product billingd
 	.build/debug/billingd
 
-## Runs the whole test suite.
+## Runs the whole test suite: Swift, then the Python client against the debug billingd.
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	$(MAKE) test-python
+
+## The Python client (clients/python): installs it into a venv as a user would (pip install clients/python),
+## type-checks it with mypy --strict, and runs its pytest suite against a real billingd.
+test-python: deps
+	$(SWIFT) build --product billingd
+	$(PYTHON) -m venv $(PYTHON_VENV)
+	$(PYTHON_VENV)/bin/pip install --quiet --disable-pip-version-check './clients/python[dev]'
+	cd clients/python && ../../$(PYTHON_VENV)/bin/mypy --strict
+	cd clients/python && BILLINGD=$(CURDIR)/.build/debug/billingd ../../$(PYTHON_VENV)/bin/pytest -q
 
 ## Installs missing Debian packages (apt-get update first, once).
 deps:
@@ -30,9 +42,14 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-## Regenerates the committed protobuf-c and Swift code from proto/.
-generate: deps
+## Regenerates the committed protobuf-c, Swift and Python code from proto/.
+generate: deps generate-python
 	bash proto/generate.sh
+
+generate-python:
+	$(PYTHON) -m venv $(PYTHON_VENV)
+	$(PYTHON_VENV)/bin/pip install --quiet --disable-pip-version-check './clients/python[dev]'
+	$(PYTHON_VENV)/bin/python clients/python/generate.py
 
 ## Our figures beside their baselines (release builds; a few minutes). docs/PERFORMANCE.md keeps the latest.
 bench: deps
