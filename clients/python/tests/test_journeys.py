@@ -245,3 +245,21 @@ def test_paging_through_invoices_and_charges(client: Client) -> None:
         if not token:
             break
     assert sorted(i.total.amount_minor for i in invoices) == [100, 200, 300, 400, 500]
+
+
+def test_watch_wallet_reports_an_auto_recharge_after_the_debit_that_triggers_it(client: Client) -> None:
+    account = chargeable_account(client)
+    client.billing.add_balance(billing_pb2.AddBalanceRequest(
+        idempotency_key=key(), account_id=account.id, amount=usd(1000)))
+    client.billing.configure_auto_recharge(billing_pb2.ConfigureAutoRechargeRequest(
+        idempotency_key=key(), account_id=account.id, enabled=True, recharge_amount=usd(1000),
+        threshold=usd(500)))
+    with client.billing.watch_wallet(billing_pb2.WatchWalletRequest(account_id=account.id), timeout=10) as events:
+        assert next(events).kind == Kind.KIND_SNAPSHOT
+        debit = client.billing.record_usage(billing_pb2.RecordUsageRequest(
+            account_id=account.id, usage_id="ai-1", category="ai-tokens", amount=usd(600)))
+        assert debit.transaction.balance_after == usd(400)  # the reply comes before the recharge
+        kinds = [Kind.Name(next(events).kind) for _ in range(4)]
+    assert kinds == ["KIND_BALANCE_CHANGED", "KIND_RECHARGE_STARTED", "KIND_BALANCE_CHANGED",
+                     "KIND_RECHARGE_SUCCEEDED"]
+    assert wait_for_no_recharge_in_flight(client, account.id).balance == usd(1400)
