@@ -109,9 +109,10 @@ class Connection:
             try:
                 self._sock.sendall(data)
             except OSError:
+                # This REQUEST did not get through whole, so it did not run: it goes to a new connection.
+                # The calls already sent may have run.
                 self._forget(stream_id)
-                self._fail_all(RpcError.local(StatusCode.UNAVAILABLE, "the connection to billingd closed",
-                                              did_not_run=True))
+                self._fail_all(RpcError.local(StatusCode.UNAVAILABLE, "the connection to billingd closed"))
                 raise ConnectionNotUsable() from None
         return stream_id
 

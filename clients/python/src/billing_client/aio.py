@@ -89,16 +89,17 @@ class AsyncChannel:
             events: asyncio.Queue[Event] = asyncio.Queue()
             connection, stream_id = self._pool.start_call(
                 self._sink(events), service, method, payload, deadline - time.monotonic(), metadata)
+            outcome: Event = b""
             try:
                 async with asyncio.timeout_at(deadline):  # loop.time() is time.monotonic()
-                    outcome = await events.get()
+                    while not isinstance(outcome, Outcome):  # a DATA frame on a unary call is ignored
+                        outcome = await events.get()
             except TimeoutError:
                 connection.cancel(stream_id)
                 raise deadline_exceeded() from None
             except asyncio.CancelledError:
                 connection.cancel(stream_id)
                 raise
-            assert isinstance(outcome, Outcome), "a unary call gets no DATA"
             if outcome.error is not None:
                 raise outcome.error
             return outcome.payload
@@ -133,8 +134,17 @@ class AsyncChannel:
 class AsyncClient:
     """billingd's services over one AsyncChannel: `client.billing` and `client.health`."""
 
-    def __init__(self, socket_path: str, **channel_options: float | int) -> None:
-        self.channel = AsyncChannel(socket_path, **channel_options)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        socket_path: str,
+        *,
+        default_timeout: float = DEFAULT_TIMEOUT,
+        stream_window: int = DEFAULT_STREAM_WINDOW,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        max_calls_in_flight: int = MAX_CALLS_PER_CONNECTION,
+    ) -> None:
+        self.channel = AsyncChannel(socket_path, default_timeout=default_timeout, stream_window=stream_window,
+                                    max_frame_bytes=max_frame_bytes, max_calls_in_flight=max_calls_in_flight)
         self.billing = AsyncBillingServiceClient(self.channel)
         self.health = AsyncHealthClient(self.channel)
 

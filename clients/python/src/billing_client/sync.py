@@ -77,12 +77,13 @@ class Channel:
             events: queue.Queue[Event] = queue.Queue()
             connection, stream_id = self._pool.start_call(
                 events.put, service, method, payload, deadline - time.monotonic(), metadata)
-            try:
-                outcome = events.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                connection.cancel(stream_id)
-                raise deadline_exceeded() from None
-            assert isinstance(outcome, Outcome), "a unary call gets no DATA"
+            outcome: Event = b""
+            while not isinstance(outcome, Outcome):  # a DATA frame on a unary call is ignored
+                try:
+                    outcome = events.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    connection.cancel(stream_id)
+                    raise deadline_exceeded() from None
             if outcome.error is not None:
                 raise outcome.error
             return outcome.payload
@@ -115,12 +116,21 @@ class Channel:
 class Client:
     """billingd's services over one Channel: `client.billing` and `client.health`.
 
-    >>> with Client("data/billingd.sock") as client:
-    ...     client.health.check(health_pb2.HealthCheckRequest()).status == SERVING
+        with Client("data/billingd.sock") as client:
+            account = client.billing.get_account(billing_pb2.GetAccountRequest(account_id=...)).account
     """
 
-    def __init__(self, socket_path: str, **channel_options: float | int) -> None:
-        self.channel = Channel(socket_path, **channel_options)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        socket_path: str,
+        *,
+        default_timeout: float = DEFAULT_TIMEOUT,
+        stream_window: int = DEFAULT_STREAM_WINDOW,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        max_calls_in_flight: int = MAX_CALLS_PER_CONNECTION,
+    ) -> None:
+        self.channel = Channel(socket_path, default_timeout=default_timeout, stream_window=stream_window,
+                               max_frame_bytes=max_frame_bytes, max_calls_in_flight=max_calls_in_flight)
         self.billing = BillingServiceClient(self.channel)
         self.health = HealthClient(self.channel)
 
