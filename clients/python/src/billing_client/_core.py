@@ -217,7 +217,9 @@ class Connection:
         sink = self._take(stream_id)
         if sink is None:
             return
-        self._send(cancel_frame(stream_id))
+        # Sent from another thread: the reader never waits to write, or a peer that stopped reading us
+        # while we wait would never be read again (§16, rule 8).
+        threading.Thread(target=self._send, args=(cancel_frame(stream_id),), daemon=True).start()
         sink(Outcome(RpcError.local(
             StatusCode.RESOURCE_EXHAUSTED,
             f"billingd sent a {length}-byte frame, over this client's {self._max_frame_bytes}-byte limit",
