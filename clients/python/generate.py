@@ -133,7 +133,7 @@ def services_module(files: descriptor_pb2.FileDescriptorSet) -> str:
     for file in files.file:
         comments = comments_by_path(file)
         for service_index, service in enumerate(file.service):
-            methods = []
+            methods: list[Method] = []
             for method_index, method in enumerate(service.method):
                 own = comments.get((6, service_index, 2, method_index), "")
                 request = method.input_type.lstrip(".")
@@ -177,7 +177,11 @@ def docstring(paragraphs: list[str], indent: str) -> str:
     return f'{indent}"""{body.lstrip()}\n{indent}"""\n'
 
 
-def client_class(full_name: str, service: str, methods: list, asynchronous: bool) -> str:
+# One rpc: its descriptor, the Python types of its request and reply, and its docstring's paragraphs.
+Method = tuple[descriptor_pb2.MethodDescriptorProto, str, str, list[str]]
+
+
+def client_class(full_name: str, service: str, methods: list[Method], asynchronous: bool) -> str:
     class_name = ("Async" if asynchronous else "") + service + "Client"
     channel_type = "AsyncCallable" if asynchronous else "SyncCallable"
     summary = (f"The {full_name} service over one {'asyncio ' if asynchronous else ''}channel. "

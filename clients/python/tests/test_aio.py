@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
 import time
+from pathlib import Path
 
 import pytest
 from conftest import CARD_OK, Billingd, card, key, usd
+from fakes import FakeServer, read_frame
 
 from billing_client import AsyncClient, RpcError, StatusCode, billing_pb2, health_pb2
 
@@ -98,3 +102,35 @@ def test_async_errors_deadlines_and_task_cancellation(billingd: Billingd) -> Non
             await last.cancel()
 
     asyncio.run(scenario())
+
+
+def test_cancelling_the_task_of_a_unary_call_sends_cancel(tmp_path: Path) -> None:
+    frames: list[tuple[int, int]] = []
+    got_cancel = threading.Event()
+
+    def serve(conn: socket.socket, _number: int) -> None:
+        """Answers nothing; records the client's frames until its CANCEL."""
+        conn.sendall(b"BRPC\x00\x01\x00\x00")
+        conn.recv(8, socket.MSG_WAITALL)
+        for _ in range(2):
+            kind, stream_id, _payload = read_frame(conn)
+            frames.append((kind, stream_id))
+        got_cancel.set()
+        conn.close()
+
+    server = FakeServer(tmp_path / "fake.sock", serve)
+
+    async def scenario() -> None:
+        async with AsyncClient(server.path) as client:
+            call = asyncio.create_task(client.health.check(health_pb2.HealthCheckRequest(), timeout=30))
+            await asyncio.sleep(0.2)
+            call.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await call
+
+    try:
+        asyncio.run(scenario())
+        assert got_cancel.wait(5)
+        assert frames == [(1, 1), (4, 1)]  # REQUEST, then CANCEL on the same stream
+    finally:
+        server.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import signal
 import socket
-import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Billingd, chargeable_account, key, new_account, usd
+from fakes import FakeServer, read_frame, write_frame
 
 from billing_client import Channel, Client, RpcError, StatusCode, billing_pb2, envelope_pb2, health_pb2
 
@@ -165,38 +165,6 @@ def test_more_calls_than_the_server_takes_per_connection_wait_for_a_slot(billing
 # --- fakes: what billingd itself never sends -------------------------------------------------------
 
 
-class FakeServer:
-    """A Unix socket whose connections are handed to `serve`, one thread each."""
-
-    def __init__(self, path: Path, serve: Callable[[socket.socket, int], None]) -> None:
-        self.path = str(path)
-        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._listener.bind(self.path)
-        self._listener.listen(8)
-        self._listener.settimeout(0.2)
-        self._serve = serve
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        number = 0
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn, number), daemon=True).start()
-            number += 1
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._listener.close()
-
-
 @pytest.fixture
 def fake_server(tmp_path: Path) -> Iterator[Callable[[Callable[[socket.socket, int], None]], FakeServer]]:
     servers: list[FakeServer] = []
@@ -208,17 +176,6 @@ def fake_server(tmp_path: Path) -> Iterator[Callable[[Callable[[socket.socket, i
     yield make
     for server in servers:
         server.close()
-
-
-def read_frame(conn: socket.socket) -> tuple[int, int, bytes]:
-    header = conn.recv(10, socket.MSG_WAITALL)
-    length, stream_id, kind, _flags = struct.unpack(">IIBB", header)
-    payload = conn.recv(length, socket.MSG_WAITALL) if length else b""
-    return kind, stream_id, payload
-
-
-def write_frame(conn: socket.socket, kind: int, stream_id: int, payload: bytes) -> None:
-    conn.sendall(struct.pack(">IIBB", len(payload), stream_id, kind, 0) + payload)
 
 
 def test_a_server_that_does_not_speak_the_protocol_is_unavailable(fake_server: Callable[..., FakeServer]) -> None:
