@@ -140,6 +140,25 @@ def test_goaway_on_shutdown_then_the_client_reconnects(own_billingd: Billingd) -
         assert again.id == account.id
 
 
+def test_an_idle_connection_told_goaway_is_replaced_on_the_next_call(tmp_path: Path) -> None:
+    server = Billingd(tmp_path)
+    server.start("--idle-timeout-seconds", "1")
+    try:
+        with Client(server.socket_path) as client:
+            account = new_account(client)
+            first_connection = client.channel._pool.connection()
+            # The idle check runs every quarter of the timeout: GOAWAY comes 1 to 1.25 s after the last frame.
+            deadline = time.monotonic() + 5
+            while first_connection.accepting and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not first_connection.accepting, "no GOAWAY after 5 s idle"
+            again = client.billing.get_account(billing_pb2.GetAccountRequest(account_id=account.id)).account
+            assert again.id == account.id
+            assert client.channel._pool.connection() is not first_connection
+    finally:
+        server.stop()
+
+
 def test_more_calls_than_the_server_takes_per_connection_wait_for_a_slot(billingd: Billingd) -> None:
     """300 open streams on one channel: the last 44 wait for a slot, and start as the first ones end."""
     with Client(billingd.socket_path) as client:
