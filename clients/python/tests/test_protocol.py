@@ -287,3 +287,36 @@ def test_a_deadline_sends_cancel_to_a_server_that_does_not_answer(fake_server: C
         assert 0.25 < time.monotonic() - started < 2
     assert cancelled.wait(5)
     assert frames == [(1, 1), (4, 1)]  # REQUEST, then CANCEL on the same stream
+
+
+def test_another_thread_can_cancel_a_unary_call(fake_server: Callable[..., FakeServer]) -> None:
+    frames: list[tuple[int, int]] = []
+    got_cancel = threading.Event()
+
+    def serve(conn: socket.socket, _number: int) -> None:
+        conn.sendall(b"BRPC\x00\x01\x00\x00")
+        conn.recv(8, socket.MSG_WAITALL)
+        for _ in range(2):
+            kind, stream_id, _payload = read_frame(conn)
+            frames.append((kind, stream_id))
+        got_cancel.set()
+        conn.close()
+
+    server = fake_server(serve)
+    with Client(server.path) as client:
+        call = client.channel.start_unary("grpc.health.v1.Health", "Check", health_pb2.HealthCheckRequest(),
+                                          health_pb2.HealthCheckResponse, timeout=30)
+        threading.Timer(0.2, call.cancel).start()
+        with pytest.raises(RpcError) as caught:
+            call.result()
+        assert caught.value.code == StatusCode.CANCELLED
+        assert call.done() and not call.cancel()
+    assert got_cancel.wait(5)
+    assert frames == [(1, 1), (4, 1)]
+
+
+def test_a_started_unary_call_returns_its_reply(client: Client) -> None:
+    call = client.channel.start_unary("grpc.health.v1.Health", "Check", health_pb2.HealthCheckRequest(),
+                                      health_pb2.HealthCheckResponse)
+    assert call.result().status == health_pb2.HealthCheckResponse.SERVING
+    assert call.done() and not call.cancel()

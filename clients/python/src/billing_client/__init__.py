@@ -10,7 +10,7 @@ from billing_client._errors import RpcError, StatusCode
 from billing_client._generated.billing.rpc.v1 import envelope_pb2
 from billing_client._generated.billing.v1 import billing_pb2
 from billing_client._generated.grpc.health.v1 import health_pb2
-from billing_client._streams import AsyncServerStream, ServerStream
+from billing_client._streams import AsyncServerStream, ServerStream, UnaryCall
 from billing_client.aio import AsyncChannel, AsyncClient
 from billing_client.sync import Channel, Client
 
@@ -23,6 +23,7 @@ __all__ = [
     "RpcError",
     "ServerStream",
     "StatusCode",
+    "UnaryCall",
     "billing_pb2",
     "envelope_pb2",
     "health_pb2",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import queue
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -49,6 +50,64 @@ class _FlowControl:
             return 0
         granted, self.unacknowledged = self.unacknowledged, 0
         return granted
+
+
+class UnaryCall(Generic[Reply]):
+    """A unary call in flight that another thread may cancel (Channel.start_unary): like grpcio's
+    future. `result()` waits for the reply; `cancel()` sends CANCEL and makes `result()` raise
+    CANCELLED. Sent once: a call that can be cancelled is never retried."""
+
+    def __init__(self, connection: Connection, stream_id: int, events: queue.Queue[Event],
+                 reply_type: type[Reply], deadline: float, on_end: Callable[[], None]) -> None:
+        self._connection = connection
+        self._stream_id = stream_id
+        self._events = events
+        self._reply_type = reply_type
+        self._deadline = deadline
+        self._on_end = on_end
+        self._lock = threading.Lock()
+        self._outcome: Outcome | None = None
+
+    def result(self) -> Reply:
+        """The reply; raises RpcError if the call failed, was cancelled or passed its deadline."""
+        outcome = self._wait()
+        if outcome.error is not None:
+            raise outcome.error
+        return decode(self._reply_type, outcome.payload)
+
+    def cancel(self) -> bool:
+        """Cancels the call unless it already ended; returns whether it did."""
+        cancelled = RpcError.local(StatusCode.CANCELLED, "the call was cancelled by the client")
+        return self._settle(Outcome(cancelled), send_cancel=True)
+
+    def done(self) -> bool:
+        with self._lock:
+            return self._outcome is not None
+
+    def _wait(self) -> Outcome:
+        while True:
+            with self._lock:
+                if self._outcome is not None:
+                    return self._outcome
+            try:
+                event = self._events.get(timeout=max(0.0, self._deadline - time.monotonic()))
+            except queue.Empty:
+                self._settle(Outcome(deadline_exceeded()), send_cancel=True)
+                continue
+            if isinstance(event, Outcome):
+                self._settle(event)
+
+    def _settle(self, outcome: Outcome, send_cancel: bool = False) -> bool:
+        """Records how the call ended, once; returns False if it had ended already."""
+        with self._lock:
+            if self._outcome is not None:
+                return False
+            self._outcome = outcome
+        if send_cancel:  # before result() can return, so that CANCEL precedes whatever the caller does next
+            self._connection.cancel(self._stream_id)
+        self._events.put(outcome)  # wakes a thread waiting in result()
+        self._on_end()
+        return True
 
 
 class ServerStream(Generic[Reply]):

@@ -20,7 +20,7 @@ from billing_client._frames import (
     MAX_STREAM_WINDOW,
 )
 from billing_client._generated._services import BillingServiceClient, HealthClient
-from billing_client._streams import ServerStream, decode, deadline_exceeded
+from billing_client._streams import ServerStream, UnaryCall, decode, deadline_exceeded
 
 Reply = TypeVar("Reply", bound=Message)
 
@@ -89,6 +89,22 @@ class Channel:
             return outcome.payload
         finally:
             self._slots.release()
+
+    def start_unary(self, service: str, method: str, request: Message, reply_type: type[Reply], *,
+                    timeout: float | None = None,
+                    metadata: Sequence[tuple[str, str]] = ()) -> UnaryCall[Reply]:
+        """Sends a unary call now and returns it, for another thread to cancel (`UnaryCall.cancel()`)."""
+        deadline = time.monotonic() + (self.default_timeout if timeout is None else timeout)
+        if not self._slots.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise deadline_exceeded()
+        events: queue.Queue[Event] = queue.Queue()
+        try:
+            connection, stream_id = self._pool.start_call(
+                events.put, service, method, request.SerializeToString(), deadline - time.monotonic(), metadata)
+        except BaseException:
+            self._slots.release()
+            raise
+        return UnaryCall(connection, stream_id, events, reply_type, deadline, self._slots.release)
 
     def server_stream(self, service: str, method: str, request: Message, reply_type: type[Reply], *,
                       timeout: float | None = None,
