@@ -1,12 +1,14 @@
 # The two commands a fresh Debian machine needs (as root): `make run` and `make test`.
 # Each first installs the Debian packages the build and the tests use, if any is missing.
 
-DEBIAN_PACKAGES := libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler poppler-utils libhpdf-dev fonts-dejavu-core
+DEBIAN_PACKAGES := libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler poppler-utils libhpdf-dev fonts-dejavu-core python3 python3-venv
 # proto/generate_swift.py reads protoc-c's descriptor set with it (the staleness test regenerates).
 PYTHON_PROTOBUF_VERSION := 7.36.2
 SWIFT ?= swift
+PYTHON ?= python3
+PYTHON_VENV := .build/python-venv
 
-.PHONY: run test deps build release bench generate
+.PHONY: run test test-python deps build release bench generate generate-python
 
 # DEVELOPMENT ONLY: a seller identity that says on every invoice that it is not real. billingd has no
 # default seller in code; production passes its own flags (docs/OPERATIONS.md).
@@ -22,10 +24,20 @@ run: deps
 	$(SWIFT) build --product billingd
 	.build/debug/billingd $(DEV_SELLER_FLAGS)
 
-## Runs the whole test suite.
+## Runs the whole test suite: Swift, then the Python client against the debug billingd.
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	$(MAKE) test-python
+
+## The Python client (clients/python): installs it into a venv as a user would (pip install clients/python),
+## type-checks it with mypy --strict, and runs its pytest suite against a real billingd.
+test-python: deps
+	$(SWIFT) build --product billingd
+	$(PYTHON) -m venv $(PYTHON_VENV)
+	$(PYTHON_VENV)/bin/pip install --quiet --disable-pip-version-check './clients/python[dev]'
+	cd clients/python && ../../$(PYTHON_VENV)/bin/mypy --strict
+	cd clients/python && BILLINGD=$(CURDIR)/.build/debug/billingd ../../$(PYTHON_VENV)/bin/pytest -q
 
 ## Installs missing Debian packages (apt-get update first, once) and the pinned Python protobuf package.
 deps:
@@ -45,9 +57,14 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-## Regenerates the committed protobuf-c and Swift code from proto/.
-generate: deps
+## Regenerates the committed protobuf-c, Swift and Python code from proto/.
+generate: deps generate-python
 	bash proto/generate.sh
+
+generate-python:
+	$(PYTHON) -m venv $(PYTHON_VENV)
+	$(PYTHON_VENV)/bin/pip install --quiet --disable-pip-version-check './clients/python[dev]'
+	$(PYTHON_VENV)/bin/python clients/python/generate.py
 
 ## Our figures beside their baselines (release builds; a few minutes). docs/PERFORMANCE.md keeps the latest.
 bench: deps
