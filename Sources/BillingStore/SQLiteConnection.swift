@@ -37,7 +37,10 @@ final class SQLiteConnection: @unchecked Sendable {
     }
 
     /// Opens and configures the connection; must run on `queue`.
-    init(path: String, role: Role, busyTimeoutMilliseconds: Int32, statementCacheCapacity: Int, queue: DispatchQueue) throws {
+    init(
+        path: String, role: Role, vfsName: String?, busyTimeoutMilliseconds: Int32, statementCacheCapacity: Int,
+        queue: DispatchQueue
+    ) throws {
         dispatchPrecondition(condition: .onQueue(queue))
         self.queue = queue
         self.statementCacheCapacity = statementCacheCapacity
@@ -48,7 +51,7 @@ final class SQLiteConnection: @unchecked Sendable {
         case .writer: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         case .reader: SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
         }
-        let result = sqlite3_open_v2(path, &handle, flags, nil)
+        let result = sqlite3_open_v2(path, &handle, flags, vfsName)
         guard result == SQLITE_OK, let handle else {
             let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             throw StoreError(.sqlite, resultCode: result, operation: "open the database as \(role)", message: message)

@@ -39,6 +39,9 @@ public final class Store: Sendable {
         /// Permission bits of the database file and its WAL and shared-memory files, whatever the umask:
         /// the file holds billing addresses and gateway tokens, so nobody else may read it.
         public var fileMode: mode_t = 0o600
+        /// The SQLite VFS every connection opens the file through, by its registered name; nil is SQLite's
+        /// default (the unix VFS). Tests name a VFS that fails writes and fsyncs on cue (`CSQLiteFaults`).
+        public var vfsName: String? = nil
 
         public init() {}
 
@@ -186,7 +189,8 @@ extension SQLiteConnection {
                 continuation.resume(
                     with: Result {
                         try SQLiteConnection(
-                            path: path, role: role, busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds,
+                            path: path, role: role, vfsName: configuration.vfsName,
+                            busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds,
                             statementCacheCapacity: configuration.statementCacheCapacity, queue: queue)
                     })
             }
