@@ -30,6 +30,9 @@ final class SQLiteConnection: @unchecked Sendable {
     /// Read by the authorizer (a C function, so it gets a pointer rather than `self`); true while a caller's
     /// statement is prepared or run, so transaction control and the store's own pragmas are refused then.
     private let callerStatementIsActive: UnsafeMutablePointer<Bool>
+    /// The last error SQLite gave on this connection: when SQLite rolls a transaction back by itself,
+    /// the writer names its cause (a full disk, an I/O error) with it. Cleared by `forgetLastError`.
+    private(set) var lastError: StoreError?
 
     private struct StatementKey: Hashable {
         let sql: String
@@ -204,6 +207,11 @@ extension SQLiteConnection {
         return current != 0
     }
 
+    func forgetLastError() {
+        dispatchPrecondition(condition: .onQueue(queue))
+        lastError = nil
+    }
+
     /// Rolls back if a transaction is open; used on paths that are already failing, so its own failure is moot.
     func rollbackIfInTransaction() {
         if isInTransaction { _ = try? execute("ROLLBACK", [], origin: .store) }
@@ -358,9 +366,12 @@ extension SQLiteConnection {
                 operation, "transactions, savepoints and connection settings are the store's to control, not a statement's")
         }
         let code = sqlite3_extended_errcode(handle)
-        return StoreError(
+        let error = StoreError(
             .sqlite, resultCode: code & 0xFF == result & 0xFF ? code : result, operation: operation,
-            message: message ?? String(cString: sqlite3_errmsg(handle)))
+            message: message ?? String(cString: sqlite3_errmsg(handle)),
+            systemErrorNumber: sqlite3_system_errno(handle))
+        lastError = error
+        return error
     }
 
     /// The SQL text for an error: whitespace folded, long texts cut. Placeholders only, never values.
