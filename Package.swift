@@ -118,7 +118,7 @@ let package = Package(
             name: "BillingServiceTests",
             dependencies: [
                 "BillingService", "BillingClient", "BillingDomain", "BillingSandbox", "BillingStore", "BillingServer", "BillingProtos",
-                "InvoiceRendering",
+                "InvoiceRendering", "CSQLiteFaults",
             ],
             swiftSettings: strict
         ),
