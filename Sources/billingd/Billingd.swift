@@ -226,10 +226,12 @@ private func logStorageEvent(_ event: StoreEvent, to logger: Logger) {
         case .full: "disk full"
         default: "I/O error (\(error.resultCode))"
         }
-        logger.error("store writes are failing: \(cause); writes are refused until it is fixed, reads are still served", metadata: [
-            "cause": "\(cause)", "result_code": "\(error.resultCode)", "errno": "\(error.systemErrorNumber)",
-            "operation": "\(error.operation)", "sqlite_message": "\(error.message)",
-        ])
+        var metadata: Logger.Metadata = [
+            "cause": "\(cause)", "result_code": "\(error.resultCode)", "operation": "\(error.operation)",
+            "sqlite_message": "\(error.message)",
+        ]
+        if error.systemErrorNumber != 0 { metadata["errno"] = "\(error.systemErrorNumber)" }
+        logger.error("store writes are failing: \(cause); writes are refused until it is fixed, reads are still served", metadata: metadata)
     case .storageRecovered(let failedWrites):
         logger.notice("store writes succeed again", metadata: ["writes_refused_meanwhile": "\(failedWrites)"])
     }

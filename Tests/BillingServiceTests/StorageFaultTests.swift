@@ -73,6 +73,23 @@ struct StorageFaultEndToEndTests {
         }
     }
 
+    @Test func aFullDiskRefusesUsageWithStorageFullAndTheSameUsageIDSucceedsOnceSpaceReturns() async throws {
+        try await withFaultyService { service, disk in
+            let client = service.client
+            let accountID = try await client.readyAccount()
+            _ = try await client.addBalance(.init(idempotencyKey: key(), accountID: accountID, amount: usd(1_000)))
+            disk.failEveryWrite(with: 13)  // SQLITE_FULL
+            let usage = BillingV1.RecordUsageRequest(accountID: accountID, usageID: key(), category: "sms", amount: usd(300), description: "usage")
+            let refused = await rpcError { _ = try await client.recordUsage(usage) }
+            #expect(refused?.code == .resourceExhausted, "\(String(describing: refused))")
+            #expect(refused?.reason == "storage_full")
+            #expect(try await client.getWallet(.init(accountID: accountID)).wallet?.balance == usd(1_000))
+            disk.clear()
+            #expect(try await client.recordUsage(usage).replayed == false)
+            #expect(try await client.getWallet(.init(accountID: accountID)).wallet?.balance == usd(700))
+        }
+    }
+
     @Test func anIOErrorRefusesWritesWithStorageErrorAndTheServiceRecovers() async throws {
         try await withFaultyService { service, disk in
             let client = service.client
