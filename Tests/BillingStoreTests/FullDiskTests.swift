@@ -12,7 +12,7 @@ import Glibc
 struct FullDiskTests {
     @Test(
         "on a full tmpfs writes fail as a full disk, reads go on, and writes succeed again once space is freed",
-        .enabled(if: Tmpfs.canMount, "skipped: mounting a tmpfs needs root and a kernel that allows it here"))
+        .enabled(if: Tmpfs.canMount, "needs root and a kernel that lets this process mount a tmpfs"))
     func writesFailOnAFullFilesystemAndRecoverWhenSpaceIsFreed() async throws {
         try await Tmpfs.withMounted(sizeKiB: 8 * 1024) { directory in
             let events = EventLog()
