@@ -108,6 +108,7 @@ final class Writer: Sendable {
             // Nothing of this batch is durable, so every caller in it, whatever its body did, gets the error.
             connection.rollbackIfInTransaction()
             let storageFailure = (error as? StoreError).flatMap { $0.storageFault == nil ? nil : $0 }
+            if storageFailure != nil { overwriteUnindexedFrames() }
             let event = state.withLock { state in
                 state.statistics.transactionsFailed += 1
                 state.statistics.writesFailed += batch.count
@@ -138,6 +139,23 @@ final class Writer: Sendable {
         }
         for event in events { onEvent?(event) }
         for deliver in deliveries { deliver() }
+    }
+
+    /// When only the fsync of a COMMIT failed, the batch's WAL frames are in the file, complete with their
+    /// commit frame. SQLite never indexed them, so no reader sees them and the next commit writes over them;
+    /// but if the process died first, recovery would find them valid and replay a batch whose callers were
+    /// told it failed. So a commit of nothing (page 1 rewritten with the `user_version` it has) is written
+    /// over them at once. If that commit fails too, what recovery could replay is that page, unchanged.
+    /// Not counted in the statistics: it stores nothing.
+    private func overwriteUnindexedFrames() {
+        do {
+            try connection.execute("BEGIN IMMEDIATE", [], origin: .store)
+            let version = try connection.queryOne("PRAGMA user_version", [], origin: .store)?.int64(0) ?? 0
+            try connection.execute("PRAGMA user_version = \(version)", [], origin: .store)
+            try connection.execute("COMMIT", [], origin: .store)
+        } catch {
+            connection.rollbackIfInTransaction()
+        }
     }
 
     /// Counts writes the disk refused; returns `storageFailed` if they start an episode.

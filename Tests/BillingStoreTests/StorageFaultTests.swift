@@ -148,6 +148,41 @@ struct StorageFaultTests {
         }
     }
 
+    @Test(
+        "a crash after a failed fsync does not bring back the refused batch",
+        arguments: [FaultyDisk.Operation.sync, .write], [false, true])
+    func crashAfterAFailedCommitDoesNotReplayIt(operation: FaultyDisk.Operation, persistent: Bool) async throws {
+        try await withDatabasePath { path in
+            let disk = FaultyDisk()
+            defer { disk.unregister() }
+            let store = try await openTestStore(path) { disk.configure(&$0) }
+            try await store.write { tx in try tx.execute("INSERT INTO items(label) VALUES ('before')") }
+            // A failed fsync leaves the batch's frames, complete, in the WAL file; SQLite never indexed them.
+            let code = operation == .sync ? FaultyDisk.Code.ioErrorFsync : FaultyDisk.Code.full
+            disk.fail(operation, with: code, persistent: persistent)
+            await #expect(throws: StoreError.self) {
+                try await store.write { tx in try tx.execute("INSERT INTO items(label) VALUES ('refused')") }
+            }
+            #expect(try await itemLabels(store) == ["before"])
+
+            // The crash: the files as they are now, without the shared-memory index, so that opening them
+            // recovers from the WAL as SQLite does after a process dies.
+            let crashed = path + "-crashed"
+            try FileManager.default.createDirectory(atPath: crashed, withIntermediateDirectories: false)
+            for suffix in ["", "-wal"] {
+                try FileManager.default.copyItem(atPath: path + suffix, toPath: crashed + "/billing.sqlite" + suffix)
+            }
+            let recovered = try await openTestStore(crashed + "/billing.sqlite")
+            #expect(try await itemLabels(recovered) == ["before"])
+            await recovered.close()
+
+            disk.clear()
+            try await store.write { tx in try tx.execute("INSERT INTO items(label) VALUES ('after')") }
+            #expect(try await itemLabels(store) == ["before", "after"])
+            await store.close()
+        }
+    }
+
     @Test("a body whose own statement hits the full disk fails with the cause named, and nothing of it is stored")
     func bodyThatHitsAFullDiskFailsWithTheCause() async throws {
         try await withDatabasePath { path in
