@@ -113,6 +113,11 @@ extension BillingV1 {
         case storeOverloaded = 216
         /// The store failed; the change was not made (INTERNAL).
         case storeFailed = 217
+        /// The store's disk is full (RESOURCE_EXHAUSTED): the change was not made; retry once space is freed.
+        /// Reads are still served.
+        case storageFull = 218
+        /// The store's disk gave an I/O error (UNAVAILABLE): the change was not made; retry later.
+        case storageError = 219
 
         /// The value's name in the .proto file.
         public var description: String {
@@ -164,6 +169,8 @@ extension BillingV1 {
             case .walletsBusy: "ERROR_REASON_WALLETS_BUSY"
             case .storeOverloaded: "ERROR_REASON_STORE_OVERLOADED"
             case .storeFailed: "ERROR_REASON_STORE_FAILED"
+            case .storageFull: "ERROR_REASON_STORAGE_FULL"
+            case .storageError: "ERROR_REASON_STORAGE_ERROR"
             }
         }
     }

@@ -6134,7 +6134,7 @@ const ProtobufCMessageDescriptor billing__v1__wallet_event__descriptor =
   (ProtobufCMessageInit) billing__v1__wallet_event__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue billing__v1__error_reason__enum_values_by_number[47] =
+static const ProtobufCEnumValue billing__v1__error_reason__enum_values_by_number[49] =
 {
   { "ERROR_REASON_UNSPECIFIED", "BILLING__V1__ERROR_REASON__ERROR_REASON_UNSPECIFIED", 0 },
   { "ERROR_REASON_CANCELLED", "BILLING__V1__ERROR_REASON__ERROR_REASON_CANCELLED", 1 },
@@ -6183,11 +6183,13 @@ static const ProtobufCEnumValue billing__v1__error_reason__enum_values_by_number
   { "ERROR_REASON_WALLETS_BUSY", "BILLING__V1__ERROR_REASON__ERROR_REASON_WALLETS_BUSY", 215 },
   { "ERROR_REASON_STORE_OVERLOADED", "BILLING__V1__ERROR_REASON__ERROR_REASON_STORE_OVERLOADED", 216 },
   { "ERROR_REASON_STORE_FAILED", "BILLING__V1__ERROR_REASON__ERROR_REASON_STORE_FAILED", 217 },
+  { "ERROR_REASON_STORAGE_FULL", "BILLING__V1__ERROR_REASON__ERROR_REASON_STORAGE_FULL", 218 },
+  { "ERROR_REASON_STORAGE_ERROR", "BILLING__V1__ERROR_REASON__ERROR_REASON_STORAGE_ERROR", 219 },
 };
 static const ProtobufCIntRange billing__v1__error_reason__value_ranges[] = {
-{0, 0},{100, 17},{200, 29},{0, 47}
+{0, 0},{100, 17},{200, 29},{0, 49}
 };
-static const ProtobufCEnumValueIndex billing__v1__error_reason__enum_values_by_name[47] =
+static const ProtobufCEnumValueIndex billing__v1__error_reason__enum_values_by_name[49] =
 {
   { "ERROR_REASON_ABORTED", 10 },
   { "ERROR_REASON_ALREADY_EXISTS", 6 },
@@ -6221,6 +6223,8 @@ static const ProtobufCEnumValueIndex billing__v1__error_reason__enum_values_by_n
   { "ERROR_REASON_RECHARGE_LIMIT_EXCEEDED", 42 },
   { "ERROR_REASON_RESOURCE_EXHAUSTED", 8 },
   { "ERROR_REASON_SHUTTING_DOWN", 25 },
+  { "ERROR_REASON_STORAGE_ERROR", 48 },
+  { "ERROR_REASON_STORAGE_FULL", 47 },
   { "ERROR_REASON_STORE_FAILED", 46 },
   { "ERROR_REASON_STORE_OVERLOADED", 45 },
   { "ERROR_REASON_TOO_MANY_CALLS", 20 },
@@ -6244,9 +6248,9 @@ const ProtobufCEnumDescriptor billing__v1__error_reason__descriptor =
   "ErrorReason",
   "Billing__V1__ErrorReason",
   "billing.v1",
-  47,
+  49,
   billing__v1__error_reason__enum_values_by_number,
-  47,
+  49,
   billing__v1__error_reason__enum_values_by_name,
   3,
   billing__v1__error_reason__value_ranges,

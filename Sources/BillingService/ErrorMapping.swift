@@ -26,12 +26,29 @@ extension BillingError: RPCErrorConvertible {
     }
 }
 
-/// A store that is overloaded asks callers to back off; any other store failure is ours (INTERNAL,
-/// logged by type), and never echoes SQL arguments.
+/// A store that is overloaded asks callers to back off; a full disk (RESOURCE_EXHAUSTED, `storage_full`)
+/// and an I/O error (UNAVAILABLE, `storage_error`) tell them that nothing was stored and that retrying
+/// later is safe; any other store failure is ours (INTERNAL, logged by type). None echoes SQL arguments.
 extension StoreError: RPCErrorConvertible {
     public var rpcError: RPCError {
-        kind == .overloaded
-            ? RPCError(.resourceExhausted, "the billing store is overloaded; retry with backoff", reason: BillingError.Reason.storeOverloaded.rawValue)
-            : RPCError(.internalError, "the billing store failed (\(kind)); the change was not made", reason: BillingError.Reason.storeFailed.rawValue)
+        if kind == .overloaded {
+            return RPCError(
+                .resourceExhausted, "the billing store is overloaded; retry with backoff",
+                reason: BillingError.Reason.storeOverloaded.rawValue)
+        }
+        switch storageFault {
+        case .full:
+            return RPCError(
+                .resourceExhausted, "the billing store's disk is full; the change was not made; retry once space is freed",
+                reason: BillingError.Reason.storageFull.rawValue)
+        case .ioError:
+            return RPCError(
+                .unavailable, "the billing store's disk failed (I/O error \(resultCode)); the change was not made; retry later",
+                reason: BillingError.Reason.storageError.rawValue)
+        case nil:
+            return RPCError(
+                .internalError, "the billing store failed (\(kind)); the change was not made",
+                reason: BillingError.Reason.storeFailed.rawValue)
+        }
     }
 }

@@ -30,6 +30,9 @@ final class SQLiteConnection: @unchecked Sendable {
     /// Read by the authorizer (a C function, so it gets a pointer rather than `self`); true while a caller's
     /// statement is prepared or run, so transaction control and the store's own pragmas are refused then.
     private let callerStatementIsActive: UnsafeMutablePointer<Bool>
+    /// The last error SQLite gave on this connection: when SQLite rolls a transaction back by itself,
+    /// the writer names its cause (a full disk, an I/O error) with it. Cleared by `forgetLastError`.
+    private(set) var lastError: StoreError?
 
     private struct StatementKey: Hashable {
         let sql: String
@@ -37,7 +40,10 @@ final class SQLiteConnection: @unchecked Sendable {
     }
 
     /// Opens and configures the connection; must run on `queue`.
-    init(path: String, role: Role, busyTimeoutMilliseconds: Int32, statementCacheCapacity: Int, queue: DispatchQueue) throws {
+    init(
+        path: String, role: Role, vfsName: String?, busyTimeoutMilliseconds: Int32, statementCacheCapacity: Int,
+        queue: DispatchQueue
+    ) throws {
         dispatchPrecondition(condition: .onQueue(queue))
         self.queue = queue
         self.statementCacheCapacity = statementCacheCapacity
@@ -48,7 +54,7 @@ final class SQLiteConnection: @unchecked Sendable {
         case .writer: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         case .reader: SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
         }
-        let result = sqlite3_open_v2(path, &handle, flags, nil)
+        let result = sqlite3_open_v2(path, &handle, flags, vfsName)
         guard result == SQLITE_OK, let handle else {
             let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             throw StoreError(.sqlite, resultCode: result, operation: "open the database as \(role)", message: message)
@@ -199,6 +205,11 @@ extension SQLiteConnection {
         var highwater: Int32 = 0
         sqlite3_db_status(handle, SQLITE_DBSTATUS_DEFERRED_FKS, &current, &highwater, 0)
         return current != 0
+    }
+
+    func forgetLastError() {
+        dispatchPrecondition(condition: .onQueue(queue))
+        lastError = nil
     }
 
     /// Rolls back if a transaction is open; used on paths that are already failing, so its own failure is moot.
@@ -355,9 +366,12 @@ extension SQLiteConnection {
                 operation, "transactions, savepoints and connection settings are the store's to control, not a statement's")
         }
         let code = sqlite3_extended_errcode(handle)
-        return StoreError(
+        let error = StoreError(
             .sqlite, resultCode: code & 0xFF == result & 0xFF ? code : result, operation: operation,
-            message: message ?? String(cString: sqlite3_errmsg(handle)))
+            message: message ?? String(cString: sqlite3_errmsg(handle)),
+            systemErrorNumber: sqlite3_system_errno(handle))
+        lastError = error
+        return error
     }
 
     /// The SQL text for an error: whitespace folded, long texts cut. Placeholders only, never values.

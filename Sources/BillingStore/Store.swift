@@ -39,6 +39,13 @@ public final class Store: Sendable {
         /// Permission bits of the database file and its WAL and shared-memory files, whatever the umask:
         /// the file holds billing addresses and gateway tokens, so nobody else may read it.
         public var fileMode: mode_t = 0o600
+        /// The SQLite VFS every connection opens the file through, by its registered name; nil is SQLite's
+        /// default (the unix VFS). Tests name a VFS that fails writes and fsyncs on cue (`CSQLiteFaults`).
+        public var vfsName: String? = nil
+        /// Told when writes start failing because of the disk and when they succeed again (`StoreEvent`),
+        /// so that the owner can log it; the store has no logger of its own. Called on the writer's
+        /// queue between batches: it must return quickly and must not call the store.
+        public var onEvent: (@Sendable (StoreEvent) -> Void)? = nil
 
         public init() {}
 
@@ -100,7 +107,8 @@ public final class Store: Sendable {
             writer: Writer(
                 connection: writerConnection,
                 maxWritesPerTransaction: configuration.maxWritesPerTransaction,
-                maxQueuedWrites: configuration.maxQueuedWrites),
+                maxQueuedWrites: configuration.maxQueuedWrites,
+                onEvent: configuration.onEvent),
             readers: ReaderPool(readers: readerConnections, maxQueuedReads: configuration.maxQueuedReads))
     }
 
@@ -160,19 +168,36 @@ public struct StoreStatistics: Sendable, Hashable {
     /// Successful COMMITs: each one is one fsync.
     public var transactionsCommitted = 0
     /// Batches that failed as a whole (BEGIN or COMMIT failed, or SQLite rolled the transaction back);
-    /// their writes all got the error.
+    /// their writes all got the error and are counted in `writesFailed`.
     public var transactionsFailed = 0
     /// Bodies whose changes were committed.
     public var writesCommitted = 0
     /// Bodies that threw or left a deferred foreign key unresolved: their savepoint was rolled back,
     /// the rest of their batch committed.
     public var writesRolledBack = 0
+    /// Writes answered with their batch's error: nothing of them was stored. With `writesCommitted` and
+    /// `writesRolledBack` it accounts for every write the writer took.
+    public var writesFailed = 0
+    /// Writes refused because of the disk (full, or an I/O error; `StoreError.storageFault`), whether
+    /// their whole batch failed (also in `writesFailed`) or only their body (also in `writesRolledBack`).
+    public var storageFailures = 0
     /// The most bodies one transaction has carried.
     public var largestBatch = 0
     /// Writes waiting for the writer right now.
     public var queuedWrites = 0
 
     public init() {}
+}
+
+/// What the store tells its owner (`Configuration.onEvent`) about the disk under it. A full disk or an
+/// I/O error fails every write until it passes, so the store reports the change of state, not each
+/// failure: one `storageFailed` when writes start failing, one `storageRecovered` when they succeed again.
+public enum StoreEvent: Sendable, Hashable {
+    /// A write failed because of the disk after writes had been succeeding. The error says how (its
+    /// `storageFault`, result code and operation) and holds no SQL argument values.
+    case storageFailed(StoreError)
+    /// A batch committed after storage failures; `failedWrites` writes were refused in between.
+    case storageRecovered(failedWrites: Int)
 }
 
 extension SQLiteConnection {
@@ -186,7 +211,8 @@ extension SQLiteConnection {
                 continuation.resume(
                     with: Result {
                         try SQLiteConnection(
-                            path: path, role: role, busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds,
+                            path: path, role: role, vfsName: configuration.vfsName,
+                            busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds,
                             statementCacheCapacity: configuration.statementCacheCapacity, queue: queue)
                     })
             }

@@ -1,11 +1,15 @@
 import CSQLite
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Why the store refused or failed an operation: a kind to branch on, SQLite's result code when SQLite
 /// is the one that failed, and a message that names the operation and the SQL text.
 ///
 /// Messages never carry bound argument values: the store does not put them there, and SQLite's own
 /// messages (for example `UNIQUE constraint failed: cards.number`) name columns, not values. Callers
-/// map kinds to status codes: `overloaded` to RESOURCE_EXHAUSTED, `closed` to UNAVAILABLE.
+/// map kinds to status codes: `overloaded` to RESOURCE_EXHAUSTED, `closed` to UNAVAILABLE, and a
+/// `storageFault` (a full disk, an I/O error) to what it asks of the caller.
 ///
 /// ```swift
 /// do { try tx.execute("INSERT INTO idempotency_keys(key) VALUES (?)", .text(key)) }
@@ -23,7 +27,8 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
         /// The store was closed; nothing more is accepted.
         public static let closed = Kind(name: "closed")
         /// SQLite rolled back a whole batch by itself (a trigger's RAISE(ROLLBACK), a full disk, an I/O error):
-        /// nothing of it was stored, and every write in it gets this error. Retrying is safe.
+        /// nothing of it was stored, and every write in it gets this error. Retrying is safe. `resultCode`
+        /// is the code of the failure that made SQLite roll back, when one was seen (0 otherwise).
         public static let transactionRolledBack = Kind(name: "transaction rolled back")
         /// The calling code used the store wrongly: wrong argument count, several statements in one string,
         /// an unknown column, a column of another type, transaction control inside a body, bad migrations.
@@ -41,12 +46,16 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     public var operation: String
     /// What went wrong, from SQLite or from the store.
     public var message: String
+    /// The operating system's `errno` behind an I/O failure (`sqlite3_system_errno`), 0 when none: it tells
+    /// a full disk (ENOSPC) from other I/O errors when SQLite reports both as SQLITE_IOERR.
+    public var systemErrorNumber: Int32
 
-    public init(_ kind: Kind, resultCode: Int32 = 0, operation: String, message: String) {
+    public init(_ kind: Kind, resultCode: Int32 = 0, operation: String, message: String, systemErrorNumber: Int32 = 0) {
         self.kind = kind
         self.resultCode = resultCode
         self.operation = operation
         self.message = message
+        self.systemErrorNumber = systemErrorNumber
     }
 
     /// SQLite's primary result code, the low byte of `resultCode` (for example 19, SQLITE_CONSTRAINT).
@@ -61,8 +70,39 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
         kind == .sqlite && (resultCode == SQLITE_CONSTRAINT | (8 << 8) || resultCode == SQLITE_CONSTRAINT | (6 << 8))
     }
 
+    /// How the disk failed, when the disk is why the store failed; nil for every other failure.
+    public enum StorageFault: Sendable, Hashable, CustomStringConvertible {
+        /// No space left (SQLITE_FULL, or an I/O error whose errno is ENOSPC or EDQUOT): writes fail until
+        /// space is freed; reads still work. Retrying later is safe: nothing of the write was stored.
+        case full
+        /// Any other I/O error (SQLITE_IOERR_*): the write was not stored; the disk or the file needs a look.
+        case ioError
+
+        public var description: String {
+            switch self {
+            case .full: "disk full"
+            case .ioError: "I/O error"
+            }
+        }
+    }
+
+    /// Set when the disk refused the work: SQLite's SQLITE_FULL or SQLITE_IOERR (not its out-of-memory
+    /// variant), whether a statement failed or SQLite rolled the whole batch back because of it.
+    public var storageFault: StorageFault? {
+        guard kind == .sqlite || kind == .transactionRolledBack else { return nil }
+        // SQLITE_IOERR_NOMEM (3082) is memory, not the disk.
+        switch primaryResultCode {
+        case SQLITE_FULL:
+            return .full
+        case SQLITE_IOERR where resultCode != SQLITE_IOERR | (12 << 8):
+            return systemErrorNumber == ENOSPC || systemErrorNumber == EDQUOT ? .full : .ioError
+        default:
+            return nil
+        }
+    }
+
     public var description: String {
-        let code = kind == .sqlite ? " \(resultCode) (\(String(cString: sqlite3_errstr(resultCode))))" : ""
+        let code = resultCode != 0 ? " \(resultCode) (\(String(cString: sqlite3_errstr(resultCode))))" : ""
         return "store error [\(kind)\(code)] \(operation): \(message)"
     }
 }

@@ -19,12 +19,21 @@ final class Writer: Sendable {
         var isDraining = false
         var isClosed = false
         var statistics = StoreStatistics()
+        /// Writes refused by the disk since the last batch that committed a change; non-zero while the
+        /// disk is failing (an episode), so that the owner hears once when it starts and once when it ends.
+        var storageFailuresInEpisode = 0
     }
 
-    init(connection: SQLiteConnection, maxWritesPerTransaction: Int, maxQueuedWrites: Int) {
+    private let onEvent: (@Sendable (StoreEvent) -> Void)?
+
+    init(
+        connection: SQLiteConnection, maxWritesPerTransaction: Int, maxQueuedWrites: Int,
+        onEvent: (@Sendable (StoreEvent) -> Void)?
+    ) {
         self.connection = connection
         self.maxWritesPerTransaction = maxWritesPerTransaction
         self.maxQueuedWrites = maxQueuedWrites
+        self.onEvent = onEvent
     }
 
     var statistics: StoreStatistics {
@@ -81,38 +90,94 @@ final class Writer: Sendable {
         var deliveries: [@Sendable () -> Void] = []
         deliveries.reserveCapacity(batch.count)
         var bodiesRolledBack = 0
+        var firstStorageFailure: StoreError?
+        var bodiesRefusedByStorage = 0
         do {
             try connection.execute("BEGIN IMMEDIATE", [], origin: .store)
             for write in batch {
-                let (deliver, keptChanges) = try runInOwnSavepoint(write)
+                let (deliver, keptChanges, storageFailure) = try runInOwnSavepoint(write)
                 deliveries.append(deliver)
                 if !keptChanges { bodiesRolledBack += 1 }
+                if let storageFailure {
+                    bodiesRefusedByStorage += 1
+                    firstStorageFailure = firstStorageFailure ?? storageFailure
+                }
             }
             try connection.execute("COMMIT", [], origin: .store)
         } catch {
             // Nothing of this batch is durable, so every caller in it, whatever its body did, gets the error.
             connection.rollbackIfInTransaction()
-            state.withLock { $0.statistics.transactionsFailed += 1 }
+            let storageFailure = (error as? StoreError).flatMap { $0.storageFault == nil ? nil : $0 }
+            if storageFailure != nil { overwriteUnindexedFrames() }
+            let event = state.withLock { state in
+                state.statistics.transactionsFailed += 1
+                state.statistics.writesFailed += batch.count
+                guard let storageFailure else { return StoreEvent?.none }
+                return Self.noteStorageFailures(batch.count, storageFailure, in: &state)
+            }
+            if let event { onEvent?(event) }
             for write in batch { write.fail(error) }
             return
         }
-        state.withLock { state in
+        let events = state.withLock { state in
             state.statistics.transactionsCommitted += 1
             state.statistics.writesCommitted += batch.count - bodiesRolledBack
             state.statistics.writesRolledBack += bodiesRolledBack
             state.statistics.largestBatch = max(state.statistics.largestBatch, batch.count)
+            var events: [StoreEvent] = []
+            // A batch that stored something proves the disk takes writes again.
+            if state.storageFailuresInEpisode > 0 && batch.count > bodiesRolledBack {
+                events.append(.storageRecovered(failedWrites: state.storageFailuresInEpisode))
+                state.storageFailuresInEpisode = 0
+            }
+            if let firstStorageFailure,
+                let event = Self.noteStorageFailures(bodiesRefusedByStorage, firstStorageFailure, in: &state)
+            {
+                events.append(event)
+            }
+            return events
         }
+        for event in events { onEvent?(event) }
         for deliver in deliveries { deliver() }
     }
 
+    /// When only the fsync of a COMMIT failed, the batch's WAL frames are in the file, complete with their
+    /// commit frame. SQLite never indexed them, so no reader sees them and the next commit writes over them;
+    /// but if the process died first, recovery would find them valid and replay a batch whose callers were
+    /// told it failed. So a commit of nothing (page 1 rewritten with the `user_version` it has) is written
+    /// over them at once. If that commit fails too, what recovery could replay is that page, unchanged.
+    /// Not counted in the statistics: it stores nothing.
+    private func overwriteUnindexedFrames() {
+        do {
+            try connection.execute("BEGIN IMMEDIATE", [], origin: .store)
+            let version = try connection.queryOne("PRAGMA user_version", [], origin: .store)?.int64(0) ?? 0
+            try connection.execute("PRAGMA user_version = \(version)", [], origin: .store)
+            try connection.execute("COMMIT", [], origin: .store)
+        } catch {
+            connection.rollbackIfInTransaction()
+        }
+    }
+
+    /// Counts writes the disk refused; returns `storageFailed` if they start an episode.
+    private static func noteStorageFailures(_ count: Int, _ failure: StoreError, in state: inout State) -> StoreEvent? {
+        let startsEpisode = state.storageFailuresInEpisode == 0
+        state.statistics.storageFailures += count
+        state.storageFailuresInEpisode += count
+        return startsEpisode ? .storageFailed(failure) : nil
+    }
+
     /// Runs one body between SAVEPOINT and RELEASE, rolling back to the savepoint if the body failed.
-    /// Returns how to answer its caller after COMMIT; throws only for failures that end the whole batch.
-    private func runInOwnSavepoint(_ write: QueuedWrite) throws -> (deliver: @Sendable () -> Void, keptChanges: Bool) {
+    /// Returns how to answer its caller after COMMIT, and the body's error if the disk caused it; throws
+    /// only for failures that end the whole batch.
+    private func runInOwnSavepoint(
+        _ write: QueuedWrite
+    ) throws -> (deliver: @Sendable () -> Void, keptChanges: Bool, storageFailure: StoreError?) {
         try connection.execute("SAVEPOINT batched_write", [], origin: .store)
+        connection.forgetLastError()
         let outcome = write.run(WriteTransaction(connection: connection))
         try requireBatchTransaction()
         var deliver = outcome.deliver
-        var keepsChanges = outcome.succeeded
+        var keepsChanges = outcome.error == nil
         if keepsChanges && connection.hasUnresolvedForeignKeys {
             // Caught here, where rolling back this body's savepoint is enough, rather than by COMMIT,
             // which would fail every write of the batch.
@@ -123,17 +188,22 @@ final class Writer: Sendable {
             try connection.execute("ROLLBACK TO batched_write", [], origin: .store)
         }
         try connection.execute("RELEASE batched_write", [], origin: .store)
-        return (deliver, keepsChanges)
+        let storageFailure = (outcome.error as? StoreError).flatMap { $0.storageFault == nil ? nil : $0 }
+        return (deliver, keepsChanges, storageFailure)
     }
 
     /// SQLite rolls a whole transaction back by itself after a trigger's RAISE(ROLLBACK) and after some
     /// failures (disk full, I/O error). The next body would then run in autocommit mode and commit on its
-    /// own, outside the batch: stop the batch instead.
+    /// own, outside the batch: stop the batch instead, naming the failure that caused the rollback.
     private func requireBatchTransaction() throws {
         guard connection.isInTransaction else {
+            let cause = connection.lastError
             throw StoreError(
-                .transactionRolledBack, operation: "run a batch of writes",
-                message: "SQLite rolled back the batch's transaction (a trigger's RAISE(ROLLBACK), a full disk or an I/O error)")
+                .transactionRolledBack, resultCode: cause?.resultCode ?? 0, operation: "run a batch of writes",
+                message: "SQLite rolled back the batch's transaction"
+                    + (cause.map { " after: \($0.operation): \($0.message)" }
+                        ?? " (a trigger's RAISE(ROLLBACK), a full disk or an I/O error)"),
+                systemErrorNumber: cause?.systemErrorNumber ?? 0)
         }
     }
 }
@@ -141,8 +211,8 @@ final class Writer: Sendable {
 /// One caller's write waiting for the writer: how to run its body, and how to answer it.
 struct QueuedWrite: Sendable {
     struct Outcome {
-        /// False if the body threw; its savepoint is then rolled back.
-        let succeeded: Bool
+        /// What the body threw, nil if it returned; its savepoint is rolled back if it threw.
+        let error: (any Error)?
         /// Resumes the caller with the body's result or error; called only after COMMIT returned.
         let deliver: @Sendable () -> Void
     }
@@ -160,8 +230,8 @@ struct QueuedWrite: Sendable {
     ) {
         run = { transaction in
             let result = Result { try body(transaction) }
-            let succeeded = if case .success = result { true } else { false }
-            return Outcome(succeeded: succeeded, deliver: { caller.resume(with: result) })
+            let error: (any Error)? = if case .failure(let error) = result { error } else { nil }
+            return Outcome(error: error, deliver: { caller.resume(with: result) })
         }
         fail = { error in caller.resume(throwing: error) }
     }

@@ -81,6 +81,10 @@ public struct BillingError: Error, Sendable, Hashable, Codable, CustomStringConv
         // The store.
         case storeOverloaded = "store_overloaded"
         case storeFailed = "store_failed"
+        /// The store's disk is full (RESOURCE_EXHAUSTED): nothing was stored; retry once space is freed.
+        case storageFull = "storage_full"
+        /// The store's disk gave an I/O error (UNAVAILABLE): nothing was stored; retry later.
+        case storageError = "storage_error"
 
         /// The reason a refusal of `kind` has when nothing finer is said.
         public static func generic(for kind: Kind) -> Reason {

@@ -159,7 +159,9 @@ struct Billingd: AsyncParsableCommand {
         configuration.shutdownGracePeriod = .seconds(shutdownGraceSeconds)
 
         // The store first: migrations run inside a transaction before anything is served.
-        let store = try await Store.open(path: database, migrations: BillingSchema.migrations)
+        var storeConfiguration = Store.Configuration()
+        storeConfiguration.onEvent = { [logger] event in logStorageEvent(event, to: logger) }
+        let store = try await Store.open(path: database, migrations: BillingSchema.migrations, configuration: storeConfiguration)
         let gatewayFolder = gatewayDirectory ?? URL(fileURLWithPath: database).deletingLastPathComponent().appendingPathComponent("sandbox-gateway").path
         let gateway = try SandboxGateway(directory: URL(fileURLWithPath: gatewayFolder))
         var walletPolicy = WalletPolicy()
@@ -193,6 +195,8 @@ struct Billingd: AsyncParsableCommand {
         logger.notice("store closed", metadata: [
             "transactions_committed": "\(writes.transactionsCommitted)", "writes_committed": "\(writes.writesCommitted)",
             "writes_rolled_back": "\(writes.writesRolledBack)", "largest_batch": "\(writes.largestBatch)",
+            "transactions_failed": "\(writes.transactionsFailed)", "writes_failed": "\(writes.writesFailed)",
+            "storage_failures": "\(writes.storageFailures)",
         ])
     }
 
@@ -211,3 +215,24 @@ struct Billingd: AsyncParsableCommand {
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+/// One error line when the disk starts refusing writes (naming the cause), one notice when writes succeed
+/// again: an episode of hundreds of failed writes is two lines, not hundreds (docs/OPERATIONS.md).
+/// The store's errors carry SQL texts with placeholders and never argument values.
+private func logStorageEvent(_ event: StoreEvent, to logger: Logger) {
+    switch event {
+    case .storageFailed(let error):
+        let cause = switch error.storageFault {
+        case .full: "disk full"
+        default: "I/O error (\(error.resultCode))"
+        }
+        var metadata: Logger.Metadata = [
+            "cause": "\(cause)", "result_code": "\(error.resultCode)", "operation": "\(error.operation)",
+            "sqlite_message": "\(error.message)",
+        ]
+        if error.systemErrorNumber != 0 { metadata["errno"] = "\(error.systemErrorNumber)" }
+        logger.error("store writes are failing: \(cause); writes are refused until it is fixed, reads are still served", metadata: metadata)
+    case .storageRecovered(let failedWrites):
+        logger.notice("store writes succeed again", metadata: ["writes_refused_meanwhile": "\(failedWrites)"])
+    }
+}

@@ -207,7 +207,16 @@ typedef enum _Billing__V1__ErrorReason {
   /*
    * The store failed; the change was not made (INTERNAL).
    */
-  BILLING__V1__ERROR_REASON__ERROR_REASON_STORE_FAILED = 217
+  BILLING__V1__ERROR_REASON__ERROR_REASON_STORE_FAILED = 217,
+  /*
+   * The store's disk is full (RESOURCE_EXHAUSTED): the change was not made; retry once space is freed.
+   * Reads are still served.
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_STORAGE_FULL = 218,
+  /*
+   * The store's disk gave an I/O error (UNAVAILABLE): the change was not made; retry later.
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_STORAGE_ERROR = 219
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(BILLING__V1__ERROR_REASON)
 } Billing__V1__ErrorReason;
 /*
