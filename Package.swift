@@ -31,6 +31,8 @@ let package = Package(
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         // SO_PEERCRED with the real `struct ucred`, so that Swift never assumes its layout.
         .target(name: "CPeerCredentials", path: "Sources/CPeerCredentials"),
+        // glibc's allocator tuning (mallopt), for billingd.
+        .target(name: "CMalloc", path: "Sources/CMalloc"),
         // protobuf-c code generated from proto/ by proto/generate.sh; committed, never edited by hand.
         .target(
             name: "BillingProtos",
@@ -91,6 +93,7 @@ let package = Package(
                 "BillingDomain",
                 "BillingSandbox",
                 "BillingStore",
+                "CMalloc",
                 "InvoiceRendering",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -75,6 +75,8 @@ extension BillingV1 {
         case protocolViolation = 109
         case idleTimeout = 110
         case unsupportedProtocolVersion = 111
+        /// The server holds as many bytes of incomplete frames as it may (GOAWAY RESOURCE_EXHAUSTED): retry later.
+        case serverBusy = 112
         /// billing.v1.
         /// One amount above the configured limit (INVALID_ARGUMENT, with "field").
         case amountTooLarge = 200
@@ -151,6 +153,7 @@ extension BillingV1 {
             case .protocolViolation: "ERROR_REASON_PROTOCOL_VIOLATION"
             case .idleTimeout: "ERROR_REASON_IDLE_TIMEOUT"
             case .unsupportedProtocolVersion: "ERROR_REASON_UNSUPPORTED_PROTOCOL_VERSION"
+            case .serverBusy: "ERROR_REASON_SERVER_BUSY"
             case .amountTooLarge: "ERROR_REASON_AMOUNT_TOO_LARGE"
             case .currencyMismatch: "ERROR_REASON_CURRENCY_MISMATCH"
             case .idempotencyKeyReused: "ERROR_REASON_IDEMPOTENCY_KEY_REUSED"

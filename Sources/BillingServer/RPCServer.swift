@@ -36,6 +36,7 @@ public final class RPCServer: Sendable {
     private let logger: Logger
     let metrics = ServerMetrics()
     private let acceptQueue = DispatchQueue(label: "billing.accept")
+    private let inboundBudget: InboundBudget
     /// The serial queues every connection's queue runs on, assigned in turn: at most one thread each.
     /// A queue of its own per connection let connection churn grow the process to hundreds of threads;
     /// Dispatch's global pool, as wide as the cores, would queue every call behind a flood of connections.
@@ -52,6 +53,7 @@ public final class RPCServer: Sendable {
         self.logger = logger
         self.services = services + [health]
         self.router = Router(services: self.services)
+        self.inboundBudget = InboundBudget(limitBytes: configuration.limits.maxBufferedInboundBytes)
     }
 
     /// Binds the socket and starts accepting connections. Throws when the socket cannot be created,
@@ -139,7 +141,8 @@ public final class RPCServer: Sendable {
             let id = state.nextConnectionID
             state.nextConnectionID += 1
             let connection = ServerConnection(
-                id: id, fileDescriptor: fd, loop: loops[Int(id % UInt64(loops.count))], router: router, configuration: configuration,
+                id: id, fileDescriptor: fd, loop: loops[Int(id % UInt64(loops.count))], inboundBudget: inboundBudget, router: router,
+                configuration: configuration,
                 metrics: metrics, logger: logger
             ) { [weak self] closed in self?.forget(closed) }
             let refusal: RPCError? =

@@ -8,6 +8,9 @@ import Glibc
 public struct ServerLimits: Sendable {
     /// Largest frame payload accepted; larger frames are skipped and answered RESOURCE_EXHAUSTED.
     public var maxFramePayloadBytes = 4 * 1024 * 1024
+    /// Bytes held for frames not yet arrived whole, across every connection: past it, the connection whose
+    /// bytes would pass it is told so with GOAWAY and closed.
+    public var maxBufferedInboundBytes = 64 * 1024 * 1024
     /// Metadata entries per call, and their keys and values added up.
     public var maxMetadataEntries = 64
     public var maxMetadataBytes = 8 * 1024

@@ -23,7 +23,7 @@ final class ServerConnection: CallTransport, @unchecked Sendable {
 
     /// - Parameter loop: the serial queue this connection's own queue runs on (see `RPCServer.loops`).
     init(
-        id: UInt64, fileDescriptor: Int32, loop: DispatchQueue, router: Router, configuration: ServerConfiguration,
+        id: UInt64, fileDescriptor: Int32, loop: DispatchQueue, inboundBudget: InboundBudget, router: Router, configuration: ServerConfiguration,
         metrics: ServerMetrics, logger: Logger, onClosed: @escaping @Sendable (ServerConnection) -> Void
     ) {
         self.id = id
@@ -31,7 +31,8 @@ final class ServerConnection: CallTransport, @unchecked Sendable {
         self.channel = FrameChannel(
             fileDescriptor: fileDescriptor, queue: queue,
             maxFramePayloadBytes: configuration.limits.maxFramePayloadBytes,
-            maxBufferedOutboundBytes: configuration.limits.maxBufferedOutboundBytesPerConnection
+            maxBufferedOutboundBytes: configuration.limits.maxBufferedOutboundBytesPerConnection,
+            inboundBudget: inboundBudget
         )
         self.peer = UnixSocket.peerCredentials(of: fileDescriptor)
         self.limits = configuration.limits
@@ -54,6 +55,7 @@ final class ServerConnection: CallTransport, @unchecked Sendable {
                 handle(decoded)
             }
             channel.onMalformed = { [unowned self] error in protocolViolation("\(error)") }
+            channel.onOverBudget = { [unowned self] in refuseOverBudget() }
             channel.onTransfer = { [metrics] received, sent in
                 if received > 0 { metrics.bytesReceived.increment(by: received) }
                 if sent > 0 { metrics.bytesSent.increment(by: sent) }
@@ -177,6 +179,17 @@ final class ServerConnection: CallTransport, @unchecked Sendable {
             return protocolViolation("the WINDOW_UPDATE frame on stream \(frame.streamID) is not valid protobuf")
         }
         calls.grant(update.messages, streamID: frame.streamID)
+    }
+
+    /// The process holds as many bytes of incomplete frames as it may: this peer's were the ones too many.
+    private func refuseOverBudget() {
+        logger.warning("closing connection: its incomplete frame would pass the server's inbound budget")
+        let error = RPCError(
+            .resourceExhausted, "the server holds \(limits.maxBufferedInboundBytes) bytes of incomplete frames, its limit; retry later",
+            reason: .serverBusy)
+        sendGoAway(error)
+        calls.endAll(with: error)
+        channel.closeAfterFlush(.closedLocally("over the inbound budget"))
     }
 
     /// A peer that breaks the framing rules cannot be trusted with more frames: tell it why, then close.

@@ -44,6 +44,9 @@ public final class FrameChannel: @unchecked Sendable {
     public var onClose: (CloseReason) -> Void = { _ in }
     /// Called after each system call that moved bytes, for metrics.
     public var onTransfer: (_ received: Int, _ sent: Int) -> Void = { _, _ in }
+    /// Called when the bytes of an incomplete frame would pass the process's `InboundBudget`; the
+    /// channel reads no more. The owner says why to the peer and closes; by default the channel closes.
+    public var onOverBudget: () -> Void = {}
 
     private var decoder: FrameDecoder
     private var prefaceBytes: [UInt8] = []
@@ -60,11 +63,17 @@ public final class FrameChannel: @unchecked Sendable {
     private var sourcesAwaitingCancel = 0
     private(set) public var isClosed = false
     private let readBuffer: UnsafeMutableRawBufferPointer
+    private let inboundBudget: InboundBudget?
+    /// The part of `inboundBudget` this channel holds: the bytes of its incomplete frame.
+    private var budgetHeld = 0
 
-    public init(fileDescriptor: Int32, queue: DispatchQueue, maxFramePayloadBytes: Int, maxBufferedOutboundBytes: Int) {
+    public init(
+        fileDescriptor: Int32, queue: DispatchQueue, maxFramePayloadBytes: Int, maxBufferedOutboundBytes: Int, inboundBudget: InboundBudget? = nil
+    ) {
         self.fileDescriptor = fileDescriptor
         self.queue = queue
         self.maxBufferedOutboundBytes = maxBufferedOutboundBytes
+        self.inboundBudget = inboundBudget
         self.decoder = FrameDecoder(maxPayloadSize: maxFramePayloadBytes)
         self.readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
     }
@@ -143,6 +152,8 @@ public final class FrameChannel: @unchecked Sendable {
         } else {
             Glibc.close(fileDescriptor)
         }
+        inboundBudget?.give(budgetHeld)
+        budgetHeld = 0
         onClose(reason)
         onPreface = { _ in false }
         onFrame = { _ in }
@@ -187,8 +198,25 @@ public final class FrameChannel: @unchecked Sendable {
                 if !isClosed && closeWhenFlushed == nil { close(.malformed(error)) }
                 return
             }
+            guard holdWithinBudget(decoder.bufferedByteCount) else { return }
         }
         queue.async { [self] in readAvailableBytes() }
+    }
+
+    /// Accounts for the bytes the decoder holds; false (and the channel stops reading) when they would
+    /// pass the process's budget.
+    private func holdWithinBudget(_ bytes: Int) -> Bool {
+        guard let inboundBudget, !isClosed, bytes != budgetHeld else { return true }
+        if bytes < budgetHeld {
+            inboundBudget.give(budgetHeld - bytes)
+        } else if !inboundBudget.take(bytes - budgetHeld) {
+            pauseReading()
+            onOverBudget()
+            if !isClosed && closeWhenFlushed == nil { close(.closedLocally("over the inbound budget")) }
+            return false
+        }
+        budgetHeld = bytes
+        return true
     }
 
     private func scheduleFlush() {

@@ -71,7 +71,11 @@ public struct FrameDecoder: Sendable {
             bytesToSkip = length - available
             return .oversized(header)
         }
-        guard buffer.count - readIndex - FrameHeader.size >= length else { return nil }
+        guard buffer.count - readIndex - FrameHeader.size >= length else {
+            // Room for the whole frame at once: growing by doubling would hold up to twice its size.
+            buffer.reserveCapacity(readIndex + FrameHeader.size + length)
+            return nil
+        }
         let start = readIndex + FrameHeader.size
         let payload = Array(buffer[start..<(start + length)])
         readIndex = start + length

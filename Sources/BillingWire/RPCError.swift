@@ -31,6 +31,8 @@ public enum TransportReason: String, Sendable, CaseIterable {
     case protocolViolation = "protocol_violation"
     case idle = "idle_timeout"
     case unsupportedProtocolVersion = "unsupported_protocol_version"
+    /// The process's memory for incomplete frames is used up by other connections.
+    case serverBusy = "server_busy"
 }
 
 /// The error every call can fail with: a status code, a message a person can act on, and a reason a

@@ -4,6 +4,7 @@ import BillingSandbox
 import BillingServer
 import BillingService
 import BillingStore
+import CMalloc
 import Dispatch
 import Foundation
 import InvoiceRendering
@@ -50,6 +51,9 @@ struct Billingd: AsyncParsableCommand {
 
     @Option(help: "Largest frame payload accepted, in bytes.")
     var maxFrameBytes = ServerLimits().maxFramePayloadBytes
+
+    @Option(help: "Bytes held for frames not yet arrived whole, across all connections; past it, the connection that would pass it is closed.")
+    var maxPartialFrameBytes = ServerLimits().maxBufferedInboundBytes
 
     @Option(help: "Largest call metadata accepted, in bytes.")
     var maxMetadataBytes = ServerLimits().maxMetadataBytes
@@ -99,6 +103,7 @@ struct Billingd: AsyncParsableCommand {
     func validate() throws {
         guard mode_t(socketMode, radix: 8) != nil else { throw ValidationError("--socket-mode must be octal, for example 660") }
         guard maxFrameBytes >= 1024, maxFrameBytes <= 64 * 1024 * 1024 else { throw ValidationError("--max-frame-bytes must be between 1 KiB and 64 MiB") }
+        guard maxPartialFrameBytes >= maxFrameBytes else { throw ValidationError("--max-partial-frame-bytes must be at least --max-frame-bytes") }
         guard maxConnections > 0, maxCallsPerConnection > 0, idleTimeoutSeconds > 0, shutdownGraceSeconds >= 0, maxLoadedWallets > 0 else {
             throw ValidationError("limits must be positive")
         }
@@ -135,6 +140,10 @@ struct Billingd: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Frames up to the frame limit are buffered while they arrive. Allocations that large come from
+        // mmap and go back to the system when freed; glibc would otherwise raise its mmap threshold after
+        // the first free and keep later ones in the heap, and resident memory ratcheted after a burst.
+        _ = billing_mmap_allocations_from(256 * 1024)
         let level = logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -151,6 +160,7 @@ struct Billingd: AsyncParsableCommand {
         configuration.socketMode = mode_t(socketMode, radix: 8)!
         configuration.access = AccessPolicy(allowedUserIDs: Set(allowedUserIDs), allowedGroupIDs: Set(allowedGroupIDs))
         configuration.limits.maxFramePayloadBytes = maxFrameBytes
+        configuration.limits.maxBufferedInboundBytes = maxPartialFrameBytes
         configuration.limits.maxMetadataBytes = maxMetadataBytes
         configuration.limits.maxCallsInFlightPerConnection = maxCallsPerConnection
         configuration.limits.maxConnections = maxConnections

@@ -120,6 +120,39 @@ struct ConnectionChurnTests {
         await daemon.stop()
     }
 
+    @Test func halfSentFramesCannotExhaustMemoryAndTheirMemoryComesBack() async throws {
+        let daemon = try await Daemon.start(["--max-partial-frame-bytes", "\(64 << 20)"])
+        let baseline = daemon.residentBytes
+        // Forty peers each declare a 4 MiB frame and send all of it but the last byte, then wait.
+        let frameBytes = 4 << 20
+        var header = [UInt8](repeating: 0, count: 10)
+        header[0] = UInt8(frameBytes >> 24); header[1] = UInt8((frameBytes >> 16) & 0xFF)
+        header[2] = UInt8((frameBytes >> 8) & 0xFF); header[3] = UInt8(frameBytes & 0xFF)
+        header[7] = 1; header[8] = 1  // stream 1, REQUEST
+        let partial = ConnectionPreface.bytes() + header + [UInt8](repeating: 0x41, count: frameBytes - 1)
+        let peers = await offPool { () -> [Int32] in
+            (0..<40).compactMap { _ -> Int32? in
+                guard let fd = try? UnixSocket.connect(path: daemon.socketPath) else { return nil }
+                var offset = 0
+                var idle = 0
+                while offset < partial.count, idle < 200 {
+                    let written = UnixSocket.writeSome(fd, partial, from: offset) ?? -1
+                    if written < 0 { break }
+                    if written == 0 { idle += 1; usleep(1_000) } else { idle = 0; offset += written }
+                }
+                return fd
+            }
+        }
+        try await Task.sleep(for: .seconds(1))
+        let peak = daemon.residentBytes
+        for fd in peers { close(fd) }
+        try await eventually { daemon.residentBytes - baseline < 32 << 20 }
+        let after = daemon.residentBytes
+        #expect(peak - baseline < 96 << 20, "resident: \(baseline >> 20) MiB before, \(peak >> 20) MiB with 40 half-sent 4 MiB frames")
+        #expect(after - baseline < 32 << 20, "resident: \(baseline >> 20) MiB before, \(after >> 20) MiB after the peers left")
+        await daemon.stop()
+    }
+
     @Test func tenThousandConnectionsComingAndGoingKeepTheThreadsFew() async throws {
         let daemon = try await Daemon.start()
         let before = daemon.threads

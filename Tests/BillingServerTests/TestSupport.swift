@@ -219,7 +219,7 @@ final class Daemon: Sendable {
     let socketPath: String
     let process: Process
 
-    static func start() async throws -> Daemon {
+    static func start(_ flags: [String] = []) async throws -> Daemon {
         // The test bundle and billingd are built into the same folder (.build/debug).
         let folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
         var binary = folder.appendingPathComponent("billingd")
@@ -234,7 +234,7 @@ final class Daemon: Sendable {
             "--socket", directory + "/billingd.sock", "--database", directory + "/billing.sqlite3", "--metrics-socket", "",
             "--log-level", "error", "--seller-name", "Test Seller", "--seller-address", "1 Test Street", "--seller-tax-id", "TEST",
             "--invoice-number-prefix", "TEST",
-        ]
+        ] + flags
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         let daemon = Daemon(directory: directory, process: process)
@@ -246,6 +246,13 @@ final class Daemon: Sendable {
         self.directory = directory
         self.socketPath = directory + "/billingd.sock"
         self.process = process
+    }
+
+    /// Resident memory, in bytes.
+    var residentBytes: Int {
+        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
     }
 
     var threads: Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.processIdentifier)/task").count) ?? 0 }

@@ -141,6 +141,10 @@ typedef enum _Billing__V1__ErrorReason {
   BILLING__V1__ERROR_REASON__ERROR_REASON_IDLE_TIMEOUT = 110,
   BILLING__V1__ERROR_REASON__ERROR_REASON_UNSUPPORTED_PROTOCOL_VERSION = 111,
   /*
+   * The server holds as many bytes of incomplete frames as it may (GOAWAY RESOURCE_EXHAUSTED): retry later.
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_SERVER_BUSY = 112,
+  /*
    * billing.v1.
    * One amount above the configured limit (INVALID_ARGUMENT, with "field").
    */

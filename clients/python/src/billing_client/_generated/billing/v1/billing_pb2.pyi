@@ -38,6 +38,7 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_REASON_PROTOCOL_VIOLATION: _ClassVar[ErrorReason]
     ERROR_REASON_IDLE_TIMEOUT: _ClassVar[ErrorReason]
     ERROR_REASON_UNSUPPORTED_PROTOCOL_VERSION: _ClassVar[ErrorReason]
+    ERROR_REASON_SERVER_BUSY: _ClassVar[ErrorReason]
     ERROR_REASON_AMOUNT_TOO_LARGE: _ClassVar[ErrorReason]
     ERROR_REASON_CURRENCY_MISMATCH: _ClassVar[ErrorReason]
     ERROR_REASON_IDEMPOTENCY_KEY_REUSED: _ClassVar[ErrorReason]
@@ -56,6 +57,8 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_REASON_WALLETS_BUSY: _ClassVar[ErrorReason]
     ERROR_REASON_STORE_OVERLOADED: _ClassVar[ErrorReason]
     ERROR_REASON_STORE_FAILED: _ClassVar[ErrorReason]
+    ERROR_REASON_STORAGE_FULL: _ClassVar[ErrorReason]
+    ERROR_REASON_STORAGE_ERROR: _ClassVar[ErrorReason]
 
 class ServiceStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -115,6 +118,7 @@ ERROR_REASON_SHUTTING_DOWN: ErrorReason
 ERROR_REASON_PROTOCOL_VIOLATION: ErrorReason
 ERROR_REASON_IDLE_TIMEOUT: ErrorReason
 ERROR_REASON_UNSUPPORTED_PROTOCOL_VERSION: ErrorReason
+ERROR_REASON_SERVER_BUSY: ErrorReason
 ERROR_REASON_AMOUNT_TOO_LARGE: ErrorReason
 ERROR_REASON_CURRENCY_MISMATCH: ErrorReason
 ERROR_REASON_IDEMPOTENCY_KEY_REUSED: ErrorReason
@@ -133,6 +137,8 @@ ERROR_REASON_TOO_MANY_WATCHERS: ErrorReason
 ERROR_REASON_WALLETS_BUSY: ErrorReason
 ERROR_REASON_STORE_OVERLOADED: ErrorReason
 ERROR_REASON_STORE_FAILED: ErrorReason
+ERROR_REASON_STORAGE_FULL: ErrorReason
+ERROR_REASON_STORAGE_ERROR: ErrorReason
 SERVICE_STATUS_UNSPECIFIED: ServiceStatus
 SERVICE_STATUS_ACTIVE: ServiceStatus
 SERVICE_STATUS_SUSPENDED: ServiceStatus
