@@ -138,7 +138,7 @@ enum Setup {
                         idempotencyKey: key + "-c", accountID: account.id,
                         card: .init(number: "4242424242424242", expiryMonth: 12, expiryYear: 2040, cvc: "123", holderName: "Load Test")))
                     if funded {
-                        // The largest single amount billingd takes by default (MoneyLimits): ten million one-cent debits.
+                        // The largest single amount billingd takes by default (MoneyLimits): a hundred million one-cent debits.
                         _ = try await client.addBalance(.init(idempotencyKey: key + "-d", accountID: account.id, amount: .init(amountMinor: 99_999_999, currency: "USD")))
                     }
                     return account.id
