@@ -103,9 +103,6 @@ public final class WalletService: Sendable {
         try await withWallet(accountID) { wallet in try await (wallet.view, wallet.events()) }
     }
 
-    /// How many wallet actors are in memory, and how many calls hold one (for tests and metrics).
-    public var loadedWalletCount: Int { loaded.withLock { $0.count } }
-
     /// The ledger, newest first, filtered by category and creation time.
     public func transactions(accountID: String, filter: HistoryFilter, page: PageRequest) async throws -> Page<WalletTransaction> {
         try Identifier.validate(accountID, prefix: "acct", field: "account_id")
