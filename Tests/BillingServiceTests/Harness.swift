@@ -32,12 +32,14 @@ final class BillingHarness: Sendable {
     private let gatewayLookUpLag: Duration
     private let walletPolicy: WalletPolicy
     private let limits: MoneyLimits
+    /// Every line the server logs, at every level, when given: for tests that read the logs.
+    let logLines: LogCapture?
 
     /// - Parameter gatewayLookUpLag: how long the gateway says its look-ups may miss a charge (the
     ///   sandbox's is zero; a real processor's is longer).
     init(
         clock: TestClock = TestClock(), gatewayLookUpLag: Duration = .zero, walletPolicy: WalletPolicy = WalletPolicy(),
-        limits: MoneyLimits = MoneyLimits()
+        limits: MoneyLimits = MoneyLimits(), logLines: LogCapture? = nil
     ) async throws {
         var template = Array("/tmp/billing-svc-XXXXXX".utf8CString)
         directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
@@ -45,6 +47,7 @@ final class BillingHarness: Sendable {
         self.gatewayLookUpLag = gatewayLookUpLag
         self.walletPolicy = walletPolicy
         self.limits = limits
+        self.logLines = logLines
         try await start()
     }
 
@@ -60,8 +63,8 @@ final class BillingHarness: Sendable {
         let context = BillingContext(store: store, gateway: gateway, now: { clock.now }, invoicing: try Self.invoicing(), limits: limits)
         let billing = Billing(context: context, walletPolicy: walletPolicy)
         let prepared = try await billing.prepare()
-        var logger = Logger(label: "billing-test")
-        logger.logLevel = .critical
+        var logger = logLines.map { capture in Logger(label: "billing-test") { _ in capture.handler() } } ?? Logger(label: "billing-test")
+        logger.logLevel = logLines == nil ? .critical : .trace
         let server = RPCServer(configuration: ServerConfiguration(socketPath: socketPath), services: [BillingHandlers(billing: billing)], logger: logger)
         try server.start()
         running.withLock { $0 = Running(server: server, store: store, gateway: gateway, billing: billing) }
@@ -214,5 +217,28 @@ func rpcError(_ body: () async throws -> Void) async -> RPCError? {
         return error
     } catch {
         return RPCError(.unknown, "\(error)")
+    }
+}
+
+/// The lines a logger wrote, message and metadata, kept for a test to read.
+final class LogCapture: Sendable {
+    private let lines = Mutex<[String]>([])
+    var all: [String] { lines.withLock { $0 } }
+
+    func handler() -> some LogHandler { Handler(capture: self) }
+
+    private struct Handler: LogHandler {
+        let capture: LogCapture
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            let all = metadata.merging(event.metadata ?? [:]) { $1 }
+            capture.lines.withLock { $0.append("\(event.level) \(event.message) \(all) \(event.error.map { "\($0)" } ?? "")") }
+        }
     }
 }
