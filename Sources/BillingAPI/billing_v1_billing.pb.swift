@@ -77,6 +77,9 @@ extension BillingV1 {
         case unsupportedProtocolVersion = 111
         /// The server holds as many bytes of incomplete frames as it may (GOAWAY RESOURCE_EXHAUSTED): retry later.
         case serverBusy = 112
+        /// The caller may only read (billingd --read-only-uid/--read-only-gid) and called a method that
+        /// changes something (PERMISSION_DENIED).
+        case readOnlyCaller = 113
         /// billing.v1.
         /// One amount above the configured limit (INVALID_ARGUMENT, with "field").
         case amountTooLarge = 200
@@ -154,6 +157,7 @@ extension BillingV1 {
             case .idleTimeout: "ERROR_REASON_IDLE_TIMEOUT"
             case .unsupportedProtocolVersion: "ERROR_REASON_UNSUPPORTED_PROTOCOL_VERSION"
             case .serverBusy: "ERROR_REASON_SERVER_BUSY"
+            case .readOnlyCaller: "ERROR_REASON_READ_ONLY_CALLER"
             case .amountTooLarge: "ERROR_REASON_AMOUNT_TOO_LARGE"
             case .currencyMismatch: "ERROR_REASON_CURRENCY_MISMATCH"
             case .idempotencyKeyReused: "ERROR_REASON_IDEMPOTENCY_KEY_REUSED"

@@ -93,6 +93,15 @@ final class CallDispatcher: @unchecked Sendable {
         if let refusal = admissionProblem(request) {
             return answerWithoutRunning(streamID: streamID, method: method, requestID: requestID, started: started, error: refusal)
         }
+        if handler != nil, access.role(of: peer) == .readOnly, !router.isReadOnly(service: request.service, method: request.method) {
+            // Who was refused what, never with what: no payload reaches the log.
+            logger.warning("refused a read-only caller", metadata: [
+                "uid": "\(peer.map { "\($0.uid)" } ?? "unknown")", "pid": "\(peer.map { "\($0.pid)" } ?? "unknown")", "method": "\(method)",
+            ])
+            let error = RPCError(
+                .permissionDenied, "uid \(peer.map { "\($0.uid)" } ?? "unknown") may only read; \(method) changes the account", reason: .readOnlyCaller)
+            return answerWithoutRunning(streamID: streamID, method: method, requestID: requestID, started: started, error: error)
+        }
         guard let handler else {
             let error = router.hasService(request.service)
                 ? RPCError(.unimplemented, "service \(request.service.prefix(200)) has no method \(request.method.prefix(200))", reason: .unknownMethod)
@@ -150,7 +159,10 @@ final class CallDispatcher: @unchecked Sendable {
         if request.timeoutNanoseconds < 0 {
             return RPCError(.invalidArgument, "timeout_nano must not be negative", details: [.field("timeout_nano")])
         }
-        if !access.allows(peer) {
+        if access.role(of: peer) == .none {
+            logger.warning("refused a caller not on the allowlist", metadata: [
+                "uid": "\(peer.map { "\($0.uid)" } ?? "unknown")", "pid": "\(peer.map { "\($0.pid)" } ?? "unknown")",
+            ])
             return RPCError(.permissionDenied, "uid \(peer.map { "\($0.uid)" } ?? "unknown") is not allowed to call this server")
         }
         return nil

@@ -13,6 +13,9 @@ public final class HealthService: RPCService {
 
     public static let serviceName = GrpcHealthV1.Health.name
 
+    /// Check and Watch only read: every caller may ask whether the server serves.
+    public func isReadOnly(method: String) -> Bool { true }
+
     private struct State {
         var statuses: [String: ServingStatus] = [:]
         var watchers: [Int: (service: String, continuation: AsyncStream<ServingStatus>.Continuation)] = [:]

@@ -48,10 +48,15 @@ public protocol RPCService: Sendable {
     /// The server began to shut down: end server streams (watches) gracefully, since they never finish
     /// by themselves and would otherwise hold the drain open for the whole grace period.
     func beginDrain() async
+
+    /// Whether `method` only reads, so that a read-only caller may call it. A method a service does not
+    /// say is read-only is taken to change something.
+    func isReadOnly(method: String) -> Bool
 }
 
 extension RPCService {
     public func beginDrain() async {}
+    public func isReadOnly(method: String) -> Bool { false }
 }
 
 /// Sends the messages of one server stream, waiting while the client has granted no more

@@ -32,21 +32,41 @@ public struct ServerLimits: Sendable {
     public init() {}
 }
 
-/// Who may call: the socket file's mode is the first gate, these lists the second.
-/// Empty lists let every peer that can open the socket call.
+/// Who may call, and what: the socket file's mode is the first gate, these lists the second.
+///
+/// A caller named in the `allowed` lists may call every method; one named only in the `readOnly` lists
+/// may call the methods its services mark read-only (`RPCService.isReadOnly`), never one that moves
+/// money or changes anything. With every list empty, every peer that can open the socket may call
+/// everything.
 public struct AccessPolicy: Sendable {
-    public var allowedUserIDs: Set<UInt32> = []
-    public var allowedGroupIDs: Set<UInt32> = []
-
-    public init(allowedUserIDs: Set<UInt32> = [], allowedGroupIDs: Set<UInt32> = []) {
-        self.allowedUserIDs = allowedUserIDs
-        self.allowedGroupIDs = allowedGroupIDs
+    /// What a caller may do.
+    public enum Role: Sendable, Equatable {
+        case none
+        case readOnly
+        case full
     }
 
-    public func allows(_ peer: PeerCredentials?) -> Bool {
-        if allowedUserIDs.isEmpty && allowedGroupIDs.isEmpty { return true }
-        guard let peer else { return false }
-        return allowedUserIDs.contains(peer.uid) || allowedGroupIDs.contains(peer.gid)
+    public var allowedUserIDs: Set<UInt32> = []
+    public var allowedGroupIDs: Set<UInt32> = []
+    public var readOnlyUserIDs: Set<UInt32> = []
+    public var readOnlyGroupIDs: Set<UInt32> = []
+
+    public init(
+        allowedUserIDs: Set<UInt32> = [], allowedGroupIDs: Set<UInt32> = [], readOnlyUserIDs: Set<UInt32> = [], readOnlyGroupIDs: Set<UInt32> = []
+    ) {
+        self.allowedUserIDs = allowedUserIDs
+        self.allowedGroupIDs = allowedGroupIDs
+        self.readOnlyUserIDs = readOnlyUserIDs
+        self.readOnlyGroupIDs = readOnlyGroupIDs
+    }
+
+    /// The caller's role, by its uid and gid as the kernel reports them; full access wins over read-only.
+    public func role(of peer: PeerCredentials?) -> Role {
+        if allowedUserIDs.isEmpty && allowedGroupIDs.isEmpty && readOnlyUserIDs.isEmpty && readOnlyGroupIDs.isEmpty { return .full }
+        guard let peer else { return .none }
+        if allowedUserIDs.contains(peer.uid) || allowedGroupIDs.contains(peer.gid) { return .full }
+        if readOnlyUserIDs.contains(peer.uid) || readOnlyGroupIDs.contains(peer.gid) { return .readOnly }
+        return .none
     }
 }
 

@@ -21,6 +21,18 @@ public struct BillingHandlers: BillingServiceHandlers {
         await billing.beginDrain()
     }
 
+    /// The methods that only read: a read-only caller (`billingd --read-only-uid`) may call these and no
+    /// other. Every other method takes an idempotency key (or a usage id) and changes the account; a test
+    /// keeps the two lists apart.
+    public static let readOnlyMethods: Set<BillingV1.BillingService.Method> = [
+        .getAccount, .getBillingInformation, .listPaymentMethods, .getInvoice, .listInvoices, .downloadInvoicePdf, .listCharges,
+        .getWallet, .listWalletTransactions, .summarizeWalletTransactions, .watchWallet,
+    ]
+
+    public func isReadOnly(method: String) -> Bool {
+        BillingV1.BillingService.Method(rawValue: method).map(Self.readOnlyMethods.contains) ?? false
+    }
+
     // MARK: Accounts
 
     public func createAccount(_ request: BillingV1.CreateAccountRequest, context: CallContext) async throws -> BillingV1.AccountResponse {

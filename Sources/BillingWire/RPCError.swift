@@ -33,6 +33,8 @@ public enum TransportReason: String, Sendable, CaseIterable {
     case unsupportedProtocolVersion = "unsupported_protocol_version"
     /// The process's memory for incomplete frames is used up by other connections.
     case serverBusy = "server_busy"
+    /// A caller allowed only to read called a method that changes something.
+    case readOnlyCaller = "read_only_caller"
 }
 
 /// The error every call can fail with: a status code, a message a person can act on, and a reason a

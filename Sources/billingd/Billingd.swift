@@ -43,6 +43,12 @@ struct Billingd: AsyncParsableCommand {
     @Option(name: .customLong("allow-uid"), help: "A user id allowed to call (repeatable). With no --allow-uid or --allow-gid, everyone who can open the socket may call.")
     var allowedUserIDs: [UInt32] = []
 
+    @Option(name: .customLong("read-only-uid"), help: "A user id allowed to call the methods that only read (repeatable); it may never move money or change an account.")
+    var readOnlyUserIDs: [UInt32] = []
+
+    @Option(name: .customLong("read-only-gid"), help: "A group id allowed to call the methods that only read (repeatable).")
+    var readOnlyGroupIDs: [UInt32] = []
+
     @Option(name: .customLong("allow-gid"), help: "A group id allowed to call (repeatable).")
     var allowedGroupIDs: [UInt32] = []
 
@@ -158,7 +164,9 @@ struct Billingd: AsyncParsableCommand {
 
         var configuration = ServerConfiguration(socketPath: socket)
         configuration.socketMode = mode_t(socketMode, radix: 8)!
-        configuration.access = AccessPolicy(allowedUserIDs: Set(allowedUserIDs), allowedGroupIDs: Set(allowedGroupIDs))
+        configuration.access = AccessPolicy(
+            allowedUserIDs: Set(allowedUserIDs), allowedGroupIDs: Set(allowedGroupIDs),
+            readOnlyUserIDs: Set(readOnlyUserIDs), readOnlyGroupIDs: Set(readOnlyGroupIDs))
         configuration.limits.maxFramePayloadBytes = maxFrameBytes
         configuration.limits.maxBufferedInboundBytes = maxPartialFrameBytes
         configuration.limits.maxMetadataBytes = maxMetadataBytes

@@ -34,12 +34,14 @@ final class BillingHarness: Sendable {
     private let limits: MoneyLimits
     /// Every line the server logs, at every level, when given: for tests that read the logs.
     let logLines: LogCapture?
+    /// Who may call the server.
+    private let access: AccessPolicy
 
     /// - Parameter gatewayLookUpLag: how long the gateway says its look-ups may miss a charge (the
     ///   sandbox's is zero; a real processor's is longer).
     init(
         clock: TestClock = TestClock(), gatewayLookUpLag: Duration = .zero, walletPolicy: WalletPolicy = WalletPolicy(),
-        limits: MoneyLimits = MoneyLimits(), logLines: LogCapture? = nil
+        limits: MoneyLimits = MoneyLimits(), logLines: LogCapture? = nil, access: AccessPolicy = AccessPolicy()
     ) async throws {
         var template = Array("/tmp/billing-svc-XXXXXX".utf8CString)
         directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
@@ -48,10 +50,14 @@ final class BillingHarness: Sendable {
         self.walletPolicy = walletPolicy
         self.limits = limits
         self.logLines = logLines
+        self.access = access
         try await start()
     }
 
     var gateway: FlakyGateway { running.withLock { $0!.gateway } }
+
+    /// The domain the server runs, for setting up what a test's callers may not do themselves.
+    var billing: Billing { running.withLock { $0!.billing } }
 
     /// Starts the service on the directory's database, as `billingd` does: open, reconcile, serve.
     @discardableResult
@@ -65,7 +71,9 @@ final class BillingHarness: Sendable {
         let prepared = try await billing.prepare()
         var logger = logLines.map { capture in Logger(label: "billing-test") { _ in capture.handler() } } ?? Logger(label: "billing-test")
         logger.logLevel = logLines == nil ? .critical : .trace
-        let server = RPCServer(configuration: ServerConfiguration(socketPath: socketPath), services: [BillingHandlers(billing: billing)], logger: logger)
+        var configuration = ServerConfiguration(socketPath: socketPath)
+        configuration.access = access
+        let server = RPCServer(configuration: configuration, services: [BillingHandlers(billing: billing)], logger: logger)
         try server.start()
         running.withLock { $0 = Running(server: server, store: store, gateway: gateway, billing: billing) }
         return prepared

@@ -145,6 +145,11 @@ typedef enum _Billing__V1__ErrorReason {
    */
   BILLING__V1__ERROR_REASON__ERROR_REASON_SERVER_BUSY = 112,
   /*
+   * The caller may only read (billingd --read-only-uid/--read-only-gid) and called a method that
+   * changes something (PERMISSION_DENIED).
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_READ_ONLY_CALLER = 113,
+  /*
    * billing.v1.
    * One amount above the configured limit (INVALID_ARGUMENT, with "field").
    */
