@@ -47,16 +47,31 @@ struct Checker {
     }
 
     /// Every acknowledged operation is there exactly once with the ids its reply gave; every refused
-    /// one left nothing behind.
+    /// one left nothing behind. The tables are read once into maps: the log grows with every round,
+    /// and a query per operation would make long runs slow.
     private func checkAcknowledged(_ acknowledged: [AcknowledgedOperation], _ report: inout CheckReport) throws {
+        var usageLines: [String: [[String?]]] = [:]
+        for line in try database.rows("SELECT account_id, usage_id, id, amount_minor, source FROM wallet_transactions WHERE usage_id IS NOT NULL") {
+            usageLines[(line[0] ?? "") + "/" + (line[1] ?? ""), default: []].append(Array(line[2...]))
+        }
+        var creditsByCharge: [String: [String]] = [:]
+        for line in try database.rows("SELECT charge_id, id FROM wallet_transactions WHERE charge_id IS NOT NULL") {
+            creditsByCharge[line[0] ?? "", default: []].append(line[1] ?? "")
+        }
+        var charges: [String: [String?]] = [:]
+        for row in try database.rows("SELECT id, account_id, status, amount_minor, purpose, invoice_id FROM charges") { charges[row[0] ?? ""] = Array(row[1...]) }
+        var invoices: [String: [String?]] = [:]
+        for row in try database.rows("SELECT id, status, number FROM invoices") { invoices[row[0] ?? ""] = Array(row[1...]) }
+        var paymentMethods: [String: String] = [:]
+        for row in try database.rows("SELECT id, account_id FROM payment_methods") { paymentMethods[row[0] ?? ""] = row[1] ?? "" }
+
         for record in acknowledged {
             let operation = record.operation
             let outcome = record.outcome
             let label = "#\(record.sequence) \(operation.kind.rawValue) \(operation.key) (round \(record.round))"
             switch operation.kind {
             case .debit:
-                let lines = try database.rows(
-                    "SELECT id, amount_minor, source FROM wallet_transactions WHERE account_id = ? AND usage_id = ?", operation.account, operation.key)
+                let lines = usageLines[operation.account + "/" + operation.key] ?? []
                 if outcome.isOK {
                     report.expect(lines.count == 1, "\(label): acknowledged debit has \(lines.count) ledger lines, expected 1")
                     if let line = lines.first {
@@ -66,34 +81,24 @@ struct Checker {
                 } else {
                     report.expect(lines.isEmpty, "\(label): refused debit (\(outcome.result)) has \(lines.count) ledger lines, expected 0")
                 }
+            case .topUp where outcome.isOK:
+                // The charge succeeded for this amount, credited once (the acknowledged line), and its invoice is paid.
+                let charge = charges[outcome.chargeID]
+                report.expect(charge?[0] == operation.account && charge?[1] == "succeeded" && charge?[2] == "\(operation.amountMinor)" && charge?[3] == "wallet_top_up",
+                              "\(label): charge \(outcome.chargeID) is \(charge.map { $0.map { $0 ?? "-" } } ?? ["missing"]), expected succeeded/\(operation.amountMinor)/wallet_top_up")
+                let credits = creditsByCharge[outcome.chargeID] ?? []
+                report.expect(credits == [outcome.transactionID], "\(label): charge \(outcome.chargeID) has credit lines \(credits), expected exactly [\(outcome.transactionID)]")
+                let invoice = invoices[outcome.invoiceID]
+                report.expect(charge?[4] == outcome.invoiceID && invoice?[0] == "paid" && invoice?[1] == outcome.invoiceNumber,
+                              "\(label): invoice \(outcome.invoiceID) (\(outcome.invoiceNumber)) is not the charge's paid invoice")
             case .topUp:
-                if outcome.isOK {
-                    try checkCreditedTopUp(label, operation, outcome, &report)
-                } else {
-                    try checkRefusedTopUp(label, operation, outcome, &report)
-                }
+                try checkRefusedTopUp(label, operation, outcome, &report)
             case .setPrimaryCard, .addCard:
                 guard outcome.isOK else { continue }
-                let count = try database.value(
-                    "SELECT count(*) FROM payment_methods WHERE id = ? AND account_id = ?", outcome.paymentMethodID, operation.account)
-                report.expect(count == "1", "\(label): payment method \(outcome.paymentMethodID) found \(count ?? "0") times, expected 1")
+                report.expect(paymentMethods[outcome.paymentMethodID] == operation.account,
+                              "\(label): payment method \(outcome.paymentMethodID) is not the account's")
             }
         }
-    }
-
-    private func checkCreditedTopUp(_ label: String, _ operation: Operation, _ outcome: Outcome, _ report: inout CheckReport) throws {
-        let charge = try database.rows(
-            "SELECT status, amount_minor, purpose, invoice_id FROM charges WHERE id = ? AND account_id = ?", outcome.chargeID, operation.account)
-        report.expect(charge.count == 1, "\(label): acknowledged top-up's charge \(outcome.chargeID) found \(charge.count) times")
-        guard let row = charge.first else { return }
-        report.expect(row[0] == "succeeded" && row[1] == "\(operation.amountMinor)" && row[2] == "wallet_top_up",
-                      "\(label): charge \(outcome.chargeID) is \(row[0] ?? "")/\(row[1] ?? "")/\(row[2] ?? ""), expected succeeded/\(operation.amountMinor)/wallet_top_up")
-        let credits = try database.rows("SELECT id FROM wallet_transactions WHERE charge_id = ?", outcome.chargeID)
-        report.expect(credits.count == 1 && credits[0][0] == outcome.transactionID,
-                      "\(label): charge \(outcome.chargeID) has credit lines \(credits.map { $0[0] ?? "" }), expected exactly [\(outcome.transactionID)]")
-        let invoice = try database.rows("SELECT status, number FROM invoices WHERE id = ?", outcome.invoiceID)
-        report.expect(row[3] == outcome.invoiceID && invoice.count == 1 && invoice[0][0] == "paid" && invoice[0][1] == outcome.invoiceNumber,
-                      "\(label): invoice \(outcome.invoiceID) (\(outcome.invoiceNumber)) is not the charge's paid invoice")
     }
 
     /// A refused top-up took nothing, or took nothing it did not answer for: when its key recorded a

@@ -54,6 +54,19 @@ final class CrashRun {
         await server.stop()
         summary.elapsed = ContinuousClock.now - began
         summary.acknowledged = log.all
+        do {
+            let selfTest = try CheckerSelfTest(
+                databasePath: server.databasePath, gatewayJournalPath: server.gatewayJournalPath, directory: server.directory,
+                acknowledged: summary.acknowledged
+            ).run()
+            summary.selfTest = "\(selfTest.detected) of \(selfTest.detected + selfTest.missed.count) corruptions reported"
+            summary.selfTestMissed = selfTest.missed
+        } catch {
+            summary.selfTest = "could not run: \(error)"
+            summary.selfTestMissed = ["(did not run)"]
+        }
+        summary.charges = (try? DatabaseReader(path: server.databasePath).rows(
+            "SELECT purpose || ' ' || status, count(*) FROM charges GROUP BY 1 ORDER BY 1").map { "\($0[0] ?? "") \($0[1] ?? "")" }) ?? []
         return summary
     }
 
@@ -190,6 +203,11 @@ struct Summary {
     var setupFailure: String?
     var elapsed: Duration = .zero
     var acknowledged: [AcknowledgedOperation] = []
+    /// "wallet_auto_recharge succeeded 812", ... from the database at the end.
+    var charges: [String] = []
+    /// The checker's self-test on the final data: what it reported, and the corruptions it missed.
+    var selfTest = "not run"
+    var selfTestMissed: [String] = []
 
     func text(seed: UInt64) -> String {
         func count(_ kind: Operation.Kind, ok: Bool) -> Int { acknowledged.filter { $0.operation.kind == kind && $0.outcome.isOK == ok }.count }
@@ -200,9 +218,11 @@ struct Summary {
               rounds                  \(rounds)
               operations acknowledged \(acknowledged.count): debits \(count(.debit, ok: true)), top-ups \(count(.topUp, ok: true)), \
             primary-card changes \(count(.setPrimaryCard, ok: true)), cards added \(count(.addCard, ok: true)); refused \(acknowledged.count - acknowledged.filter(\.outcome.isOK).count)\(refusals.isEmpty ? "" : " (\(refusals))")
+              charges                 \(charges.joined(separator: ", "))
               unknown, then resent    \(unknownThenResent)
               replays checked         \(replays)
               checks run              \(checks)
+              checker self-test       \(selfTest)\(selfTestMissed.isEmpty ? "" : "; MISSED: " + selfTestMissed.joined(separator: "; "))
               failures                \(failures.count)\(setupFailure.map { " (set-up: \($0))" } ?? "")
             """
     }
