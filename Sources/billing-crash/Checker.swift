@@ -30,13 +30,58 @@ struct Checker {
         let journal = try readGatewayJournal()
         try database.snapshot {
             try checkIntegrity(&report)
-            try checkAcknowledged(acknowledged, &report)
-            try checkLedgers(&report)
-            try checkCharges(journal: journal, &report)
-            try checkInvoiceNumbers(&report)
+            let tables = try Tables(database)
+            checkAcknowledged(acknowledged, tables, &report)
+            checkLedgers(tables, &report)
+            checkCharges(tables, journal: journal, &report)
+            try checkInvoiceNumbers(tables, &report)
             try checkIdempotencyRecords(&report)
         }
         return report
+    }
+
+    /// The rows the checks compare, read once per round: the log grows with every round, and a query
+    /// per operation (or a correlated subquery per charge, on columns billingd does not index) would
+    /// make long runs quadratic.
+    private struct Tables {
+        struct Line { var id: String; var account: String; var amount: Int64; var balanceAfter: Int64; var source: String; var chargeID: String?; var usageID: String? }
+        struct Charge { var id: String; var account: String; var status: String; var amount: Int64; var purpose: String; var failureCode: String; var createdAt: Int64; var invoiceID: String? }
+        struct Invoice { var status: String; var number: String?; var total: Int64 }
+
+        /// Ledger lines by account, in ledger order.
+        var ledgers: [String: [Line]] = [:]
+        var usageLines: [String: [Line]] = [:]
+        var creditsByCharge: [String: [Line]] = [:]
+        var charges: [String: Charge] = [:]
+        var invoices: [String: Invoice] = [:]
+        var cards: [String: (account: String, removed: Bool)] = [:]
+        var wallets: [(account: String, balance: Int64, pendingRecharge: String?)] = []
+
+        init(_ database: DatabaseReader) throws {
+            for row in try database.rows(
+                "SELECT id, account_id, amount_minor, balance_after_minor, source, charge_id, usage_id FROM wallet_transactions ORDER BY account_id, seq")
+            {
+                let line = Line(id: row[0] ?? "", account: row[1] ?? "", amount: Int64(row[2] ?? "") ?? 0, balanceAfter: Int64(row[3] ?? "") ?? -1,
+                                source: row[4] ?? "", chargeID: row[5], usageID: row[6])
+                ledgers[line.account, default: []].append(line)
+                if let usage = line.usageID { usageLines[line.account + "/" + usage, default: []].append(line) }
+                if let charge = line.chargeID { creditsByCharge[charge, default: []].append(line) }
+            }
+            for row in try database.rows("SELECT id, account_id, status, amount_minor, purpose, failure_code, created_at_ms, invoice_id FROM charges") {
+                charges[row[0] ?? ""] = Charge(
+                    id: row[0] ?? "", account: row[1] ?? "", status: row[2] ?? "", amount: Int64(row[3] ?? "") ?? 0, purpose: row[4] ?? "",
+                    failureCode: row[5] ?? "", createdAt: Int64(row[6] ?? "") ?? 0, invoiceID: row[7])
+            }
+            for row in try database.rows("SELECT id, status, number, total_minor FROM invoices") {
+                invoices[row[0] ?? ""] = Invoice(status: row[1] ?? "", number: row[2], total: Int64(row[3] ?? "") ?? 0)
+            }
+            for row in try database.rows("SELECT id, account_id, removed_at_ms IS NOT NULL FROM payment_methods") {
+                cards[row[0] ?? ""] = (row[1] ?? "", row[2] == "1")
+            }
+            wallets = try database.rows("SELECT account_id, balance_minor, pending_recharge_charge_id FROM wallets").map {
+                ($0[0] ?? "", Int64($0[1] ?? "") ?? -1, $0[2])
+            }
+        }
     }
 
     // MARK: The checks
@@ -47,138 +92,119 @@ struct Checker {
     }
 
     /// Every acknowledged operation is there exactly once with the ids its reply gave; every refused
-    /// one left nothing behind. The tables are read once into maps: the log grows with every round,
-    /// and a query per operation would make long runs slow.
-    private func checkAcknowledged(_ acknowledged: [AcknowledgedOperation], _ report: inout CheckReport) throws {
-        var usageLines: [String: [[String?]]] = [:]
-        for line in try database.rows("SELECT account_id, usage_id, id, amount_minor, source FROM wallet_transactions WHERE usage_id IS NOT NULL") {
-            usageLines[(line[0] ?? "") + "/" + (line[1] ?? ""), default: []].append(Array(line[2...]))
-        }
-        var creditsByCharge: [String: [String]] = [:]
-        for line in try database.rows("SELECT charge_id, id FROM wallet_transactions WHERE charge_id IS NOT NULL") {
-            creditsByCharge[line[0] ?? "", default: []].append(line[1] ?? "")
-        }
-        var charges: [String: [String?]] = [:]
-        for row in try database.rows("SELECT id, account_id, status, amount_minor, purpose, invoice_id FROM charges") { charges[row[0] ?? ""] = Array(row[1...]) }
-        var invoices: [String: [String?]] = [:]
-        for row in try database.rows("SELECT id, status, number FROM invoices") { invoices[row[0] ?? ""] = Array(row[1...]) }
-        var paymentMethods: [String: String] = [:]
-        for row in try database.rows("SELECT id, account_id FROM payment_methods") { paymentMethods[row[0] ?? ""] = row[1] ?? "" }
-
+    /// one left nothing behind.
+    private func checkAcknowledged(_ acknowledged: [AcknowledgedOperation], _ tables: Tables, _ report: inout CheckReport) {
         for record in acknowledged {
             let operation = record.operation
             let outcome = record.outcome
             let label = "#\(record.sequence) \(operation.kind.rawValue) \(operation.key) (round \(record.round))"
             switch operation.kind {
             case .debit:
-                let lines = usageLines[operation.account + "/" + operation.key] ?? []
+                let lines = tables.usageLines[operation.account + "/" + operation.key] ?? []
                 if outcome.isOK {
                     report.expect(lines.count == 1, "\(label): acknowledged debit has \(lines.count) ledger lines, expected 1")
                     if let line = lines.first {
-                        report.expect(line[0] == outcome.transactionID, "\(label): ledger line \(line[0] ?? "") is not the acknowledged \(outcome.transactionID)")
-                        report.expect(line[1] == "\(-operation.amountMinor)" && line[2] == "usage", "\(label): ledger line amount/source \(line[1] ?? "")/\(line[2] ?? "")")
+                        report.expect(line.id == outcome.transactionID && line.amount == -operation.amountMinor && line.source == "usage",
+                                      "\(label): ledger line \(line.id) \(line.amount) \(line.source) is not the acknowledged \(outcome.transactionID) of \(-operation.amountMinor)")
                     }
                 } else {
                     report.expect(lines.isEmpty, "\(label): refused debit (\(outcome.result)) has \(lines.count) ledger lines, expected 0")
                 }
             case .topUp where outcome.isOK:
                 // The charge succeeded for this amount, credited once (the acknowledged line), and its invoice is paid.
-                let charge = charges[outcome.chargeID]
-                report.expect(charge?[0] == operation.account && charge?[1] == "succeeded" && charge?[2] == "\(operation.amountMinor)" && charge?[3] == "wallet_top_up",
-                              "\(label): charge \(outcome.chargeID) is \(charge.map { $0.map { $0 ?? "-" } } ?? ["missing"]), expected succeeded/\(operation.amountMinor)/wallet_top_up")
-                let credits = creditsByCharge[outcome.chargeID] ?? []
+                let charge = tables.charges[outcome.chargeID]
+                report.expect(
+                    charge?.account == operation.account && charge?.status == "succeeded" && charge?.amount == operation.amountMinor
+                        && charge?.purpose == "wallet_top_up",
+                    "\(label): charge \(outcome.chargeID) is \(charge.map { "\($0.status) \($0.amount) \($0.purpose)" } ?? "missing"), expected a succeeded top-up of \(operation.amountMinor)")
+                let credits = (tables.creditsByCharge[outcome.chargeID] ?? []).map(\.id)
                 report.expect(credits == [outcome.transactionID], "\(label): charge \(outcome.chargeID) has credit lines \(credits), expected exactly [\(outcome.transactionID)]")
-                let invoice = invoices[outcome.invoiceID]
-                report.expect(charge?[4] == outcome.invoiceID && invoice?[0] == "paid" && invoice?[1] == outcome.invoiceNumber,
+                let invoice = tables.invoices[outcome.invoiceID]
+                report.expect(charge?.invoiceID == outcome.invoiceID && invoice?.status == "paid" && invoice?.number == outcome.invoiceNumber,
                               "\(label): invoice \(outcome.invoiceID) (\(outcome.invoiceNumber)) is not the charge's paid invoice")
             case .topUp:
-                try checkRefusedTopUp(label, operation, outcome, &report)
-            case .setPrimaryCard, .addCard:
+                checkRefusedTopUp(label, operation, outcome, tables, &report)
+            case .setPrimaryCard, .addCard, .removeCard:
                 guard outcome.isOK else { continue }
-                report.expect(paymentMethods[outcome.paymentMethodID] == operation.account,
-                              "\(label): payment method \(outcome.paymentMethodID) is not the account's")
+                let card = tables.cards[outcome.paymentMethodID]
+                report.expect(card?.account == operation.account, "\(label): payment method \(outcome.paymentMethodID) is not the account's")
+                if operation.kind == .removeCard {
+                    report.expect(card?.removed == true, "\(label): acknowledged removal, but card \(outcome.paymentMethodID) is still active")
+                }
             }
         }
     }
 
-    /// A refused top-up took nothing, or took nothing it did not answer for: when its key recorded a
-    /// charge, that charge failed and credited nothing. A declined card's key always records one.
-    private func checkRefusedTopUp(_ label: String, _ operation: Operation, _ outcome: Outcome, _ report: inout CheckReport) throws {
-        let key = try database.rows(
-            """
-            SELECT k.state, c.status, (SELECT count(*) FROM wallet_transactions t WHERE t.charge_id = c.id)
-            FROM idempotency_keys k LEFT JOIN charges c ON c.id = k.charge_id WHERE k.scope = ? AND k.key = ?
-            """, operation.account, operation.key)
+    /// A refused top-up credited nothing: if its key recorded a charge, that charge failed. A declined
+    /// card's key always records its failed charge (a retry gets the decline back).
+    private func checkRefusedTopUp(_ label: String, _ operation: Operation, _ outcome: Outcome, _ tables: Tables, _ report: inout CheckReport) {
+        let recorded: [String?]?
+        do {
+            recorded = try database.rows("SELECT state, charge_id FROM idempotency_keys WHERE scope = ? AND key = ?", operation.account, operation.key).first
+        } catch {
+            report.expect(false, "\(label): cannot read its idempotency record: \(error)")
+            return
+        }
         if outcome.result == "card_declined" {
-            report.expect(key.count == 1, "\(label): declined top-up left no idempotency record")
+            report.expect(recorded != nil, "\(label): declined top-up left no idempotency record")
         }
-        if let row = key.first {
-            report.expect(row[0] == "done" && row[1] == "failed" && row[2] == "0",
-                          "\(label): refused top-up (\(outcome.result)) has key \(row[0] ?? "-"), charge \(row[1] ?? "-"), \(row[2] ?? "-") credits")
-        }
+        guard let recorded else { return }
+        let charge = recorded[1].flatMap { tables.charges[$0] }
+        let credits = recorded[1].flatMap { tables.creditsByCharge[$0] }?.count ?? 0
+        report.expect(recorded[0] == "done" && charge?.status == "failed" && credits == 0,
+                      "\(label): refused top-up (\(outcome.result)) has key \(recorded[0] ?? "-"), charge \(charge?.status ?? "-"), \(credits) credits")
     }
 
     /// Every wallet's balance is the sum of its ledger and its last line's balance_after, and every
     /// line's balance_after is the one before plus its amount.
-    private func checkLedgers(_ report: inout CheckReport) throws {
-        let wallets = try database.rows("SELECT account_id, balance_minor FROM wallets ORDER BY account_id")
-        let lines = try database.rows("SELECT account_id, amount_minor, balance_after_minor FROM wallet_transactions ORDER BY account_id, seq")
-        var byAccount: [String: [(amount: Int64, after: Int64)]] = [:]
-        for line in lines {
-            byAccount[line[0] ?? "", default: []].append((Int64(line[1] ?? "") ?? 0, Int64(line[2] ?? "") ?? -1))
-        }
-        for wallet in wallets {
-            let account = wallet[0] ?? ""
-            let balance = Int64(wallet[1] ?? "") ?? -1
-            let ledger = byAccount[account] ?? []
+    private func checkLedgers(_ tables: Tables, _ report: inout CheckReport) {
+        for wallet in tables.wallets {
+            let ledger = tables.ledgers[wallet.account] ?? []
             var running: Int64 = 0
             var chainBreaks = 0
             for line in ledger {
                 running += line.amount
-                if line.after != running { chainBreaks += 1 }
+                if line.balanceAfter != running { chainBreaks += 1 }
             }
-            report.expect(balance == running, "wallet \(account): balance \(balance) != sum of its ledger \(running)")
-            report.expect(balance == (ledger.last?.after ?? 0), "wallet \(account): balance \(balance) != last balance_after \(ledger.last?.after ?? 0)")
-            report.expect(chainBreaks == 0, "wallet \(account): \(chainBreaks) ledger lines whose balance_after is not the running sum")
+            report.expect(wallet.balance == running, "wallet \(wallet.account): balance \(wallet.balance) != sum of its ledger \(running)")
+            report.expect(wallet.balance == (ledger.last?.balanceAfter ?? 0), "wallet \(wallet.account): balance \(wallet.balance) != last balance_after \(ledger.last?.balanceAfter ?? 0)")
+            report.expect(chainBreaks == 0, "wallet \(wallet.account): \(chainBreaks) ledger lines whose balance_after is not the running sum")
+            // The recharge marker names a charge still in flight, or nothing.
+            if let marker = wallet.pendingRecharge {
+                report.expect(tables.charges[marker]?.status == "pending", "wallet \(wallet.account) is marked recharging by \(marker), which is \(tables.charges[marker]?.status ?? "missing")")
+            }
         }
     }
 
     /// Charges against their credits and against what the gateway journaled: nothing pending from
     /// before the restart, nothing charged twice, no money taken without its credit, no credit without
     /// money taken.
-    private func checkCharges(journal: GatewayJournal, _ report: inout CheckReport) throws {
-        let charges = try database.rows(
-            """
-            SELECT c.id, c.status, c.amount_minor, c.purpose, c.failure_code, c.created_at_ms, c.invoice_id,
-                   (SELECT count(*) FROM wallet_transactions t WHERE t.charge_id = c.id),
-                   (SELECT sum(amount_minor) FROM wallet_transactions t WHERE t.charge_id = c.id),
-                   (SELECT status || ':' || total_minor FROM invoices i WHERE i.id = c.invoice_id)
-            FROM charges c
-            """)
-        var known: Set<String> = []
-        for row in charges {
-            let id = row[0] ?? "", status = row[1] ?? "", amount = row[2] ?? "", purpose = row[3] ?? ""
-            let createdAt = Int64(row[5] ?? "") ?? 0
-            let credits = row[7] ?? "0"
-            known.insert(id)
-            let recent = status == "pending" && createdAt >= restartedAtMilliseconds
-            report.expect(status != "pending" || recent, "charge \(id) (\(purpose)) is still pending after start-up reconciliation")
-            if purpose == "wallet_top_up" || purpose == "wallet_auto_recharge" {
-                if status == "succeeded" {
-                    report.expect(credits == "1" && row[8] == amount, "charge \(id) (\(purpose)) succeeded for \(amount) with \(credits) credit lines totalling \(row[8] ?? "0")")
-                    report.expect(row[9] == "paid:\(amount)", "charge \(id) (\(purpose)) succeeded but its invoice \(row[6] ?? "none") is \(row[9] ?? "missing")")
+    private func checkCharges(_ tables: Tables, journal: GatewayJournal, _ report: inout CheckReport) {
+        for charge in tables.charges.values {
+            let id = charge.id
+            let credits = tables.creditsByCharge[id] ?? []
+            let recent = charge.status == "pending" && charge.createdAt >= restartedAtMilliseconds
+            report.expect(charge.status != "pending" || recent, "charge \(id) (\(charge.purpose)) is still pending after start-up reconciliation")
+            if charge.purpose == "wallet_top_up" || charge.purpose == "wallet_auto_recharge" {
+                if charge.status == "succeeded" {
+                    let source = charge.purpose == "wallet_top_up" ? "top_up" : "auto_recharge"
+                    report.expect(credits.count == 1 && credits[0].amount == charge.amount && credits[0].source == source,
+                                  "charge \(id) (\(charge.purpose)) succeeded for \(charge.amount) with credit lines \(credits.map { "\($0.source) \($0.amount)" })")
+                    let invoice = charge.invoiceID.flatMap { tables.invoices[$0] }
+                    report.expect(invoice?.status == "paid" && invoice?.total == charge.amount,
+                                  "charge \(id) (\(charge.purpose)) succeeded but its invoice \(charge.invoiceID ?? "none") is \(invoice.map { "\($0.status) \($0.total)" } ?? "missing")")
                 } else {
-                    report.expect(credits == "0", "charge \(id) (\(purpose)) is \(status) but has \(credits) credit lines")
+                    report.expect(credits.isEmpty, "charge \(id) (\(charge.purpose)) is \(charge.status) but has \(credits.count) credit lines")
                 }
             }
             // The gateway's side of the same charge (its idempotency key is the charge id).
             guard !recent else { continue }
             let atGateway = journal.charges[id]
-            switch status {
+            switch charge.status {
             case "succeeded":
-                report.expect(atGateway?.status == "succeeded" && atGateway?.amountMinor == Int64(amount),
+                report.expect(atGateway?.status == "succeeded" && atGateway?.amountMinor == charge.amount,
                               "charge \(id) succeeded in the database but the gateway journaled \(atGateway.map { "\($0.status) \($0.amountMinor)" } ?? "nothing")")
-            case "failed" where row[4] == "not_charged":
+            case "failed" where charge.failureCode == "not_charged":
                 report.expect(atGateway == nil, "charge \(id) was declared not charged but the gateway journaled \(atGateway?.status ?? "")")
             case "failed":
                 report.expect(atGateway?.status == "failed", "charge \(id) failed in the database but the gateway journaled \(atGateway?.status ?? "nothing")")
@@ -187,30 +213,25 @@ struct Checker {
             }
         }
         let doubled = journal.chargesPerKey.filter { $0.value > 1 }
-        report.expect(doubled.isEmpty, "the gateway journaled more than one charge under keys \(doubled.keys.prefix(3))")
-        let unknownToDatabase = journal.charges.keys.filter { !known.contains($0) }
-        report.expect(unknownToDatabase.isEmpty, "the gateway charged \(unknownToDatabase.count) charges the database has no record of: \(unknownToDatabase.prefix(3))")
-        let orphans = try database.rows(
-            """
-            SELECT t.id, t.source, c.status, c.purpose FROM wallet_transactions t LEFT JOIN charges c ON c.id = t.charge_id
-            WHERE t.source IN ('top_up', 'auto_recharge')
-              AND (c.id IS NULL OR c.status <> 'succeeded'
-                   OR c.purpose <> CASE t.source WHEN 'top_up' THEN 'wallet_top_up' ELSE 'wallet_auto_recharge' END)
-            """)
-        report.expect(orphans.isEmpty, "credit lines without a succeeded charge of their kind: \(orphans.prefix(3).map { $0.compactMap { $0 } })")
-        let recharges = try database.rows(
-            """
-            SELECT w.account_id, c.status FROM wallets w LEFT JOIN charges c ON c.id = w.pending_recharge_charge_id
-            WHERE w.pending_recharge_charge_id IS NOT NULL AND (c.status IS NULL OR c.status <> 'pending')
-            """)
-        report.expect(recharges.isEmpty, "wallets marked as recharging by a charge that is not pending: \(recharges.prefix(3).map { $0.compactMap { $0 } })")
+        report.expect(doubled.isEmpty, "the gateway journaled more than one charge under keys \(Array(doubled.keys.prefix(3)))")
+        let unknownToDatabase = journal.charges.keys.filter { tables.charges[$0] == nil }
+        report.expect(unknownToDatabase.isEmpty, "the gateway charged \(unknownToDatabase.count) charges the database has no record of: \(Array(unknownToDatabase.prefix(3)))")
+        // Every credit line of a top-up or recharge belongs to a succeeded charge of its kind.
+        var orphans: [String] = []
+        for lines in tables.ledgers.values {
+            for line in lines where line.source == "top_up" || line.source == "auto_recharge" {
+                let charge = line.chargeID.flatMap { tables.charges[$0] }
+                let purpose = line.source == "top_up" ? "wallet_top_up" : "wallet_auto_recharge"
+                if charge?.status != "succeeded" || charge?.purpose != purpose || charge?.account != line.account { orphans.append(line.id) }
+            }
+        }
+        report.expect(orphans.isEmpty, "credit lines without a succeeded charge of their kind: \(orphans.prefix(3))")
     }
 
     /// The numbers of each prefix are 1...N without a gap or a repeat, and the sequence row says N.
-    private func checkInvoiceNumbers(_ report: inout CheckReport) throws {
+    private func checkInvoiceNumbers(_ tables: Tables, _ report: inout CheckReport) throws {
         var byPrefix: [String: [Int]] = [:]
-        for row in try database.rows("SELECT number FROM invoices WHERE number IS NOT NULL") {
-            let number = row[0] ?? ""
+        for number in tables.invoices.values.compactMap(\.number) {
             guard let dash = number.lastIndex(of: "-"), let sequence = Int(number[number.index(after: dash)...]) else {
                 report.expect(false, "invoice number \(number) is not PREFIX-NNNNNN")
                 continue

@@ -14,6 +14,7 @@ final class CrashRun {
     private var generator: SeededGenerator
     /// Operations whose outcome no reply has told yet.
     private var unknown: [Operation] = []
+    private let addedCards = AddedCards()
     private var summary = Summary()
 
     init(
@@ -81,7 +82,7 @@ final class CrashRun {
             // Load until the kill.
             let stop = StopFlag()
             let cut: [Operation] = try await withClient { client in
-                let load = Load(client: client, fixture: fixture, log: log, round: round)
+                let load = Load(client: client, fixture: fixture, log: log, addedCards: addedCards, round: round)
                 let workers = workers  // a copy: the load task must not touch this non-Sendable run
                 async let unknown = load.run(workers: workers, seed: loadSeed, stop: stop)
                 try await Task.sleep(for: .milliseconds(killAfter))
@@ -131,6 +132,7 @@ final class CrashRun {
             switch await client.send(operation) {
             case .acknowledged(let outcome):
                 try log.append(round: round, operation: operation, outcome: outcome, resent: true)
+                addedCards.note(operation, outcome)
                 answered += 1
             case .unknown(let error):
                 failures.append("\(operation.kind.rawValue) \(operation.key): still no answer after the restart: \(error)")
@@ -163,7 +165,7 @@ final class CrashRun {
             case .topUp:
                 same = again.result == first.result && again.transactionID == first.transactionID && again.chargeID == first.chargeID
                     && again.invoiceID == first.invoiceID
-            case .setPrimaryCard, .addCard:
+            case .setPrimaryCard, .addCard, .removeCard:
                 same = again.isOK && again.paymentMethodID == first.paymentMethodID
             }
             if !same { failures.append("\(label): first answer \(first), now \(again)") }
@@ -217,7 +219,7 @@ struct Summary {
             summary (seed \(seed), \(String(format: "%.1f", Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)) s)
               rounds                  \(rounds)
               operations acknowledged \(acknowledged.count): debits \(count(.debit, ok: true)), top-ups \(count(.topUp, ok: true)), \
-            primary-card changes \(count(.setPrimaryCard, ok: true)), cards added \(count(.addCard, ok: true)); refused \(acknowledged.count - acknowledged.filter(\.outcome.isOK).count)\(refusals.isEmpty ? "" : " (\(refusals))")
+            primary-card changes \(count(.setPrimaryCard, ok: true)), cards added \(count(.addCard, ok: true)), removed \(count(.removeCard, ok: true)); refused \(acknowledged.count - acknowledged.filter(\.outcome.isOK).count)\(refusals.isEmpty ? "" : " (\(refusals))")
               charges                 \(charges.joined(separator: ", "))
               unknown, then resent    \(unknownThenResent)
               replays checked         \(replays)

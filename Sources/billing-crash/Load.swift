@@ -77,11 +77,12 @@ struct Load: Sendable {
     let client: BillingServiceClient
     let fixture: Fixture
     let log: OperationLog
+    let addedCards: AddedCards
     let round: Int
 
     /// The mix, in percent: mostly debits (which start auto-recharges when they cross the
     /// threshold), top-ups, and card changes (a declining card makes recharges and top-ups fail).
-    static let weights: [(Operation.Kind, Int)] = [(.debit, 76), (.topUp, 9), (.setPrimaryCard, 11), (.addCard, 4)]
+    static let weights: [(Operation.Kind, Int)] = [(.debit, 74), (.topUp, 9), (.setPrimaryCard, 9), (.addCard, 4), (.removeCard, 4)]
 
     /// Runs `workers` loops until `stop` is set; returns the operations whose outcome is unknown.
     func run(workers: Int, seed: UInt64, stop: StopFlag) async throws -> [Operation] {
@@ -103,6 +104,7 @@ struct Load: Sendable {
             switch await client.send(operation) {
             case .acknowledged(let outcome):
                 try log.append(round: round, operation: operation, outcome: outcome, resent: false)
+                addedCards.note(operation, outcome)
             case .unknown:
                 unknown.append(operation)
                 // The server is gone (or going): stop here rather than pile up calls that never ran.
@@ -127,6 +129,12 @@ struct Load: Sendable {
             // One change in four makes the declining card primary; the next change most likely undoes it.
             let card = Int.random(in: 0..<4, using: &generator) == 0 ? account.decliningCardID : account.succeedingCardID
             return Operation(kind: .setPrimaryCard, key: key, account: account.id, paymentMethodID: card)
+        case .removeCard:
+            // Removing keeps the account under its card limit; with nothing to remove, add instead.
+            if let card = addedCards.take(from: account.id, using: &generator) {
+                return Operation(kind: .removeCard, key: key, account: account.id, paymentMethodID: card)
+            }
+            fallthrough
         case .addCard:
             return Operation(kind: .addCard, key: key, account: account.id, card: Int.random(in: 0..<5, using: &generator) == 0 ? .declinesEveryCharge : .succeeds)
         }
@@ -138,4 +146,24 @@ final class StopFlag: Sendable {
     private let flag = Atomic<Bool>(false)
     var isSet: Bool { flag.load(ordering: .acquiring) }
     func set() { flag.store(true, ordering: .releasing) }
+}
+
+/// The cards the load added and has not removed, by account: what a remove may pick. A card is taken
+/// out before its removal is sent, so two workers never remove the same one.
+final class AddedCards: Sendable {
+    private let cards = Mutex<[String: [String]]>([:])
+
+    /// Notes an acknowledged card addition.
+    func note(_ operation: Operation, _ outcome: Outcome) {
+        guard operation.kind == .addCard, outcome.isOK else { return }
+        cards.withLock { $0[operation.account, default: []].append(outcome.paymentMethodID) }
+    }
+
+    func take(from account: String, using generator: inout SeededGenerator) -> String? {
+        let pick = Int.random(in: 0..<1000, using: &generator)
+        return cards.withLock { cards in
+            guard let list = cards[account], !list.isEmpty else { return nil }
+            return cards[account]!.remove(at: pick % list.count)
+        }
+    }
 }

@@ -17,6 +17,8 @@ struct Operation: Sendable, Hashable, Codable {
         case setPrimaryCard = "set_primary_card"
         /// AddPaymentMethod, made primary.
         case addCard = "add_card"
+        /// RemovePaymentMethod of a card the load added (perhaps the primary one).
+        case removeCard = "remove_card"
     }
 
     /// The sandbox's test cards the load uses.
@@ -32,7 +34,7 @@ struct Operation: Sendable, Hashable, Codable {
     var key: String
     var account: String
     var amountMinor: Int64 = 0
-    /// setPrimaryCard: the card to make primary.
+    /// setPrimaryCard, removeCard: the card.
     var paymentMethodID: String = ""
     /// addCard: which test card.
     var card: TestCard = .succeeds
@@ -97,17 +99,22 @@ extension BillingServiceClient {
                     card: .init(number: operation.card.number, expiryMonth: 12, expiryYear: 2040, cvc: "123", holderName: "Crash Test"),
                     makePrimary: true))
                 return .acknowledged(Outcome(result: "ok", paymentMethodID: reply.paymentMethod?.id ?? ""))
+            case .removeCard:
+                let reply = try await removePaymentMethod(.init(
+                    idempotencyKey: operation.key, accountID: operation.account, paymentMethodID: operation.paymentMethodID))
+                return .acknowledged(Outcome(result: "ok", paymentMethodID: reply.removedPaymentMethodID))
             }
         } catch {
             return Self.isDefiniteRefusal(error) ? .acknowledged(Outcome(result: error.reason)) : .unknown(error)
         }
     }
 
-    /// A refusal the server decided and answered: the request was checked and turned down, and its
-    /// key records that or nothing. Anything else (a cut connection, a deadline, UNAVAILABLE such as
-    /// `charge_pending`, an internal error) leaves the outcome unknown, and the operation is resent.
+    /// A refusal the server decided and answered: the request was checked and turned down (or, for
+    /// RESOURCE_EXHAUSTED, refused before it was queued), and its key records that or nothing.
+    /// Anything else (a cut connection, a deadline, UNAVAILABLE such as `charge_pending`, an internal
+    /// error) leaves the outcome unknown, and the operation is resent.
     static func isDefiniteRefusal(_ error: RPCError) -> Bool {
-        [StatusCode.invalidArgument, .notFound, .failedPrecondition, .alreadyExists].contains(error.code)
+        [StatusCode.invalidArgument, .notFound, .failedPrecondition, .alreadyExists, .resourceExhausted].contains(error.code)
     }
 }
 
