@@ -58,6 +58,8 @@ struct CrashTest: AsyncParsableCommand {
         let seed = seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
         let executable = try billingd ?? Self.siblingBillingd()
         let directory = try Self.makeTemporaryDirectory()
+        let interruptHandlers = ServerProcess.killServerWhenInterrupted()
+        defer { interruptHandlers.forEach { $0.cancel() } }
         print("billing-crash: seed \(seed), \(rounds) rounds, \(workers) workers, \(accounts) accounts, kill after \(minKillMs)-\(maxKillMs) ms")
         print("billingd \(executable), directory \(directory.path)")
 

@@ -1,5 +1,7 @@
 import BillingClient
+import Dispatch
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -33,7 +35,7 @@ final class ServerProcess {
     /// Starts billingd and waits until it answers a health check: start-up reconciliation runs before
     /// it listens, so once it answers, every charge a crash left pending has been settled.
     func start(within timeout: Duration) async throws {
-        if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
+        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()
         let process = Process()
@@ -45,6 +47,7 @@ final class ServerProcess {
         process.standardError = log
         try process.run()
         self.process = process
+        runningServerID.store(process.processIdentifier, ordering: .relaxed)
         try? log.close()
 
         var configuration = ClientConfiguration(socketPath: socketPath)
@@ -78,9 +81,29 @@ final class ServerProcess {
         guard let process else { return }
         if process.isRunning { Glibc.kill(process.processIdentifier, signal) }
         while process.isRunning { try? await Task.sleep(for: .milliseconds(2)) }
+        runningServerID.store(0, ordering: .relaxed)
         self.process = nil
     }
+
+    /// Interrupted (Ctrl-C, or CI's timeout sending SIGTERM), the crash test kills the billingd it
+    /// started instead of leaving it serving a temporary directory. Keep the returned sources alive.
+    static func killServerWhenInterrupted() -> [any DispatchSourceSignal] {
+        [SIGINT, SIGTERM].map { signalNumber in
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler {
+                let server = runningServerID.load(ordering: .relaxed)
+                if server > 0 { Glibc.kill(server, SIGKILL) }
+                exit(128 + signalNumber)
+            }
+            source.resume()
+            return source
+        }
+    }
 }
+
+/// The process id of the billingd running now (0: none), for the interrupt handler.
+private let runningServerID = Atomic<Int32>(0)
 
 /// A failure of the test's own machinery (billingd would not start, a file could not be written), as
 /// opposed to a failed check.
