@@ -6,7 +6,7 @@ DEBIAN_PACKAGES := libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler poppler-
 PYTHON_PROTOBUF_VERSION := 7.36.2
 SWIFT ?= swift
 
-.PHONY: run test deps build release bench generate
+.PHONY: run test crash-test deps build release bench generate
 
 # DEVELOPMENT ONLY: a seller identity that says on every invoice that it is not real. billingd has no
 # default seller in code; production passes its own flags (docs/OPERATIONS.md).
@@ -22,10 +22,22 @@ run: deps
 	$(SWIFT) build --product billingd
 	.build/debug/billingd $(DEV_SELLER_FLAGS)
 
-## Runs the whole test suite.
+# The crash test (docs/RELIABILITY.md): CI-sized by default; `make crash-test CRASH_ROUNDS=500` is the
+# long run, and CRASH_SEED=n repeats the choices of a printed seed.
+CRASH_ROUNDS ?= 20
+CRASH_FLAGS = --rounds $(CRASH_ROUNDS) $(if $(CRASH_SEED),--seed $(CRASH_SEED))
+
+## Runs the whole test suite, then the crash test (CI-sized: 20 rounds of SIGKILL under load).
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	.build/debug/billing-crash $(CRASH_FLAGS)
+
+## The crash test alone: SIGKILLs the debug billingd under load, restarts it, checks after every round.
+crash-test: deps
+	$(SWIFT) build --product billingd
+	$(SWIFT) build --product billing-crash
+	.build/debug/billing-crash $(CRASH_FLAGS)
 
 ## Installs missing Debian packages (apt-get update first, once) and the pinned Python protobuf package.
 deps:
