@@ -94,6 +94,10 @@ final class CrashRun {
             let acknowledgedUnderLoad = log.all.count - before
             summary.unknownThenResent += cut.count
 
+            // What the kill left between a gateway call and its settlement: start-up reconciliation's work.
+            let leftPending = Int(try DatabaseReader(path: server.databasePath).value("SELECT count(*) FROM charges WHERE status = 'pending'") ?? "") ?? 0
+            summary.chargesLeftPending += leftPending
+
             // Restart: start-up reconciliation has run once billingd answers.
             let restartedAt = Int64(Date().timeIntervalSince1970 * 1000)
             try await server.start(within: startTimeout)
@@ -110,6 +114,7 @@ final class CrashRun {
             failures += report.failures
             summary.checks += report.checks + replayed.count
             line += " · \(acknowledgedUnderLoad) acknowledged, \(cut.count) unknown (\(resent.answered) resent and answered)"
+            if leftPending > 0 { line += " · \(leftPending) charge\(leftPending == 1 ? "" : "s") left pending" }
             line += " · \(replayed.count) replayed · \(report.checks) checks"
         } catch {
             failures.append("the round could not run: \(error)")
@@ -199,6 +204,8 @@ struct Summary {
     var passedRounds = 0
     var failedRounds = 0
     var unknownThenResent = 0
+    /// Charges a kill left pending (called at the gateway, or about to be, and not settled).
+    var chargesLeftPending = 0
     var replays = 0
     var checks = 0
     var failures: [String] = []
@@ -221,6 +228,7 @@ struct Summary {
               operations acknowledged \(acknowledged.count): debits \(count(.debit, ok: true)), top-ups \(count(.topUp, ok: true)), \
             primary-card changes \(count(.setPrimaryCard, ok: true)), cards added \(count(.addCard, ok: true)), removed \(count(.removeCard, ok: true)); refused \(acknowledged.count - acknowledged.filter(\.outcome.isOK).count)\(refusals.isEmpty ? "" : " (\(refusals))")
               charges                 \(charges.joined(separator: ", "))
+              left pending by kills   \(chargesLeftPending) charges, each settled by start-up reconciliation or found by the checks
               unknown, then resent    \(unknownThenResent)
               replays checked         \(replays)
               checks run              \(checks)
