@@ -55,6 +55,7 @@ final class CrashRun {
         await server.stop()
         summary.elapsed = ContinuousClock.now - began
         summary.acknowledged = log.all
+        finalCheck()
         do {
             let selfTest = try CheckerSelfTest(
                 databasePath: server.databasePath, gatewayJournalPath: server.gatewayJournalPath, directory: server.directory,
@@ -125,6 +126,26 @@ final class CrashRun {
         summary.failures += failures.map { "round \(round): \($0)" }
         fflush(nil)  // every stream: a line per round reaches a pipe (CI) as the round ends
         return failures
+    }
+
+    /// Checks once more after billingd shut down: nothing can be in flight, so every charge, including
+    /// those the last round's resends started, is compared with the gateway's journal.
+    private func finalCheck() {
+        var failures: [String]
+        do {
+            let report = try Checker(
+                database: try DatabaseReader(path: server.databasePath), gatewayJournalPath: server.gatewayJournalPath,
+                restartedAtMilliseconds: Int64(Date().timeIntervalSince1970 * 1000)
+            ).check(summary.acknowledged)
+            summary.checks += report.checks
+            failures = report.failures
+            print("after shutdown: \(report.checks) checks · \(failures.isEmpty ? "ok" : "FAILED")")
+        } catch {
+            failures = ["the check after shutdown could not run: \(error)"]
+        }
+        for failure in failures.prefix(20) { print("  - \(failure)") }
+        summary.failures += failures.map { "after shutdown: \($0)" }
+        summary.finalCheckFailed = !failures.isEmpty
     }
 
     /// Resends every operation whose outcome was unknown, under its own key, and logs the answer as
@@ -210,6 +231,8 @@ struct Summary {
     var checks = 0
     var failures: [String] = []
     var setupFailure: String?
+    /// Whether the check after the final shutdown found something.
+    var finalCheckFailed = false
     var elapsed: Duration = .zero
     var acknowledged: [AcknowledgedOperation] = []
     /// "wallet_auto_recharge succeeded 812", ... from the database at the end.

@@ -68,13 +68,14 @@ struct CrashTest: AsyncParsableCommand {
             killWindowMilliseconds: minKillMs...maxKillMs, replaysPerRound: replays, startTimeout: .seconds(startTimeoutSeconds))
         let summary = try await run.run(rounds: rounds, deadline: .now + .seconds(maxSeconds))
         print(summary.text(seed: seed))
-        if summary.failedRounds > 0 || !summary.selfTestMissed.isEmpty || keep {
+        let failed = summary.failedRounds > 0 || summary.finalCheckFailed || summary.setupFailure != nil || !summary.selfTestMissed.isEmpty
+        if failed || keep {
             print("kept \(directory.path) (operations.jsonl: the acknowledged operations; billingd.log)")
         } else {
             try? FileManager.default.removeItem(at: directory)
         }
         print("\(summary.passedRounds) passed, \(summary.failedRounds) failed")
-        if summary.failedRounds > 0 || summary.setupFailure != nil || !summary.selfTestMissed.isEmpty { throw ExitCode(1) }
+        if failed { throw ExitCode(1) }
     }
 
     /// `billingd` in the folder of this executable: `swift build` puts both in `.build/debug`.
