@@ -252,7 +252,7 @@ struct Summary {
             primary-card changes \(count(.setPrimaryCard, ok: true)), cards added \(count(.addCard, ok: true)), removed \(count(.removeCard, ok: true)); refused \(acknowledged.count - acknowledged.filter(\.outcome.isOK).count)\(refusals.isEmpty ? "" : " (\(refusals))")
               charges                 \(charges.joined(separator: ", "))
               left pending by kills   \(chargesLeftPending) charges, each settled by start-up reconciliation or found by the checks
-              unknown, then resent    \(unknownThenResent)
+              unknown, then resent    \(unknownThenResent) (debits the kill had cut off after their commit, replayed on resend: \(acknowledged.filter { $0.resent && $0.outcome.replayed }.count))
               replays checked         \(replays)
               checks run              \(checks)
               checker self-test       \(selfTest)\(selfTestMissed.isEmpty ? "" : "; MISSED: " + selfTestMissed.joined(separator: "; "))
