@@ -201,6 +201,8 @@ final class CrashRun {
 
     /// Resent debits may have started auto-recharges; the checks want a still database. Waits at most
     /// five seconds; a charge still pending then is reported by the checks if it predates the restart.
+    /// A recharge can still begin after this (before its charge row exists, the count says zero), which
+    /// is why the checker compares with the gateway only the charges made before the restart.
     private func waitUntilNoChargeIsPending(_ database: DatabaseReader) async throws {
         let deadline = ContinuousClock.now + .seconds(5)
         while ContinuousClock.now < deadline, try database.value("SELECT count(*) FROM charges WHERE status = 'pending'") != "0" {
