@@ -8,7 +8,7 @@ SWIFT ?= swift
 PYTHON ?= python3
 PYTHON_VENV := .build/python-venv
 
-.PHONY: run test test-python deps build release bench generate generate-python
+.PHONY: run test test-python crash-test deps build release bench generate generate-python
 
 # DEVELOPMENT ONLY: a seller identity that says on every invoice that it is not real. billingd has no
 # default seller in code; production passes its own flags (docs/OPERATIONS.md).
@@ -24,10 +24,17 @@ run: deps
 	$(SWIFT) build --product billingd
 	.build/debug/billingd $(DEV_SELLER_FLAGS)
 
-## Runs the whole test suite: Swift, then the Python client against the debug billingd.
+# The crash test (docs/RELIABILITY.md): CI-sized by default; `make crash-test CRASH_ROUNDS=500` is the
+# long run, and CRASH_SEED=n repeats the choices of a printed seed.
+CRASH_ROUNDS ?= 20
+CRASH_FLAGS = --rounds $(CRASH_ROUNDS) $(if $(CRASH_SEED),--seed $(CRASH_SEED))
+
+## Runs the whole test suite: Swift, the crash test (CI-sized: 20 rounds of SIGKILL under load), then the
+## Python client against the debug billingd.
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	.build/debug/billing-crash $(CRASH_FLAGS)
 	$(MAKE) test-python
 
 ## The Python client (clients/python): installs it into a venv as a user would (pip install clients/python),
@@ -38,6 +45,12 @@ test-python: deps
 	$(PYTHON_VENV)/bin/pip install --quiet --disable-pip-version-check './clients/python[dev]'
 	cd clients/python && ../../$(PYTHON_VENV)/bin/mypy --strict
 	cd clients/python && BILLINGD=$(CURDIR)/.build/debug/billingd ../../$(PYTHON_VENV)/bin/pytest -q
+
+## The crash test alone: SIGKILLs the debug billingd under load, restarts it, checks after every round.
+crash-test: deps
+	$(SWIFT) build --product billingd
+	$(SWIFT) build --product billing-crash
+	.build/debug/billing-crash $(CRASH_FLAGS)
 
 ## Installs missing Debian packages (apt-get update first, once) and the pinned Python protobuf package.
 deps:

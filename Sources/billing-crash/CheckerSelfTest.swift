@@ -1,0 +1,130 @@
+import CSQLite
+import Foundation
+
+/// Proves that the checker can fail: each corruption, applied to a copy of a database that passed
+/// (or to a copy of the log or the gateway journal), must be reported. A checker that passes
+/// everything would pass every crash too; this keeps it honest.
+struct CheckerSelfTest {
+    let databasePath: String
+    let gatewayJournalPath: String
+    let directory: URL
+    let acknowledged: [AcknowledgedOperation]
+
+    /// One way the data could be wrong after a crash.
+    struct Corruption {
+        var name: String
+        /// Run on the copy of the database (the append-only triggers are dropped first).
+        var sql: String = ""
+        /// Appended to the copy of the gateway journal.
+        var journalLine: String?
+        /// Applied to the acknowledged-operations log given to the checker.
+        var changeLog: (@Sendable ([AcknowledgedOperation]) -> [AcknowledgedOperation])?
+        /// Bytes overwritten in the middle of the copied file.
+        var damageFile = false
+    }
+
+    /// Runs every corruption; returns the names of those the checker did not report.
+    func run() throws -> (detected: Int, missed: [String]) {
+        let corruptions = try self.corruptions()
+        var missed: [String] = []
+        for (index, corruption) in corruptions.enumerated() {
+            let copy = directory.appendingPathComponent("self-test-\(index).sqlite3").path
+            let journal = directory.appendingPathComponent("self-test-\(index).jsonl").path
+            defer {
+                try? FileManager.default.removeItem(atPath: copy)
+                try? FileManager.default.removeItem(atPath: journal)
+            }
+            _ = try DatabaseReader(path: databasePath).rows("VACUUM INTO ?", copy)
+            try FileManager.default.copyItem(atPath: gatewayJournalPath, toPath: journal)
+            if !corruption.sql.isEmpty {
+                try Self.execute("DROP TRIGGER wallet_transactions_no_update; DROP TRIGGER wallet_transactions_no_delete; " + corruption.sql, on: copy)
+            }
+            if let line = corruption.journalLine {
+                let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: journal))
+                handle.seekToEndOfFile()
+                handle.write(Data((line + "\n").utf8))
+                try handle.close()
+            }
+            if corruption.damageFile {
+                let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: copy))
+                handle.seek(toFileOffset: 3 * 4096)
+                handle.write(Data(repeating: 0x55, count: 2 * 4096))
+                try handle.close()
+            }
+            let log = corruption.changeLog?(acknowledged) ?? acknowledged
+            let reported: Bool
+            do {
+                let checker = Checker(
+                    database: try DatabaseReader(path: copy), gatewayJournalPath: journal,
+                    restartedAtMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
+                reported = try !checker.check(log).failures.isEmpty
+            } catch {
+                reported = true  // a check that cannot even read the data fails the round
+            }
+            if !reported { missed.append(corruption.name) }
+        }
+        return (corruptions.count - missed.count, missed)
+    }
+
+    private func corruptions() throws -> [Corruption] {
+        guard let debit = acknowledged.first(where: { $0.operation.kind == .debit && $0.outcome.isOK }),
+              let topUp = acknowledged.last(where: { $0.operation.kind == .topUp && $0.outcome.isOK })
+        else { throw CrashTestError("the checker self-test needs an acknowledged debit and top-up") }
+        let account = Self.quoted(debit.operation.account)
+        return [
+            Corruption(name: "an acknowledged debit lost", sql: "DELETE FROM wallet_transactions WHERE account_id = \(account) AND usage_id = \(Self.quoted(debit.operation.key))"),
+            Corruption(name: "a top-up credited twice", sql: """
+                INSERT INTO wallet_transactions(id, account_id, amount_minor, balance_after_minor, currency, category, description, source, charge_id, created_at_ms)
+                SELECT id || '-again', account_id, amount_minor, balance_after_minor, currency, category, description, source, charge_id, created_at_ms
+                FROM wallet_transactions WHERE id = \(Self.quoted(topUp.outcome.transactionID))
+                """),
+            Corruption(name: "a balance that is not its ledger", sql: "UPDATE wallets SET balance_minor = balance_minor + 1 WHERE account_id = \(account)"),
+            Corruption(name: "a charge reconciliation left pending", sql: """
+                UPDATE charges SET status = 'pending' WHERE id = (SELECT id FROM charges ORDER BY status = 'failed' DESC, seq LIMIT 1)
+                """),
+            Corruption(name: "a recharge charged without its credit", sql: """
+                DELETE FROM wallet_transactions WHERE charge_id = (SELECT id FROM charges WHERE status = 'succeeded' ORDER BY purpose = 'wallet_auto_recharge' DESC, seq DESC LIMIT 1)
+                """),
+            Corruption(name: "an invoice number skipped", sql: """
+                UPDATE invoices SET number = substr(number, 1, length(number) - 6) || '999999' WHERE seq = (SELECT max(seq) FROM invoices WHERE number IS NOT NULL)
+                """),
+            Corruption(name: "a key left pending after its charge settled", sql: """
+                UPDATE idempotency_keys SET state = 'pending' WHERE rowid = (SELECT rowid FROM idempotency_keys WHERE charge_id IS NOT NULL LIMIT 1)
+                """),
+            Corruption(name: "money taken at the gateway under a charge the database never recorded", journalLine: """
+                {"charge":{"charge":{"amount":{"amountMinor":100,"currency":"USD"},"reference":"ch_self_test","status":"succeeded"},"description":"self-test","idempotencyKey":"ch_self_test","token":"tok_self_test"}}
+                """),
+            Corruption(name: "a reply the database contradicts", changeLog: { log in
+                log.map { record in
+                    var record = record
+                    if record.sequence == topUp.sequence { record.outcome.transactionID = "wtx_forged" }
+                    return record
+                }
+            }),
+            Corruption(name: "a refused debit recorded anyway", changeLog: { log in
+                log.map { record in
+                    var record = record
+                    if record.sequence == debit.sequence { record.outcome = Outcome(result: "insufficient_funds") }
+                    return record
+                }
+            }),
+            Corruption(name: "a damaged database file", damageFile: true),
+        ]
+    }
+
+    /// An SQL string literal.
+    private static func quoted(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
+
+    /// Runs `sql` on the copy, read-write: the only writes this program makes to any database.
+    private static func execute(_ sql: String, on path: String) throws {
+        var handle: OpaquePointer?
+        defer { sqlite3_close(handle) }
+        guard sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK else { throw CrashTestError("cannot open the self-test copy \(path)") }
+        var message: UnsafeMutablePointer<CChar>?
+        guard sqlite3_exec(handle, sql, nil, nil, &message) == SQLITE_OK else {
+            let text = message.map { String(cString: $0) } ?? "unknown error"
+            sqlite3_free(message)
+            throw CrashTestError("self-test corruption failed: \(text)")
+        }
+    }
+}

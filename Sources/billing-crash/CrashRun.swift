@@ -1,0 +1,264 @@
+import BillingClient
+import Foundation
+
+/// The rounds of one crash test: load, kill, restart, resend what was unknown, replay a sample of
+/// what was acknowledged, check. Owns the server process; runs on one task.
+final class CrashRun {
+    let server: ServerProcess
+    let log: OperationLog
+    let workers: Int
+    let accounts: Int
+    let killWindowMilliseconds: ClosedRange<Int>
+    let replaysPerRound: Int
+    let startTimeout: Duration
+    private var generator: SeededGenerator
+    /// Operations whose outcome no reply has told yet.
+    private var unknown: [Operation] = []
+    private let addedCards = AddedCards()
+    private var summary = Summary()
+
+    init(
+        server: ServerProcess, seed: UInt64, workers: Int, accounts: Int, killWindowMilliseconds: ClosedRange<Int>, replaysPerRound: Int,
+        startTimeout: Duration
+    ) throws {
+        self.server = server
+        self.log = try OperationLog(path: server.directory.appendingPathComponent("operations.jsonl").path)
+        self.workers = workers
+        self.accounts = accounts
+        self.killWindowMilliseconds = killWindowMilliseconds
+        self.replaysPerRound = replaysPerRound
+        self.startTimeout = startTimeout
+        self.generator = SeededGenerator(seed: seed)
+    }
+
+    func run(rounds: Int, deadline: ContinuousClock.Instant) async throws -> Summary {
+        let began = ContinuousClock.now
+        try await server.start(within: startTimeout)
+        let fixture: Fixture
+        do {
+            fixture = try await withClient { try await Fixture.create(accounts, client: $0, log: log) }
+        } catch {
+            await server.stop()
+            summary.setupFailure = "\(error)"
+            print("set-up failed: \(error)")
+            return summary
+        }
+        for round in 1...rounds {
+            guard ContinuousClock.now < deadline else {
+                print("stopping: --max-seconds reached after \(round - 1) rounds")
+                break
+            }
+            let failures = await self.round(round, of: rounds, fixture: fixture)
+            summary.rounds += 1
+            if failures.isEmpty { summary.passedRounds += 1 } else { summary.failedRounds += 1 }
+        }
+        await server.stop()
+        summary.elapsed = ContinuousClock.now - began
+        summary.acknowledged = log.all
+        finalCheck()
+        do {
+            let selfTest = try CheckerSelfTest(
+                databasePath: server.databasePath, gatewayJournalPath: server.gatewayJournalPath, directory: server.directory,
+                acknowledged: summary.acknowledged
+            ).run()
+            summary.selfTest = "\(selfTest.detected) of \(selfTest.detected + selfTest.missed.count) corruptions reported"
+            summary.selfTestMissed = selfTest.missed
+        } catch {
+            summary.selfTest = "could not run: \(error)"
+            summary.selfTestMissed = ["(did not run)"]
+        }
+        summary.charges = (try? DatabaseReader(path: server.databasePath).rows(
+            "SELECT purpose || ' ' || status, count(*) FROM charges GROUP BY 1 ORDER BY 1").map { "\($0[0] ?? "") \($0[1] ?? "")" }) ?? []
+        return summary
+    }
+
+    /// One round; returns what failed (empty when it passed) after printing its line.
+    private func round(_ round: Int, of rounds: Int, fixture: Fixture) async -> [String] {
+        let killAfter = Int.random(in: killWindowMilliseconds, using: &generator)
+        let loadSeed = generator.next()
+        let before = log.all.count
+        var failures: [String] = []
+        var line = "round \(round)/\(rounds): kill after \(killAfter) ms"
+        do {
+            // Load until the kill.
+            let stop = StopFlag()
+            let cut: [Operation] = try await withClient { client in
+                let load = Load(client: client, fixture: fixture, log: log, addedCards: addedCards, round: round)
+                let workers = workers  // a copy: the load task must not touch this non-Sendable run
+                async let unknown = load.run(workers: workers, seed: loadSeed, stop: stop)
+                try await Task.sleep(for: .milliseconds(killAfter))
+                stop.set()
+                await server.kill()
+                return try await unknown
+            }
+            unknown += cut
+            let acknowledgedUnderLoad = log.all.count - before
+            summary.unknownThenResent += cut.count
+
+            // What the kill left between a gateway call and its settlement: start-up reconciliation's work.
+            let leftPending = Int(try DatabaseReader(path: server.databasePath).value("SELECT count(*) FROM charges WHERE status = 'pending'") ?? "") ?? 0
+            summary.chargesLeftPending += leftPending
+
+            // Restart: start-up reconciliation has run once billingd answers.
+            let restartedAt = Int64(Date().timeIntervalSince1970 * 1000)
+            try await server.start(within: startTimeout)
+            let resent = try await withClient { try await resendUnknown($0, round: round) }
+            failures += resent.failures
+            let replayed = try await withClient { try await replaySample($0) }
+            failures += replayed.failures
+            summary.replays += replayed.count
+
+            let database = try DatabaseReader(path: server.databasePath)
+            try await waitUntilNoChargeIsPending(database)
+            let report = try Checker(database: database, gatewayJournalPath: server.gatewayJournalPath, restartedAtMilliseconds: restartedAt)
+                .check(log.all)
+            failures += report.failures
+            summary.checks += report.checks + replayed.count
+            line += " · \(acknowledgedUnderLoad) acknowledged, \(cut.count) unknown (\(resent.answered) resent and answered)"
+            if leftPending > 0 { line += " · \(leftPending) charge\(leftPending == 1 ? "" : "s") left pending" }
+            line += " · \(replayed.count) replayed · \(report.checks) checks"
+        } catch {
+            failures.append("the round could not run: \(error)")
+        }
+        print(line + (failures.isEmpty ? " · ok" : " · FAILED"))
+        for failure in failures.prefix(20) { print("  - \(failure)") }
+        if failures.count > 20 { print("  - … and \(failures.count - 20) more") }
+        summary.failures += failures.map { "round \(round): \($0)" }
+        fflush(nil)  // every stream: a line per round reaches a pipe (CI) as the round ends
+        return failures
+    }
+
+    /// Checks once more after billingd shut down: nothing can be in flight, so every charge, including
+    /// those the last round's resends started, is compared with the gateway's journal.
+    private func finalCheck() {
+        var failures: [String]
+        do {
+            let report = try Checker(
+                database: try DatabaseReader(path: server.databasePath), gatewayJournalPath: server.gatewayJournalPath,
+                restartedAtMilliseconds: Int64(Date().timeIntervalSince1970 * 1000)
+            ).check(summary.acknowledged)
+            summary.checks += report.checks
+            failures = report.failures
+            print("after shutdown: \(report.checks) checks · \(failures.isEmpty ? "ok" : "FAILED")")
+        } catch {
+            failures = ["the check after shutdown could not run: \(error)"]
+        }
+        for failure in failures.prefix(20) { print("  - \(failure)") }
+        summary.failures += failures.map { "after shutdown: \($0)" }
+        summary.finalCheckFailed = !failures.isEmpty
+    }
+
+    /// Resends every operation whose outcome was unknown, under its own key, and logs the answer as
+    /// acknowledged. A second unknown answer after a restart is a failure: reconciliation has settled
+    /// every charge by then, so nothing should still be pending.
+    private func resendUnknown(_ client: BillingServiceClient, round: Int) async throws -> (answered: Int, failures: [String]) {
+        var failures: [String] = []
+        var answered = 0
+        for operation in unknown {
+            switch await client.send(operation) {
+            case .acknowledged(let outcome):
+                try log.append(round: round, operation: operation, outcome: outcome, resent: true)
+                addedCards.note(operation, outcome)
+                answered += 1
+            case .unknown(let error):
+                failures.append("\(operation.kind.rawValue) \(operation.key): still no answer after the restart: \(error)")
+            }
+        }
+        unknown = []
+        return (answered, failures)
+    }
+
+    /// Resends a random sample of acknowledged operations: each must replay its first outcome (the
+    /// same ledger line, charge, invoice or card) and change nothing.
+    private func replaySample(_ client: BillingServiceClient) async throws -> (count: Int, failures: [String]) {
+        // A refused debit stored nothing, so its retry may rightly succeed now; everything else replays.
+        let candidates = log.all.filter { $0.outcome.isOK || ($0.operation.kind == .topUp && $0.outcome.result == "card_declined") }
+        guard !candidates.isEmpty else { return (0, []) }
+        var failures: [String] = []
+        let count = min(replaysPerRound, candidates.count)
+        for _ in 0..<count {
+            let record = candidates[Int.random(in: 0..<candidates.count, using: &generator)]
+            let first = record.outcome
+            let label = "replay of #\(record.sequence) \(record.operation.kind.rawValue) \(record.operation.key)"
+            guard case .acknowledged(let again) = await client.send(record.operation) else {
+                failures.append("\(label): no answer")
+                continue
+            }
+            let same: Bool
+            switch record.operation.kind {
+            case .debit:
+                same = again.isOK && again.transactionID == first.transactionID && again.replayed
+            case .topUp:
+                same = again.result == first.result && again.transactionID == first.transactionID && again.chargeID == first.chargeID
+                    && again.invoiceID == first.invoiceID
+            case .setPrimaryCard, .addCard, .removeCard:
+                same = again.isOK && again.paymentMethodID == first.paymentMethodID
+            }
+            if !same { failures.append("\(label): first answer \(first), now \(again)") }
+        }
+        return (count, failures)
+    }
+
+    /// Resent debits may have started auto-recharges; the checks want a still database. Waits at most
+    /// five seconds; a charge still pending then is reported by the checks if it predates the restart.
+    /// A recharge can still begin after this (before its charge row exists, the count says zero), which
+    /// is why the checker compares with the gateway only the charges made before the restart.
+    private func waitUntilNoChargeIsPending(_ database: DatabaseReader) async throws {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < deadline, try database.value("SELECT count(*) FROM charges WHERE status = 'pending'") != "0" {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// A client for one phase, closed after it: each round's load talks to a server that then dies.
+    private func withClient<T>(_ body: (BillingServiceClient) async throws -> T) async throws -> T {
+        var configuration = ClientConfiguration(socketPath: server.socketPath)
+        // The crash test decides what to resend; the client's own retries would blur what was acknowledged.
+        configuration.retry = .never
+        let client = RPCClient(configuration: configuration)
+        defer { client.close() }
+        return try await body(BillingServiceClient(client))
+    }
+}
+
+/// The figures of a run.
+struct Summary {
+    var rounds = 0
+    var passedRounds = 0
+    var failedRounds = 0
+    var unknownThenResent = 0
+    /// Charges a kill left pending (called at the gateway, or about to be, and not settled).
+    var chargesLeftPending = 0
+    var replays = 0
+    var checks = 0
+    var failures: [String] = []
+    var setupFailure: String?
+    /// Whether the check after the final shutdown found something.
+    var finalCheckFailed = false
+    var elapsed: Duration = .zero
+    var acknowledged: [AcknowledgedOperation] = []
+    /// "wallet_auto_recharge succeeded 812", ... from the database at the end.
+    var charges: [String] = []
+    /// The checker's self-test on the final data: what it reported, and the corruptions it missed.
+    var selfTest = "not run"
+    var selfTestMissed: [String] = []
+
+    func text(seed: UInt64) -> String {
+        func count(_ kind: Operation.Kind, ok: Bool) -> Int { acknowledged.filter { $0.operation.kind == kind && $0.outcome.isOK == ok }.count }
+        let refusals = Dictionary(grouping: acknowledged.filter { !$0.outcome.isOK }, by: \.outcome.result).mapValues(\.count)
+            .sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        return """
+            summary (seed \(seed), \(String(format: "%.1f", Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)) s)
+              rounds                  \(rounds)
+              operations acknowledged \(acknowledged.count): debits \(count(.debit, ok: true)), top-ups \(count(.topUp, ok: true)), \
+            primary-card changes \(count(.setPrimaryCard, ok: true)), cards added \(count(.addCard, ok: true)), removed \(count(.removeCard, ok: true)); refused \(acknowledged.count - acknowledged.filter(\.outcome.isOK).count)\(refusals.isEmpty ? "" : " (\(refusals))")
+              charges                 \(charges.joined(separator: ", "))
+              left pending by kills   \(chargesLeftPending) charges, each settled by start-up reconciliation or found by the checks
+              unknown, then resent    \(unknownThenResent) (debits the kill had cut off after their commit, replayed on resend: \(acknowledged.filter { $0.resent && $0.outcome.replayed }.count))
+              replays checked         \(replays)
+              checks run              \(checks)
+              checker self-test       \(selfTest)\(selfTestMissed.isEmpty ? "" : "; MISSED: " + selfTestMissed.joined(separator: "; "))
+              failures                \(failures.count)\(setupFailure.map { " (set-up: \($0))" } ?? "")
+            """
+    }
+}

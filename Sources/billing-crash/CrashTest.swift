@@ -1,0 +1,95 @@
+import ArgumentParser
+import BillingClient
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `billing-crash`: starts billingd on a fresh directory, drives mixed load, kills it with SIGKILL at
+/// random moments, restarts it, and after every restart checks that nothing acknowledged was lost or
+/// doubled and that every invariant of the money tables holds. docs/RELIABILITY.md ("Crash safety").
+@main
+struct CrashTest: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "billing-crash",
+        abstract: "Crash test of billingd: SIGKILL under load for many rounds, checking after each restart.")
+
+    @Option(help: "The billingd binary (default: billingd next to this program).")
+    var billingd: String?
+
+    @Option(help: "Kill-and-restart rounds.")
+    var rounds = 20
+
+    @Option(help: "Seed of the random choices (kill moments, operations, amounts); printed, so a run can be repeated.")
+    var seed: UInt64?
+
+    @Option(help: "Concurrent workers driving load.")
+    var workers = 6
+
+    @Option(help: "Accounts the load spreads over.")
+    var accounts = 4
+
+    @Option(help: "Earliest kill, in ms after the round's load starts.")
+    var minKillMs = 50
+
+    @Option(help: "Latest kill, in ms after the round's load starts.")
+    var maxKillMs = 800
+
+    @Option(help: "Acknowledged operations resent per round to check that they replay their first outcome.")
+    var replays = 16
+
+    @Option(help: "Seconds the whole run may take; no round starts after it.")
+    var maxSeconds = 3600
+
+    @Option(help: "Seconds billingd may take to start and answer.")
+    var startTimeoutSeconds = 30
+
+    @Flag(help: "Keep the test directory (database, gateway journal, operations log, billingd.log) even when every round passed.")
+    var keep = false
+
+    func validate() throws {
+        guard (1...100_000).contains(rounds) else { throw ValidationError("--rounds must be 1...100000") }
+        guard (1...64).contains(workers), (1...100).contains(accounts) else { throw ValidationError("--workers must be 1...64, --accounts 1...100") }
+        guard minKillMs >= 1, minKillMs <= maxKillMs, maxKillMs <= 60_000 else { throw ValidationError("need 1 <= --min-kill-ms <= --max-kill-ms <= 60000") }
+        guard (0...1000).contains(replays), maxSeconds > 0, startTimeoutSeconds > 0 else { throw ValidationError("--replays must be 0...1000; times positive") }
+    }
+
+    func run() async throws {
+        let seed = seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
+        let executable = try billingd ?? Self.siblingBillingd()
+        let directory = try Self.makeTemporaryDirectory()
+        let interruptHandlers = ServerProcess.killServerWhenInterrupted()
+        defer { interruptHandlers.forEach { $0.cancel() } }
+        print("billing-crash: seed \(seed), \(rounds) rounds, \(workers) workers, \(accounts) accounts, kill after \(minKillMs)-\(maxKillMs) ms")
+        print("billingd \(executable), directory \(directory.path)")
+
+        let run = try CrashRun(
+            server: ServerProcess(executable: executable, directory: directory), seed: seed, workers: workers, accounts: accounts,
+            killWindowMilliseconds: minKillMs...maxKillMs, replaysPerRound: replays, startTimeout: .seconds(startTimeoutSeconds))
+        let summary = try await run.run(rounds: rounds, deadline: .now + .seconds(maxSeconds))
+        print(summary.text(seed: seed))
+        let failed = summary.failedRounds > 0 || summary.finalCheckFailed || summary.setupFailure != nil || !summary.selfTestMissed.isEmpty
+        if failed || keep {
+            print("kept \(directory.path) (operations.jsonl: the acknowledged operations; billingd.log)")
+        } else {
+            try? FileManager.default.removeItem(at: directory)
+        }
+        print("\(summary.passedRounds) passed, \(summary.failedRounds) failed")
+        if failed { throw ExitCode(1) }
+    }
+
+    /// `billingd` in the folder of this executable: `swift build` puts both in `.build/debug`.
+    static func siblingBillingd() throws -> String {
+        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let path = URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent("billingd").path
+        guard FileManager.default.isExecutableFile(atPath: path) else { throw ValidationError("no billingd at \(path); pass --billingd") }
+        return path
+    }
+
+    /// A new directory for the database, the socket and the logs (short: socket paths are limited to 107 bytes).
+    static func makeTemporaryDirectory() throws -> URL {
+        var template = Array("/tmp/billing-crash.XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw CrashTestError("cannot create a directory in /tmp") }
+        return URL(fileURLWithPath: String(cString: made))
+    }
+}
