@@ -107,7 +107,7 @@ struct ConnectionChurnTests {
 
     @Test func aPeerThatSendsThePrefaceAndClosesAtOnceIsAlwaysNoticed() async throws {
         let daemon = try await Daemon.start()
-        let baseline = daemon.openDescriptors
+        let baseline = daemon.openSockets
         // Closes of every shape: at once, after a moment, after shutting down the write side first.
         await Self.churn(daemon.socketPath, workers: 4, count: 5_000, sending: ConnectionPreface.bytes()) { fd, index in
             if index % 3 == 1 { usleep(UInt32(index % 200)) }
@@ -115,8 +115,8 @@ struct ConnectionChurnTests {
             close(fd)
         }
         // Every peer closed its end: none of the server's ends may linger until the idle timeout.
-        try await eventually { daemon.openDescriptors <= baseline }
-        #expect(daemon.openDescriptors <= baseline, "\(daemon.openDescriptors - baseline) of 20,000 connections still open")
+        try await eventually { daemon.openSockets <= baseline }
+        #expect(daemon.openSockets <= baseline, "\(daemon.openSockets - baseline) of 20,000 connections still open")
         await daemon.stop()
     }
 

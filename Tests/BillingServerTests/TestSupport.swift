@@ -256,7 +256,13 @@ final class Daemon: Sendable {
     }
 
     var threads: Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.processIdentifier)/task").count) ?? 0 }
-    var openDescriptors: Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.processIdentifier)/fd").count) ?? 0 }
+    /// Its open sockets (the listener and the connections), not the files and event descriptors Dispatch
+    /// and SQLite open as they go.
+    var openSockets: Int {
+        let folder = "/proc/\(process.processIdentifier)/fd"
+        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        return descriptors.filter { (try? FileManager.default.destinationOfSymbolicLink(atPath: "\(folder)/\($0)"))?.hasPrefix("socket:") == true }.count
+    }
 
     func stop() async {
         process.terminate()
