@@ -84,87 +84,89 @@ struct HostileEnvelopeTests {
     }
 }
 
-/// Connection churn against a real `billingd` in a process of its own, so that its threads and open
-/// descriptors can be counted, and so that the churn does not crowd the other tests' servers.
-@Suite("Connection churn against billingd")
-struct ConnectionChurnTests {
-    /// Connects, sends `bytes`, and closes, `count` times on each of `workers` threads of their own.
-    static func churn(_ socketPath: String, workers: Int, count: Int, sending bytes: [UInt8], closing: @escaping @Sendable (Int32, Int) -> Void) async {
-        await withTaskGroup(of: Void.self) { group in
-            for _ in 0..<workers {
-                group.addTask {
-                    await offPool {
-                        for index in 0..<count {
-                            guard let fd = try? UnixSocket.connect(path: socketPath) else { continue }
-                            _ = UnixSocket.writeSome(fd, bytes, from: 0)
-                            closing(fd, index)
+extension SocketTimingSuites {
+    /// Connection churn against a real `billingd` in a process of its own, so that its threads and open
+    /// descriptors can be counted, and so that the churn does not crowd the other tests' servers.
+    @Suite("Connection churn against billingd")
+    struct ConnectionChurnTests {
+        /// Connects, sends `bytes`, and closes, `count` times on each of `workers` threads of their own.
+        static func churn(_ socketPath: String, workers: Int, count: Int, sending bytes: [UInt8], closing: @escaping @Sendable (Int32, Int) -> Void) async {
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<workers {
+                    group.addTask {
+                        await offPool {
+                            for index in 0..<count {
+                                guard let fd = try? UnixSocket.connect(path: socketPath) else { continue }
+                                _ = UnixSocket.writeSome(fd, bytes, from: 0)
+                                closing(fd, index)
+                            }
                         }
                     }
                 }
             }
         }
-    }
 
-    @Test func aPeerThatSendsThePrefaceAndClosesAtOnceIsAlwaysNoticed() async throws {
-        let daemon = try await Daemon.start()
-        let baseline = daemon.openSockets
-        // Closes of every shape: at once, after a moment, after shutting down the write side first.
-        await Self.churn(daemon.socketPath, workers: 4, count: 5_000, sending: ConnectionPreface.bytes()) { fd, index in
-            if index % 3 == 1 { usleep(UInt32(index % 200)) }
-            if index % 3 == 2 { shutdown(fd, Int32(SHUT_WR)); usleep(50) }
-            close(fd)
-        }
-        // Every peer closed its end: none of the server's ends may linger until the idle timeout.
-        try await eventually { daemon.openSockets <= baseline }
-        #expect(daemon.openSockets <= baseline, "\(daemon.openSockets - baseline) of 20,000 connections still open")
-        await daemon.stop()
-    }
-
-    @Test func halfSentFramesCannotExhaustMemoryAndTheirMemoryComesBack() async throws {
-        let daemon = try await Daemon.start(["--max-partial-frame-bytes", "\(64 << 20)"])
-        let baseline = daemon.residentBytes
-        // Forty peers each declare a 4 MiB frame and send all of it but the last byte, then wait.
-        let frameBytes = 4 << 20
-        var header = [UInt8](repeating: 0, count: 10)
-        header[0] = UInt8(frameBytes >> 24); header[1] = UInt8((frameBytes >> 16) & 0xFF)
-        header[2] = UInt8((frameBytes >> 8) & 0xFF); header[3] = UInt8(frameBytes & 0xFF)
-        header[7] = 1; header[8] = 1  // stream 1, REQUEST
-        let partial = ConnectionPreface.bytes() + header + [UInt8](repeating: 0x41, count: frameBytes - 1)
-        let peers = await offPool { () -> [Int32] in
-            (0..<40).compactMap { _ -> Int32? in
-                guard let fd = try? UnixSocket.connect(path: daemon.socketPath) else { return nil }
-                var offset = 0
-                var idle = 0
-                while offset < partial.count, idle < 200 {
-                    let written = UnixSocket.writeSome(fd, partial, from: offset) ?? -1
-                    if written < 0 { break }
-                    if written == 0 { idle += 1; usleep(1_000) } else { idle = 0; offset += written }
-                }
-                return fd
+        @Test func aPeerThatSendsThePrefaceAndClosesAtOnceIsAlwaysNoticed() async throws {
+            let daemon = try await Daemon.start()
+            let baseline = daemon.openSockets
+            // Closes of every shape: at once, after a moment, after shutting down the write side first.
+            await Self.churn(daemon.socketPath, workers: 4, count: 5_000, sending: ConnectionPreface.bytes()) { fd, index in
+                if index % 3 == 1 { usleep(UInt32(index % 200)) }
+                if index % 3 == 2 { shutdown(fd, Int32(SHUT_WR)); usleep(50) }
+                close(fd)
             }
+            // Every peer closed its end: none of the server's ends may linger until the idle timeout.
+            try await eventually { daemon.openSockets <= baseline }
+            #expect(daemon.openSockets <= baseline, "\(daemon.openSockets - baseline) of 20,000 connections still open")
+            await daemon.stop()
         }
-        try await Task.sleep(for: .seconds(1))
-        let peak = daemon.residentBytes
-        for fd in peers { close(fd) }
-        try await eventually { daemon.residentBytes - baseline < 32 << 20 }
-        let after = daemon.residentBytes
-        #expect(peak - baseline < 96 << 20, "resident: \(baseline >> 20) MiB before, \(peak >> 20) MiB with 40 half-sent 4 MiB frames")
-        #expect(after - baseline < 32 << 20, "resident: \(baseline >> 20) MiB before, \(after >> 20) MiB after the peers left")
-        await daemon.stop()
-    }
 
-    @Test func tenThousandConnectionsComingAndGoingKeepTheThreadsFew() async throws {
-        let daemon = try await Daemon.start()
-        let before = daemon.threads
-        var peak = before
-        let request = ConnectionPreface.bytes()
-            + Frame(streamID: 1, type: .request, payload: RequestEnvelope(service: "grpc.health.v1.Health", method: "Check", payload: []).wireBytes()).encoded
-        for _ in 0..<10 {
-            await Self.churn(daemon.socketPath, workers: 4, count: 250, sending: request) { fd, _ in close(fd) }
-            peak = max(peak, daemon.threads)
+        @Test func halfSentFramesCannotExhaustMemoryAndTheirMemoryComesBack() async throws {
+            let daemon = try await Daemon.start(["--max-partial-frame-bytes", "\(64 << 20)"])
+            let baseline = daemon.residentBytes
+            // Forty peers each declare a 4 MiB frame and send all of it but the last byte, then wait.
+            let frameBytes = 4 << 20
+            var header = [UInt8](repeating: 0, count: 10)
+            header[0] = UInt8(frameBytes >> 24); header[1] = UInt8((frameBytes >> 16) & 0xFF)
+            header[2] = UInt8((frameBytes >> 8) & 0xFF); header[3] = UInt8(frameBytes & 0xFF)
+            header[7] = 1; header[8] = 1  // stream 1, REQUEST
+            let partial = ConnectionPreface.bytes() + header + [UInt8](repeating: 0x41, count: frameBytes - 1)
+            let peers = await offPool { () -> [Int32] in
+                (0..<40).compactMap { _ -> Int32? in
+                    guard let fd = try? UnixSocket.connect(path: daemon.socketPath) else { return nil }
+                    var offset = 0
+                    var idle = 0
+                    while offset < partial.count, idle < 200 {
+                        let written = UnixSocket.writeSome(fd, partial, from: offset) ?? -1
+                        if written < 0 { break }
+                        if written == 0 { idle += 1; usleep(1_000) } else { idle = 0; offset += written }
+                    }
+                    return fd
+                }
+            }
+            try await Task.sleep(for: .seconds(1))
+            let peak = daemon.residentBytes
+            for fd in peers { close(fd) }
+            try await eventually { daemon.residentBytes - baseline < 32 << 20 }
+            let after = daemon.residentBytes
+            #expect(peak - baseline < 96 << 20, "resident: \(baseline >> 20) MiB before, \(peak >> 20) MiB with 40 half-sent 4 MiB frames")
+            #expect(after - baseline < 32 << 20, "resident: \(baseline >> 20) MiB before, \(after >> 20) MiB after the peers left")
+            await daemon.stop()
         }
-        // Before connections ran on loops, this reached 140 to 260 threads; now a few dozen at most.
-        #expect(peak - before < 48, "threads: \(before) before, \(peak) at the peak")
-        await daemon.stop()
+
+        @Test func tenThousandConnectionsComingAndGoingKeepTheThreadsFew() async throws {
+            let daemon = try await Daemon.start()
+            let before = daemon.threads
+            var peak = before
+            let request = ConnectionPreface.bytes()
+                + Frame(streamID: 1, type: .request, payload: RequestEnvelope(service: "grpc.health.v1.Health", method: "Check", payload: []).wireBytes()).encoded
+            for _ in 0..<10 {
+                await Self.churn(daemon.socketPath, workers: 4, count: 250, sending: request) { fd, _ in close(fd) }
+                peak = max(peak, daemon.threads)
+            }
+            // Before connections ran on loops, this reached 140 to 260 threads; now a few dozen at most.
+            #expect(peak - before < 48, "threads: \(before) before, \(peak) at the peak")
+            await daemon.stop()
+        }
     }
 }

@@ -270,3 +270,7 @@ final class Daemon: Sendable {
         try? FileManager.default.removeItem(atPath: directory)
     }
 }
+
+/// The suites whose timing matters (deadlines, streams) and the suite that loads the machine most
+/// (connection churn against billingd) run one after another, never side by side.
+@Suite(.serialized) struct SocketTimingSuites {}
