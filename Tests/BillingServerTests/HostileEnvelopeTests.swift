@@ -115,8 +115,9 @@ extension SocketTimingSuites {
                 if index % 3 == 2 { shutdown(fd, Int32(SHUT_WR)); usleep(50) }
                 close(fd)
             }
-            // Every peer closed its end: none of the server's ends may linger until the idle timeout.
-            try await eventually { daemon.openSockets <= baseline }
+            // Every peer closed its end: none of the server's ends may linger until the idle timeout (300 s).
+            // A loaded two-core machine may take some seconds to work through the burst; give it twenty.
+            for _ in 0..<200 where daemon.openSockets > baseline { try await Task.sleep(for: .milliseconds(100)) }
             #expect(daemon.openSockets <= baseline, "\(daemon.openSockets - baseline) of 20,000 connections still open")
             await daemon.stop()
         }
