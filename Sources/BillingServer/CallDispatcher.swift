@@ -47,7 +47,8 @@ final class CallDispatcher: @unchecked Sendable {
     private let peer: PeerCredentials?
     private let router: Router
     private let limits: ServerLimits
-    private let access: AccessPolicy
+    /// What this connection's peer may call: its credentials are read once, when it connects.
+    private let role: AccessPolicy.Role
     private let metrics: ServerMetrics
     private let logger: Logger
     /// Handlers run on this connection's queue unless they hop to an actor.
@@ -66,7 +67,7 @@ final class CallDispatcher: @unchecked Sendable {
         self.peer = peer
         self.router = router
         self.limits = configuration.limits
-        self.access = configuration.access
+        self.role = configuration.access.role(of: peer)
         self.metrics = metrics
         self.logger = logger
         self.executor = QueueExecutor(queue: queue)
@@ -93,7 +94,7 @@ final class CallDispatcher: @unchecked Sendable {
         if let refusal = admissionProblem(request) {
             return answerWithoutRunning(streamID: streamID, method: method, requestID: requestID, started: started, error: refusal)
         }
-        if handler != nil, access.role(of: peer) == .readOnly, !router.isReadOnly(service: request.service, method: request.method) {
+        if handler != nil, role == .readOnly, !router.isReadOnly(service: request.service, method: request.method) {
             // Who was refused what, never with what: no payload reaches the log.
             logger.warning("refused a read-only caller", metadata: [
                 "uid": "\(peer.map { "\($0.uid)" } ?? "unknown")", "pid": "\(peer.map { "\($0.pid)" } ?? "unknown")", "method": "\(method)",
@@ -159,7 +160,7 @@ final class CallDispatcher: @unchecked Sendable {
         if request.timeoutNanoseconds < 0 {
             return RPCError(.invalidArgument, "timeout_nano must not be negative", details: [.field("timeout_nano")])
         }
-        if access.role(of: peer) == .none {
+        if role == .none {
             logger.warning("refused a caller not on the allowlist", metadata: [
                 "uid": "\(peer.map { "\($0.uid)" } ?? "unknown")", "pid": "\(peer.map { "\($0.pid)" } ?? "unknown")",
             ])
