@@ -33,10 +33,11 @@ public final class WalletService: Sendable {
     /// same time. While `body` runs the wallet cannot be evicted, so an account never has two actors.
     func withWallet<T: Sendable>(_ accountID: String, _ body: (Wallet) async throws -> T) async throws -> T {
         try Identifier.validate(accountID, prefix: "acct", field: "account_id")
-        let loading = try loaded.withLock { wallets in try wallets.acquire(accountID) { [context, policy] in
+        let (loading, alreadyLoaded) = try loaded.withLock { wallets in try wallets.acquire(accountID) { [context, policy] in
             Task { try await Wallet.load(accountID: accountID, context: context, policy: policy) }
         } }
         defer { loaded.withLock { $0.release(accountID, loading) } }
+        if let alreadyLoaded { return try await body(alreadyLoaded) }
         let wallet: Wallet
         do {
             wallet = try await loading.value
@@ -156,15 +157,17 @@ struct LoadedWallets {
     var count: Int { entries.count }
     var wallets: [Wallet] { entries.values.compactMap(\.wallet) }
 
-    /// The account's wallet (loaded or loading), held until `release`; `load` starts a load when
-    /// there is none, after making room.
-    mutating func acquire(_ accountID: String, load: () -> Task<Wallet, any Error>) throws -> Task<Wallet, any Error> {
+    /// The account's wallet, held until `release`: its load, and the wallet itself once loaded (the
+    /// common case, which then needs no await). `load` starts a load when there is none, after making room.
+    mutating func acquire(
+        _ accountID: String, load: () -> Task<Wallet, any Error>
+    ) throws -> (loading: Task<Wallet, any Error>, wallet: Wallet?) {
         uses += 1
         if var entry = entries[accountID] {
             entry.callers += 1
             entry.lastUse = uses
             entries[accountID] = entry
-            return entry.loading
+            return (entry.loading, entry.wallet)
         }
         if entries.count >= capacity { evictIdle() }
         guard entries.count < capacity else {
@@ -173,7 +176,7 @@ struct LoadedWallets {
         }
         let loading = load()
         entries[accountID] = Entry(loading: loading, wallet: nil, callers: 1, lastUse: uses)
-        return loading
+        return (loading, nil)
     }
 
     mutating func loaded(_ accountID: String, _ wallet: Wallet, by loading: Task<Wallet, any Error>) {
