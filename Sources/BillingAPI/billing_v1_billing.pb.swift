@@ -123,6 +123,30 @@ extension BillingV1 {
         case storageFull = 218
         /// The store's disk gave an I/O error (UNAVAILABLE): the change was not made; retry later.
         case storageError = 219
+        /// The plan id is not in the catalog (NOT_FOUND, with "field").
+        case planNotFound = 220
+        /// The plan is retired: it keeps its subscribers and takes no new ones (FAILED_PRECONDITION).
+        case planRetired = 221
+        /// The quantity is outside the plan's bounds (INVALID_ARGUMENT, with "field"; the message gives them).
+        case quantityOutOfRange = 222
+        /// The subscription has ended (canceled or incomplete_expired) and cannot change (FAILED_PRECONDITION).
+        case subscriptionEnded = 223
+        /// ResumeSubscription on a subscription that is not set to cancel at period end (FAILED_PRECONDITION).
+        case subscriptionNotCanceling = 224
+        /// The subscription's status does not allow the change: it is incomplete, past due or unpaid; pay its
+        /// open invoice (or add a card) first (FAILED_PRECONDITION).
+        case subscriptionNotActive = 225
+        /// The new plan differs from the current one in interval, kind or provider; cancel and subscribe
+        /// instead (INVALID_ARGUMENT, with "field").
+        case planChangeNotAllowed = 226
+        /// AdvanceTestClock to a time before the clock's (INVALID_ARGUMENT).
+        case testClockBackwards = 227
+        /// Test clocks exist only while billingd runs with the sandbox gateway (FAILED_PRECONDITION).
+        case testClocksUnavailable = 228
+        /// The account has as many live subscriptions as it may (RESOURCE_EXHAUSTED).
+        case tooManySubscriptions = 229
+        /// The test clock is being advanced by another call (ABORTED): retry once it answers.
+        case testClockAdvancing = 230
 
         /// The value's name in the .proto file.
         public var description: String {
@@ -178,6 +202,17 @@ extension BillingV1 {
             case .storeFailed: "ERROR_REASON_STORE_FAILED"
             case .storageFull: "ERROR_REASON_STORAGE_FULL"
             case .storageError: "ERROR_REASON_STORAGE_ERROR"
+            case .planNotFound: "ERROR_REASON_PLAN_NOT_FOUND"
+            case .planRetired: "ERROR_REASON_PLAN_RETIRED"
+            case .quantityOutOfRange: "ERROR_REASON_QUANTITY_OUT_OF_RANGE"
+            case .subscriptionEnded: "ERROR_REASON_SUBSCRIPTION_ENDED"
+            case .subscriptionNotCanceling: "ERROR_REASON_SUBSCRIPTION_NOT_CANCELING"
+            case .subscriptionNotActive: "ERROR_REASON_SUBSCRIPTION_NOT_ACTIVE"
+            case .planChangeNotAllowed: "ERROR_REASON_PLAN_CHANGE_NOT_ALLOWED"
+            case .testClockBackwards: "ERROR_REASON_TEST_CLOCK_BACKWARDS"
+            case .testClocksUnavailable: "ERROR_REASON_TEST_CLOCKS_UNAVAILABLE"
+            case .tooManySubscriptions: "ERROR_REASON_TOO_MANY_SUBSCRIPTIONS"
+            case .testClockAdvancing: "ERROR_REASON_TEST_CLOCK_ADVANCING"
             }
         }
     }
@@ -210,6 +245,8 @@ extension BillingV1 {
         public var serviceStatus: BillingV1.ServiceStatus
         /// Why services are suspended, when they are.
         public var suspensionReason: String
+        /// The test clock the account's subscriptions run on; empty for real time.
+        public var testClockID: String
 
         public init(
             id: String = "",
@@ -217,7 +254,8 @@ extension BillingV1 {
             currency: String = "",
             createdAtUnixMs: Int64 = 0,
             serviceStatus: BillingV1.ServiceStatus = .unspecified,
-            suspensionReason: String = ""
+            suspensionReason: String = "",
+            testClockID: String = ""
         ) {
             self.id = id
             self.displayName = displayName
@@ -225,6 +263,7 @@ extension BillingV1 {
             self.createdAtUnixMs = createdAtUnixMs
             self.serviceStatus = serviceStatus
             self.suspensionReason = suspensionReason
+            self.testClockID = testClockID
         }
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
@@ -244,11 +283,21 @@ extension BillingV1 {
         public var idempotencyKey: String
         public var displayName: String
         public var currency: String
+        /// Optional: attach the account to a test clock (CreateTestClock) for good. Its subscriptions then
+        /// renew, retry, end trials and expire on that clock's time, moved by AdvanceTestClock, instead of the
+        /// wall clock. Only while billingd runs with the sandbox gateway.
+        public var testClockID: String
 
-        public init(idempotencyKey: String = "", displayName: String = "", currency: String = "") {
+        public init(
+            idempotencyKey: String = "",
+            displayName: String = "",
+            currency: String = "",
+            testClockID: String = ""
+        ) {
             self.idempotencyKey = idempotencyKey
             self.displayName = displayName
             self.currency = currency
+            self.testClockID = testClockID
         }
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
@@ -856,6 +905,14 @@ extension BillingV1 {
         public var dueAtUnixMs: Int64
         public var paidAtUnixMs: Int64
         public var memo: String
+        /// Set on invoices a subscription made: the subscription, and the period billed (for a renewal or
+        /// the first period) or the rest of the period a change covers.
+        public var subscriptionID: String
+        public var periodStartUnixMs: Int64
+        public var periodEndUnixMs: Int64
+        /// Why the invoice exists: "manual" (CreateInvoice), "wallet_funds", "subscription_create",
+        /// "subscription_cycle", "subscription_update".
+        public var billingReason: String
 
         public init(
             id: String = "",
@@ -872,7 +929,11 @@ extension BillingV1 {
             finalizedAtUnixMs: Int64 = 0,
             dueAtUnixMs: Int64 = 0,
             paidAtUnixMs: Int64 = 0,
-            memo: String = ""
+            memo: String = "",
+            subscriptionID: String = "",
+            periodStartUnixMs: Int64 = 0,
+            periodEndUnixMs: Int64 = 0,
+            billingReason: String = ""
         ) {
             self.id = id
             self.number = number
@@ -889,6 +950,10 @@ extension BillingV1 {
             self.dueAtUnixMs = dueAtUnixMs
             self.paidAtUnixMs = paidAtUnixMs
             self.memo = memo
+            self.subscriptionID = subscriptionID
+            self.periodStartUnixMs = periodStartUnixMs
+            self.periodEndUnixMs = periodEndUnixMs
+            self.billingReason = billingReason
         }
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
@@ -1796,6 +1861,804 @@ extension BillingV1 {
         }
     }
 
+    /// An open enum, as proto3 enums are: a number this code does not know (sent by a newer
+    /// schema) decodes as `.unspecified`, the 0 case.
+    public enum PlanKind: Int32, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+        case unspecified = 0
+        case saasPlan = 1
+        /// Another provider delivers it (the plan's "provider"); subscriptions to it are fulfilled.
+        case resellingProduct = 2
+        case marketplaceApp = 3
+
+        /// The value's name in the .proto file.
+        public var description: String {
+            switch self {
+            case .unspecified: "PLAN_KIND_UNSPECIFIED"
+            case .saasPlan: "PLAN_KIND_SAAS_PLAN"
+            case .resellingProduct: "PLAN_KIND_RESELLING_PRODUCT"
+            case .marketplaceApp: "PLAN_KIND_MARKETPLACE_APP"
+            }
+        }
+    }
+
+    /// An open enum, as proto3 enums are: a number this code does not know (sent by a newer
+    /// schema) decodes as `.unspecified`, the 0 case.
+    public enum IntervalUnit: Int32, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+        case unspecified = 0
+        case month = 1
+        case year = 2
+
+        /// The value's name in the .proto file.
+        public var description: String {
+            switch self {
+            case .unspecified: "INTERVAL_UNIT_UNSPECIFIED"
+            case .month: "INTERVAL_UNIT_MONTH"
+            case .year: "INTERVAL_UNIT_YEAR"
+            }
+        }
+    }
+
+    public struct Plan: WireMessage, Hashable, Sendable {
+        /// For example "team-monthly-usd-v1".
+        public var id: String
+        public var name: String
+        public var kind: BillingV1.PlanKind
+        /// A period is interval_count units.
+        public var intervalUnit: BillingV1.IntervalUnit
+        public var intervalCount: UInt32
+        /// The price of one unit (seat) for one period.
+        public var unitAmount: BillingV1.Money?
+        /// The quantity a subscription may have, inclusive.
+        public var minQuantity: UInt32
+        public var maxQuantity: UInt32
+        /// The trial a new subscription gets unless the request says otherwise; 0 for none.
+        public var trialDays: UInt32
+        /// Who fulfils reselling products and marketplace apps; empty for SaaS plans.
+        public var provider: String
+        /// Takes no new subscribers.
+        public var retired: Bool
+        public var description: String
+
+        public init(
+            id: String = "",
+            name: String = "",
+            kind: BillingV1.PlanKind = .unspecified,
+            intervalUnit: BillingV1.IntervalUnit = .unspecified,
+            intervalCount: UInt32 = 0,
+            unitAmount: BillingV1.Money? = nil,
+            minQuantity: UInt32 = 0,
+            maxQuantity: UInt32 = 0,
+            trialDays: UInt32 = 0,
+            provider: String = "",
+            retired: Bool = false,
+            description: String = ""
+        ) {
+            self.id = id
+            self.name = name
+            self.kind = kind
+            self.intervalUnit = intervalUnit
+            self.intervalCount = intervalCount
+            self.unitAmount = unitAmount
+            self.minQuantity = minQuantity
+            self.maxQuantity = maxQuantity
+            self.trialDays = trialDays
+            self.provider = provider
+            self.retired = retired
+            self.description = description
+        }
+
+        public init(wireBytes: [UInt8]) throws(RPCError) {
+            self = try unpackProtobufC(
+                wireBytes, as: "Plan", unpack: billing__v1__plan__unpack,
+                free: billing__v1__plan__free_unpacked
+            ) { (c: Billing__V1__Plan) throws(RPCError) in try Self(c: c) }
+        }
+
+        public func wireBytes() -> [UInt8] {
+            let arena = ProtobufCArena()
+            return withExtendedLifetime(arena) { packProtobufC(cStruct(in: arena)) }
+        }
+    }
+
+    public struct ListPlansRequest: WireMessage, Hashable, Sendable {
+        /// Unspecified means every kind.
+        public var kind: BillingV1.PlanKind
+        /// Retired plans are left out unless asked for.
+        public var includeRetired: Bool
+        /// Empty means every currency.
+        public var currency: String
+
+        public init(kind: BillingV1.PlanKind = .unspecified, includeRetired: Bool = false, currency: String = "") {
+            self.kind = kind
+            self.includeRetired = includeRetired
+            self.currency = currency
+        }
+
+        public init(wireBytes: [UInt8]) throws(RPCError) {
+            self = try unpackProtobufC(
+                wireBytes, as: "ListPlansRequest", unpack: billing__v1__list_plans_request__unpack,
+                free: billing__v1__list_plans_request__free_unpacked
+            ) { (c: Billing__V1__ListPlansRequest) throws(RPCError) in try Self(c: c) }
+        }
+
+        public func wireBytes() -> [UInt8] {
+            let arena = ProtobufCArena()
+            return withExtendedLifetime(arena) { packProtobufC(cStruct(in: arena)) }
+        }
+    }
+
+    public struct ListPlansResponse: WireMessage, Hashable, Sendable {
+        /// In catalog order.
+        public var plans: [BillingV1.Plan]
+
+        public init(plans: [BillingV1.Plan] = []) {
+            self.plans = plans
+        }
+
+        public init(wireBytes: [UInt8]) throws(RPCError) {
+            self = try unpackProtobufC(
+                wireBytes, as: "ListPlansResponse", unpack: billing__v1__list_plans_response__unpack,
+                free: billing__v1__list_plans_response__free_unpacked
+            ) { (c: Billing__V1__ListPlansResponse) throws(RPCError) in try Self(c: c) }
+        }
+
+        public func wireBytes() -> [UInt8] {
+            let arena = ProtobufCArena()
+            return withExtendedLifetime(arena) { packProtobufC(cStruct(in: arena)) }
+        }
+    }
+
+    /// An open enum, as proto3 enums are: a number this code does not know (sent by a newer
+    /// schema) decodes as `.unspecified`, the 0 case.
+    public enum SubscriptionStatus: Int32, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+        case unspecified = 0
+        /// The first payment failed; pay the latest invoice within 23 hours or it expires.
+        case incomplete = 1
+        /// Never paid; the first invoice was voided. Final.
+        case incompleteExpired = 2
+        case trialing = 3
+        case active = 4
+        /// A renewal (or the charge at the end of a trial) failed; payment is retried on the dunning schedule.
+        case pastDue = 5
+        /// Retries ran out (billingd --dunning-final-status unpaid, the default): the invoice is
+        /// uncollectible, fulfilment is suspended; the next period's renewal is still attempted, and paying
+        /// it makes the subscription active again.
+        case unpaid = 6
+        /// Final.
+        case canceled = 7
+
+        /// The value's name in the .proto file.
+        public var description: String {
+            switch self {
+            case .unspecified: "SUBSCRIPTION_STATUS_UNSPECIFIED"
+            case .incomplete: "SUBSCRIPTION_STATUS_INCOMPLETE"
+            case .incompleteExpired: "SUBSCRIPTION_STATUS_INCOMPLETE_EXPIRED"
+            case .trialing: "SUBSCRIPTION_STATUS_TRIALING"
+            case .active: "SUBSCRIPTION_STATUS_ACTIVE"
+            case .pastDue: "SUBSCRIPTION_STATUS_PAST_DUE"
+            case .unpaid: "SUBSCRIPTION_STATUS_UNPAID"
+            case .canceled: "SUBSCRIPTION_STATUS_CANCELED"
+            }
+        }
+    }
+
+    /// What the provider of a reselling product or marketplace app was last told to do, and whether it did.
+    ///
+    /// An open enum, as proto3 enums are: a number this code does not know (sent by a newer
+    /// schema) decodes as `.unspecified`, the 0 case.
+    public enum FulfilmentState: Int32, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+        case unspecified = 0
+        /// A SaaS plan: nobody else delivers it.
+        case notApplicable = 1
+        /// Not provisioned yet (waiting for the first payment, or for the provider to confirm).
+        case pending = 2
+        case provisioned = 3
+        case suspended = 4
+        case terminated = 5
+
+        /// The value's name in the .proto file.
+        public var description: String {
+            switch self {
+            case .unspecified: "FULFILMENT_STATE_UNSPECIFIED"
+            case .notApplicable: "FULFILMENT_STATE_NOT_APPLICABLE"
+            case .pending: "FULFILMENT_STATE_PENDING"
+            case .provisioned: "FULFILMENT_STATE_PROVISIONED"
+            case .suspended: "FULFILMENT_STATE_SUSPENDED"
+            case .terminated: "FULFILMENT_STATE_TERMINATED"
+            }
+        }
+    }
+
+    /// A downgrade waiting for the end of the period.
+    public struct PendingChange: WireMessage, Hashable, Sendable {
+        public var planID: String
+        public var quantity: UInt32
+        public var effectiveAtUnixMs: Int64
+
+        public init(planID: String = "", quantity: UInt32 = 0, effectiveAtUnixMs: Int64 = 0) {
+            self.planID = planID
+            self.quantity = quantity
+            self.effectiveAtUnixMs = effectiveAtUnixMs
+        }
+
+        public init(wireBytes: [UInt8]) throws(RPCError) {
+            self = try unpackProtobufC(
+                wireBytes, as: "PendingChange", unpack: billing__v1__pending_change__unpack,
+                free: billing__v1__pending_change__free_unpacked
+            ) { (c: Billing__V1__PendingChange) throws(RPCError) in try Self(c: c) }
+        }
+
+        public func wireBytes() -> [UInt8] {
+            let arena = ProtobufCArena()
+            return withExtendedLifetime(arena) { packProtobufC(cStruct(in: arena)) }
+        }
+    }
+
+    public struct Subscription: WireMessage, Hashable, Sendable {
+        public var id: String
+        public var accountID: String
+        public var plan: BillingV1.Plan?
+        public var quantity: UInt32
+        public var status: BillingV1.SubscriptionStatus
+        /// The period paid for (or the trial).
+        public var currentPeriodStartUnixMs: Int64
+        public var currentPeriodEndUnixMs: Int64
+        public var billingCycleAnchorUnixMs: Int64
+        /// 0 without a trial.
+        public var trialEndUnixMs: Int64
+        /// The subscription ends at current_period_end (undo with ResumeSubscription until then).
+        public var cancelAtPeriodEnd: Bool
+        public var canceledAtUnixMs: Int64
+        public var endedAtUnixMs: Int64
+        /// Set while a downgrade waits for the period end.
+        public var pendingChange: BillingV1.PendingChange?
+        public var latestInvoiceID: String
+        /// When the next period is invoiced and charged, and for how much (after a pending change); 0 and
+        /// unset once the subscription ends or is set to end.
+        public var nextRenewalUnixMs: Int64
+        public var nextRenewalAmount: BillingV1.Money?
+        /// Dunning: scheduled retries made for the unpaid invoice, when the next one runs (0: none
+        /// scheduled), and whether retries wait for a new primary card (a hard decline: stolen, lost, closed).
+        public var paymentAttempts: UInt32
+        public var nextPaymentAttemptUnixMs: Int64
+        public var awaitingNewCard: Bool
+        public var fulfilmentState: BillingV1.FulfilmentState
+        /// A fulfilment action is written and not yet confirmed by the provider (it is retried).
+        public var fulfilmentInProgress: Bool
+        public var createdAtUnixMs: Int64
+        /// For an incomplete subscription: when it expires.
+        public var incompleteExpiresAtUnixMs: Int64
+
+        public init(
+            id: String = "",
+            accountID: String = "",
+            plan: BillingV1.Plan? = nil,
+            quantity: UInt32 = 0,
+            status: BillingV1.SubscriptionStatus = .unspecified,
+            currentPeriodStartUnixMs: Int64 = 0,
+            currentPeriodEndUnixMs: Int64 = 0,
+            billingCycleAnchorUnixMs: Int64 = 0,
+            trialEndUnixMs: Int64 = 0,
+            cancelAtPeriodEnd: Bool = false,
+            canceledAtUnixMs: Int64 = 0,
+            endedAtUnixMs: Int64 = 0,
+            pendingChange: BillingV1.PendingChange? = nil,
+            latestInvoiceID: String = "",
+            nextRenewalUnixMs: Int64 = 0,
+            nextRenewalAmount: BillingV1.Money? = nil,
+            paymentAttempts: UInt32 = 0,
+            nextPaymentAttemptUnixMs: Int64 = 0,
+            awaitingNewCard: Bool = false,
+            fulfilmentState: BillingV1.FulfilmentState = .unspecified,
+            fulfilmentInProgress: Bool = false,
+            createdAtUnixMs: Int64 = 0,
+            incompleteExpiresAtUnixMs: Int64 = 0
+        ) {
+            self.id = id
+            self.accountID = accountID
+            self.plan = plan
+            self.quantity = quantity
+            self.status = status
+            self.currentPeriodStartUnixMs = currentPeriodStartUnixMs
+            self.currentPeriodEndUnixMs = currentPeriodEndUnixMs
+            self.billingCycleAnchorUnixMs = billingCycleAnchorUnixMs
+            self.trialEndUnixMs = trialEndUnixMs
+            self.cancelAtPeriodEnd = cancelAtPeriodEnd
+            self.canceledAtUnixMs = canceledAtUnixMs
+            self.endedAtUnixMs = endedAtUnixMs
+            self.pendingChange = pendingChange
+            self.latestInvoiceID = latestInvoiceID
+            self.nextRenewalUnixMs = nextRenewalUnixMs
+            self.nextRenewalAmount = nextRenewalAmount
+            self.paymentAttempts = paymentAttempts
+            self.nextPaymentAttemptUnixMs = nextPaymentAttemptUnixMs
+            self.awaitingNewCard = awaitingNewCard
+            self.fulfilmentState = fulfilmentState
+            self.fulfilmentInProgress = fulfilmentInProgress
+            self.createdAtUnixMs = createdAtUnixMs
+            self.incompleteExpiresAtUnixMs = incompleteExpiresAtUnixMs
+        }
+
+        public init(wireBytes: [UInt8]) throws(RPCError) {
+            self = try unpackProtobufC(
+                wireBytes, as: "Subscription", unpack: billing__v1__subscription__unpack,
+                free: billing__v1__subscription__free_unpacked
+            ) { (c: Billing__V1__Subscription) throws(RPCError) in try Self(c: c) }
+        }
+
+        public func wireBytes() -> [UInt8] {
+            let arena = ProtobufCArena()
+            return withExtendedLifetime(arena) { packProtobufC(cStruct(in: arena)) }
+        }
+    }
+
+    public struct CreateSubscriptionRequest: WireMessage, Hashable, Sendable {
+        public var idempotencyKey: String
+        public var accountID: String
+        public var planID: String
+        /// 0 means the plan's minimum.
+        public var quantity: UInt32
+        /// Days of trial; unset means the plan's trial_days, 0 means none. At most 730.
+        public var trialDays: UInt32?
+        /// Marketplace apps only: end the first period on the renewal date of the account's earliest active
+        /// subscription with the same interval, billing that first period prorated; later periods follow
+        /// that date.
+        public var alignToAccountBillingDate: Bool
+
+        public init(
+            idempotencyKey: String = "",
+            accountID: String = "",
+            planID: String = "",
+            quantity: UInt32 = 0,
+            trialDays: UInt32? = nil,
+            alignToAccountBillingDate: Bool = false
+        ) {
+            self.idempotencyKey = idempotencyKey
+            self.accountID = accountID
+            self.planID = planID
+            self.quantity = quantity
+            self.trialDays = trialDays
+            self.alignToAccountBillingDate = alignToAccountBillingDate
+        }
+
+        public init(wireBytes: [UInt8]) throws(RPCError) {
+            self = try unpackProtobufC(
+                wireBytes, as: "CreateSubscriptionRequest", unpack: billing__v1__create_subscription_request__unpack,
+                free: billing__v1__create_subscription_request__free_unpacked
+            ) { (c: Billing__V1__CreateSubscriptionRequest) throws(RPCError) in try Self(c: c) }
+        }
+
+        public func wireBytes() -> [UInt8] {
+            let arena = ProtobufCArena()
+            return withExtendedLifetime(arena) { packProtobufC(cStruct(in: arena)) }
+        }
+    }
+
+    public struct SubscriptionResponse: WireMessage, Hashable, Sendable {
+        public var subscription: BillingV1.Subscription?
+        /// The invoice this call made or paid, if any.
+        public var latestInvoice: BillingV1.Invoice?
+        /// The charge this call made, if any; a failed one says why (failure_code).
+        public var latestCharge: BillingV1.Charge?
+        /// CancelSubscription with credit_unused_time: the wallet credit.
+        public var credit: BillingV1.WalletTransaction?
+
+        public init(
+            subscription: BillingV1.Subscription? = nil,
+            latestInvoice: BillingV1.Invoice? = nil,
+            latestCharge: BillingV1.Charge? = nil,
+            credit: BillingV1.WalletTransaction? = nil
+        ) {
+            self.subscription = subscription
+            self.latestInvoice = latestInvoice
+            self.latestCharge = latestCharge
+            self.credit = credit
+        }
+
+        public init(wireBytes: [UInt8]) throws(RPCError) {
+            self = try unpackProtobufC(
+                wireBytes, as: "SubscriptionResponse", unpack: billing__v1__subscription_response__unpack,
+                free: billing__v1__subscription_response__free_unpacked
+            ) { (c: Billing__V1__SubscriptionResponse) throws(RPCError) in try Self(c: c) }
+        }
+
+        public func wireBytes() -> [UInt8] {
+            let arena = ProtobufCArena()
+            return withExtendedLifetime(arena) { packProtobufC(cStruct(in: arena)) }
+        }
+    }
+
+    public struct GetSubscriptionRequest: WireMessage, Hashable, Sendable {
+        public var accountID: String
+        public var subscriptionID: String
+
+        public init(accountID: String = "", subscriptionID: String = "") {
+            self.accountID = accountID
+            self.subscriptionID = subscriptionID
+        }
+
+        public init(wireBytes: [UInt8]) throws(RPCError) {
+            self = try unpackProtobufC(
+                wireBytes, as: "GetSubscriptionRequest", unpack: billing__v1__get_subscription_request__unpack,
+                free: billing__v1__get_subscription_request__free_unpacked
+            ) { (c: Billing__V1__GetSubscriptionRequest) throws(RPCError) in try Self(c: c) }
+        }
+
+        public func wireBytes() -> [UInt8] {
+            let arena = ProtobufCArena()
+            return withExtendedLifetime(arena) { packProtobufC(cStruct(in: arena)) }
+        }
+    }
+
+    public struct ListSubscriptionsRequest: WireMessage, Hashable, Sendable {
+        public var accountID: String
+        /// 1 to 100; 0 means 20.
+        public var pageSize: UInt32
+        public var pageToken: String
+        /// Empty means every status.
+        public var statuses: [BillingV1.SubscriptionStatus]
+        /// Unspecified means every kind.
+        public var kind: BillingV1.PlanKind
+
+        public init(
+            accountID: String = "",
+            pageSize: UInt32 = 0,
+            pageToken: String = "",
+            statuses: [BillingV1.SubscriptionStatus] = [],
+            kind: BillingV1.PlanKind = .unspecified
+        ) {
+            self.accountID = accountID
+            self.pageSize = pageSize
+            self.pageToken = pageToken
+            self.statuses = statuses
+            self.kind = kind
+        }
+
+        public init(wireBytes: [UInt8]) throws(RPCError) {
+            self = try unpackProtobufC(
+                wireBytes, as: "ListSubscriptionsRequest", unpack: billing__v1__list_subscriptions_request__unpack,
+                free: billing__v1__list_subscriptions_request__free_unpacked
+            ) { (c: Billing__V1__ListSubscriptionsRequest) throws(RPCError) in try Self(c: c) }
+        }
+
+        public func wireBytes() -> [UInt8] {
+            let arena = ProtobufCArena()
+            return withExtendedLifetime(arena) { packProtobufC(cStruct(in: arena)) }
+        }
+    }
+
+    public struct ListSubscriptionsResponse: WireMessage, Hashable, Sendable {
+        /// Live ones first (trialing, active, past_due, unpaid, incomplete), then ended ones; newest first
+        /// within each.
+        public var subscriptions: [BillingV1.Subscription]
+        public var nextPageToken: String
+
+        public init(subscriptions: [BillingV1.Subscription] = [], nextPageToken: String = "") {
+            self.subscriptions = subscriptions
+            self.nextPageToken = nextPageToken
+        }
+
+        public init(wireBytes: [UInt8]) throws(RPCError) {
+            self = try unpackProtobufC(
+                wireBytes, as: "ListSubscriptionsResponse", unpack: billing__v1__list_subscriptions_response__unpack,
+                free: billing__v1__list_subscriptions_response__free_unpacked
+            ) { (c: Billing__V1__ListSubscriptionsResponse) throws(RPCError) in try Self(c: c) }
+        }
+
+        public func wireBytes() -> [UInt8] {
+            let arena = ProtobufCArena()
+            return withExtendedLifetime(arena) { packProtobufC(cStruct(in: arena)) }
+        }
+    }
+
+    /// The change UpdateSubscription would make, without making it.
+    public struct PreviewSubscriptionChangeRequest: WireMessage, Hashable, Sendable {
+        public var accountID: String
+        public var subscriptionID: String
+        public var planID: String
+        /// 0 means keep the current quantity.
+        public var quantity: UInt32
+
+        public init(accountID: String = "", subscriptionID: String = "", planID: String = "", quantity: UInt32 = 0) {
+            self.accountID = accountID
+            self.subscriptionID = subscriptionID
+            self.planID = planID
+            self.quantity = quantity
+        }
+
+        public init(wireBytes: [UInt8]) throws(RPCError) {
+            self = try unpackProtobufC(
+                wireBytes, as: "PreviewSubscriptionChangeRequest", unpack: billing__v1__preview_subscription_change_request__unpack,
+                free: billing__v1__preview_subscription_change_request__free_unpacked
+            ) { (c: Billing__V1__PreviewSubscriptionChangeRequest) throws(RPCError) in try Self(c: c) }
+        }
+
+        public func wireBytes() -> [UInt8] {
+            let arena = ProtobufCArena()
+            return withExtendedLifetime(arena) { packProtobufC(cStruct(in: arena)) }
+        }
+    }
+
+    /// An open enum, as proto3 enums are: a number this code does not know (sent by a newer
+    /// schema) decodes as `.unspecified`, the 0 case.
+    public enum ChangeTiming: Int32, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+        case unspecified = 0
+        /// An upgrade (a higher price for the period): applies now, invoicing the prorated difference.
+        case immediate = 1
+        /// A downgrade (or the same price): applies at the end of the period, invoicing nothing now.
+        case atPeriodEnd = 2
+        /// The current plan and quantity: withdraws a pending downgrade.
+        case withdrawPending = 3
+
+        /// The value's name in the .proto file.
+        public var description: String {
+            switch self {
+            case .unspecified: "CHANGE_TIMING_UNSPECIFIED"
+            case .immediate: "CHANGE_TIMING_IMMEDIATE"
+            case .atPeriodEnd: "CHANGE_TIMING_AT_PERIOD_END"
+            case .withdrawPending: "CHANGE_TIMING_WITHDRAW_PENDING"
+            }
+        }
+    }
+
+    public struct PreviewSubscriptionChangeResponse: WireMessage, Hashable, Sendable {
+        public var timing: BillingV1.ChangeTiming
+        /// The invoice lines the change would make now (IMMEDIATE only): a negative credit for the current
+        /// plan and a charge for the new one.
+        public var lines: [BillingV1.InvoiceLine]
+        /// Their sum: what would be charged now.
+        public var total: BillingV1.Money?
+        public var effectiveAtUnixMs: Int64
+        /// What each later period costs after the change.
+        public var nextRenewalAmount: BillingV1.Money?
+
+        public init(
+            timing: BillingV1.ChangeTiming = .unspecified,
+            lines: [BillingV1.InvoiceLine] = [],
+            total: BillingV1.Money? = nil,
+            effectiveAtUnixMs: Int64 = 0,
+            nextRenewalAmount: BillingV1.Money? = nil
+        ) {
+            self.timing = timing
+            self.lines = lines
+            self.total = total
+            self.effectiveAtUnixMs = effectiveAtUnixMs
+            self.nextRenewalAmount = nextRenewalAmount
+        }
+
+        public init(wireBytes: [UInt8]) throws(RPCError) {
+            self = try unpackProtobufC(
+                wireBytes, as: "PreviewSubscriptionChangeResponse", unpack: billing__v1__preview_subscription_change_response__unpack,
+                free: billing__v1__preview_subscription_change_response__free_unpacked
+            ) { (c: Billing__V1__PreviewSubscriptionChangeResponse) throws(RPCError) in try Self(c: c) }
+        }
+
+        public func wireBytes() -> [UInt8] {
+            let arena = ProtobufCArena()
+            return withExtendedLifetime(arena) { packProtobufC(cStruct(in: arena)) }
+        }
+    }
+
+    public struct UpdateSubscriptionRequest: WireMessage, Hashable, Sendable {
+        public var idempotencyKey: String
+        public var accountID: String
+        public var subscriptionID: String
+        /// The plan to move to (the current one to change only the quantity); same interval, kind and
+        /// provider as the current plan.
+        public var planID: String
+        /// 0 means keep the current quantity.
+        public var quantity: UInt32
+
+        public init(
+            idempotencyKey: String = "",
+            accountID: String = "",
+            subscriptionID: String = "",
+            planID: String = "",
+            quantity: UInt32 = 0
+        ) {
+            self.idempotencyKey = idempotencyKey
+            self.accountID = accountID
+            self.subscriptionID = subscriptionID
+            self.planID = planID
+            self.quantity = quantity
+        }
+
+        public init(wireBytes: [UInt8]) throws(RPCError) {
+            self = try unpackProtobufC(
+                wireBytes, as: "UpdateSubscriptionRequest", unpack: billing__v1__update_subscription_request__unpack,
+                free: billing__v1__update_subscription_request__free_unpacked
+            ) { (c: Billing__V1__UpdateSubscriptionRequest) throws(RPCError) in try Self(c: c) }
+        }
+
+        public func wireBytes() -> [UInt8] {
+            let arena = ProtobufCArena()
+            return withExtendedLifetime(arena) { packProtobufC(cStruct(in: arena)) }
+        }
+    }
+
+    public struct CancelSubscriptionRequest: WireMessage, Hashable, Sendable {
+        public var idempotencyKey: String
+        public var accountID: String
+        public var subscriptionID: String
+        /// true: at the end of the period (ResumeSubscription undoes it until then); false: now.
+        public var atPeriodEnd: Bool
+        /// Canceling now only: credit the unused part of the period to the wallet (never to a card).
+        public var creditUnusedTime: Bool
+
+        public init(
+            idempotencyKey: String = "",
+            accountID: String = "",
+            subscriptionID: String = "",
+            atPeriodEnd: Bool = false,
+            creditUnusedTime: Bool = false
+        ) {
+            self.idempotencyKey = idempotencyKey
+            self.accountID = accountID
+            self.subscriptionID = subscriptionID
+            self.atPeriodEnd = atPeriodEnd
+            self.creditUnusedTime = creditUnusedTime
+        }
+
+        public init(wireBytes: [UInt8]) throws(RPCError) {
+            self = try unpackProtobufC(
+                wireBytes, as: "CancelSubscriptionRequest", unpack: billing__v1__cancel_subscription_request__unpack,
+                free: billing__v1__cancel_subscription_request__free_unpacked
+            ) { (c: Billing__V1__CancelSubscriptionRequest) throws(RPCError) in try Self(c: c) }
+        }
+
+        public func wireBytes() -> [UInt8] {
+            let arena = ProtobufCArena()
+            return withExtendedLifetime(arena) { packProtobufC(cStruct(in: arena)) }
+        }
+    }
+
+    public struct ResumeSubscriptionRequest: WireMessage, Hashable, Sendable {
+        public var idempotencyKey: String
+        public var accountID: String
+        public var subscriptionID: String
+
+        public init(idempotencyKey: String = "", accountID: String = "", subscriptionID: String = "") {
+            self.idempotencyKey = idempotencyKey
+            self.accountID = accountID
+            self.subscriptionID = subscriptionID
+        }
+
+        public init(wireBytes: [UInt8]) throws(RPCError) {
+            self = try unpackProtobufC(
+                wireBytes, as: "ResumeSubscriptionRequest", unpack: billing__v1__resume_subscription_request__unpack,
+                free: billing__v1__resume_subscription_request__free_unpacked
+            ) { (c: Billing__V1__ResumeSubscriptionRequest) throws(RPCError) in try Self(c: c) }
+        }
+
+        public func wireBytes() -> [UInt8] {
+            let arena = ProtobufCArena()
+            return withExtendedLifetime(arena) { packProtobufC(cStruct(in: arena)) }
+        }
+    }
+
+    /// A clock that stands still until AdvanceTestClock moves it. Accounts attached to it at creation
+    /// live on its time for everything subscriptions do (periods, trials, renewals, retries, expiry).
+    public struct TestClock: WireMessage, Hashable, Sendable {
+        public var id: String
+        public var name: String
+        public var frozenTimeUnixMs: Int64
+        public var createdAtUnixMs: Int64
+
+        public init(id: String = "", name: String = "", frozenTimeUnixMs: Int64 = 0, createdAtUnixMs: Int64 = 0) {
+            self.id = id
+            self.name = name
+            self.frozenTimeUnixMs = frozenTimeUnixMs
+            self.createdAtUnixMs = createdAtUnixMs
+        }
+
+        public init(wireBytes: [UInt8]) throws(RPCError) {
+            self = try unpackProtobufC(
+                wireBytes, as: "TestClock", unpack: billing__v1__test_clock__unpack,
+                free: billing__v1__test_clock__free_unpacked
+            ) { (c: Billing__V1__TestClock) throws(RPCError) in try Self(c: c) }
+        }
+
+        public func wireBytes() -> [UInt8] {
+            let arena = ProtobufCArena()
+            return withExtendedLifetime(arena) { packProtobufC(cStruct(in: arena)) }
+        }
+    }
+
+    public struct CreateTestClockRequest: WireMessage, Hashable, Sendable {
+        public var idempotencyKey: String
+        public var name: String
+        /// Where the clock starts; 0 means now.
+        public var frozenTimeUnixMs: Int64
+
+        public init(idempotencyKey: String = "", name: String = "", frozenTimeUnixMs: Int64 = 0) {
+            self.idempotencyKey = idempotencyKey
+            self.name = name
+            self.frozenTimeUnixMs = frozenTimeUnixMs
+        }
+
+        public init(wireBytes: [UInt8]) throws(RPCError) {
+            self = try unpackProtobufC(
+                wireBytes, as: "CreateTestClockRequest", unpack: billing__v1__create_test_clock_request__unpack,
+                free: billing__v1__create_test_clock_request__free_unpacked
+            ) { (c: Billing__V1__CreateTestClockRequest) throws(RPCError) in try Self(c: c) }
+        }
+
+        public func wireBytes() -> [UInt8] {
+            let arena = ProtobufCArena()
+            return withExtendedLifetime(arena) { packProtobufC(cStruct(in: arena)) }
+        }
+    }
+
+    public struct GetTestClockRequest: WireMessage, Hashable, Sendable {
+        public var testClockID: String
+
+        public init(testClockID: String = "") {
+            self.testClockID = testClockID
+        }
+
+        public init(wireBytes: [UInt8]) throws(RPCError) {
+            self = try unpackProtobufC(
+                wireBytes, as: "GetTestClockRequest", unpack: billing__v1__get_test_clock_request__unpack,
+                free: billing__v1__get_test_clock_request__free_unpacked
+            ) { (c: Billing__V1__GetTestClockRequest) throws(RPCError) in try Self(c: c) }
+        }
+
+        public func wireBytes() -> [UInt8] {
+            let arena = ProtobufCArena()
+            return withExtendedLifetime(arena) { packProtobufC(cStruct(in: arena)) }
+        }
+    }
+
+    /// Moves the clock forward and runs, in time order, everything that falls due on the way: renewals,
+    /// payment retries, trial ends, incomplete expiries, scheduled changes and cancellations. Answers once
+    /// they are done. At most 5 years at once.
+    public struct AdvanceTestClockRequest: WireMessage, Hashable, Sendable {
+        public var idempotencyKey: String
+        public var testClockID: String
+        public var frozenTimeUnixMs: Int64
+
+        public init(idempotencyKey: String = "", testClockID: String = "", frozenTimeUnixMs: Int64 = 0) {
+            self.idempotencyKey = idempotencyKey
+            self.testClockID = testClockID
+            self.frozenTimeUnixMs = frozenTimeUnixMs
+        }
+
+        public init(wireBytes: [UInt8]) throws(RPCError) {
+            self = try unpackProtobufC(
+                wireBytes, as: "AdvanceTestClockRequest", unpack: billing__v1__advance_test_clock_request__unpack,
+                free: billing__v1__advance_test_clock_request__free_unpacked
+            ) { (c: Billing__V1__AdvanceTestClockRequest) throws(RPCError) in try Self(c: c) }
+        }
+
+        public func wireBytes() -> [UInt8] {
+            let arena = ProtobufCArena()
+            return withExtendedLifetime(arena) { packProtobufC(cStruct(in: arena)) }
+        }
+    }
+
+    public struct TestClockResponse: WireMessage, Hashable, Sendable {
+        public var testClock: BillingV1.TestClock?
+        /// AdvanceTestClock: how many scheduled actions ran.
+        public var actionsRun: UInt32
+
+        public init(testClock: BillingV1.TestClock? = nil, actionsRun: UInt32 = 0) {
+            self.testClock = testClock
+            self.actionsRun = actionsRun
+        }
+
+        public init(wireBytes: [UInt8]) throws(RPCError) {
+            self = try unpackProtobufC(
+                wireBytes, as: "TestClockResponse", unpack: billing__v1__test_clock_response__unpack,
+                free: billing__v1__test_clock_response__free_unpacked
+            ) { (c: Billing__V1__TestClockResponse) throws(RPCError) in try Self(c: c) }
+        }
+
+        public func wireBytes() -> [UInt8] {
+            let arena = ProtobufCArena()
+            return withExtendedLifetime(arena) { packProtobufC(cStruct(in: arena)) }
+        }
+    }
+
     public enum BillingService {
         /// The fully qualified service name that requests carry.
         public static let name = "billing.v1.BillingService"
@@ -1826,6 +2689,17 @@ extension BillingV1 {
             case listWalletTransactions = "ListWalletTransactions"
             case summarizeWalletTransactions = "SummarizeWalletTransactions"
             case watchWallet = "WatchWallet"
+            case listPlans = "ListPlans"
+            case createSubscription = "CreateSubscription"
+            case getSubscription = "GetSubscription"
+            case listSubscriptions = "ListSubscriptions"
+            case previewSubscriptionChange = "PreviewSubscriptionChange"
+            case updateSubscription = "UpdateSubscription"
+            case cancelSubscription = "CancelSubscription"
+            case resumeSubscription = "ResumeSubscription"
+            case createTestClock = "CreateTestClock"
+            case getTestClock = "GetTestClock"
+            case advanceTestClock = "AdvanceTestClock"
         }
     }
 }
@@ -1887,6 +2761,61 @@ extension BillingV1.WalletTransactionSource {
     }
 }
 
+extension BillingV1.PlanKind {
+    /// Unknown numbers become `.unspecified` (proto3 enums are open).
+    init(c: Billing__V1__PlanKind) {
+        self = Self(rawValue: Int32(truncatingIfNeeded: c.rawValue)) ?? .unspecified
+    }
+
+    var cValue: Billing__V1__PlanKind {
+        Billing__V1__PlanKind(rawValue: .init(truncatingIfNeeded: rawValue))
+    }
+}
+
+extension BillingV1.IntervalUnit {
+    /// Unknown numbers become `.unspecified` (proto3 enums are open).
+    init(c: Billing__V1__IntervalUnit) {
+        self = Self(rawValue: Int32(truncatingIfNeeded: c.rawValue)) ?? .unspecified
+    }
+
+    var cValue: Billing__V1__IntervalUnit {
+        Billing__V1__IntervalUnit(rawValue: .init(truncatingIfNeeded: rawValue))
+    }
+}
+
+extension BillingV1.SubscriptionStatus {
+    /// Unknown numbers become `.unspecified` (proto3 enums are open).
+    init(c: Billing__V1__SubscriptionStatus) {
+        self = Self(rawValue: Int32(truncatingIfNeeded: c.rawValue)) ?? .unspecified
+    }
+
+    var cValue: Billing__V1__SubscriptionStatus {
+        Billing__V1__SubscriptionStatus(rawValue: .init(truncatingIfNeeded: rawValue))
+    }
+}
+
+extension BillingV1.FulfilmentState {
+    /// Unknown numbers become `.unspecified` (proto3 enums are open).
+    init(c: Billing__V1__FulfilmentState) {
+        self = Self(rawValue: Int32(truncatingIfNeeded: c.rawValue)) ?? .unspecified
+    }
+
+    var cValue: Billing__V1__FulfilmentState {
+        Billing__V1__FulfilmentState(rawValue: .init(truncatingIfNeeded: rawValue))
+    }
+}
+
+extension BillingV1.ChangeTiming {
+    /// Unknown numbers become `.unspecified` (proto3 enums are open).
+    init(c: Billing__V1__ChangeTiming) {
+        self = Self(rawValue: Int32(truncatingIfNeeded: c.rawValue)) ?? .unspecified
+    }
+
+    var cValue: Billing__V1__ChangeTiming {
+        Billing__V1__ChangeTiming(rawValue: .init(truncatingIfNeeded: rawValue))
+    }
+}
+
 extension BillingV1.WalletEvent.Kind {
     /// Unknown numbers become `.unspecified` (proto3 enums are open).
     init(c: Billing__V1__WalletEvent__Kind) {
@@ -1928,7 +2857,8 @@ extension BillingV1.Account {
             currency: ProtobufCField.string(c.currency),
             createdAtUnixMs: c.created_at_unix_ms,
             serviceStatus: BillingV1.ServiceStatus(c: c.service_status),
-            suspensionReason: ProtobufCField.string(c.suspension_reason)
+            suspensionReason: ProtobufCField.string(c.suspension_reason),
+            testClockID: ProtobufCField.string(c.test_clock_id)
         )
     }
 
@@ -1947,6 +2877,7 @@ extension BillingV1.Account {
         c.pointee.created_at_unix_ms = self.createdAtUnixMs
         c.pointee.service_status = self.serviceStatus.cValue
         c.pointee.suspension_reason = arena.string(self.suspensionReason)
+        c.pointee.test_clock_id = arena.string(self.testClockID)
         return c
     }
 }
@@ -1957,7 +2888,8 @@ extension BillingV1.CreateAccountRequest {
         self.init(
             idempotencyKey: ProtobufCField.string(c.idempotency_key),
             displayName: ProtobufCField.string(c.display_name),
-            currency: ProtobufCField.string(c.currency)
+            currency: ProtobufCField.string(c.currency),
+            testClockID: ProtobufCField.string(c.test_clock_id)
         )
     }
 
@@ -1973,6 +2905,7 @@ extension BillingV1.CreateAccountRequest {
         c.pointee.idempotency_key = arena.string(self.idempotencyKey)
         c.pointee.display_name = arena.string(self.displayName)
         c.pointee.currency = arena.string(self.currency)
+        c.pointee.test_clock_id = arena.string(self.testClockID)
         return c
     }
 }
@@ -2480,7 +3413,11 @@ extension BillingV1.Invoice {
             finalizedAtUnixMs: c.finalized_at_unix_ms,
             dueAtUnixMs: c.due_at_unix_ms,
             paidAtUnixMs: c.paid_at_unix_ms,
-            memo: ProtobufCField.string(c.memo)
+            memo: ProtobufCField.string(c.memo),
+            subscriptionID: ProtobufCField.string(c.subscription_id),
+            periodStartUnixMs: c.period_start_unix_ms,
+            periodEndUnixMs: c.period_end_unix_ms,
+            billingReason: ProtobufCField.string(c.billing_reason)
         )
     }
 
@@ -2509,6 +3446,10 @@ extension BillingV1.Invoice {
         c.pointee.due_at_unix_ms = self.dueAtUnixMs
         c.pointee.paid_at_unix_ms = self.paidAtUnixMs
         c.pointee.memo = arena.string(self.memo)
+        c.pointee.subscription_id = arena.string(self.subscriptionID)
+        c.pointee.period_start_unix_ms = self.periodStartUnixMs
+        c.pointee.period_end_unix_ms = self.periodEndUnixMs
+        c.pointee.billing_reason = arena.string(self.billingReason)
         return c
     }
 }
@@ -3269,6 +4210,598 @@ extension BillingV1.WalletEvent {
         c.pointee.charge_id = arena.string(self.chargeID)
         c.pointee.reason = arena.string(self.reason)
         c.pointee.retry_after_unix_ms = self.retryAfterUnixMs
+        return c
+    }
+}
+
+extension BillingV1.Plan {
+    /// Copies every field out of a decoded C struct, so that nothing points into it afterwards.
+    init(c: Billing__V1__Plan) throws(RPCError) {
+        try self.init(
+            id: ProtobufCField.string(c.id),
+            name: ProtobufCField.string(c.name),
+            kind: BillingV1.PlanKind(c: c.kind),
+            intervalUnit: BillingV1.IntervalUnit(c: c.interval_unit),
+            intervalCount: c.interval_count,
+            unitAmount: BillingV1.Money(cPointer: c.unit_amount),
+            minQuantity: c.min_quantity,
+            maxQuantity: c.max_quantity,
+            trialDays: c.trial_days,
+            provider: ProtobufCField.string(c.provider),
+            retired: c.retired != 0,
+            description: ProtobufCField.string(c.description)
+        )
+    }
+
+    /// A sub-message field: nil when the sender did not set it.
+    init?(cPointer: UnsafeMutablePointer<Billing__V1__Plan>?) throws(RPCError) {
+        guard let cPointer else { return nil }
+        try self.init(c: cPointer.pointee)
+    }
+
+    /// The C struct for packing, with every string, array and sub-message allocated in `arena`.
+    func cStruct(in arena: ProtobufCArena) -> UnsafeMutablePointer<Billing__V1__Plan> {
+        let c = arena.message(billing__v1__plan__init)
+        c.pointee.id = arena.string(self.id)
+        c.pointee.name = arena.string(self.name)
+        c.pointee.kind = self.kind.cValue
+        c.pointee.interval_unit = self.intervalUnit.cValue
+        c.pointee.interval_count = self.intervalCount
+        c.pointee.unit_amount = self.unitAmount?.cStruct(in: arena)
+        c.pointee.min_quantity = self.minQuantity
+        c.pointee.max_quantity = self.maxQuantity
+        c.pointee.trial_days = self.trialDays
+        c.pointee.provider = arena.string(self.provider)
+        c.pointee.retired = self.retired ? 1 : 0
+        c.pointee.description = arena.string(self.description)
+        return c
+    }
+}
+
+extension BillingV1.ListPlansRequest {
+    /// Copies every field out of a decoded C struct, so that nothing points into it afterwards.
+    init(c: Billing__V1__ListPlansRequest) throws(RPCError) {
+        self.init(
+            kind: BillingV1.PlanKind(c: c.kind),
+            includeRetired: c.include_retired != 0,
+            currency: ProtobufCField.string(c.currency)
+        )
+    }
+
+    /// A sub-message field: nil when the sender did not set it.
+    init?(cPointer: UnsafeMutablePointer<Billing__V1__ListPlansRequest>?) throws(RPCError) {
+        guard let cPointer else { return nil }
+        try self.init(c: cPointer.pointee)
+    }
+
+    /// The C struct for packing, with every string, array and sub-message allocated in `arena`.
+    func cStruct(in arena: ProtobufCArena) -> UnsafeMutablePointer<Billing__V1__ListPlansRequest> {
+        let c = arena.message(billing__v1__list_plans_request__init)
+        c.pointee.kind = self.kind.cValue
+        c.pointee.include_retired = self.includeRetired ? 1 : 0
+        c.pointee.currency = arena.string(self.currency)
+        return c
+    }
+}
+
+extension BillingV1.ListPlansResponse {
+    /// Copies every field out of a decoded C struct, so that nothing points into it afterwards.
+    init(c: Billing__V1__ListPlansResponse) throws(RPCError) {
+        try self.init(plans: ProtobufCField.repeated(c.n_plans, c.plans, BillingV1.Plan.init(c:)))
+    }
+
+    /// A sub-message field: nil when the sender did not set it.
+    init?(cPointer: UnsafeMutablePointer<Billing__V1__ListPlansResponse>?) throws(RPCError) {
+        guard let cPointer else { return nil }
+        try self.init(c: cPointer.pointee)
+    }
+
+    /// The C struct for packing, with every string, array and sub-message allocated in `arena`.
+    func cStruct(in arena: ProtobufCArena) -> UnsafeMutablePointer<Billing__V1__ListPlansResponse> {
+        let c = arena.message(billing__v1__list_plans_response__init)
+        c.pointee.n_plans = self.plans.count
+        c.pointee.plans = arena.array(self.plans.map { Optional($0.cStruct(in: arena)) })
+        return c
+    }
+}
+
+extension BillingV1.PendingChange {
+    /// Copies every field out of a decoded C struct, so that nothing points into it afterwards.
+    init(c: Billing__V1__PendingChange) throws(RPCError) {
+        self.init(
+            planID: ProtobufCField.string(c.plan_id),
+            quantity: c.quantity,
+            effectiveAtUnixMs: c.effective_at_unix_ms
+        )
+    }
+
+    /// A sub-message field: nil when the sender did not set it.
+    init?(cPointer: UnsafeMutablePointer<Billing__V1__PendingChange>?) throws(RPCError) {
+        guard let cPointer else { return nil }
+        try self.init(c: cPointer.pointee)
+    }
+
+    /// The C struct for packing, with every string, array and sub-message allocated in `arena`.
+    func cStruct(in arena: ProtobufCArena) -> UnsafeMutablePointer<Billing__V1__PendingChange> {
+        let c = arena.message(billing__v1__pending_change__init)
+        c.pointee.plan_id = arena.string(self.planID)
+        c.pointee.quantity = self.quantity
+        c.pointee.effective_at_unix_ms = self.effectiveAtUnixMs
+        return c
+    }
+}
+
+extension BillingV1.Subscription {
+    /// Copies every field out of a decoded C struct, so that nothing points into it afterwards.
+    init(c: Billing__V1__Subscription) throws(RPCError) {
+        try self.init(
+            id: ProtobufCField.string(c.id),
+            accountID: ProtobufCField.string(c.account_id),
+            plan: BillingV1.Plan(cPointer: c.plan),
+            quantity: c.quantity,
+            status: BillingV1.SubscriptionStatus(c: c.status),
+            currentPeriodStartUnixMs: c.current_period_start_unix_ms,
+            currentPeriodEndUnixMs: c.current_period_end_unix_ms,
+            billingCycleAnchorUnixMs: c.billing_cycle_anchor_unix_ms,
+            trialEndUnixMs: c.trial_end_unix_ms,
+            cancelAtPeriodEnd: c.cancel_at_period_end != 0,
+            canceledAtUnixMs: c.canceled_at_unix_ms,
+            endedAtUnixMs: c.ended_at_unix_ms,
+            pendingChange: BillingV1.PendingChange(cPointer: c.pending_change),
+            latestInvoiceID: ProtobufCField.string(c.latest_invoice_id),
+            nextRenewalUnixMs: c.next_renewal_unix_ms,
+            nextRenewalAmount: BillingV1.Money(cPointer: c.next_renewal_amount),
+            paymentAttempts: c.payment_attempts,
+            nextPaymentAttemptUnixMs: c.next_payment_attempt_unix_ms,
+            awaitingNewCard: c.awaiting_new_card != 0,
+            fulfilmentState: BillingV1.FulfilmentState(c: c.fulfilment_state),
+            fulfilmentInProgress: c.fulfilment_in_progress != 0,
+            createdAtUnixMs: c.created_at_unix_ms,
+            incompleteExpiresAtUnixMs: c.incomplete_expires_at_unix_ms
+        )
+    }
+
+    /// A sub-message field: nil when the sender did not set it.
+    init?(cPointer: UnsafeMutablePointer<Billing__V1__Subscription>?) throws(RPCError) {
+        guard let cPointer else { return nil }
+        try self.init(c: cPointer.pointee)
+    }
+
+    /// The C struct for packing, with every string, array and sub-message allocated in `arena`.
+    func cStruct(in arena: ProtobufCArena) -> UnsafeMutablePointer<Billing__V1__Subscription> {
+        let c = arena.message(billing__v1__subscription__init)
+        c.pointee.id = arena.string(self.id)
+        c.pointee.account_id = arena.string(self.accountID)
+        c.pointee.plan = self.plan?.cStruct(in: arena)
+        c.pointee.quantity = self.quantity
+        c.pointee.status = self.status.cValue
+        c.pointee.current_period_start_unix_ms = self.currentPeriodStartUnixMs
+        c.pointee.current_period_end_unix_ms = self.currentPeriodEndUnixMs
+        c.pointee.billing_cycle_anchor_unix_ms = self.billingCycleAnchorUnixMs
+        c.pointee.trial_end_unix_ms = self.trialEndUnixMs
+        c.pointee.cancel_at_period_end = self.cancelAtPeriodEnd ? 1 : 0
+        c.pointee.canceled_at_unix_ms = self.canceledAtUnixMs
+        c.pointee.ended_at_unix_ms = self.endedAtUnixMs
+        c.pointee.pending_change = self.pendingChange?.cStruct(in: arena)
+        c.pointee.latest_invoice_id = arena.string(self.latestInvoiceID)
+        c.pointee.next_renewal_unix_ms = self.nextRenewalUnixMs
+        c.pointee.next_renewal_amount = self.nextRenewalAmount?.cStruct(in: arena)
+        c.pointee.payment_attempts = self.paymentAttempts
+        c.pointee.next_payment_attempt_unix_ms = self.nextPaymentAttemptUnixMs
+        c.pointee.awaiting_new_card = self.awaitingNewCard ? 1 : 0
+        c.pointee.fulfilment_state = self.fulfilmentState.cValue
+        c.pointee.fulfilment_in_progress = self.fulfilmentInProgress ? 1 : 0
+        c.pointee.created_at_unix_ms = self.createdAtUnixMs
+        c.pointee.incomplete_expires_at_unix_ms = self.incompleteExpiresAtUnixMs
+        return c
+    }
+}
+
+extension BillingV1.CreateSubscriptionRequest {
+    /// Copies every field out of a decoded C struct, so that nothing points into it afterwards.
+    init(c: Billing__V1__CreateSubscriptionRequest) throws(RPCError) {
+        self.init(
+            idempotencyKey: ProtobufCField.string(c.idempotency_key),
+            accountID: ProtobufCField.string(c.account_id),
+            planID: ProtobufCField.string(c.plan_id),
+            quantity: c.quantity,
+            trialDays: c._trial_days_case.rawValue == 5 ? c.trial_days : nil,
+            alignToAccountBillingDate: c.align_to_account_billing_date != 0
+        )
+    }
+
+    /// A sub-message field: nil when the sender did not set it.
+    init?(cPointer: UnsafeMutablePointer<Billing__V1__CreateSubscriptionRequest>?) throws(RPCError) {
+        guard let cPointer else { return nil }
+        try self.init(c: cPointer.pointee)
+    }
+
+    /// The C struct for packing, with every string, array and sub-message allocated in `arena`.
+    func cStruct(in arena: ProtobufCArena) -> UnsafeMutablePointer<Billing__V1__CreateSubscriptionRequest> {
+        let c = arena.message(billing__v1__create_subscription_request__init)
+        c.pointee.idempotency_key = arena.string(self.idempotencyKey)
+        c.pointee.account_id = arena.string(self.accountID)
+        c.pointee.plan_id = arena.string(self.planID)
+        c.pointee.quantity = self.quantity
+        if let value = self.trialDays {
+            c.pointee._trial_days_case = .init(rawValue: 5)
+            c.pointee.trial_days = value
+        }
+        c.pointee.align_to_account_billing_date = self.alignToAccountBillingDate ? 1 : 0
+        return c
+    }
+}
+
+extension BillingV1.SubscriptionResponse {
+    /// Copies every field out of a decoded C struct, so that nothing points into it afterwards.
+    init(c: Billing__V1__SubscriptionResponse) throws(RPCError) {
+        try self.init(
+            subscription: BillingV1.Subscription(cPointer: c.subscription),
+            latestInvoice: BillingV1.Invoice(cPointer: c.latest_invoice),
+            latestCharge: BillingV1.Charge(cPointer: c.latest_charge),
+            credit: BillingV1.WalletTransaction(cPointer: c.credit)
+        )
+    }
+
+    /// A sub-message field: nil when the sender did not set it.
+    init?(cPointer: UnsafeMutablePointer<Billing__V1__SubscriptionResponse>?) throws(RPCError) {
+        guard let cPointer else { return nil }
+        try self.init(c: cPointer.pointee)
+    }
+
+    /// The C struct for packing, with every string, array and sub-message allocated in `arena`.
+    func cStruct(in arena: ProtobufCArena) -> UnsafeMutablePointer<Billing__V1__SubscriptionResponse> {
+        let c = arena.message(billing__v1__subscription_response__init)
+        c.pointee.subscription = self.subscription?.cStruct(in: arena)
+        c.pointee.latest_invoice = self.latestInvoice?.cStruct(in: arena)
+        c.pointee.latest_charge = self.latestCharge?.cStruct(in: arena)
+        c.pointee.credit = self.credit?.cStruct(in: arena)
+        return c
+    }
+}
+
+extension BillingV1.GetSubscriptionRequest {
+    /// Copies every field out of a decoded C struct, so that nothing points into it afterwards.
+    init(c: Billing__V1__GetSubscriptionRequest) throws(RPCError) {
+        self.init(
+            accountID: ProtobufCField.string(c.account_id),
+            subscriptionID: ProtobufCField.string(c.subscription_id)
+        )
+    }
+
+    /// A sub-message field: nil when the sender did not set it.
+    init?(cPointer: UnsafeMutablePointer<Billing__V1__GetSubscriptionRequest>?) throws(RPCError) {
+        guard let cPointer else { return nil }
+        try self.init(c: cPointer.pointee)
+    }
+
+    /// The C struct for packing, with every string, array and sub-message allocated in `arena`.
+    func cStruct(in arena: ProtobufCArena) -> UnsafeMutablePointer<Billing__V1__GetSubscriptionRequest> {
+        let c = arena.message(billing__v1__get_subscription_request__init)
+        c.pointee.account_id = arena.string(self.accountID)
+        c.pointee.subscription_id = arena.string(self.subscriptionID)
+        return c
+    }
+}
+
+extension BillingV1.ListSubscriptionsRequest {
+    /// Copies every field out of a decoded C struct, so that nothing points into it afterwards.
+    init(c: Billing__V1__ListSubscriptionsRequest) throws(RPCError) {
+        self.init(
+            accountID: ProtobufCField.string(c.account_id),
+            pageSize: c.page_size,
+            pageToken: ProtobufCField.string(c.page_token),
+            statuses: UnsafeBufferPointer(start: c.statuses, count: c.n_statuses).map(BillingV1.SubscriptionStatus.init(c:)),
+            kind: BillingV1.PlanKind(c: c.kind)
+        )
+    }
+
+    /// A sub-message field: nil when the sender did not set it.
+    init?(cPointer: UnsafeMutablePointer<Billing__V1__ListSubscriptionsRequest>?) throws(RPCError) {
+        guard let cPointer else { return nil }
+        try self.init(c: cPointer.pointee)
+    }
+
+    /// The C struct for packing, with every string, array and sub-message allocated in `arena`.
+    func cStruct(in arena: ProtobufCArena) -> UnsafeMutablePointer<Billing__V1__ListSubscriptionsRequest> {
+        let c = arena.message(billing__v1__list_subscriptions_request__init)
+        c.pointee.account_id = arena.string(self.accountID)
+        c.pointee.page_size = self.pageSize
+        c.pointee.page_token = arena.string(self.pageToken)
+        c.pointee.n_statuses = self.statuses.count
+        c.pointee.statuses = arena.array(self.statuses.map(\.cValue))
+        c.pointee.kind = self.kind.cValue
+        return c
+    }
+}
+
+extension BillingV1.ListSubscriptionsResponse {
+    /// Copies every field out of a decoded C struct, so that nothing points into it afterwards.
+    init(c: Billing__V1__ListSubscriptionsResponse) throws(RPCError) {
+        try self.init(
+            subscriptions: ProtobufCField.repeated(c.n_subscriptions, c.subscriptions, BillingV1.Subscription.init(c:)),
+            nextPageToken: ProtobufCField.string(c.next_page_token)
+        )
+    }
+
+    /// A sub-message field: nil when the sender did not set it.
+    init?(cPointer: UnsafeMutablePointer<Billing__V1__ListSubscriptionsResponse>?) throws(RPCError) {
+        guard let cPointer else { return nil }
+        try self.init(c: cPointer.pointee)
+    }
+
+    /// The C struct for packing, with every string, array and sub-message allocated in `arena`.
+    func cStruct(in arena: ProtobufCArena) -> UnsafeMutablePointer<Billing__V1__ListSubscriptionsResponse> {
+        let c = arena.message(billing__v1__list_subscriptions_response__init)
+        c.pointee.n_subscriptions = self.subscriptions.count
+        c.pointee.subscriptions = arena.array(self.subscriptions.map { Optional($0.cStruct(in: arena)) })
+        c.pointee.next_page_token = arena.string(self.nextPageToken)
+        return c
+    }
+}
+
+extension BillingV1.PreviewSubscriptionChangeRequest {
+    /// Copies every field out of a decoded C struct, so that nothing points into it afterwards.
+    init(c: Billing__V1__PreviewSubscriptionChangeRequest) throws(RPCError) {
+        self.init(
+            accountID: ProtobufCField.string(c.account_id),
+            subscriptionID: ProtobufCField.string(c.subscription_id),
+            planID: ProtobufCField.string(c.plan_id),
+            quantity: c.quantity
+        )
+    }
+
+    /// A sub-message field: nil when the sender did not set it.
+    init?(cPointer: UnsafeMutablePointer<Billing__V1__PreviewSubscriptionChangeRequest>?) throws(RPCError) {
+        guard let cPointer else { return nil }
+        try self.init(c: cPointer.pointee)
+    }
+
+    /// The C struct for packing, with every string, array and sub-message allocated in `arena`.
+    func cStruct(in arena: ProtobufCArena) -> UnsafeMutablePointer<Billing__V1__PreviewSubscriptionChangeRequest> {
+        let c = arena.message(billing__v1__preview_subscription_change_request__init)
+        c.pointee.account_id = arena.string(self.accountID)
+        c.pointee.subscription_id = arena.string(self.subscriptionID)
+        c.pointee.plan_id = arena.string(self.planID)
+        c.pointee.quantity = self.quantity
+        return c
+    }
+}
+
+extension BillingV1.PreviewSubscriptionChangeResponse {
+    /// Copies every field out of a decoded C struct, so that nothing points into it afterwards.
+    init(c: Billing__V1__PreviewSubscriptionChangeResponse) throws(RPCError) {
+        try self.init(
+            timing: BillingV1.ChangeTiming(c: c.timing),
+            lines: ProtobufCField.repeated(c.n_lines, c.lines, BillingV1.InvoiceLine.init(c:)),
+            total: BillingV1.Money(cPointer: c.total),
+            effectiveAtUnixMs: c.effective_at_unix_ms,
+            nextRenewalAmount: BillingV1.Money(cPointer: c.next_renewal_amount)
+        )
+    }
+
+    /// A sub-message field: nil when the sender did not set it.
+    init?(cPointer: UnsafeMutablePointer<Billing__V1__PreviewSubscriptionChangeResponse>?) throws(RPCError) {
+        guard let cPointer else { return nil }
+        try self.init(c: cPointer.pointee)
+    }
+
+    /// The C struct for packing, with every string, array and sub-message allocated in `arena`.
+    func cStruct(in arena: ProtobufCArena) -> UnsafeMutablePointer<Billing__V1__PreviewSubscriptionChangeResponse> {
+        let c = arena.message(billing__v1__preview_subscription_change_response__init)
+        c.pointee.timing = self.timing.cValue
+        c.pointee.n_lines = self.lines.count
+        c.pointee.lines = arena.array(self.lines.map { Optional($0.cStruct(in: arena)) })
+        c.pointee.total = self.total?.cStruct(in: arena)
+        c.pointee.effective_at_unix_ms = self.effectiveAtUnixMs
+        c.pointee.next_renewal_amount = self.nextRenewalAmount?.cStruct(in: arena)
+        return c
+    }
+}
+
+extension BillingV1.UpdateSubscriptionRequest {
+    /// Copies every field out of a decoded C struct, so that nothing points into it afterwards.
+    init(c: Billing__V1__UpdateSubscriptionRequest) throws(RPCError) {
+        self.init(
+            idempotencyKey: ProtobufCField.string(c.idempotency_key),
+            accountID: ProtobufCField.string(c.account_id),
+            subscriptionID: ProtobufCField.string(c.subscription_id),
+            planID: ProtobufCField.string(c.plan_id),
+            quantity: c.quantity
+        )
+    }
+
+    /// A sub-message field: nil when the sender did not set it.
+    init?(cPointer: UnsafeMutablePointer<Billing__V1__UpdateSubscriptionRequest>?) throws(RPCError) {
+        guard let cPointer else { return nil }
+        try self.init(c: cPointer.pointee)
+    }
+
+    /// The C struct for packing, with every string, array and sub-message allocated in `arena`.
+    func cStruct(in arena: ProtobufCArena) -> UnsafeMutablePointer<Billing__V1__UpdateSubscriptionRequest> {
+        let c = arena.message(billing__v1__update_subscription_request__init)
+        c.pointee.idempotency_key = arena.string(self.idempotencyKey)
+        c.pointee.account_id = arena.string(self.accountID)
+        c.pointee.subscription_id = arena.string(self.subscriptionID)
+        c.pointee.plan_id = arena.string(self.planID)
+        c.pointee.quantity = self.quantity
+        return c
+    }
+}
+
+extension BillingV1.CancelSubscriptionRequest {
+    /// Copies every field out of a decoded C struct, so that nothing points into it afterwards.
+    init(c: Billing__V1__CancelSubscriptionRequest) throws(RPCError) {
+        self.init(
+            idempotencyKey: ProtobufCField.string(c.idempotency_key),
+            accountID: ProtobufCField.string(c.account_id),
+            subscriptionID: ProtobufCField.string(c.subscription_id),
+            atPeriodEnd: c.at_period_end != 0,
+            creditUnusedTime: c.credit_unused_time != 0
+        )
+    }
+
+    /// A sub-message field: nil when the sender did not set it.
+    init?(cPointer: UnsafeMutablePointer<Billing__V1__CancelSubscriptionRequest>?) throws(RPCError) {
+        guard let cPointer else { return nil }
+        try self.init(c: cPointer.pointee)
+    }
+
+    /// The C struct for packing, with every string, array and sub-message allocated in `arena`.
+    func cStruct(in arena: ProtobufCArena) -> UnsafeMutablePointer<Billing__V1__CancelSubscriptionRequest> {
+        let c = arena.message(billing__v1__cancel_subscription_request__init)
+        c.pointee.idempotency_key = arena.string(self.idempotencyKey)
+        c.pointee.account_id = arena.string(self.accountID)
+        c.pointee.subscription_id = arena.string(self.subscriptionID)
+        c.pointee.at_period_end = self.atPeriodEnd ? 1 : 0
+        c.pointee.credit_unused_time = self.creditUnusedTime ? 1 : 0
+        return c
+    }
+}
+
+extension BillingV1.ResumeSubscriptionRequest {
+    /// Copies every field out of a decoded C struct, so that nothing points into it afterwards.
+    init(c: Billing__V1__ResumeSubscriptionRequest) throws(RPCError) {
+        self.init(
+            idempotencyKey: ProtobufCField.string(c.idempotency_key),
+            accountID: ProtobufCField.string(c.account_id),
+            subscriptionID: ProtobufCField.string(c.subscription_id)
+        )
+    }
+
+    /// A sub-message field: nil when the sender did not set it.
+    init?(cPointer: UnsafeMutablePointer<Billing__V1__ResumeSubscriptionRequest>?) throws(RPCError) {
+        guard let cPointer else { return nil }
+        try self.init(c: cPointer.pointee)
+    }
+
+    /// The C struct for packing, with every string, array and sub-message allocated in `arena`.
+    func cStruct(in arena: ProtobufCArena) -> UnsafeMutablePointer<Billing__V1__ResumeSubscriptionRequest> {
+        let c = arena.message(billing__v1__resume_subscription_request__init)
+        c.pointee.idempotency_key = arena.string(self.idempotencyKey)
+        c.pointee.account_id = arena.string(self.accountID)
+        c.pointee.subscription_id = arena.string(self.subscriptionID)
+        return c
+    }
+}
+
+extension BillingV1.TestClock {
+    /// Copies every field out of a decoded C struct, so that nothing points into it afterwards.
+    init(c: Billing__V1__TestClock) throws(RPCError) {
+        self.init(
+            id: ProtobufCField.string(c.id),
+            name: ProtobufCField.string(c.name),
+            frozenTimeUnixMs: c.frozen_time_unix_ms,
+            createdAtUnixMs: c.created_at_unix_ms
+        )
+    }
+
+    /// A sub-message field: nil when the sender did not set it.
+    init?(cPointer: UnsafeMutablePointer<Billing__V1__TestClock>?) throws(RPCError) {
+        guard let cPointer else { return nil }
+        try self.init(c: cPointer.pointee)
+    }
+
+    /// The C struct for packing, with every string, array and sub-message allocated in `arena`.
+    func cStruct(in arena: ProtobufCArena) -> UnsafeMutablePointer<Billing__V1__TestClock> {
+        let c = arena.message(billing__v1__test_clock__init)
+        c.pointee.id = arena.string(self.id)
+        c.pointee.name = arena.string(self.name)
+        c.pointee.frozen_time_unix_ms = self.frozenTimeUnixMs
+        c.pointee.created_at_unix_ms = self.createdAtUnixMs
+        return c
+    }
+}
+
+extension BillingV1.CreateTestClockRequest {
+    /// Copies every field out of a decoded C struct, so that nothing points into it afterwards.
+    init(c: Billing__V1__CreateTestClockRequest) throws(RPCError) {
+        self.init(
+            idempotencyKey: ProtobufCField.string(c.idempotency_key),
+            name: ProtobufCField.string(c.name),
+            frozenTimeUnixMs: c.frozen_time_unix_ms
+        )
+    }
+
+    /// A sub-message field: nil when the sender did not set it.
+    init?(cPointer: UnsafeMutablePointer<Billing__V1__CreateTestClockRequest>?) throws(RPCError) {
+        guard let cPointer else { return nil }
+        try self.init(c: cPointer.pointee)
+    }
+
+    /// The C struct for packing, with every string, array and sub-message allocated in `arena`.
+    func cStruct(in arena: ProtobufCArena) -> UnsafeMutablePointer<Billing__V1__CreateTestClockRequest> {
+        let c = arena.message(billing__v1__create_test_clock_request__init)
+        c.pointee.idempotency_key = arena.string(self.idempotencyKey)
+        c.pointee.name = arena.string(self.name)
+        c.pointee.frozen_time_unix_ms = self.frozenTimeUnixMs
+        return c
+    }
+}
+
+extension BillingV1.GetTestClockRequest {
+    /// Copies every field out of a decoded C struct, so that nothing points into it afterwards.
+    init(c: Billing__V1__GetTestClockRequest) throws(RPCError) {
+        self.init(testClockID: ProtobufCField.string(c.test_clock_id))
+    }
+
+    /// A sub-message field: nil when the sender did not set it.
+    init?(cPointer: UnsafeMutablePointer<Billing__V1__GetTestClockRequest>?) throws(RPCError) {
+        guard let cPointer else { return nil }
+        try self.init(c: cPointer.pointee)
+    }
+
+    /// The C struct for packing, with every string, array and sub-message allocated in `arena`.
+    func cStruct(in arena: ProtobufCArena) -> UnsafeMutablePointer<Billing__V1__GetTestClockRequest> {
+        let c = arena.message(billing__v1__get_test_clock_request__init)
+        c.pointee.test_clock_id = arena.string(self.testClockID)
+        return c
+    }
+}
+
+extension BillingV1.AdvanceTestClockRequest {
+    /// Copies every field out of a decoded C struct, so that nothing points into it afterwards.
+    init(c: Billing__V1__AdvanceTestClockRequest) throws(RPCError) {
+        self.init(
+            idempotencyKey: ProtobufCField.string(c.idempotency_key),
+            testClockID: ProtobufCField.string(c.test_clock_id),
+            frozenTimeUnixMs: c.frozen_time_unix_ms
+        )
+    }
+
+    /// A sub-message field: nil when the sender did not set it.
+    init?(cPointer: UnsafeMutablePointer<Billing__V1__AdvanceTestClockRequest>?) throws(RPCError) {
+        guard let cPointer else { return nil }
+        try self.init(c: cPointer.pointee)
+    }
+
+    /// The C struct for packing, with every string, array and sub-message allocated in `arena`.
+    func cStruct(in arena: ProtobufCArena) -> UnsafeMutablePointer<Billing__V1__AdvanceTestClockRequest> {
+        let c = arena.message(billing__v1__advance_test_clock_request__init)
+        c.pointee.idempotency_key = arena.string(self.idempotencyKey)
+        c.pointee.test_clock_id = arena.string(self.testClockID)
+        c.pointee.frozen_time_unix_ms = self.frozenTimeUnixMs
+        return c
+    }
+}
+
+extension BillingV1.TestClockResponse {
+    /// Copies every field out of a decoded C struct, so that nothing points into it afterwards.
+    init(c: Billing__V1__TestClockResponse) throws(RPCError) {
+        try self.init(testClock: BillingV1.TestClock(cPointer: c.test_clock), actionsRun: c.actions_run)
+    }
+
+    /// A sub-message field: nil when the sender did not set it.
+    init?(cPointer: UnsafeMutablePointer<Billing__V1__TestClockResponse>?) throws(RPCError) {
+        guard let cPointer else { return nil }
+        try self.init(c: cPointer.pointee)
+    }
+
+    /// The C struct for packing, with every string, array and sub-message allocated in `arena`.
+    func cStruct(in arena: ProtobufCArena) -> UnsafeMutablePointer<Billing__V1__TestClockResponse> {
+        let c = arena.message(billing__v1__test_clock_response__init)
+        c.pointee.test_clock = self.testClock?.cStruct(in: arena)
+        c.pointee.actions_run = self.actionsRun
         return c
     }
 }

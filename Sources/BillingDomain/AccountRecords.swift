@@ -5,7 +5,7 @@ import Foundation
 enum AccountRecords {
     static func account(_ id: String, in tx: some Querying) throws -> Account {
         guard let row = try tx.queryOne(
-            "SELECT id, display_name, currency, created_at_ms, service_status, suspension_reason, primary_payment_method_id FROM accounts WHERE id = ?",
+            "SELECT id, display_name, currency, created_at_ms, service_status, suspension_reason, primary_payment_method_id, test_clock_id FROM accounts WHERE id = ?",
             .text(id))
         else {
             throw BillingError.notFound("no account with id \(id); create it first or check the id", field: "account_id")
@@ -16,7 +16,7 @@ enum AccountRecords {
             createdAtMilliseconds: try row.int64("created_at_ms"),
             serviceStatus: Account.ServiceStatus(rawValue: try row.string("service_status")) ?? .active,
             suspensionReason: try row.string("suspension_reason"),
-            primaryPaymentMethodID: try row.optionalString("primary_payment_method_id"))
+            primaryPaymentMethodID: try row.optionalString("primary_payment_method_id"), testClockID: try row.optionalString("test_clock_id"))
     }
 
     static func billingInformation(_ accountID: String, in tx: some Querying) throws -> BillingInformationRecord {
@@ -30,8 +30,9 @@ enum AccountRecords {
     /// Creates an account with its empty wallet.
     static func insert(_ account: Account, in tx: WriteTransaction) throws {
         try tx.execute(
-            "INSERT INTO accounts(id, display_name, currency, created_at_ms) VALUES (?, ?, ?, ?)",
-            .text(account.id), .text(account.displayName), .text(account.currency.code), .integer(account.createdAtMilliseconds))
+            "INSERT INTO accounts(id, display_name, currency, created_at_ms, test_clock_id) VALUES (?, ?, ?, ?, ?)",
+            .text(account.id), .text(account.displayName), .text(account.currency.code), .integer(account.createdAtMilliseconds),
+            SQLValue(account.testClockID))
         try tx.execute("INSERT INTO wallets(account_id, currency) VALUES (?, ?)", .text(account.id), .text(account.currency.code))
     }
 

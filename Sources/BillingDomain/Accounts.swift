@@ -17,6 +17,8 @@ public struct Account: Sendable, Hashable, Codable {
     public var suspensionReason: String
     /// Nil when the account has no primary card.
     public var primaryPaymentMethodID: String?
+    /// The test clock the account's subscriptions live on; nil for the wall clock.
+    public var testClockID: String? = nil
 
     public static let maxDisplayNameLength = 200
 }
@@ -43,7 +45,7 @@ public struct AccountService: Sendable {
         self.context = context
     }
 
-    public func createAccount(displayName: String, currencyCode: String, idempotencyKey: String) async throws -> Account {
+    public func createAccount(displayName: String, currencyCode: String, testClockID: String? = nil, idempotencyKey: String) async throws -> Account {
         let name = displayName.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !name.isEmpty else { throw BillingError.invalidArgument("display_name is required", field: "display_name") }
         guard name.count <= Account.maxDisplayNameLength else {
@@ -53,12 +55,20 @@ public struct AccountService: Sendable {
             throw BillingError.invalidArgument("display_name must not contain control characters", field: "display_name")
         }
         let currency = try Currency(code: currencyCode, field: "currency")
-        let key = try IdempotencyKey(idempotencyKey, scope: "", method: "CreateAccount", parameters: [name, currency.code])
+        if let testClockID {
+            guard context.allowsTestClocks else {
+                throw BillingError.failedPrecondition(
+                    "test clocks exist only while billingd runs with the sandbox gateway", field: "test_clock_id", reason: .testClocksUnavailable)
+            }
+            try Identifier.validate(testClockID, prefix: "clock", field: "test_clock_id")
+        }
+        let key = try IdempotencyKey(idempotencyKey, scope: "", method: "CreateAccount", parameters: [name, currency.code] + (testClockID.map { [$0] } ?? []))
         let now = context.nowMilliseconds
         return try await IdempotencyRecords.once(key, in: context.store, nowMilliseconds: now) { tx in
+            if let testClockID { _ = try TestClockRecords.clock(testClockID, in: tx) }
             let account = Account(
                 id: Identifier.make("acct"), displayName: name, currency: currency, createdAtMilliseconds: now,
-                serviceStatus: .active, suspensionReason: "", primaryPaymentMethodID: nil)
+                serviceStatus: .active, suspensionReason: "", primaryPaymentMethodID: nil, testClockID: testClockID)
             try AccountRecords.insert(account, in: tx)
             return account
         }

@@ -1,3 +1,4 @@
+import BillingGateway
 import BillingStore
 import Foundation
 
@@ -10,15 +11,22 @@ public final class Billing: Sendable {
     public let paymentMethods: PaymentMethodService
     public let invoices: InvoiceService
     public let wallets: WalletService
+    public let subscriptions: SubscriptionService
+    /// Renewals, retries, trial ends and expiries; test clocks; fulfilment delivery.
+    public let scheduler: SubscriptionScheduler
     private let reconciler: ChargeReconciler
     private let context: BillingContext
 
-    public init(context: BillingContext, walletPolicy: WalletPolicy = WalletPolicy()) {
+    /// - Parameter fulfilment: who is told to provision, suspend, resume, change and terminate the
+    ///   subscriptions of reselling products and marketplace apps.
+    public init(context: BillingContext, walletPolicy: WalletPolicy = WalletPolicy(), fulfilment: (any FulfilmentProvider)? = nil) {
         self.context = context
         accounts = AccountService(context: context)
         paymentMethods = PaymentMethodService(context: context)
         invoices = InvoiceService(context: context)
         wallets = WalletService(context: context, policy: walletPolicy)
+        scheduler = SubscriptionScheduler(context: context, provider: fulfilment)
+        subscriptions = SubscriptionService(context: context, wallets: wallets, scheduler: scheduler)
         reconciler = ChargeReconciler(context: context, wallets: wallets)
     }
 
@@ -34,7 +42,9 @@ public final class Billing: Sendable {
     /// With no call of this process in flight, a charge the gateway does not know is declared not
     /// charged once it is older than the gateway's look-up lag.
     public func prepare() async throws -> Upkeep {
-        Upkeep(
+        let inUse = try await context.store.read { tx in try PlansInUse.all(in: tx) }
+        try context.catalog.checkPlansInUse(inUse)
+        return Upkeep(
             reconciledCharges: try await reconciler.reconcile(minimumAge: .zero, notChargedAfter: context.gateway.lookUpLag),
             purgedKeys: try await purgeExpiredIdempotencyKeys())
     }
@@ -43,9 +53,11 @@ public final class Billing: Sendable {
     /// minute ago (an outage); one the gateway does not know is declared not charged after an hour (or
     /// the gateway's look-up lag, if longer), when no live call can still make it. And drop expired keys.
     public func maintain() async throws -> Upkeep {
-        Upkeep(
+        let upkeep = Upkeep(
             reconciledCharges: try await reconciler.reconcile(minimumAge: .seconds(60), notChargedAfter: max(.seconds(3600), context.gateway.lookUpLag)),
             purgedKeys: try await purgeExpiredIdempotencyKeys())
+        await scheduler.deliverFulfilment(for: nil)
+        return upkeep
     }
 
     /// The server is shutting down: end every wallet watch (they never finish by themselves).
@@ -74,10 +86,12 @@ public final class Billing: Sendable {
         return method
     }
 
-    /// A new primary card ends the wallet's recharge backoff and recharges a suspended wallet. The card
+    /// A new primary card ends the wallet's recharge backoff and recharges a suspended wallet, and
+    /// retries at once the open invoices of subscriptions waiting on a payment. The card
     /// change is durable and answered whatever this does: a wallet too busy to be told now reads the
     /// primary card afresh at its next recharge.
     private func primaryCardChanged(_ accountID: String) async {
         try? await wallets.primaryCardChanged(accountID: accountID)
+        await scheduler.primaryCardChanged(accountID: accountID)
     }
 }

@@ -13,6 +13,12 @@ public struct BillingContext: Sendable {
     public let invoicing: InvoiceSettings
     /// The largest single amount taken.
     public let limits: MoneyLimits
+    /// The plans on offer (and those kept for their subscribers).
+    public let catalog: PlanCatalog
+    /// Retries, final status and bounds of subscriptions.
+    public let subscriptionPolicy: SubscriptionPolicy
+    /// Whether accounts may live on test clocks: only with the sandbox gateway, never a real one.
+    public let allowsTestClocks: Bool
 
     /// The seller block printed on every invoice.
     public var seller: InvoiceDocument.Seller { invoicing.seller }
@@ -21,13 +27,17 @@ public struct BillingContext: Sendable {
 
     public init(
         store: Store, gateway: any PaymentGateway, now: @escaping @Sendable () -> Date = Date.init,
-        invoicing: InvoiceSettings, limits: MoneyLimits = MoneyLimits()
+        invoicing: InvoiceSettings, limits: MoneyLimits = MoneyLimits(), catalog: PlanCatalog = .empty, subscriptionPolicy: SubscriptionPolicy = SubscriptionPolicy(),
+        allowsTestClocks: Bool = false
     ) {
         self.store = store
         self.gateway = gateway
         self.now = now
         self.invoicing = invoicing
         self.limits = limits
+        self.catalog = catalog
+        self.subscriptionPolicy = subscriptionPolicy
+        self.allowsTestClocks = allowsTestClocks
     }
 
     /// Now, in the store's unit.

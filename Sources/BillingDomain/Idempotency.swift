@@ -54,12 +54,23 @@ enum IdempotencyRecords {
         _ key: IdempotencyKey, in store: Store, nowMilliseconds now: Int64,
         _ change: @escaping @Sendable (WriteTransaction) throws -> Result
     ) async throws -> (result: Result, replayed: Bool) {
-        try await store.write { tx in
-            if case .done(let earlier) = try look(key, in: tx, as: Result.self) { return (earlier, true) }
-            let result = try change(tx)
-            try save(Outcome(result: result, error: nil), key: key, in: tx, nowMilliseconds: now)
-            return (result, false)
-        }
+        try await store.write { tx in try onceNotingReplay(key, in: tx, nowMilliseconds: now, change) }
+    }
+
+    /// `onceNotingReplay` inside a write transaction the caller runs (for a change that must share it
+    /// with something else, such as a wallet credit that its actor applies after the commit).
+    static func onceNotingReplay<Result: Codable & Sendable>(
+        _ key: IdempotencyKey, in tx: WriteTransaction, nowMilliseconds now: Int64, _ change: (WriteTransaction) throws -> Result
+    ) throws -> (result: Result, replayed: Bool) {
+        if case .done(let earlier) = try look(key, in: tx, as: Result.self) { return (earlier, true) }
+        let result = try change(tx)
+        try saveDone(result, key: key, in: tx, nowMilliseconds: now)
+        return (result, false)
+    }
+
+    /// Stores `result` as the key's outcome, in the transaction that made the change.
+    static func saveDone<Result: Codable>(_ result: Result, key: IdempotencyKey, in tx: WriteTransaction, nowMilliseconds: Int64) throws {
+        try save(Outcome(result: result, error: nil), key: key, in: tx, nowMilliseconds: nowMilliseconds)
     }
 
     /// Marks a key as waiting on `reference`.

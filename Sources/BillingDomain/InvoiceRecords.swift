@@ -66,8 +66,8 @@ enum InvoiceRecords {
         let amount = charge.amount.amountMinor
         try tx.execute("""
             INSERT INTO invoices(id, account_id, number, status, currency, subtotal_minor, tax_minor, total_minor, amount_paid_minor,
-                                 billed_to, created_at_ms, finalized_at_ms, due_at_ms, paid_at_ms)
-            VALUES (?, ?, ?, 'paid', ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)
+                                 billed_to, created_at_ms, finalized_at_ms, due_at_ms, paid_at_ms, billing_reason)
+            VALUES (?, ?, ?, 'paid', ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, 'wallet_funds')
             """, .text(id), .text(charge.accountID), .text(try nextNumber(prefix: prefix, in: tx)), .text(charge.amount.currency.code),
             .integer(amount), .integer(amount), .integer(amount), .text(String(decoding: try JSONEncoder().encode(billedTo), as: UTF8.self)),
             .integer(now), .integer(now), .integer(now), .integer(now))
@@ -114,7 +114,10 @@ enum InvoiceRecords {
             billedTo: try row.optionalString("billed_to").flatMap { try JSONDecoder().decode(BillingInformation?.self, from: Data($0.utf8)) },
             memo: try row.string("memo"), createdAtMilliseconds: try row.int64("created_at_ms"),
             finalizedAtMilliseconds: try row.optionalInt64("finalized_at_ms"), dueAtMilliseconds: try row.optionalInt64("due_at_ms"),
-            paidAtMilliseconds: try row.optionalInt64("paid_at_ms"))
+            paidAtMilliseconds: try row.optionalInt64("paid_at_ms"),
+            billingReason: Invoice.BillingReason(rawValue: try row.string("billing_reason")) ?? .manual,
+            subscriptionID: try row.optionalString("subscription_id"), periodStartMilliseconds: try row.optionalInt64("period_start_ms"),
+            periodEndMilliseconds: try row.optionalInt64("period_end_ms"))
     }
 
     /// open → paid by `charge` (a no-op if the invoice is no longer open).

@@ -33,6 +33,22 @@ public struct Invoice: Sendable, Hashable, Codable {
     public var finalizedAtMilliseconds: Int64?
     public var dueAtMilliseconds: Int64?
     public var paidAtMilliseconds: Int64?
+    /// Why the invoice exists.
+    public var billingReason: BillingReason = .manual
+    /// Set on invoices a subscription made: which, and the period (or rest of the period) billed.
+    public var subscriptionID: String?
+    public var periodStartMilliseconds: Int64?
+    public var periodEndMilliseconds: Int64?
+
+    public enum BillingReason: String, Sendable, Hashable, Codable {
+        case manual
+        case walletFunds = "wallet_funds"
+        /// The first period of a subscription (at once, or at the end of its trial).
+        case subscriptionCreate = "subscription_create"
+        case subscriptionCycle = "subscription_cycle"
+        /// The prorated difference of an upgrade.
+        case subscriptionUpdate = "subscription_update"
+    }
 }
 
 /// A line as a caller asks for it.
@@ -52,6 +68,8 @@ public struct InvoiceLineRequest: Sendable, Hashable {
 public struct InvoicePayment: Sendable, Hashable, Codable {
     public var invoice: Invoice
     public var charge: Charge
+    /// For an invoice a subscription made: the subscription after the payment settled.
+    public var subscription: Subscription?
 }
 
 /// Invoices from draft to paid, void or uncollectible, their PDFs, and the charges that pay them.
@@ -186,7 +204,7 @@ public struct InvoiceService: Sendable {
                 return PendingCharge(chargeID: chargeID, token: token, amount: invoice.amountDue, description: description)
             }
             switch once {
-            case .replayed(let payment):
+            case .replayed(let payment), .completed(let payment):
                 return payment
             case .settled(.invoicePayment(let payment)):
                 guard payment.charge.status == .succeeded else { throw ChargeLifecycle.failure(of: payment.charge) }

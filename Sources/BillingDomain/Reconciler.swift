@@ -40,7 +40,7 @@ struct ChargeReconciler: Sendable {
             case .invoicePayment:
                 let context = context
                 _ = try await context.store.write { tx in
-                    try Settlement.settle(charge.id, with: outcome, invoicePrefix: context.invoiceNumberPrefix, in: tx, nowMilliseconds: context.nowMilliseconds)
+                    try Settlement.settle(charge.id, with: outcome, context: context, in: tx, nowMilliseconds: context.nowMilliseconds)
                 }
             case .walletTopUp, .walletAutoRecharge:
                 try await wallets.settlePending(accountID: charge.accountID, chargeID: charge.id, outcome: outcome)

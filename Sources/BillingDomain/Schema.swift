@@ -158,5 +158,117 @@ public enum BillingSchema {
             UPDATE wallets SET last_entry_at_ms =
                 coalesce((SELECT max(created_at_ms) FROM wallet_transactions t WHERE t.account_id = wallets.account_id), 0);
             """),
+        Migration(version: 4, name: "plans in use, subscriptions and their schedule, test clocks, fulfilment outbox", sql: """
+            -- Clocks that stand still until AdvanceTestClock moves them (sandbox gateway only).
+            CREATE TABLE test_clocks (
+                seq INTEGER PRIMARY KEY,
+                id TEXT NOT NULL UNIQUE,
+                name TEXT NOT NULL,
+                frozen_time_ms INTEGER NOT NULL,
+                created_at_ms INTEGER NOT NULL
+            );
+            ALTER TABLE accounts ADD COLUMN test_clock_id TEXT REFERENCES test_clocks(id);
+
+            -- Every catalog plan that had a subscriber, with the terms it had then: billingd refuses to
+            -- start on a catalog that changed them.
+            CREATE TABLE plans_in_use (
+                plan_id TEXT PRIMARY KEY,
+                terms TEXT NOT NULL,
+                first_used_at_ms INTEGER NOT NULL
+            );
+
+            CREATE TABLE subscriptions (
+                seq INTEGER PRIMARY KEY,
+                id TEXT NOT NULL UNIQUE,
+                account_id TEXT NOT NULL REFERENCES accounts(id),
+                plan_id TEXT NOT NULL,
+                quantity INTEGER NOT NULL CHECK (quantity > 0),
+                status TEXT NOT NULL CHECK (status IN ('incomplete', 'incomplete_expired', 'trialing', 'active', 'past_due', 'unpaid', 'canceled')),
+                -- Period n runs from the anchor plus n intervals to the anchor plus n + 1 (BillingCycle).
+                anchor_ms INTEGER NOT NULL,
+                period_index INTEGER NOT NULL,
+                period_start_ms INTEGER NOT NULL,
+                period_end_ms INTEGER NOT NULL,
+                -- Since when the current plan and quantity run in this period, and what was billed for
+                -- that: the base of the credit of the next change (proration).
+                segment_start_ms INTEGER NOT NULL,
+                segment_amount_minor INTEGER NOT NULL,
+                trial_end_ms INTEGER,
+                cancel_at_period_end INTEGER NOT NULL DEFAULT 0,
+                canceled_at_ms INTEGER,
+                ended_at_ms INTEGER,
+                -- A downgrade waiting for the period end.
+                pending_plan_id TEXT,
+                pending_quantity INTEGER,
+                latest_invoice_id TEXT,
+                -- Dunning of the latest period invoice: when its first attempt failed, how many
+                -- scheduled retries ran, the charge whose failure advances the schedule, and whether
+                -- retries wait for a new card (a hard decline).
+                dunning_started_at_ms INTEGER,
+                payment_attempts INTEGER NOT NULL DEFAULT 0,
+                dunning_charge_id TEXT,
+                awaiting_new_card INTEGER NOT NULL DEFAULT 0,
+                incomplete_expires_at_ms INTEGER,
+                fulfilment_state TEXT NOT NULL CHECK (fulfilment_state IN ('not_applicable', 'pending', 'provisioned', 'suspended', 'terminated')),
+                created_at_ms INTEGER NOT NULL
+            );
+            CREATE INDEX subscriptions_by_account ON subscriptions(account_id, seq);
+
+            -- What falls due next for each subscription: at most one row per action, written in the
+            -- transaction that makes it due (the next renewal in the one that bills the current period).
+            -- A runner claims a row by replacing or deleting it in the transaction that acts on it.
+            CREATE TABLE subscription_schedule (
+                subscription_id TEXT NOT NULL REFERENCES subscriptions(id),
+                action TEXT NOT NULL CHECK (action IN ('renew', 'retry_payment', 'end_trial', 'expire_incomplete')),
+                due_at_ms INTEGER NOT NULL,
+                -- The test clock whose time decides; NULL for the wall clock.
+                test_clock_id TEXT,
+                PRIMARY KEY (subscription_id, action)
+            );
+            CREATE INDEX subscription_schedule_due ON subscription_schedule(test_clock_id, due_at_ms);
+
+            ALTER TABLE invoices ADD COLUMN subscription_id TEXT;
+            ALTER TABLE invoices ADD COLUMN period_start_ms INTEGER;
+            ALTER TABLE invoices ADD COLUMN period_end_ms INTEGER;
+            ALTER TABLE invoices ADD COLUMN billing_reason TEXT NOT NULL DEFAULT 'manual'
+                CHECK (billing_reason IN ('manual', 'wallet_funds', 'subscription_create', 'subscription_cycle', 'subscription_update'));
+            UPDATE invoices SET billing_reason = 'wallet_funds'
+                WHERE id IN (SELECT invoice_id FROM charges WHERE purpose IN ('wallet_top_up', 'wallet_auto_recharge'));
+            -- One invoice per subscription and period, whatever runs the renewal and however often.
+            CREATE UNIQUE INDEX invoices_one_per_period ON invoices(subscription_id, period_start_ms)
+                WHERE billing_reason IN ('subscription_create', 'subscription_cycle');
+
+            -- An upgrade waiting for its invoice to be paid: applied when it is, dropped when it is not.
+            CREATE TABLE subscription_changes (
+                invoice_id TEXT PRIMARY KEY REFERENCES invoices(id),
+                subscription_id TEXT NOT NULL REFERENCES subscriptions(id),
+                plan_id TEXT NOT NULL,
+                quantity INTEGER NOT NULL,
+                effective_at_ms INTEGER NOT NULL,
+                period_start_ms INTEGER NOT NULL,
+                charge_line_minor INTEGER NOT NULL
+            );
+
+            -- What providers of reselling products and marketplace apps must be told, written in the
+            -- transaction of the state change, delivered in order per subscription with retries; the
+            -- row id is the provider's idempotency key.
+            CREATE TABLE fulfilment_outbox (
+                seq INTEGER PRIMARY KEY,
+                id TEXT NOT NULL UNIQUE,
+                subscription_id TEXT NOT NULL REFERENCES subscriptions(id),
+                account_id TEXT NOT NULL,
+                provider TEXT NOT NULL,
+                action TEXT NOT NULL CHECK (action IN ('provision', 'suspend', 'resume', 'change', 'terminate')),
+                plan_id TEXT NOT NULL,
+                quantity INTEGER NOT NULL,
+                created_at_ms INTEGER NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at_ms INTEGER NOT NULL,
+                delivered_at_ms INTEGER,
+                last_error TEXT NOT NULL DEFAULT ''
+            );
+            CREATE INDEX fulfilment_outbox_undelivered ON fulfilment_outbox(next_attempt_at_ms) WHERE delivered_at_ms IS NULL;
+            CREATE INDEX fulfilment_outbox_by_subscription ON fulfilment_outbox(subscription_id, seq);
+            """),
     ]
 }

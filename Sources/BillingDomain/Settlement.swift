@@ -40,17 +40,21 @@ enum Settlement {
     /// moves the charge out of `pending` credits a wallet or marks an invoice paid. Completes the
     /// idempotency record of the request that made the charge.
     static func settle(
-        _ chargeID: String, with outcome: ChargeLifecycle.GatewayOutcome, invoicePrefix: String, in tx: WriteTransaction, nowMilliseconds now: Int64
+        _ chargeID: String, with outcome: ChargeLifecycle.GatewayOutcome, context: BillingContext, in tx: WriteTransaction, nowMilliseconds now: Int64
     ) throws -> Settled {
         let (charge, settledNow) = try ChargeLifecycle.settle(chargeID, with: outcome, in: tx, nowMilliseconds: now)
         let settled: Settled
         switch charge.purpose {
         case .invoicePayment:
-            settled = .invoicePayment(try payInvoice(with: charge, settledNow: settledNow, in: tx, nowMilliseconds: now))
+            settled = .invoicePayment(try payInvoice(with: charge, settledNow: settledNow, context: context, in: tx, nowMilliseconds: now))
         case .walletTopUp, .walletAutoRecharge:
-            settled = .walletCredit(try creditWallet(with: charge, settledNow: settledNow, invoicePrefix: invoicePrefix, in: tx, nowMilliseconds: now))
+            settled = .walletCredit(try creditWallet(with: charge, settledNow: settledNow, invoicePrefix: context.invoiceNumberPrefix, in: tx, nowMilliseconds: now))
         }
         switch settled {
+        case .invoicePayment(let payment) where payment.invoice.billingReason == .subscriptionCreate && payment.charge.status == .failed:
+            // A subscription whose first payment failed exists (incomplete, its invoice open): its
+            // request's answer is the subscription, not an error, and so is every retry's.
+            try IdempotencyRecords.complete(reference: payment.charge.id, result: payment, in: tx)
         case .invoicePayment(let payment): try completeRequest(of: settled.charge, result: payment, in: tx)
         case .walletCredit(let credit): try completeRequest(of: settled.charge, result: credit, in: tx)
         }
@@ -58,10 +62,16 @@ enum Settlement {
     }
 
     /// A succeeded invoice payment marks its invoice paid.
-    private static func payInvoice(with charge: Charge, settledNow: Bool, in tx: WriteTransaction, nowMilliseconds now: Int64) throws -> InvoicePayment {
+    private static func payInvoice(with charge: Charge, settledNow: Bool, context: BillingContext, in tx: WriteTransaction, nowMilliseconds now: Int64) throws -> InvoicePayment {
         guard let invoiceID = charge.invoiceID else { throw BillingError.internalError("charge \(charge.id) pays no invoice") }
         if settledNow && charge.status == .succeeded { try InvoiceRecords.markPaid(invoiceID, by: charge, in: tx, nowMilliseconds: now) }
-        return InvoicePayment(invoice: try InvoiceRecords.invoice(invoiceID, accountID: charge.accountID, in: tx), charge: charge)
+        var invoice = try InvoiceRecords.invoice(invoiceID, accountID: charge.accountID, in: tx)
+        var subscription: Subscription?
+        if invoice.subscriptionID != nil {
+            subscription = try SubscriptionBilling.invoicePaymentSettled(invoice, by: charge, settledNow: settledNow, context: context, in: tx)
+            invoice = try InvoiceRecords.invoice(invoiceID, accountID: charge.accountID, in: tx)
+        }
+        return InvoicePayment(invoice: invoice, charge: charge, subscription: subscription)
     }
 
     /// A succeeded top-up or recharge credits the wallet, issues a paid invoice and lifts a suspension;
@@ -111,6 +121,7 @@ enum Settlement {
 /// What `chargeOnce` found in its first transaction.
 private enum FirstStep<Replay: Sendable>: Sendable {
     case done(Replay)
+    case completed(Replay)
     /// The key's charge is pending and cannot be re-sent: only look it up.
     case lookUp(chargeID: String)
     case charge(PendingCharge)
@@ -121,7 +132,17 @@ extension Settlement {
     /// request with the key, or the settlement of its own charge (settled, or still pending).
     enum Once<Replay: Sendable>: Sendable {
         case replayed(Replay)
+        /// The request's checks found nothing to charge, and its change is made (and its outcome stored).
+        case completed(Replay)
         case settled(Settled)
+    }
+
+    /// What a request's checks decided, in `chargeOnce`'s first transaction.
+    enum Charging<Replay: Sendable>: Sendable {
+        /// Charge this, recorded pending.
+        case charge(PendingCharge)
+        /// Nothing to charge: the change is made, and this is its outcome.
+        case noCharge(Replay)
     }
 
     /// The one path of every request that takes money (paying an invoice, adding funds): in one write
@@ -133,6 +154,15 @@ extension Settlement {
         key: IdempotencyKey, context: BillingContext, replaying: Replay.Type,
         record: @escaping @Sendable (WriteTransaction, Int64) throws -> PendingCharge
     ) async throws -> Once<Replay> {
+        try await chargeOnce(key: key, context: context, replaying: replaying) { tx, now in .charge(try record(tx, now)) }
+    }
+
+    /// `chargeOnce` for a request that may find nothing to charge (a downgrade, a trial): `record` makes
+    /// the change and returns its outcome instead of a charge, stored under the key in the same transaction.
+    static func chargeOnce<Replay: Codable & Sendable>(
+        key: IdempotencyKey, context: BillingContext, replaying: Replay.Type,
+        deciding record: @escaping @Sendable (WriteTransaction, Int64) throws -> Charging<Replay>
+    ) async throws -> Once<Replay> {
         let now = context.nowMilliseconds
         let step: FirstStep<Replay> = try await context.store.write { tx in
             switch try IdempotencyRecords.look(key, in: tx, as: Replay.self) {
@@ -140,18 +170,25 @@ extension Settlement {
             case .pending(let chargeID?): return try ChargeLifecycle.resendable(chargeID, in: tx).map(FirstStep.charge) ?? .lookUp(chargeID: chargeID)
             case .pending(nil), .none: break
             }
-            let pending = try record(tx, now)
-            try IdempotencyRecords.savePending(key, reference: pending.chargeID, in: tx, nowMilliseconds: now)
-            return .charge(pending)
+            switch try record(tx, now) {
+            case .charge(let pending):
+                try IdempotencyRecords.savePending(key, reference: pending.chargeID, in: tx, nowMilliseconds: now)
+                return .charge(pending)
+            case .noCharge(let outcome):
+                try IdempotencyRecords.saveDone(outcome, key: key, in: tx, nowMilliseconds: now)
+                return .completed(outcome)
+            }
         }
         switch step {
         case .done(let earlier):
             return .replayed(earlier)
+        case .completed(let outcome):
+            return .completed(outcome)
         case .lookUp(let chargeID):
             return .settled(try await ChargeLifecycle.uncancellable {
                 let outcome = await ChargeLifecycle.lookUp(context.gateway, chargeID: chargeID)
                 return try await context.store.write { tx in
-                    try settle(chargeID, with: outcome, invoicePrefix: context.invoiceNumberPrefix, in: tx, nowMilliseconds: context.nowMilliseconds)
+                    try settle(chargeID, with: outcome, context: context, in: tx, nowMilliseconds: context.nowMilliseconds)
                 }
             })
         case .charge(let pending):
@@ -167,7 +204,7 @@ extension Settlement {
             let outcome = await ChargeLifecycle.callGateway(
                 context.gateway, chargeID: pending.chargeID, token: pending.token, amount: pending.amount, description: pending.description)
             return try await context.store.write { tx in
-                try settle(pending.chargeID, with: outcome, invoicePrefix: context.invoiceNumberPrefix, in: tx, nowMilliseconds: context.nowMilliseconds)
+                try settle(pending.chargeID, with: outcome, context: context, in: tx, nowMilliseconds: context.nowMilliseconds)
             }
         }
     }

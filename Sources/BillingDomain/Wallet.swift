@@ -231,9 +231,22 @@ public actor Wallet {
     func settlePending(chargeID: String, outcome: ChargeLifecycle.GatewayOutcome) async throws {
         let context = context
         let settled = try await context.store.write { tx in
-            try Settlement.settle(chargeID, with: outcome, invoicePrefix: context.invoiceNumberPrefix, in: tx, nowMilliseconds: context.nowMilliseconds)
+            try Settlement.settle(chargeID, with: outcome, context: context, in: tx, nowMilliseconds: context.nowMilliseconds)
         }
         if case .walletCredit(let credit) = settled { apply(credit) }
+    }
+
+    /// Runs a write that credits this wallet beside other changes (a canceled subscription's unused
+    /// time) and applies the credit it made, if any, once committed; a lifted suspension too.
+    func commitCredit<T: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> (T, WalletTransaction?, Bool)) async throws -> T {
+        let (result, credit, restored) = try await context.store.write(body)
+        if let credit { apply(credit) }
+        if restored || (credit != nil && serviceStatus == .suspended) {
+            serviceStatus = .active
+            suspensionReason = ""
+            emit(.restored)
+        }
+        return result
     }
 
     /// A new primary card ends the backoff: the old card's declines say nothing about the new one. A

@@ -125,6 +125,20 @@ enum WalletLedger {
             source: source, chargeID: charge.id, usageID: nil, in: tx, createdAtMilliseconds: try credited.int64("last_entry_at_ms"))
     }
 
+    /// Credits an adjustment (a canceled subscription's unused time): no charge behind it.
+    static func credit(
+        _ amount: Money, accountID: String, category: String, description: String, in tx: WriteTransaction, nowMilliseconds: Int64
+    ) throws -> WalletTransaction {
+        let credited = try tx.queryOne("""
+            UPDATE wallets SET balance_minor = balance_minor + ?1, last_entry_at_ms = max(last_entry_at_ms, ?2)
+            WHERE account_id = ?3 RETURNING balance_minor, last_entry_at_ms
+            """, .integer(amount.amountMinor), .integer(nowMilliseconds), .text(accountID))!
+        return try append(
+            accountID: accountID, amountMinor: amount.amountMinor, balanceAfterMinor: try credited.int64("balance_minor"), currency: amount.currency,
+            category: category, description: description, source: .adjustment, chargeID: nil, usageID: nil, in: tx,
+            createdAtMilliseconds: try credited.int64("last_entry_at_ms"))
+    }
+
     /// Appends a ledger line stamped `createdAtMilliseconds`, which the caller took from the wallet row's
     /// `last_entry_at_ms` as it moved the balance: never earlier than the line before it, so timestamps
     /// follow ledger order even when a later commit read the clock first.

@@ -2257,6 +2257,906 @@ void   billing__v1__wallet_event__free_unpacked
   assert(message->base.descriptor == &billing__v1__wallet_event__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   billing__v1__plan__init
+                     (Billing__V1__Plan         *message)
+{
+  static const Billing__V1__Plan init_value = BILLING__V1__PLAN__INIT;
+  *message = init_value;
+}
+size_t billing__v1__plan__get_packed_size
+                     (const Billing__V1__Plan *message)
+{
+  assert(message->base.descriptor == &billing__v1__plan__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__plan__pack
+                     (const Billing__V1__Plan *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__plan__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__plan__pack_to_buffer
+                     (const Billing__V1__Plan *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__plan__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__Plan *
+       billing__v1__plan__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__Plan *)
+     protobuf_c_message_unpack (&billing__v1__plan__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__plan__free_unpacked
+                     (Billing__V1__Plan *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__plan__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__list_plans_request__init
+                     (Billing__V1__ListPlansRequest         *message)
+{
+  static const Billing__V1__ListPlansRequest init_value = BILLING__V1__LIST_PLANS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t billing__v1__list_plans_request__get_packed_size
+                     (const Billing__V1__ListPlansRequest *message)
+{
+  assert(message->base.descriptor == &billing__v1__list_plans_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__list_plans_request__pack
+                     (const Billing__V1__ListPlansRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__list_plans_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__list_plans_request__pack_to_buffer
+                     (const Billing__V1__ListPlansRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__list_plans_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__ListPlansRequest *
+       billing__v1__list_plans_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__ListPlansRequest *)
+     protobuf_c_message_unpack (&billing__v1__list_plans_request__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__list_plans_request__free_unpacked
+                     (Billing__V1__ListPlansRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__list_plans_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__list_plans_response__init
+                     (Billing__V1__ListPlansResponse         *message)
+{
+  static const Billing__V1__ListPlansResponse init_value = BILLING__V1__LIST_PLANS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t billing__v1__list_plans_response__get_packed_size
+                     (const Billing__V1__ListPlansResponse *message)
+{
+  assert(message->base.descriptor == &billing__v1__list_plans_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__list_plans_response__pack
+                     (const Billing__V1__ListPlansResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__list_plans_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__list_plans_response__pack_to_buffer
+                     (const Billing__V1__ListPlansResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__list_plans_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__ListPlansResponse *
+       billing__v1__list_plans_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__ListPlansResponse *)
+     protobuf_c_message_unpack (&billing__v1__list_plans_response__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__list_plans_response__free_unpacked
+                     (Billing__V1__ListPlansResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__list_plans_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__pending_change__init
+                     (Billing__V1__PendingChange         *message)
+{
+  static const Billing__V1__PendingChange init_value = BILLING__V1__PENDING_CHANGE__INIT;
+  *message = init_value;
+}
+size_t billing__v1__pending_change__get_packed_size
+                     (const Billing__V1__PendingChange *message)
+{
+  assert(message->base.descriptor == &billing__v1__pending_change__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__pending_change__pack
+                     (const Billing__V1__PendingChange *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__pending_change__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__pending_change__pack_to_buffer
+                     (const Billing__V1__PendingChange *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__pending_change__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__PendingChange *
+       billing__v1__pending_change__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__PendingChange *)
+     protobuf_c_message_unpack (&billing__v1__pending_change__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__pending_change__free_unpacked
+                     (Billing__V1__PendingChange *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__pending_change__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__subscription__init
+                     (Billing__V1__Subscription         *message)
+{
+  static const Billing__V1__Subscription init_value = BILLING__V1__SUBSCRIPTION__INIT;
+  *message = init_value;
+}
+size_t billing__v1__subscription__get_packed_size
+                     (const Billing__V1__Subscription *message)
+{
+  assert(message->base.descriptor == &billing__v1__subscription__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__subscription__pack
+                     (const Billing__V1__Subscription *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__subscription__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__subscription__pack_to_buffer
+                     (const Billing__V1__Subscription *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__subscription__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__Subscription *
+       billing__v1__subscription__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__Subscription *)
+     protobuf_c_message_unpack (&billing__v1__subscription__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__subscription__free_unpacked
+                     (Billing__V1__Subscription *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__subscription__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__create_subscription_request__init
+                     (Billing__V1__CreateSubscriptionRequest         *message)
+{
+  static const Billing__V1__CreateSubscriptionRequest init_value = BILLING__V1__CREATE_SUBSCRIPTION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t billing__v1__create_subscription_request__get_packed_size
+                     (const Billing__V1__CreateSubscriptionRequest *message)
+{
+  assert(message->base.descriptor == &billing__v1__create_subscription_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__create_subscription_request__pack
+                     (const Billing__V1__CreateSubscriptionRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__create_subscription_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__create_subscription_request__pack_to_buffer
+                     (const Billing__V1__CreateSubscriptionRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__create_subscription_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__CreateSubscriptionRequest *
+       billing__v1__create_subscription_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__CreateSubscriptionRequest *)
+     protobuf_c_message_unpack (&billing__v1__create_subscription_request__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__create_subscription_request__free_unpacked
+                     (Billing__V1__CreateSubscriptionRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__create_subscription_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__subscription_response__init
+                     (Billing__V1__SubscriptionResponse         *message)
+{
+  static const Billing__V1__SubscriptionResponse init_value = BILLING__V1__SUBSCRIPTION_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t billing__v1__subscription_response__get_packed_size
+                     (const Billing__V1__SubscriptionResponse *message)
+{
+  assert(message->base.descriptor == &billing__v1__subscription_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__subscription_response__pack
+                     (const Billing__V1__SubscriptionResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__subscription_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__subscription_response__pack_to_buffer
+                     (const Billing__V1__SubscriptionResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__subscription_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__SubscriptionResponse *
+       billing__v1__subscription_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__SubscriptionResponse *)
+     protobuf_c_message_unpack (&billing__v1__subscription_response__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__subscription_response__free_unpacked
+                     (Billing__V1__SubscriptionResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__subscription_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__get_subscription_request__init
+                     (Billing__V1__GetSubscriptionRequest         *message)
+{
+  static const Billing__V1__GetSubscriptionRequest init_value = BILLING__V1__GET_SUBSCRIPTION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t billing__v1__get_subscription_request__get_packed_size
+                     (const Billing__V1__GetSubscriptionRequest *message)
+{
+  assert(message->base.descriptor == &billing__v1__get_subscription_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__get_subscription_request__pack
+                     (const Billing__V1__GetSubscriptionRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__get_subscription_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__get_subscription_request__pack_to_buffer
+                     (const Billing__V1__GetSubscriptionRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__get_subscription_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__GetSubscriptionRequest *
+       billing__v1__get_subscription_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__GetSubscriptionRequest *)
+     protobuf_c_message_unpack (&billing__v1__get_subscription_request__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__get_subscription_request__free_unpacked
+                     (Billing__V1__GetSubscriptionRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__get_subscription_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__list_subscriptions_request__init
+                     (Billing__V1__ListSubscriptionsRequest         *message)
+{
+  static const Billing__V1__ListSubscriptionsRequest init_value = BILLING__V1__LIST_SUBSCRIPTIONS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t billing__v1__list_subscriptions_request__get_packed_size
+                     (const Billing__V1__ListSubscriptionsRequest *message)
+{
+  assert(message->base.descriptor == &billing__v1__list_subscriptions_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__list_subscriptions_request__pack
+                     (const Billing__V1__ListSubscriptionsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__list_subscriptions_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__list_subscriptions_request__pack_to_buffer
+                     (const Billing__V1__ListSubscriptionsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__list_subscriptions_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__ListSubscriptionsRequest *
+       billing__v1__list_subscriptions_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__ListSubscriptionsRequest *)
+     protobuf_c_message_unpack (&billing__v1__list_subscriptions_request__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__list_subscriptions_request__free_unpacked
+                     (Billing__V1__ListSubscriptionsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__list_subscriptions_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__list_subscriptions_response__init
+                     (Billing__V1__ListSubscriptionsResponse         *message)
+{
+  static const Billing__V1__ListSubscriptionsResponse init_value = BILLING__V1__LIST_SUBSCRIPTIONS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t billing__v1__list_subscriptions_response__get_packed_size
+                     (const Billing__V1__ListSubscriptionsResponse *message)
+{
+  assert(message->base.descriptor == &billing__v1__list_subscriptions_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__list_subscriptions_response__pack
+                     (const Billing__V1__ListSubscriptionsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__list_subscriptions_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__list_subscriptions_response__pack_to_buffer
+                     (const Billing__V1__ListSubscriptionsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__list_subscriptions_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__ListSubscriptionsResponse *
+       billing__v1__list_subscriptions_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__ListSubscriptionsResponse *)
+     protobuf_c_message_unpack (&billing__v1__list_subscriptions_response__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__list_subscriptions_response__free_unpacked
+                     (Billing__V1__ListSubscriptionsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__list_subscriptions_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__preview_subscription_change_request__init
+                     (Billing__V1__PreviewSubscriptionChangeRequest         *message)
+{
+  static const Billing__V1__PreviewSubscriptionChangeRequest init_value = BILLING__V1__PREVIEW_SUBSCRIPTION_CHANGE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t billing__v1__preview_subscription_change_request__get_packed_size
+                     (const Billing__V1__PreviewSubscriptionChangeRequest *message)
+{
+  assert(message->base.descriptor == &billing__v1__preview_subscription_change_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__preview_subscription_change_request__pack
+                     (const Billing__V1__PreviewSubscriptionChangeRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__preview_subscription_change_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__preview_subscription_change_request__pack_to_buffer
+                     (const Billing__V1__PreviewSubscriptionChangeRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__preview_subscription_change_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__PreviewSubscriptionChangeRequest *
+       billing__v1__preview_subscription_change_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__PreviewSubscriptionChangeRequest *)
+     protobuf_c_message_unpack (&billing__v1__preview_subscription_change_request__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__preview_subscription_change_request__free_unpacked
+                     (Billing__V1__PreviewSubscriptionChangeRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__preview_subscription_change_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__preview_subscription_change_response__init
+                     (Billing__V1__PreviewSubscriptionChangeResponse         *message)
+{
+  static const Billing__V1__PreviewSubscriptionChangeResponse init_value = BILLING__V1__PREVIEW_SUBSCRIPTION_CHANGE_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t billing__v1__preview_subscription_change_response__get_packed_size
+                     (const Billing__V1__PreviewSubscriptionChangeResponse *message)
+{
+  assert(message->base.descriptor == &billing__v1__preview_subscription_change_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__preview_subscription_change_response__pack
+                     (const Billing__V1__PreviewSubscriptionChangeResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__preview_subscription_change_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__preview_subscription_change_response__pack_to_buffer
+                     (const Billing__V1__PreviewSubscriptionChangeResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__preview_subscription_change_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__PreviewSubscriptionChangeResponse *
+       billing__v1__preview_subscription_change_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__PreviewSubscriptionChangeResponse *)
+     protobuf_c_message_unpack (&billing__v1__preview_subscription_change_response__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__preview_subscription_change_response__free_unpacked
+                     (Billing__V1__PreviewSubscriptionChangeResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__preview_subscription_change_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__update_subscription_request__init
+                     (Billing__V1__UpdateSubscriptionRequest         *message)
+{
+  static const Billing__V1__UpdateSubscriptionRequest init_value = BILLING__V1__UPDATE_SUBSCRIPTION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t billing__v1__update_subscription_request__get_packed_size
+                     (const Billing__V1__UpdateSubscriptionRequest *message)
+{
+  assert(message->base.descriptor == &billing__v1__update_subscription_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__update_subscription_request__pack
+                     (const Billing__V1__UpdateSubscriptionRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__update_subscription_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__update_subscription_request__pack_to_buffer
+                     (const Billing__V1__UpdateSubscriptionRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__update_subscription_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__UpdateSubscriptionRequest *
+       billing__v1__update_subscription_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__UpdateSubscriptionRequest *)
+     protobuf_c_message_unpack (&billing__v1__update_subscription_request__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__update_subscription_request__free_unpacked
+                     (Billing__V1__UpdateSubscriptionRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__update_subscription_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__cancel_subscription_request__init
+                     (Billing__V1__CancelSubscriptionRequest         *message)
+{
+  static const Billing__V1__CancelSubscriptionRequest init_value = BILLING__V1__CANCEL_SUBSCRIPTION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t billing__v1__cancel_subscription_request__get_packed_size
+                     (const Billing__V1__CancelSubscriptionRequest *message)
+{
+  assert(message->base.descriptor == &billing__v1__cancel_subscription_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__cancel_subscription_request__pack
+                     (const Billing__V1__CancelSubscriptionRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__cancel_subscription_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__cancel_subscription_request__pack_to_buffer
+                     (const Billing__V1__CancelSubscriptionRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__cancel_subscription_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__CancelSubscriptionRequest *
+       billing__v1__cancel_subscription_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__CancelSubscriptionRequest *)
+     protobuf_c_message_unpack (&billing__v1__cancel_subscription_request__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__cancel_subscription_request__free_unpacked
+                     (Billing__V1__CancelSubscriptionRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__cancel_subscription_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__resume_subscription_request__init
+                     (Billing__V1__ResumeSubscriptionRequest         *message)
+{
+  static const Billing__V1__ResumeSubscriptionRequest init_value = BILLING__V1__RESUME_SUBSCRIPTION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t billing__v1__resume_subscription_request__get_packed_size
+                     (const Billing__V1__ResumeSubscriptionRequest *message)
+{
+  assert(message->base.descriptor == &billing__v1__resume_subscription_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__resume_subscription_request__pack
+                     (const Billing__V1__ResumeSubscriptionRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__resume_subscription_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__resume_subscription_request__pack_to_buffer
+                     (const Billing__V1__ResumeSubscriptionRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__resume_subscription_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__ResumeSubscriptionRequest *
+       billing__v1__resume_subscription_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__ResumeSubscriptionRequest *)
+     protobuf_c_message_unpack (&billing__v1__resume_subscription_request__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__resume_subscription_request__free_unpacked
+                     (Billing__V1__ResumeSubscriptionRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__resume_subscription_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__test_clock__init
+                     (Billing__V1__TestClock         *message)
+{
+  static const Billing__V1__TestClock init_value = BILLING__V1__TEST_CLOCK__INIT;
+  *message = init_value;
+}
+size_t billing__v1__test_clock__get_packed_size
+                     (const Billing__V1__TestClock *message)
+{
+  assert(message->base.descriptor == &billing__v1__test_clock__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__test_clock__pack
+                     (const Billing__V1__TestClock *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__test_clock__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__test_clock__pack_to_buffer
+                     (const Billing__V1__TestClock *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__test_clock__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__TestClock *
+       billing__v1__test_clock__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__TestClock *)
+     protobuf_c_message_unpack (&billing__v1__test_clock__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__test_clock__free_unpacked
+                     (Billing__V1__TestClock *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__test_clock__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__create_test_clock_request__init
+                     (Billing__V1__CreateTestClockRequest         *message)
+{
+  static const Billing__V1__CreateTestClockRequest init_value = BILLING__V1__CREATE_TEST_CLOCK_REQUEST__INIT;
+  *message = init_value;
+}
+size_t billing__v1__create_test_clock_request__get_packed_size
+                     (const Billing__V1__CreateTestClockRequest *message)
+{
+  assert(message->base.descriptor == &billing__v1__create_test_clock_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__create_test_clock_request__pack
+                     (const Billing__V1__CreateTestClockRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__create_test_clock_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__create_test_clock_request__pack_to_buffer
+                     (const Billing__V1__CreateTestClockRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__create_test_clock_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__CreateTestClockRequest *
+       billing__v1__create_test_clock_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__CreateTestClockRequest *)
+     protobuf_c_message_unpack (&billing__v1__create_test_clock_request__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__create_test_clock_request__free_unpacked
+                     (Billing__V1__CreateTestClockRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__create_test_clock_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__get_test_clock_request__init
+                     (Billing__V1__GetTestClockRequest         *message)
+{
+  static const Billing__V1__GetTestClockRequest init_value = BILLING__V1__GET_TEST_CLOCK_REQUEST__INIT;
+  *message = init_value;
+}
+size_t billing__v1__get_test_clock_request__get_packed_size
+                     (const Billing__V1__GetTestClockRequest *message)
+{
+  assert(message->base.descriptor == &billing__v1__get_test_clock_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__get_test_clock_request__pack
+                     (const Billing__V1__GetTestClockRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__get_test_clock_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__get_test_clock_request__pack_to_buffer
+                     (const Billing__V1__GetTestClockRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__get_test_clock_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__GetTestClockRequest *
+       billing__v1__get_test_clock_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__GetTestClockRequest *)
+     protobuf_c_message_unpack (&billing__v1__get_test_clock_request__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__get_test_clock_request__free_unpacked
+                     (Billing__V1__GetTestClockRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__get_test_clock_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__advance_test_clock_request__init
+                     (Billing__V1__AdvanceTestClockRequest         *message)
+{
+  static const Billing__V1__AdvanceTestClockRequest init_value = BILLING__V1__ADVANCE_TEST_CLOCK_REQUEST__INIT;
+  *message = init_value;
+}
+size_t billing__v1__advance_test_clock_request__get_packed_size
+                     (const Billing__V1__AdvanceTestClockRequest *message)
+{
+  assert(message->base.descriptor == &billing__v1__advance_test_clock_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__advance_test_clock_request__pack
+                     (const Billing__V1__AdvanceTestClockRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__advance_test_clock_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__advance_test_clock_request__pack_to_buffer
+                     (const Billing__V1__AdvanceTestClockRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__advance_test_clock_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__AdvanceTestClockRequest *
+       billing__v1__advance_test_clock_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__AdvanceTestClockRequest *)
+     protobuf_c_message_unpack (&billing__v1__advance_test_clock_request__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__advance_test_clock_request__free_unpacked
+                     (Billing__V1__AdvanceTestClockRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__advance_test_clock_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__test_clock_response__init
+                     (Billing__V1__TestClockResponse         *message)
+{
+  static const Billing__V1__TestClockResponse init_value = BILLING__V1__TEST_CLOCK_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t billing__v1__test_clock_response__get_packed_size
+                     (const Billing__V1__TestClockResponse *message)
+{
+  assert(message->base.descriptor == &billing__v1__test_clock_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__test_clock_response__pack
+                     (const Billing__V1__TestClockResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__test_clock_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__test_clock_response__pack_to_buffer
+                     (const Billing__V1__TestClockResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__test_clock_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__TestClockResponse *
+       billing__v1__test_clock_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__TestClockResponse *)
+     protobuf_c_message_unpack (&billing__v1__test_clock_response__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__test_clock_response__free_unpacked
+                     (Billing__V1__TestClockResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__test_clock_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor billing__v1__money__field_descriptors[2] =
 {
   {
@@ -2308,7 +3208,7 @@ const ProtobufCMessageDescriptor billing__v1__money__descriptor =
   (ProtobufCMessageInit) billing__v1__money__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor billing__v1__account__field_descriptors[6] =
+static const ProtobufCFieldDescriptor billing__v1__account__field_descriptors[7] =
 {
   {
     "id",
@@ -2382,6 +3282,18 @@ static const ProtobufCFieldDescriptor billing__v1__account__field_descriptors[6]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "test_clock_id",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Account, test_clock_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned billing__v1__account__field_indices_by_name[] = {
   3,   /* field[3] = created_at_unix_ms */
@@ -2390,11 +3302,12 @@ static const unsigned billing__v1__account__field_indices_by_name[] = {
   0,   /* field[0] = id */
   4,   /* field[4] = service_status */
   5,   /* field[5] = suspension_reason */
+  6,   /* field[6] = test_clock_id */
 };
 static const ProtobufCIntRange billing__v1__account__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor billing__v1__account__descriptor =
 {
@@ -2404,14 +3317,14 @@ const ProtobufCMessageDescriptor billing__v1__account__descriptor =
   "Billing__V1__Account",
   "billing.v1",
   sizeof(Billing__V1__Account),
-  6,
+  7,
   billing__v1__account__field_descriptors,
   billing__v1__account__field_indices_by_name,
   1,  billing__v1__account__number_ranges,
   (ProtobufCMessageInit) billing__v1__account__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor billing__v1__create_account_request__field_descriptors[3] =
+static const ProtobufCFieldDescriptor billing__v1__create_account_request__field_descriptors[4] =
 {
   {
     "idempotency_key",
@@ -2449,16 +3362,29 @@ static const ProtobufCFieldDescriptor billing__v1__create_account_request__field
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "test_clock_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__CreateAccountRequest, test_clock_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned billing__v1__create_account_request__field_indices_by_name[] = {
   2,   /* field[2] = currency */
   1,   /* field[1] = display_name */
   0,   /* field[0] = idempotency_key */
+  3,   /* field[3] = test_clock_id */
 };
 static const ProtobufCIntRange billing__v1__create_account_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor billing__v1__create_account_request__descriptor =
 {
@@ -2468,7 +3394,7 @@ const ProtobufCMessageDescriptor billing__v1__create_account_request__descriptor
   "Billing__V1__CreateAccountRequest",
   "billing.v1",
   sizeof(Billing__V1__CreateAccountRequest),
-  3,
+  4,
   billing__v1__create_account_request__field_descriptors,
   billing__v1__create_account_request__field_indices_by_name,
   1,  billing__v1__create_account_request__number_ranges,
@@ -3796,7 +4722,7 @@ const ProtobufCMessageDescriptor billing__v1__invoice_line__descriptor =
   (ProtobufCMessageInit) billing__v1__invoice_line__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor billing__v1__invoice__field_descriptors[15] =
+static const ProtobufCFieldDescriptor billing__v1__invoice__field_descriptors[19] =
 {
   {
     "id",
@@ -3978,11 +4904,60 @@ static const ProtobufCFieldDescriptor billing__v1__invoice__field_descriptors[15
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "subscription_id",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Invoice, subscription_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "period_start_unix_ms",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Invoice, period_start_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "period_end_unix_ms",
+    18,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Invoice, period_end_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "billing_reason",
+    19,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Invoice, billing_reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned billing__v1__invoice__field_indices_by_name[] = {
   8,   /* field[8] = amount_due */
   7,   /* field[7] = amount_paid */
   9,   /* field[9] = billed_to */
+  18,   /* field[18] = billing_reason */
   10,   /* field[10] = created_at_unix_ms */
   12,   /* field[12] = due_at_unix_ms */
   11,   /* field[11] = finalized_at_unix_ms */
@@ -3991,7 +4966,10 @@ static const unsigned billing__v1__invoice__field_indices_by_name[] = {
   14,   /* field[14] = memo */
   1,   /* field[1] = number */
   13,   /* field[13] = paid_at_unix_ms */
+  17,   /* field[17] = period_end_unix_ms */
+  16,   /* field[16] = period_start_unix_ms */
   2,   /* field[2] = status */
+  15,   /* field[15] = subscription_id */
   4,   /* field[4] = subtotal */
   5,   /* field[5] = tax */
   6,   /* field[6] = total */
@@ -3999,7 +4977,7 @@ static const unsigned billing__v1__invoice__field_indices_by_name[] = {
 static const ProtobufCIntRange billing__v1__invoice__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 15 }
+  { 0, 19 }
 };
 const ProtobufCMessageDescriptor billing__v1__invoice__descriptor =
 {
@@ -4009,7 +4987,7 @@ const ProtobufCMessageDescriptor billing__v1__invoice__descriptor =
   "Billing__V1__Invoice",
   "billing.v1",
   sizeof(Billing__V1__Invoice),
-  15,
+  19,
   billing__v1__invoice__field_descriptors,
   billing__v1__invoice__field_indices_by_name,
   1,  billing__v1__invoice__number_ranges,
@@ -6134,7 +7112,1755 @@ const ProtobufCMessageDescriptor billing__v1__wallet_event__descriptor =
   (ProtobufCMessageInit) billing__v1__wallet_event__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue billing__v1__error_reason__enum_values_by_number[51] =
+static const ProtobufCFieldDescriptor billing__v1__plan__field_descriptors[12] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Plan, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Plan, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kind",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Plan, kind),
+    &billing__v1__plan_kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "interval_unit",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Plan, interval_unit),
+    &billing__v1__interval_unit__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "interval_count",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Plan, interval_count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "unit_amount",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Plan, unit_amount),
+    &billing__v1__money__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "min_quantity",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Plan, min_quantity),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_quantity",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Plan, max_quantity),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "trial_days",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Plan, trial_days),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "provider",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Plan, provider),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "retired",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Plan, retired),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "description",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Plan, description),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__plan__field_indices_by_name[] = {
+  11,   /* field[11] = description */
+  0,   /* field[0] = id */
+  4,   /* field[4] = interval_count */
+  3,   /* field[3] = interval_unit */
+  2,   /* field[2] = kind */
+  7,   /* field[7] = max_quantity */
+  6,   /* field[6] = min_quantity */
+  1,   /* field[1] = name */
+  9,   /* field[9] = provider */
+  10,   /* field[10] = retired */
+  8,   /* field[8] = trial_days */
+  5,   /* field[5] = unit_amount */
+};
+static const ProtobufCIntRange billing__v1__plan__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 12 }
+};
+const ProtobufCMessageDescriptor billing__v1__plan__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.Plan",
+  "Plan",
+  "Billing__V1__Plan",
+  "billing.v1",
+  sizeof(Billing__V1__Plan),
+  12,
+  billing__v1__plan__field_descriptors,
+  billing__v1__plan__field_indices_by_name,
+  1,  billing__v1__plan__number_ranges,
+  (ProtobufCMessageInit) billing__v1__plan__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__list_plans_request__field_descriptors[3] =
+{
+  {
+    "kind",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__ListPlansRequest, kind),
+    &billing__v1__plan_kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "include_retired",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__ListPlansRequest, include_retired),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "currency",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__ListPlansRequest, currency),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__list_plans_request__field_indices_by_name[] = {
+  2,   /* field[2] = currency */
+  1,   /* field[1] = include_retired */
+  0,   /* field[0] = kind */
+};
+static const ProtobufCIntRange billing__v1__list_plans_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor billing__v1__list_plans_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.ListPlansRequest",
+  "ListPlansRequest",
+  "Billing__V1__ListPlansRequest",
+  "billing.v1",
+  sizeof(Billing__V1__ListPlansRequest),
+  3,
+  billing__v1__list_plans_request__field_descriptors,
+  billing__v1__list_plans_request__field_indices_by_name,
+  1,  billing__v1__list_plans_request__number_ranges,
+  (ProtobufCMessageInit) billing__v1__list_plans_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__list_plans_response__field_descriptors[1] =
+{
+  {
+    "plans",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Billing__V1__ListPlansResponse, n_plans),
+    offsetof(Billing__V1__ListPlansResponse, plans),
+    &billing__v1__plan__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__list_plans_response__field_indices_by_name[] = {
+  0,   /* field[0] = plans */
+};
+static const ProtobufCIntRange billing__v1__list_plans_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor billing__v1__list_plans_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.ListPlansResponse",
+  "ListPlansResponse",
+  "Billing__V1__ListPlansResponse",
+  "billing.v1",
+  sizeof(Billing__V1__ListPlansResponse),
+  1,
+  billing__v1__list_plans_response__field_descriptors,
+  billing__v1__list_plans_response__field_indices_by_name,
+  1,  billing__v1__list_plans_response__number_ranges,
+  (ProtobufCMessageInit) billing__v1__list_plans_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__pending_change__field_descriptors[3] =
+{
+  {
+    "plan_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__PendingChange, plan_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "quantity",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__PendingChange, quantity),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "effective_at_unix_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__PendingChange, effective_at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__pending_change__field_indices_by_name[] = {
+  2,   /* field[2] = effective_at_unix_ms */
+  0,   /* field[0] = plan_id */
+  1,   /* field[1] = quantity */
+};
+static const ProtobufCIntRange billing__v1__pending_change__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor billing__v1__pending_change__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.PendingChange",
+  "PendingChange",
+  "Billing__V1__PendingChange",
+  "billing.v1",
+  sizeof(Billing__V1__PendingChange),
+  3,
+  billing__v1__pending_change__field_descriptors,
+  billing__v1__pending_change__field_indices_by_name,
+  1,  billing__v1__pending_change__number_ranges,
+  (ProtobufCMessageInit) billing__v1__pending_change__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__subscription__field_descriptors[23] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Subscription, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "account_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Subscription, account_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "plan",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Subscription, plan),
+    &billing__v1__plan__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "quantity",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Subscription, quantity),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "status",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Subscription, status),
+    &billing__v1__subscription_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "current_period_start_unix_ms",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Subscription, current_period_start_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "current_period_end_unix_ms",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Subscription, current_period_end_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "billing_cycle_anchor_unix_ms",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Subscription, billing_cycle_anchor_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "trial_end_unix_ms",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Subscription, trial_end_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cancel_at_period_end",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Subscription, cancel_at_period_end),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "canceled_at_unix_ms",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Subscription, canceled_at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ended_at_unix_ms",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Subscription, ended_at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pending_change",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Subscription, pending_change),
+    &billing__v1__pending_change__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "latest_invoice_id",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Subscription, latest_invoice_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "next_renewal_unix_ms",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Subscription, next_renewal_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "next_renewal_amount",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Subscription, next_renewal_amount),
+    &billing__v1__money__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "payment_attempts",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Subscription, payment_attempts),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "next_payment_attempt_unix_ms",
+    18,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Subscription, next_payment_attempt_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "awaiting_new_card",
+    19,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Subscription, awaiting_new_card),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fulfilment_state",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Subscription, fulfilment_state),
+    &billing__v1__fulfilment_state__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fulfilment_in_progress",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Subscription, fulfilment_in_progress),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "created_at_unix_ms",
+    22,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Subscription, created_at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "incomplete_expires_at_unix_ms",
+    23,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Subscription, incomplete_expires_at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__subscription__field_indices_by_name[] = {
+  1,   /* field[1] = account_id */
+  18,   /* field[18] = awaiting_new_card */
+  7,   /* field[7] = billing_cycle_anchor_unix_ms */
+  9,   /* field[9] = cancel_at_period_end */
+  10,   /* field[10] = canceled_at_unix_ms */
+  21,   /* field[21] = created_at_unix_ms */
+  6,   /* field[6] = current_period_end_unix_ms */
+  5,   /* field[5] = current_period_start_unix_ms */
+  11,   /* field[11] = ended_at_unix_ms */
+  20,   /* field[20] = fulfilment_in_progress */
+  19,   /* field[19] = fulfilment_state */
+  0,   /* field[0] = id */
+  22,   /* field[22] = incomplete_expires_at_unix_ms */
+  13,   /* field[13] = latest_invoice_id */
+  17,   /* field[17] = next_payment_attempt_unix_ms */
+  15,   /* field[15] = next_renewal_amount */
+  14,   /* field[14] = next_renewal_unix_ms */
+  16,   /* field[16] = payment_attempts */
+  12,   /* field[12] = pending_change */
+  2,   /* field[2] = plan */
+  3,   /* field[3] = quantity */
+  4,   /* field[4] = status */
+  8,   /* field[8] = trial_end_unix_ms */
+};
+static const ProtobufCIntRange billing__v1__subscription__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 23 }
+};
+const ProtobufCMessageDescriptor billing__v1__subscription__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.Subscription",
+  "Subscription",
+  "Billing__V1__Subscription",
+  "billing.v1",
+  sizeof(Billing__V1__Subscription),
+  23,
+  billing__v1__subscription__field_descriptors,
+  billing__v1__subscription__field_indices_by_name,
+  1,  billing__v1__subscription__number_ranges,
+  (ProtobufCMessageInit) billing__v1__subscription__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__create_subscription_request__field_descriptors[6] =
+{
+  {
+    "idempotency_key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__CreateSubscriptionRequest, idempotency_key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "account_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__CreateSubscriptionRequest, account_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "plan_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__CreateSubscriptionRequest, plan_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "quantity",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__CreateSubscriptionRequest, quantity),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "trial_days",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Billing__V1__CreateSubscriptionRequest, _trial_days_case),
+    offsetof(Billing__V1__CreateSubscriptionRequest, trial_days),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "align_to_account_billing_date",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__CreateSubscriptionRequest, align_to_account_billing_date),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__create_subscription_request__field_indices_by_name[] = {
+  1,   /* field[1] = account_id */
+  5,   /* field[5] = align_to_account_billing_date */
+  0,   /* field[0] = idempotency_key */
+  2,   /* field[2] = plan_id */
+  3,   /* field[3] = quantity */
+  4,   /* field[4] = trial_days */
+};
+static const ProtobufCIntRange billing__v1__create_subscription_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor billing__v1__create_subscription_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.CreateSubscriptionRequest",
+  "CreateSubscriptionRequest",
+  "Billing__V1__CreateSubscriptionRequest",
+  "billing.v1",
+  sizeof(Billing__V1__CreateSubscriptionRequest),
+  6,
+  billing__v1__create_subscription_request__field_descriptors,
+  billing__v1__create_subscription_request__field_indices_by_name,
+  1,  billing__v1__create_subscription_request__number_ranges,
+  (ProtobufCMessageInit) billing__v1__create_subscription_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__subscription_response__field_descriptors[4] =
+{
+  {
+    "subscription",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__SubscriptionResponse, subscription),
+    &billing__v1__subscription__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "latest_invoice",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__SubscriptionResponse, latest_invoice),
+    &billing__v1__invoice__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "latest_charge",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__SubscriptionResponse, latest_charge),
+    &billing__v1__charge__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "credit",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__SubscriptionResponse, credit),
+    &billing__v1__wallet_transaction__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__subscription_response__field_indices_by_name[] = {
+  3,   /* field[3] = credit */
+  2,   /* field[2] = latest_charge */
+  1,   /* field[1] = latest_invoice */
+  0,   /* field[0] = subscription */
+};
+static const ProtobufCIntRange billing__v1__subscription_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor billing__v1__subscription_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.SubscriptionResponse",
+  "SubscriptionResponse",
+  "Billing__V1__SubscriptionResponse",
+  "billing.v1",
+  sizeof(Billing__V1__SubscriptionResponse),
+  4,
+  billing__v1__subscription_response__field_descriptors,
+  billing__v1__subscription_response__field_indices_by_name,
+  1,  billing__v1__subscription_response__number_ranges,
+  (ProtobufCMessageInit) billing__v1__subscription_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__get_subscription_request__field_descriptors[2] =
+{
+  {
+    "account_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__GetSubscriptionRequest, account_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "subscription_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__GetSubscriptionRequest, subscription_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__get_subscription_request__field_indices_by_name[] = {
+  0,   /* field[0] = account_id */
+  1,   /* field[1] = subscription_id */
+};
+static const ProtobufCIntRange billing__v1__get_subscription_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor billing__v1__get_subscription_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.GetSubscriptionRequest",
+  "GetSubscriptionRequest",
+  "Billing__V1__GetSubscriptionRequest",
+  "billing.v1",
+  sizeof(Billing__V1__GetSubscriptionRequest),
+  2,
+  billing__v1__get_subscription_request__field_descriptors,
+  billing__v1__get_subscription_request__field_indices_by_name,
+  1,  billing__v1__get_subscription_request__number_ranges,
+  (ProtobufCMessageInit) billing__v1__get_subscription_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__list_subscriptions_request__field_descriptors[5] =
+{
+  {
+    "account_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__ListSubscriptionsRequest, account_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "page_size",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__ListSubscriptionsRequest, page_size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "page_token",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__ListSubscriptionsRequest, page_token),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "statuses",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_ENUM,
+    offsetof(Billing__V1__ListSubscriptionsRequest, n_statuses),
+    offsetof(Billing__V1__ListSubscriptionsRequest, statuses),
+    &billing__v1__subscription_status__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kind",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__ListSubscriptionsRequest, kind),
+    &billing__v1__plan_kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__list_subscriptions_request__field_indices_by_name[] = {
+  0,   /* field[0] = account_id */
+  4,   /* field[4] = kind */
+  1,   /* field[1] = page_size */
+  2,   /* field[2] = page_token */
+  3,   /* field[3] = statuses */
+};
+static const ProtobufCIntRange billing__v1__list_subscriptions_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor billing__v1__list_subscriptions_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.ListSubscriptionsRequest",
+  "ListSubscriptionsRequest",
+  "Billing__V1__ListSubscriptionsRequest",
+  "billing.v1",
+  sizeof(Billing__V1__ListSubscriptionsRequest),
+  5,
+  billing__v1__list_subscriptions_request__field_descriptors,
+  billing__v1__list_subscriptions_request__field_indices_by_name,
+  1,  billing__v1__list_subscriptions_request__number_ranges,
+  (ProtobufCMessageInit) billing__v1__list_subscriptions_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__list_subscriptions_response__field_descriptors[2] =
+{
+  {
+    "subscriptions",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Billing__V1__ListSubscriptionsResponse, n_subscriptions),
+    offsetof(Billing__V1__ListSubscriptionsResponse, subscriptions),
+    &billing__v1__subscription__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "next_page_token",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__ListSubscriptionsResponse, next_page_token),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__list_subscriptions_response__field_indices_by_name[] = {
+  1,   /* field[1] = next_page_token */
+  0,   /* field[0] = subscriptions */
+};
+static const ProtobufCIntRange billing__v1__list_subscriptions_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor billing__v1__list_subscriptions_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.ListSubscriptionsResponse",
+  "ListSubscriptionsResponse",
+  "Billing__V1__ListSubscriptionsResponse",
+  "billing.v1",
+  sizeof(Billing__V1__ListSubscriptionsResponse),
+  2,
+  billing__v1__list_subscriptions_response__field_descriptors,
+  billing__v1__list_subscriptions_response__field_indices_by_name,
+  1,  billing__v1__list_subscriptions_response__number_ranges,
+  (ProtobufCMessageInit) billing__v1__list_subscriptions_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__preview_subscription_change_request__field_descriptors[4] =
+{
+  {
+    "account_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__PreviewSubscriptionChangeRequest, account_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "subscription_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__PreviewSubscriptionChangeRequest, subscription_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "plan_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__PreviewSubscriptionChangeRequest, plan_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "quantity",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__PreviewSubscriptionChangeRequest, quantity),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__preview_subscription_change_request__field_indices_by_name[] = {
+  0,   /* field[0] = account_id */
+  2,   /* field[2] = plan_id */
+  3,   /* field[3] = quantity */
+  1,   /* field[1] = subscription_id */
+};
+static const ProtobufCIntRange billing__v1__preview_subscription_change_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor billing__v1__preview_subscription_change_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.PreviewSubscriptionChangeRequest",
+  "PreviewSubscriptionChangeRequest",
+  "Billing__V1__PreviewSubscriptionChangeRequest",
+  "billing.v1",
+  sizeof(Billing__V1__PreviewSubscriptionChangeRequest),
+  4,
+  billing__v1__preview_subscription_change_request__field_descriptors,
+  billing__v1__preview_subscription_change_request__field_indices_by_name,
+  1,  billing__v1__preview_subscription_change_request__number_ranges,
+  (ProtobufCMessageInit) billing__v1__preview_subscription_change_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__preview_subscription_change_response__field_descriptors[5] =
+{
+  {
+    "timing",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__PreviewSubscriptionChangeResponse, timing),
+    &billing__v1__change_timing__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "lines",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Billing__V1__PreviewSubscriptionChangeResponse, n_lines),
+    offsetof(Billing__V1__PreviewSubscriptionChangeResponse, lines),
+    &billing__v1__invoice_line__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "total",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__PreviewSubscriptionChangeResponse, total),
+    &billing__v1__money__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "effective_at_unix_ms",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__PreviewSubscriptionChangeResponse, effective_at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "next_renewal_amount",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__PreviewSubscriptionChangeResponse, next_renewal_amount),
+    &billing__v1__money__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__preview_subscription_change_response__field_indices_by_name[] = {
+  3,   /* field[3] = effective_at_unix_ms */
+  1,   /* field[1] = lines */
+  4,   /* field[4] = next_renewal_amount */
+  0,   /* field[0] = timing */
+  2,   /* field[2] = total */
+};
+static const ProtobufCIntRange billing__v1__preview_subscription_change_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor billing__v1__preview_subscription_change_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.PreviewSubscriptionChangeResponse",
+  "PreviewSubscriptionChangeResponse",
+  "Billing__V1__PreviewSubscriptionChangeResponse",
+  "billing.v1",
+  sizeof(Billing__V1__PreviewSubscriptionChangeResponse),
+  5,
+  billing__v1__preview_subscription_change_response__field_descriptors,
+  billing__v1__preview_subscription_change_response__field_indices_by_name,
+  1,  billing__v1__preview_subscription_change_response__number_ranges,
+  (ProtobufCMessageInit) billing__v1__preview_subscription_change_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__update_subscription_request__field_descriptors[5] =
+{
+  {
+    "idempotency_key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__UpdateSubscriptionRequest, idempotency_key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "account_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__UpdateSubscriptionRequest, account_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "subscription_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__UpdateSubscriptionRequest, subscription_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "plan_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__UpdateSubscriptionRequest, plan_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "quantity",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__UpdateSubscriptionRequest, quantity),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__update_subscription_request__field_indices_by_name[] = {
+  1,   /* field[1] = account_id */
+  0,   /* field[0] = idempotency_key */
+  3,   /* field[3] = plan_id */
+  4,   /* field[4] = quantity */
+  2,   /* field[2] = subscription_id */
+};
+static const ProtobufCIntRange billing__v1__update_subscription_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor billing__v1__update_subscription_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.UpdateSubscriptionRequest",
+  "UpdateSubscriptionRequest",
+  "Billing__V1__UpdateSubscriptionRequest",
+  "billing.v1",
+  sizeof(Billing__V1__UpdateSubscriptionRequest),
+  5,
+  billing__v1__update_subscription_request__field_descriptors,
+  billing__v1__update_subscription_request__field_indices_by_name,
+  1,  billing__v1__update_subscription_request__number_ranges,
+  (ProtobufCMessageInit) billing__v1__update_subscription_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__cancel_subscription_request__field_descriptors[5] =
+{
+  {
+    "idempotency_key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__CancelSubscriptionRequest, idempotency_key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "account_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__CancelSubscriptionRequest, account_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "subscription_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__CancelSubscriptionRequest, subscription_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "at_period_end",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__CancelSubscriptionRequest, at_period_end),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "credit_unused_time",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__CancelSubscriptionRequest, credit_unused_time),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__cancel_subscription_request__field_indices_by_name[] = {
+  1,   /* field[1] = account_id */
+  3,   /* field[3] = at_period_end */
+  4,   /* field[4] = credit_unused_time */
+  0,   /* field[0] = idempotency_key */
+  2,   /* field[2] = subscription_id */
+};
+static const ProtobufCIntRange billing__v1__cancel_subscription_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor billing__v1__cancel_subscription_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.CancelSubscriptionRequest",
+  "CancelSubscriptionRequest",
+  "Billing__V1__CancelSubscriptionRequest",
+  "billing.v1",
+  sizeof(Billing__V1__CancelSubscriptionRequest),
+  5,
+  billing__v1__cancel_subscription_request__field_descriptors,
+  billing__v1__cancel_subscription_request__field_indices_by_name,
+  1,  billing__v1__cancel_subscription_request__number_ranges,
+  (ProtobufCMessageInit) billing__v1__cancel_subscription_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__resume_subscription_request__field_descriptors[3] =
+{
+  {
+    "idempotency_key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__ResumeSubscriptionRequest, idempotency_key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "account_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__ResumeSubscriptionRequest, account_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "subscription_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__ResumeSubscriptionRequest, subscription_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__resume_subscription_request__field_indices_by_name[] = {
+  1,   /* field[1] = account_id */
+  0,   /* field[0] = idempotency_key */
+  2,   /* field[2] = subscription_id */
+};
+static const ProtobufCIntRange billing__v1__resume_subscription_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor billing__v1__resume_subscription_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.ResumeSubscriptionRequest",
+  "ResumeSubscriptionRequest",
+  "Billing__V1__ResumeSubscriptionRequest",
+  "billing.v1",
+  sizeof(Billing__V1__ResumeSubscriptionRequest),
+  3,
+  billing__v1__resume_subscription_request__field_descriptors,
+  billing__v1__resume_subscription_request__field_indices_by_name,
+  1,  billing__v1__resume_subscription_request__number_ranges,
+  (ProtobufCMessageInit) billing__v1__resume_subscription_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__test_clock__field_descriptors[4] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__TestClock, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__TestClock, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "frozen_time_unix_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__TestClock, frozen_time_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "created_at_unix_ms",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__TestClock, created_at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__test_clock__field_indices_by_name[] = {
+  3,   /* field[3] = created_at_unix_ms */
+  2,   /* field[2] = frozen_time_unix_ms */
+  0,   /* field[0] = id */
+  1,   /* field[1] = name */
+};
+static const ProtobufCIntRange billing__v1__test_clock__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor billing__v1__test_clock__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.TestClock",
+  "TestClock",
+  "Billing__V1__TestClock",
+  "billing.v1",
+  sizeof(Billing__V1__TestClock),
+  4,
+  billing__v1__test_clock__field_descriptors,
+  billing__v1__test_clock__field_indices_by_name,
+  1,  billing__v1__test_clock__number_ranges,
+  (ProtobufCMessageInit) billing__v1__test_clock__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__create_test_clock_request__field_descriptors[3] =
+{
+  {
+    "idempotency_key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__CreateTestClockRequest, idempotency_key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__CreateTestClockRequest, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "frozen_time_unix_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__CreateTestClockRequest, frozen_time_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__create_test_clock_request__field_indices_by_name[] = {
+  2,   /* field[2] = frozen_time_unix_ms */
+  0,   /* field[0] = idempotency_key */
+  1,   /* field[1] = name */
+};
+static const ProtobufCIntRange billing__v1__create_test_clock_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor billing__v1__create_test_clock_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.CreateTestClockRequest",
+  "CreateTestClockRequest",
+  "Billing__V1__CreateTestClockRequest",
+  "billing.v1",
+  sizeof(Billing__V1__CreateTestClockRequest),
+  3,
+  billing__v1__create_test_clock_request__field_descriptors,
+  billing__v1__create_test_clock_request__field_indices_by_name,
+  1,  billing__v1__create_test_clock_request__number_ranges,
+  (ProtobufCMessageInit) billing__v1__create_test_clock_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__get_test_clock_request__field_descriptors[1] =
+{
+  {
+    "test_clock_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__GetTestClockRequest, test_clock_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__get_test_clock_request__field_indices_by_name[] = {
+  0,   /* field[0] = test_clock_id */
+};
+static const ProtobufCIntRange billing__v1__get_test_clock_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor billing__v1__get_test_clock_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.GetTestClockRequest",
+  "GetTestClockRequest",
+  "Billing__V1__GetTestClockRequest",
+  "billing.v1",
+  sizeof(Billing__V1__GetTestClockRequest),
+  1,
+  billing__v1__get_test_clock_request__field_descriptors,
+  billing__v1__get_test_clock_request__field_indices_by_name,
+  1,  billing__v1__get_test_clock_request__number_ranges,
+  (ProtobufCMessageInit) billing__v1__get_test_clock_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__advance_test_clock_request__field_descriptors[3] =
+{
+  {
+    "idempotency_key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__AdvanceTestClockRequest, idempotency_key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "test_clock_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__AdvanceTestClockRequest, test_clock_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "frozen_time_unix_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__AdvanceTestClockRequest, frozen_time_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__advance_test_clock_request__field_indices_by_name[] = {
+  2,   /* field[2] = frozen_time_unix_ms */
+  0,   /* field[0] = idempotency_key */
+  1,   /* field[1] = test_clock_id */
+};
+static const ProtobufCIntRange billing__v1__advance_test_clock_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor billing__v1__advance_test_clock_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.AdvanceTestClockRequest",
+  "AdvanceTestClockRequest",
+  "Billing__V1__AdvanceTestClockRequest",
+  "billing.v1",
+  sizeof(Billing__V1__AdvanceTestClockRequest),
+  3,
+  billing__v1__advance_test_clock_request__field_descriptors,
+  billing__v1__advance_test_clock_request__field_indices_by_name,
+  1,  billing__v1__advance_test_clock_request__number_ranges,
+  (ProtobufCMessageInit) billing__v1__advance_test_clock_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__test_clock_response__field_descriptors[2] =
+{
+  {
+    "test_clock",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__TestClockResponse, test_clock),
+    &billing__v1__test_clock__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "actions_run",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__TestClockResponse, actions_run),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__test_clock_response__field_indices_by_name[] = {
+  1,   /* field[1] = actions_run */
+  0,   /* field[0] = test_clock */
+};
+static const ProtobufCIntRange billing__v1__test_clock_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor billing__v1__test_clock_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.TestClockResponse",
+  "TestClockResponse",
+  "Billing__V1__TestClockResponse",
+  "billing.v1",
+  sizeof(Billing__V1__TestClockResponse),
+  2,
+  billing__v1__test_clock_response__field_descriptors,
+  billing__v1__test_clock_response__field_indices_by_name,
+  1,  billing__v1__test_clock_response__number_ranges,
+  (ProtobufCMessageInit) billing__v1__test_clock_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue billing__v1__error_reason__enum_values_by_number[62] =
 {
   { "ERROR_REASON_UNSPECIFIED", "BILLING__V1__ERROR_REASON__ERROR_REASON_UNSPECIFIED", 0 },
   { "ERROR_REASON_CANCELLED", "BILLING__V1__ERROR_REASON__ERROR_REASON_CANCELLED", 1 },
@@ -6187,11 +8913,22 @@ static const ProtobufCEnumValue billing__v1__error_reason__enum_values_by_number
   { "ERROR_REASON_STORE_FAILED", "BILLING__V1__ERROR_REASON__ERROR_REASON_STORE_FAILED", 217 },
   { "ERROR_REASON_STORAGE_FULL", "BILLING__V1__ERROR_REASON__ERROR_REASON_STORAGE_FULL", 218 },
   { "ERROR_REASON_STORAGE_ERROR", "BILLING__V1__ERROR_REASON__ERROR_REASON_STORAGE_ERROR", 219 },
+  { "ERROR_REASON_PLAN_NOT_FOUND", "BILLING__V1__ERROR_REASON__ERROR_REASON_PLAN_NOT_FOUND", 220 },
+  { "ERROR_REASON_PLAN_RETIRED", "BILLING__V1__ERROR_REASON__ERROR_REASON_PLAN_RETIRED", 221 },
+  { "ERROR_REASON_QUANTITY_OUT_OF_RANGE", "BILLING__V1__ERROR_REASON__ERROR_REASON_QUANTITY_OUT_OF_RANGE", 222 },
+  { "ERROR_REASON_SUBSCRIPTION_ENDED", "BILLING__V1__ERROR_REASON__ERROR_REASON_SUBSCRIPTION_ENDED", 223 },
+  { "ERROR_REASON_SUBSCRIPTION_NOT_CANCELING", "BILLING__V1__ERROR_REASON__ERROR_REASON_SUBSCRIPTION_NOT_CANCELING", 224 },
+  { "ERROR_REASON_SUBSCRIPTION_NOT_ACTIVE", "BILLING__V1__ERROR_REASON__ERROR_REASON_SUBSCRIPTION_NOT_ACTIVE", 225 },
+  { "ERROR_REASON_PLAN_CHANGE_NOT_ALLOWED", "BILLING__V1__ERROR_REASON__ERROR_REASON_PLAN_CHANGE_NOT_ALLOWED", 226 },
+  { "ERROR_REASON_TEST_CLOCK_BACKWARDS", "BILLING__V1__ERROR_REASON__ERROR_REASON_TEST_CLOCK_BACKWARDS", 227 },
+  { "ERROR_REASON_TEST_CLOCKS_UNAVAILABLE", "BILLING__V1__ERROR_REASON__ERROR_REASON_TEST_CLOCKS_UNAVAILABLE", 228 },
+  { "ERROR_REASON_TOO_MANY_SUBSCRIPTIONS", "BILLING__V1__ERROR_REASON__ERROR_REASON_TOO_MANY_SUBSCRIPTIONS", 229 },
+  { "ERROR_REASON_TEST_CLOCK_ADVANCING", "BILLING__V1__ERROR_REASON__ERROR_REASON_TEST_CLOCK_ADVANCING", 230 },
 };
 static const ProtobufCIntRange billing__v1__error_reason__value_ranges[] = {
-{0, 0},{100, 17},{200, 31},{0, 51}
+{0, 0},{100, 17},{200, 31},{0, 62}
 };
-static const ProtobufCEnumValueIndex billing__v1__error_reason__enum_values_by_name[51] =
+static const ProtobufCEnumValueIndex billing__v1__error_reason__enum_values_by_name[62] =
 {
   { "ERROR_REASON_ABORTED", 10 },
   { "ERROR_REASON_ALREADY_EXISTS", 6 },
@@ -6220,8 +8957,12 @@ static const ProtobufCEnumValueIndex billing__v1__error_reason__enum_values_by_n
   { "ERROR_REASON_NO_PRIMARY_PAYMENT_METHOD", 35 },
   { "ERROR_REASON_OUT_OF_RANGE", 11 },
   { "ERROR_REASON_PERMISSION_DENIED", 7 },
+  { "ERROR_REASON_PLAN_CHANGE_NOT_ALLOWED", 57 },
+  { "ERROR_REASON_PLAN_NOT_FOUND", 51 },
+  { "ERROR_REASON_PLAN_RETIRED", 52 },
   { "ERROR_REASON_PRIMARY_CARD_EXPIRED", 36 },
   { "ERROR_REASON_PROTOCOL_VIOLATION", 26 },
+  { "ERROR_REASON_QUANTITY_OUT_OF_RANGE", 53 },
   { "ERROR_REASON_READ_ONLY_CALLER", 30 },
   { "ERROR_REASON_RECHARGE_LIMIT_EXCEEDED", 44 },
   { "ERROR_REASON_RESOURCE_EXHAUSTED", 8 },
@@ -6231,8 +8972,15 @@ static const ProtobufCEnumValueIndex billing__v1__error_reason__enum_values_by_n
   { "ERROR_REASON_STORAGE_FULL", 49 },
   { "ERROR_REASON_STORE_FAILED", 48 },
   { "ERROR_REASON_STORE_OVERLOADED", 47 },
+  { "ERROR_REASON_SUBSCRIPTION_ENDED", 54 },
+  { "ERROR_REASON_SUBSCRIPTION_NOT_ACTIVE", 56 },
+  { "ERROR_REASON_SUBSCRIPTION_NOT_CANCELING", 55 },
+  { "ERROR_REASON_TEST_CLOCKS_UNAVAILABLE", 59 },
+  { "ERROR_REASON_TEST_CLOCK_ADVANCING", 61 },
+  { "ERROR_REASON_TEST_CLOCK_BACKWARDS", 58 },
   { "ERROR_REASON_TOO_MANY_CALLS", 20 },
   { "ERROR_REASON_TOO_MANY_CONNECTIONS", 21 },
+  { "ERROR_REASON_TOO_MANY_SUBSCRIPTIONS", 60 },
   { "ERROR_REASON_TOO_MANY_WATCHERS", 45 },
   { "ERROR_REASON_UNAUTHENTICATED", 16 },
   { "ERROR_REASON_UNAVAILABLE", 14 },
@@ -6252,9 +9000,9 @@ const ProtobufCEnumDescriptor billing__v1__error_reason__descriptor =
   "ErrorReason",
   "Billing__V1__ErrorReason",
   "billing.v1",
-  51,
+  62,
   billing__v1__error_reason__enum_values_by_number,
-  51,
+  62,
   billing__v1__error_reason__enum_values_by_name,
   3,
   billing__v1__error_reason__value_ranges,
@@ -6392,7 +9140,177 @@ const ProtobufCEnumDescriptor billing__v1__wallet_transaction_source__descriptor
   billing__v1__wallet_transaction_source__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor billing__v1__billing_service__method_descriptors[24] =
+static const ProtobufCEnumValue billing__v1__plan_kind__enum_values_by_number[4] =
+{
+  { "PLAN_KIND_UNSPECIFIED", "BILLING__V1__PLAN_KIND__PLAN_KIND_UNSPECIFIED", 0 },
+  { "PLAN_KIND_SAAS_PLAN", "BILLING__V1__PLAN_KIND__PLAN_KIND_SAAS_PLAN", 1 },
+  { "PLAN_KIND_RESELLING_PRODUCT", "BILLING__V1__PLAN_KIND__PLAN_KIND_RESELLING_PRODUCT", 2 },
+  { "PLAN_KIND_MARKETPLACE_APP", "BILLING__V1__PLAN_KIND__PLAN_KIND_MARKETPLACE_APP", 3 },
+};
+static const ProtobufCIntRange billing__v1__plan_kind__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex billing__v1__plan_kind__enum_values_by_name[4] =
+{
+  { "PLAN_KIND_MARKETPLACE_APP", 3 },
+  { "PLAN_KIND_RESELLING_PRODUCT", 2 },
+  { "PLAN_KIND_SAAS_PLAN", 1 },
+  { "PLAN_KIND_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor billing__v1__plan_kind__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "billing.v1.PlanKind",
+  "PlanKind",
+  "Billing__V1__PlanKind",
+  "billing.v1",
+  4,
+  billing__v1__plan_kind__enum_values_by_number,
+  4,
+  billing__v1__plan_kind__enum_values_by_name,
+  1,
+  billing__v1__plan_kind__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue billing__v1__interval_unit__enum_values_by_number[3] =
+{
+  { "INTERVAL_UNIT_UNSPECIFIED", "BILLING__V1__INTERVAL_UNIT__INTERVAL_UNIT_UNSPECIFIED", 0 },
+  { "INTERVAL_UNIT_MONTH", "BILLING__V1__INTERVAL_UNIT__INTERVAL_UNIT_MONTH", 1 },
+  { "INTERVAL_UNIT_YEAR", "BILLING__V1__INTERVAL_UNIT__INTERVAL_UNIT_YEAR", 2 },
+};
+static const ProtobufCIntRange billing__v1__interval_unit__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex billing__v1__interval_unit__enum_values_by_name[3] =
+{
+  { "INTERVAL_UNIT_MONTH", 1 },
+  { "INTERVAL_UNIT_UNSPECIFIED", 0 },
+  { "INTERVAL_UNIT_YEAR", 2 },
+};
+const ProtobufCEnumDescriptor billing__v1__interval_unit__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "billing.v1.IntervalUnit",
+  "IntervalUnit",
+  "Billing__V1__IntervalUnit",
+  "billing.v1",
+  3,
+  billing__v1__interval_unit__enum_values_by_number,
+  3,
+  billing__v1__interval_unit__enum_values_by_name,
+  1,
+  billing__v1__interval_unit__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue billing__v1__subscription_status__enum_values_by_number[8] =
+{
+  { "SUBSCRIPTION_STATUS_UNSPECIFIED", "BILLING__V1__SUBSCRIPTION_STATUS__SUBSCRIPTION_STATUS_UNSPECIFIED", 0 },
+  { "SUBSCRIPTION_STATUS_INCOMPLETE", "BILLING__V1__SUBSCRIPTION_STATUS__SUBSCRIPTION_STATUS_INCOMPLETE", 1 },
+  { "SUBSCRIPTION_STATUS_INCOMPLETE_EXPIRED", "BILLING__V1__SUBSCRIPTION_STATUS__SUBSCRIPTION_STATUS_INCOMPLETE_EXPIRED", 2 },
+  { "SUBSCRIPTION_STATUS_TRIALING", "BILLING__V1__SUBSCRIPTION_STATUS__SUBSCRIPTION_STATUS_TRIALING", 3 },
+  { "SUBSCRIPTION_STATUS_ACTIVE", "BILLING__V1__SUBSCRIPTION_STATUS__SUBSCRIPTION_STATUS_ACTIVE", 4 },
+  { "SUBSCRIPTION_STATUS_PAST_DUE", "BILLING__V1__SUBSCRIPTION_STATUS__SUBSCRIPTION_STATUS_PAST_DUE", 5 },
+  { "SUBSCRIPTION_STATUS_UNPAID", "BILLING__V1__SUBSCRIPTION_STATUS__SUBSCRIPTION_STATUS_UNPAID", 6 },
+  { "SUBSCRIPTION_STATUS_CANCELED", "BILLING__V1__SUBSCRIPTION_STATUS__SUBSCRIPTION_STATUS_CANCELED", 7 },
+};
+static const ProtobufCIntRange billing__v1__subscription_status__value_ranges[] = {
+{0, 0},{0, 8}
+};
+static const ProtobufCEnumValueIndex billing__v1__subscription_status__enum_values_by_name[8] =
+{
+  { "SUBSCRIPTION_STATUS_ACTIVE", 4 },
+  { "SUBSCRIPTION_STATUS_CANCELED", 7 },
+  { "SUBSCRIPTION_STATUS_INCOMPLETE", 1 },
+  { "SUBSCRIPTION_STATUS_INCOMPLETE_EXPIRED", 2 },
+  { "SUBSCRIPTION_STATUS_PAST_DUE", 5 },
+  { "SUBSCRIPTION_STATUS_TRIALING", 3 },
+  { "SUBSCRIPTION_STATUS_UNPAID", 6 },
+  { "SUBSCRIPTION_STATUS_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor billing__v1__subscription_status__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "billing.v1.SubscriptionStatus",
+  "SubscriptionStatus",
+  "Billing__V1__SubscriptionStatus",
+  "billing.v1",
+  8,
+  billing__v1__subscription_status__enum_values_by_number,
+  8,
+  billing__v1__subscription_status__enum_values_by_name,
+  1,
+  billing__v1__subscription_status__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue billing__v1__fulfilment_state__enum_values_by_number[6] =
+{
+  { "FULFILMENT_STATE_UNSPECIFIED", "BILLING__V1__FULFILMENT_STATE__FULFILMENT_STATE_UNSPECIFIED", 0 },
+  { "FULFILMENT_STATE_NOT_APPLICABLE", "BILLING__V1__FULFILMENT_STATE__FULFILMENT_STATE_NOT_APPLICABLE", 1 },
+  { "FULFILMENT_STATE_PENDING", "BILLING__V1__FULFILMENT_STATE__FULFILMENT_STATE_PENDING", 2 },
+  { "FULFILMENT_STATE_PROVISIONED", "BILLING__V1__FULFILMENT_STATE__FULFILMENT_STATE_PROVISIONED", 3 },
+  { "FULFILMENT_STATE_SUSPENDED", "BILLING__V1__FULFILMENT_STATE__FULFILMENT_STATE_SUSPENDED", 4 },
+  { "FULFILMENT_STATE_TERMINATED", "BILLING__V1__FULFILMENT_STATE__FULFILMENT_STATE_TERMINATED", 5 },
+};
+static const ProtobufCIntRange billing__v1__fulfilment_state__value_ranges[] = {
+{0, 0},{0, 6}
+};
+static const ProtobufCEnumValueIndex billing__v1__fulfilment_state__enum_values_by_name[6] =
+{
+  { "FULFILMENT_STATE_NOT_APPLICABLE", 1 },
+  { "FULFILMENT_STATE_PENDING", 2 },
+  { "FULFILMENT_STATE_PROVISIONED", 3 },
+  { "FULFILMENT_STATE_SUSPENDED", 4 },
+  { "FULFILMENT_STATE_TERMINATED", 5 },
+  { "FULFILMENT_STATE_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor billing__v1__fulfilment_state__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "billing.v1.FulfilmentState",
+  "FulfilmentState",
+  "Billing__V1__FulfilmentState",
+  "billing.v1",
+  6,
+  billing__v1__fulfilment_state__enum_values_by_number,
+  6,
+  billing__v1__fulfilment_state__enum_values_by_name,
+  1,
+  billing__v1__fulfilment_state__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue billing__v1__change_timing__enum_values_by_number[4] =
+{
+  { "CHANGE_TIMING_UNSPECIFIED", "BILLING__V1__CHANGE_TIMING__CHANGE_TIMING_UNSPECIFIED", 0 },
+  { "CHANGE_TIMING_IMMEDIATE", "BILLING__V1__CHANGE_TIMING__CHANGE_TIMING_IMMEDIATE", 1 },
+  { "CHANGE_TIMING_AT_PERIOD_END", "BILLING__V1__CHANGE_TIMING__CHANGE_TIMING_AT_PERIOD_END", 2 },
+  { "CHANGE_TIMING_WITHDRAW_PENDING", "BILLING__V1__CHANGE_TIMING__CHANGE_TIMING_WITHDRAW_PENDING", 3 },
+};
+static const ProtobufCIntRange billing__v1__change_timing__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex billing__v1__change_timing__enum_values_by_name[4] =
+{
+  { "CHANGE_TIMING_AT_PERIOD_END", 2 },
+  { "CHANGE_TIMING_IMMEDIATE", 1 },
+  { "CHANGE_TIMING_UNSPECIFIED", 0 },
+  { "CHANGE_TIMING_WITHDRAW_PENDING", 3 },
+};
+const ProtobufCEnumDescriptor billing__v1__change_timing__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "billing.v1.ChangeTiming",
+  "ChangeTiming",
+  "Billing__V1__ChangeTiming",
+  "billing.v1",
+  4,
+  billing__v1__change_timing__enum_values_by_number,
+  4,
+  billing__v1__change_timing__enum_values_by_name,
+  1,
+  billing__v1__change_timing__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor billing__v1__billing_service__method_descriptors[35] =
 {
   { "CreateAccount", &billing__v1__create_account_request__descriptor, &billing__v1__account_response__descriptor },
   { "GetAccount", &billing__v1__get_account_request__descriptor, &billing__v1__account_response__descriptor },
@@ -6418,30 +9336,52 @@ static const ProtobufCMethodDescriptor billing__v1__billing_service__method_desc
   { "ListWalletTransactions", &billing__v1__list_wallet_transactions_request__descriptor, &billing__v1__list_wallet_transactions_response__descriptor },
   { "SummarizeWalletTransactions", &billing__v1__summarize_wallet_transactions_request__descriptor, &billing__v1__summarize_wallet_transactions_response__descriptor },
   { "WatchWallet", &billing__v1__watch_wallet_request__descriptor, &billing__v1__wallet_event__descriptor },
+  { "ListPlans", &billing__v1__list_plans_request__descriptor, &billing__v1__list_plans_response__descriptor },
+  { "CreateSubscription", &billing__v1__create_subscription_request__descriptor, &billing__v1__subscription_response__descriptor },
+  { "GetSubscription", &billing__v1__get_subscription_request__descriptor, &billing__v1__subscription_response__descriptor },
+  { "ListSubscriptions", &billing__v1__list_subscriptions_request__descriptor, &billing__v1__list_subscriptions_response__descriptor },
+  { "PreviewSubscriptionChange", &billing__v1__preview_subscription_change_request__descriptor, &billing__v1__preview_subscription_change_response__descriptor },
+  { "UpdateSubscription", &billing__v1__update_subscription_request__descriptor, &billing__v1__subscription_response__descriptor },
+  { "CancelSubscription", &billing__v1__cancel_subscription_request__descriptor, &billing__v1__subscription_response__descriptor },
+  { "ResumeSubscription", &billing__v1__resume_subscription_request__descriptor, &billing__v1__subscription_response__descriptor },
+  { "CreateTestClock", &billing__v1__create_test_clock_request__descriptor, &billing__v1__test_clock_response__descriptor },
+  { "GetTestClock", &billing__v1__get_test_clock_request__descriptor, &billing__v1__test_clock_response__descriptor },
+  { "AdvanceTestClock", &billing__v1__advance_test_clock_request__descriptor, &billing__v1__test_clock_response__descriptor },
 };
 const unsigned billing__v1__billing_service__method_indices_by_name[] = {
   18,        /* AddBalance */
   4,        /* AddPaymentMethod */
+  34,        /* AdvanceTestClock */
+  30,        /* CancelSubscription */
   19,        /* ConfigureAutoRecharge */
   0,        /* CreateAccount */
   8,        /* CreateInvoice */
+  25,        /* CreateSubscription */
+  32,        /* CreateTestClock */
   15,        /* DownloadInvoicePdf */
   9,        /* FinalizeInvoice */
   1,        /* GetAccount */
   2,        /* GetBillingInformation */
   13,        /* GetInvoice */
+  26,        /* GetSubscription */
+  33,        /* GetTestClock */
   17,        /* GetWallet */
   16,        /* ListCharges */
   14,        /* ListInvoices */
   7,        /* ListPaymentMethods */
+  24,        /* ListPlans */
+  27,        /* ListSubscriptions */
   21,        /* ListWalletTransactions */
   12,        /* MarkInvoiceUncollectible */
   10,        /* PayInvoice */
+  28,        /* PreviewSubscriptionChange */
   20,        /* RecordUsage */
   5,        /* RemovePaymentMethod */
+  31,        /* ResumeSubscription */
   6,        /* SetPrimaryPaymentMethod */
   22,        /* SummarizeWalletTransactions */
   3,        /* UpdateBillingInformation */
+  29,        /* UpdateSubscription */
   11,        /* VoidInvoice */
   23         /* WatchWallet */
 };
@@ -6452,7 +9392,7 @@ const ProtobufCServiceDescriptor billing__v1__billing_service__descriptor =
   "BillingService",
   "Billing__V1__BillingService",
   "billing.v1",
-  24,
+  35,
   billing__v1__billing_service__method_descriptors,
   billing__v1__billing_service__method_indices_by_name
 };
@@ -6647,6 +9587,94 @@ void billing__v1__billing_service__watch_wallet(ProtobufCService *service,
 {
   assert(service->descriptor == &billing__v1__billing_service__descriptor);
   service->invoke(service, 23, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void billing__v1__billing_service__list_plans(ProtobufCService *service,
+                                              const Billing__V1__ListPlansRequest *input,
+                                              Billing__V1__ListPlansResponse_Closure closure,
+                                              void *closure_data)
+{
+  assert(service->descriptor == &billing__v1__billing_service__descriptor);
+  service->invoke(service, 24, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void billing__v1__billing_service__create_subscription(ProtobufCService *service,
+                                                       const Billing__V1__CreateSubscriptionRequest *input,
+                                                       Billing__V1__SubscriptionResponse_Closure closure,
+                                                       void *closure_data)
+{
+  assert(service->descriptor == &billing__v1__billing_service__descriptor);
+  service->invoke(service, 25, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void billing__v1__billing_service__get_subscription(ProtobufCService *service,
+                                                    const Billing__V1__GetSubscriptionRequest *input,
+                                                    Billing__V1__SubscriptionResponse_Closure closure,
+                                                    void *closure_data)
+{
+  assert(service->descriptor == &billing__v1__billing_service__descriptor);
+  service->invoke(service, 26, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void billing__v1__billing_service__list_subscriptions(ProtobufCService *service,
+                                                      const Billing__V1__ListSubscriptionsRequest *input,
+                                                      Billing__V1__ListSubscriptionsResponse_Closure closure,
+                                                      void *closure_data)
+{
+  assert(service->descriptor == &billing__v1__billing_service__descriptor);
+  service->invoke(service, 27, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void billing__v1__billing_service__preview_subscription_change(ProtobufCService *service,
+                                                               const Billing__V1__PreviewSubscriptionChangeRequest *input,
+                                                               Billing__V1__PreviewSubscriptionChangeResponse_Closure closure,
+                                                               void *closure_data)
+{
+  assert(service->descriptor == &billing__v1__billing_service__descriptor);
+  service->invoke(service, 28, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void billing__v1__billing_service__update_subscription(ProtobufCService *service,
+                                                       const Billing__V1__UpdateSubscriptionRequest *input,
+                                                       Billing__V1__SubscriptionResponse_Closure closure,
+                                                       void *closure_data)
+{
+  assert(service->descriptor == &billing__v1__billing_service__descriptor);
+  service->invoke(service, 29, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void billing__v1__billing_service__cancel_subscription(ProtobufCService *service,
+                                                       const Billing__V1__CancelSubscriptionRequest *input,
+                                                       Billing__V1__SubscriptionResponse_Closure closure,
+                                                       void *closure_data)
+{
+  assert(service->descriptor == &billing__v1__billing_service__descriptor);
+  service->invoke(service, 30, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void billing__v1__billing_service__resume_subscription(ProtobufCService *service,
+                                                       const Billing__V1__ResumeSubscriptionRequest *input,
+                                                       Billing__V1__SubscriptionResponse_Closure closure,
+                                                       void *closure_data)
+{
+  assert(service->descriptor == &billing__v1__billing_service__descriptor);
+  service->invoke(service, 31, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void billing__v1__billing_service__create_test_clock(ProtobufCService *service,
+                                                     const Billing__V1__CreateTestClockRequest *input,
+                                                     Billing__V1__TestClockResponse_Closure closure,
+                                                     void *closure_data)
+{
+  assert(service->descriptor == &billing__v1__billing_service__descriptor);
+  service->invoke(service, 32, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void billing__v1__billing_service__get_test_clock(ProtobufCService *service,
+                                                  const Billing__V1__GetTestClockRequest *input,
+                                                  Billing__V1__TestClockResponse_Closure closure,
+                                                  void *closure_data)
+{
+  assert(service->descriptor == &billing__v1__billing_service__descriptor);
+  service->invoke(service, 33, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void billing__v1__billing_service__advance_test_clock(ProtobufCService *service,
+                                                      const Billing__V1__AdvanceTestClockRequest *input,
+                                                      Billing__V1__TestClockResponse_Closure closure,
+                                                      void *closure_data)
+{
+  assert(service->descriptor == &billing__v1__billing_service__descriptor);
+  service->invoke(service, 34, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void billing__v1__billing_service__init (Billing__V1__BillingService_Service *service,
                                          Billing__V1__BillingService_ServiceDestroy destroy)

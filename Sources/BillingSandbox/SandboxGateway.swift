@@ -19,6 +19,7 @@ import Darwin
 /// | 4000 0000 0000 0002   | declined (`card_declined`): cards are verified on attach, as Stripe does |
 /// | 4000 0000 0000 9995   | succeeds | fails, `insufficient_funds`                        |
 /// | 4000 0000 0000 0341   | succeeds | fails, `card_declined` ("declined by its issuer")  |
+/// | 4000 0000 0000 9979   | succeeds | fails, `stolen_card` (a hard decline: retrying cannot help) |
 /// | any other valid card  | succeeds | succeeds                                           |
 ///
 /// A charge to a card that has expired by the time of the charge fails with `expired_card`.
@@ -58,6 +59,7 @@ public actor SandboxGateway: PaymentGateway {
         case declined
         case insufficientFunds
         case declinedByIssuerOnEveryCharge
+        case stolen
 
         /// The behaviour of a card number (digits only), from Stripe's test numbers.
         public static func forCardNumber(_ digits: String) -> CardBehaviour {
@@ -65,6 +67,7 @@ public actor SandboxGateway: PaymentGateway {
             case "4000000000000002": return .declined
             case "4000000000009995": return .insufficientFunds
             case "4000000000000341": return .declinedByIssuerOnEveryCharge
+            case "4000000000009979": return .stolen
             default: return .succeeds
             }
         }
@@ -245,6 +248,8 @@ public actor SandboxGateway: PaymentGateway {
             return failure("card_declined",
                            "The card was declined by its issuer; ask the customer to contact their bank "
                                + "or use another card.")
+        case .stolen:
+            return failure("stolen_card", "The card was reported stolen; the customer must use another card.")
         }
     }
 

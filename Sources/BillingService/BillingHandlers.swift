@@ -11,6 +11,7 @@ public struct BillingHandlers: BillingServiceHandlers {
     private var paymentMethods: PaymentMethodService { billing.paymentMethods }
     private var invoices: InvoiceService { billing.invoices }
     private var wallets: WalletService { billing.wallets }
+    private var subscriptions: SubscriptionService { billing.subscriptions }
 
     public init(billing: Billing) {
         self.billing = billing
@@ -27,6 +28,7 @@ public struct BillingHandlers: BillingServiceHandlers {
     public static let readOnlyMethods: Set<BillingV1.BillingService.Method> = [
         .getAccount, .getBillingInformation, .listPaymentMethods, .getInvoice, .listInvoices, .downloadInvoicePdf, .listCharges,
         .getWallet, .listWalletTransactions, .summarizeWalletTransactions, .watchWallet,
+        .listPlans, .getSubscription, .listSubscriptions, .previewSubscriptionChange, .getTestClock,
     ]
 
     public func isReadOnly(method: String) -> Bool {
@@ -37,7 +39,8 @@ public struct BillingHandlers: BillingServiceHandlers {
 
     public func createAccount(_ request: BillingV1.CreateAccountRequest, context: CallContext) async throws -> BillingV1.AccountResponse {
         let account = try await accounts.createAccount(
-            displayName: request.displayName, currencyCode: request.currency, idempotencyKey: request.idempotencyKey)
+            displayName: request.displayName, currencyCode: request.currency, testClockID: request.testClockID.isEmpty ? nil : request.testClockID,
+            idempotencyKey: request.idempotencyKey)
         return BillingV1.AccountResponse(account: Reply.account(account))
     }
 
@@ -211,5 +214,80 @@ public struct BillingHandlers: BillingServiceHandlers {
         for await event in events {
             try await stream.send(Reply.walletEvent(event))
         }
+    }
+
+    // MARK: Plans and subscriptions
+
+    public func listPlans(_ request: BillingV1.ListPlansRequest, context: CallContext) async throws -> BillingV1.ListPlansResponse {
+        let plans = try subscriptions.plans(
+            kind: try Request.planKind(request.kind, field: "kind"), includeRetired: request.includeRetired, currencyCode: request.currency)
+        return BillingV1.ListPlansResponse(plans: plans.map(Reply.plan))
+    }
+
+    public func createSubscription(_ request: BillingV1.CreateSubscriptionRequest, context: CallContext) async throws -> BillingV1.SubscriptionResponse {
+        let outcome = try await subscriptions.create(
+            accountID: request.accountID, planID: request.planID, quantity: Int64(request.quantity), trialDays: request.trialDays.map(Int.init),
+            alignToAccountBillingDate: request.alignToAccountBillingDate, idempotencyKey: request.idempotencyKey)
+        return Reply.subscriptionResponse(outcome)
+    }
+
+    public func getSubscription(_ request: BillingV1.GetSubscriptionRequest, context: CallContext) async throws -> BillingV1.SubscriptionResponse {
+        let subscription = try await subscriptions.subscription(accountID: request.accountID, subscriptionID: request.subscriptionID)
+        return BillingV1.SubscriptionResponse(subscription: Reply.subscription(subscription))
+    }
+
+    public func listSubscriptions(_ request: BillingV1.ListSubscriptionsRequest, context: CallContext) async throws -> BillingV1.ListSubscriptionsResponse {
+        guard !request.statuses.contains(.unspecified) else {
+            throw BillingError.invalidArgument("statuses must not contain the UNSPECIFIED value", field: "statuses")
+        }
+        let page = try await subscriptions.list(
+            accountID: request.accountID, statuses: request.statuses.compactMap(Reply.subscriptionStatusValue),
+            kind: try Request.planKind(request.kind, field: "kind"), pageSize: Int(request.pageSize), pageToken: request.pageToken)
+        return BillingV1.ListSubscriptionsResponse(subscriptions: page.items.map(Reply.subscription), nextPageToken: page.nextPageToken)
+    }
+
+    public func previewSubscriptionChange(_ request: BillingV1.PreviewSubscriptionChangeRequest, context: CallContext) async throws -> BillingV1.PreviewSubscriptionChangeResponse {
+        let preview = try await subscriptions.preview(
+            accountID: request.accountID, subscriptionID: request.subscriptionID, planID: request.planID, quantity: Int64(request.quantity))
+        return BillingV1.PreviewSubscriptionChangeResponse(
+            timing: Reply.changeTiming(preview.timing), lines: preview.lines.map(Reply.invoiceLine), total: Reply.money(preview.total),
+            effectiveAtUnixMs: preview.effectiveAtMilliseconds, nextRenewalAmount: Reply.money(preview.nextRenewalAmount))
+    }
+
+    public func updateSubscription(_ request: BillingV1.UpdateSubscriptionRequest, context: CallContext) async throws -> BillingV1.SubscriptionResponse {
+        let outcome = try await subscriptions.update(
+            accountID: request.accountID, subscriptionID: request.subscriptionID, planID: request.planID, quantity: Int64(request.quantity),
+            idempotencyKey: request.idempotencyKey)
+        return Reply.subscriptionResponse(outcome)
+    }
+
+    public func cancelSubscription(_ request: BillingV1.CancelSubscriptionRequest, context: CallContext) async throws -> BillingV1.SubscriptionResponse {
+        let outcome = try await subscriptions.cancel(
+            accountID: request.accountID, subscriptionID: request.subscriptionID, atPeriodEnd: request.atPeriodEnd,
+            creditUnusedTime: request.creditUnusedTime, idempotencyKey: request.idempotencyKey)
+        return Reply.subscriptionResponse(outcome)
+    }
+
+    public func resumeSubscription(_ request: BillingV1.ResumeSubscriptionRequest, context: CallContext) async throws -> BillingV1.SubscriptionResponse {
+        let outcome = try await subscriptions.resume(accountID: request.accountID, subscriptionID: request.subscriptionID, idempotencyKey: request.idempotencyKey)
+        return Reply.subscriptionResponse(outcome)
+    }
+
+    // MARK: Test clocks
+
+    public func createTestClock(_ request: BillingV1.CreateTestClockRequest, context: CallContext) async throws -> BillingV1.TestClockResponse {
+        let clock = try await billing.scheduler.createTestClock(
+            name: request.name, frozenTimeMilliseconds: request.frozenTimeUnixMs, idempotencyKey: request.idempotencyKey)
+        return BillingV1.TestClockResponse(testClock: Reply.testClock(clock))
+    }
+
+    public func getTestClock(_ request: BillingV1.GetTestClockRequest, context: CallContext) async throws -> BillingV1.TestClockResponse {
+        BillingV1.TestClockResponse(testClock: Reply.testClock(try await billing.scheduler.testClock(id: request.testClockID)))
+    }
+
+    public func advanceTestClock(_ request: BillingV1.AdvanceTestClockRequest, context: CallContext) async throws -> BillingV1.TestClockResponse {
+        let (clock, ran) = try await billing.scheduler.advance(
+            clockID: request.testClockID, to: request.frozenTimeUnixMs, idempotencyKey: request.idempotencyKey)
+        return BillingV1.TestClockResponse(testClock: Reply.testClock(clock), actionsRun: UInt32(clamping: ran))
     }
 }

@@ -12,7 +12,7 @@ enum Reply {
             id: account.id, displayName: account.displayName, currency: account.currency.code,
             createdAtUnixMs: account.createdAtMilliseconds,
             serviceStatus: account.serviceStatus == .active ? .active : .suspended,
-            suspensionReason: account.suspensionReason)
+            suspensionReason: account.suspensionReason, testClockID: account.testClockID ?? "")
     }
 
     static func billingInformation(_ record: BillingInformationRecord) -> BillingV1.BillingInformation {
@@ -58,14 +58,108 @@ enum Reply {
     static func invoice(_ invoice: Invoice) -> BillingV1.Invoice {
         BillingV1.Invoice(
             id: invoice.id, number: invoice.number ?? "", status: invoiceStatus(invoice.status),
-            lines: invoice.lines.map {
-                BillingV1.InvoiceLine(description: $0.description, quantity: $0.quantity, unitAmount: money($0.unitAmount), amount: money($0.amount))
-            },
+            lines: invoice.lines.map(invoiceLine),
             subtotal: money(invoice.subtotal), tax: money(invoice.tax), total: money(invoice.total),
             amountPaid: money(invoice.amountPaid), amountDue: money(invoice.amountDue),
             billedTo: invoice.billedTo.map(billingInformation), createdAtUnixMs: invoice.createdAtMilliseconds,
             finalizedAtUnixMs: invoice.finalizedAtMilliseconds ?? 0, dueAtUnixMs: invoice.dueAtMilliseconds ?? 0,
-            paidAtUnixMs: invoice.paidAtMilliseconds ?? 0, memo: invoice.memo)
+            paidAtUnixMs: invoice.paidAtMilliseconds ?? 0, memo: invoice.memo, subscriptionID: invoice.subscriptionID ?? "",
+            periodStartUnixMs: invoice.periodStartMilliseconds ?? 0, periodEndUnixMs: invoice.periodEndMilliseconds ?? 0,
+            billingReason: invoice.billingReason.rawValue)
+    }
+
+    static func invoiceLine(_ line: Invoice.Line) -> BillingV1.InvoiceLine {
+        BillingV1.InvoiceLine(description: line.description, quantity: line.quantity, unitAmount: money(line.unitAmount), amount: money(line.amount))
+    }
+
+    static func plan(_ plan: Plan) -> BillingV1.Plan {
+        BillingV1.Plan(
+            id: plan.id, name: plan.name, kind: planKind(plan.kind), intervalUnit: plan.intervalUnit == .month ? .month : .year,
+            intervalCount: UInt32(clamping: plan.intervalCount), unitAmount: money(plan.unitAmount), minQuantity: UInt32(clamping: plan.minQuantity),
+            maxQuantity: UInt32(clamping: plan.maxQuantity), trialDays: UInt32(clamping: plan.trialDays), provider: plan.provider ?? "",
+            retired: plan.retired, description: plan.description)
+    }
+
+    static func planKind(_ kind: Plan.Kind) -> BillingV1.PlanKind {
+        switch kind {
+        case .saasPlan: .saasPlan
+        case .resellingProduct: .resellingProduct
+        case .marketplaceApp: .marketplaceApp
+        }
+    }
+
+    static func subscription(_ subscription: Subscription) -> BillingV1.Subscription {
+        var message = BillingV1.Subscription()
+        message.id = subscription.id
+        message.accountID = subscription.accountID
+        message.plan = plan(subscription.plan)
+        message.quantity = UInt32(clamping: subscription.quantity)
+        message.status = subscriptionStatus(subscription.status)
+        message.currentPeriodStartUnixMs = subscription.periodStartMilliseconds
+        message.currentPeriodEndUnixMs = subscription.periodEndMilliseconds
+        message.billingCycleAnchorUnixMs = subscription.anchorMilliseconds
+        message.trialEndUnixMs = subscription.trialEndMilliseconds ?? 0
+        message.cancelAtPeriodEnd = subscription.cancelAtPeriodEnd
+        message.canceledAtUnixMs = subscription.canceledAtMilliseconds ?? 0
+        message.endedAtUnixMs = subscription.endedAtMilliseconds ?? 0
+        message.pendingChange = subscription.pendingChange.map {
+            BillingV1.PendingChange(planID: $0.planID, quantity: UInt32(clamping: $0.quantity), effectiveAtUnixMs: $0.effectiveAtMilliseconds)
+        }
+        message.latestInvoiceID = subscription.latestInvoiceID ?? ""
+        message.nextRenewalUnixMs = subscription.nextRenewalMilliseconds ?? 0
+        message.nextRenewalAmount = subscription.nextRenewalAmount.map(money)
+        message.paymentAttempts = UInt32(clamping: subscription.paymentAttempts)
+        message.nextPaymentAttemptUnixMs = subscription.nextPaymentAttemptMilliseconds ?? 0
+        message.awaitingNewCard = subscription.awaitingNewCard
+        message.fulfilmentState = fulfilmentState(subscription.fulfilmentState)
+        message.fulfilmentInProgress = subscription.fulfilmentInProgress
+        message.createdAtUnixMs = subscription.createdAtMilliseconds
+        message.incompleteExpiresAtUnixMs = subscription.incompleteExpiresAtMilliseconds ?? 0
+        return message
+    }
+
+    static func subscriptionResponse(_ outcome: SubscriptionOutcome) -> BillingV1.SubscriptionResponse {
+        BillingV1.SubscriptionResponse(
+            subscription: subscription(outcome.subscription), latestInvoice: outcome.invoice.map(invoice), latestCharge: outcome.charge.map(charge),
+            credit: outcome.credit.map(walletTransaction))
+    }
+
+    static func subscriptionStatus(_ status: Subscription.Status) -> BillingV1.SubscriptionStatus {
+        switch status {
+        case .incomplete: .incomplete
+        case .incompleteExpired: .incompleteExpired
+        case .trialing: .trialing
+        case .active: .active
+        case .pastDue: .pastDue
+        case .unpaid: .unpaid
+        case .canceled: .canceled
+        }
+    }
+
+    static func subscriptionStatusValue(_ status: BillingV1.SubscriptionStatus) -> Subscription.Status? {
+        Subscription.Status.allCases.first { subscriptionStatus($0) == status }
+    }
+
+    static func fulfilmentState(_ state: Subscription.FulfilmentState) -> BillingV1.FulfilmentState {
+        switch state {
+        case .notApplicable: .notApplicable
+        case .pending: .pending
+        case .provisioned: .provisioned
+        case .suspended: .suspended
+        case .terminated: .terminated
+        }
+    }
+
+    static func changeTiming(_ timing: ChangeTiming) -> BillingV1.ChangeTiming {
+        switch timing {
+        case .immediate: .immediate
+        case .atPeriodEnd: .atPeriodEnd
+        case .withdrawPending: .withdrawPending
+        }
+    }
+
+    static func testClock(_ clock: TestClock) -> BillingV1.TestClock {
+        BillingV1.TestClock(id: clock.id, name: clock.name, frozenTimeUnixMs: clock.frozenTimeMilliseconds, createdAtUnixMs: clock.createdAtMilliseconds)
     }
 
     static func wallet(_ view: WalletView) -> BillingV1.Wallet {
@@ -154,5 +248,16 @@ enum Request {
         }
         return try HistoryFilter(
             statuses: statuses.map(name), createdFromMilliseconds: from == 0 ? nil : from, createdBeforeMilliseconds: before == 0 ? nil : before)
+    }
+
+    /// Unspecified means every kind; an unknown value is refused.
+    static func planKind(_ kind: BillingV1.PlanKind, field: String) throws -> Plan.Kind? {
+        switch kind {
+        case .unspecified: return nil
+        case .saasPlan: return .saasPlan
+        case .resellingProduct: return .resellingProduct
+        case .marketplaceApp: return .marketplaceApp
+        @unknown default: throw BillingError.invalidArgument("\(field) is not a known plan kind", field: field)
+        }
     }
 }

@@ -85,6 +85,19 @@ public struct BillingError: Error, Sendable, Hashable, Codable, CustomStringConv
         case storageFull = "storage_full"
         /// The store's disk gave an I/O error (UNAVAILABLE): nothing was stored; retry later.
         case storageError = "storage_error"
+        // Plans and subscriptions.
+        case planNotFound = "plan_not_found"
+        case planRetired = "plan_retired"
+        case quantityOutOfRange = "quantity_out_of_range"
+        case subscriptionEnded = "subscription_ended"
+        case subscriptionNotCanceling = "subscription_not_canceling"
+        case subscriptionNotActive = "subscription_not_active"
+        case planChangeNotAllowed = "plan_change_not_allowed"
+        case tooManySubscriptions = "too_many_subscriptions"
+        // Test clocks.
+        case testClockBackwards = "test_clock_backwards"
+        case testClocksUnavailable = "test_clocks_unavailable"
+        case testClockAdvancing = "test_clock_advancing"
 
         /// The reason a refusal of `kind` has when nothing finer is said.
         public static func generic(for kind: Kind) -> Reason {

@@ -100,6 +100,21 @@ struct Billingd: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Invoice numbers are this prefix, a dash and a six-digit sequence (required; ASCII letters and digits). Each prefix has its own sequence: a new prefix starts again at 1.", valueName: "prefix"))
     var invoiceNumberPrefix: String?
 
+    @Option(help: ArgumentHelp("The plan catalog (JSON). Default: catalog/plans.json if it exists; without one no plan is on offer.", valueName: "file"))
+    var catalog: String?
+
+    @Option(help: ArgumentHelp("Folder of the built-in sandbox fulfilment provider's records (default: sandbox-provider beside the database).", valueName: "folder"))
+    var providerDirectory: String?
+
+    @Option(help: ArgumentHelp("Days after a failed subscription payment at which it is retried, comma-separated.", valueName: "days"))
+    var dunningRetryDays = "1,3,5,7"
+
+    @Option(help: ArgumentHelp("What a subscription becomes when its payment retries run out: unpaid (kept, fulfilment suspended, renewals go on) or canceled.", valueName: "status"))
+    var dunningFinalStatus = "unpaid"
+
+    @Option(help: "Seconds between two runs of the subscription schedule (renewals, retries, trial ends, expiries).")
+    var renewalIntervalSeconds = 1
+
     @Option(help: "TrueType font for invoice text; it must have every script your customers write in.")
     var invoiceFont = InvoiceFonts.dejaVuSans.regularPath
 
@@ -117,6 +132,36 @@ struct Billingd: AsyncParsableCommand {
             throw ValidationError("--max-amount-minor must be between 1 and \(MoneyLimits.ceilingMaxAmountMinor)")
         }
         _ = try invoiceSettings()
+        _ = try subscriptionPolicy()
+        guard renewalIntervalSeconds > 0 else { throw ValidationError("--renewal-interval-seconds must be positive") }
+    }
+
+    private func subscriptionPolicy() throws -> SubscriptionPolicy {
+        var policy = SubscriptionPolicy()
+        let days = dunningRetryDays.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !days.isEmpty, days.count <= 10, days.allSatisfy({ ($0 ?? 0) > 0 && ($0 ?? 0) <= 60 }),
+            zip(days, days.dropFirst()).allSatisfy({ $0! < $1! })
+        else { throw ValidationError("--dunning-retry-days must be 1 to 10 increasing whole days between 1 and 60, like 1,3,5,7") }
+        policy.retryDelays = days.map { .seconds(Int64($0!) * 86_400) }
+        guard let final = SubscriptionPolicy.FinalStatus(rawValue: dunningFinalStatus) else {
+            throw ValidationError("--dunning-final-status must be unpaid or canceled")
+        }
+        policy.finalStatus = final
+        return policy
+    }
+
+    /// The catalog named by --catalog, or catalog/plans.json in the working folder, or none.
+    private func planCatalog(limits: MoneyLimits, logger: Logger) throws -> PlanCatalog {
+        let path = catalog ?? "catalog/plans.json"
+        guard catalog != nil || FileManager.default.fileExists(atPath: path) else {
+            logger.notice("no plan catalog (catalog/plans.json, or --catalog): no plan is on offer")
+            return try PlanCatalog(plans: [], limits: limits)
+        }
+        do {
+            return try PlanCatalog.load(contentsOf: URL(fileURLWithPath: path), limits: limits)
+        } catch {
+            throw ValidationError("--catalog: \(error)")
+        }
     }
 
     /// The seller identity and invoice fonts from the flags, checked: a missing flag, a bad prefix or
@@ -182,12 +227,18 @@ struct Billingd: AsyncParsableCommand {
         let store = try await Store.open(path: database, migrations: BillingSchema.migrations, configuration: storeConfiguration)
         let gatewayFolder = gatewayDirectory ?? URL(fileURLWithPath: database).deletingLastPathComponent().appendingPathComponent("sandbox-gateway").path
         let gateway = try SandboxGateway(directory: URL(fileURLWithPath: gatewayFolder))
+        let providerFolder = providerDirectory ?? URL(fileURLWithPath: database).deletingLastPathComponent().appendingPathComponent("sandbox-provider").path
+        let provider = try SandboxProvider(directory: URL(fileURLWithPath: providerFolder))
         var walletPolicy = WalletPolicy()
         walletPolicy.maxLoadedWallets = maxLoadedWallets
+        let limits = MoneyLimits(maxAmountMinor: maxAmountMinor)
+        // Test clocks only beside the sandbox gateway: with a real processor they would bill real cards
+        // on a made-up time.
         let billing = Billing(
             context: BillingContext(
-                store: store, gateway: gateway, invoicing: try invoiceSettings(), limits: MoneyLimits(maxAmountMinor: maxAmountMinor)),
-            walletPolicy: walletPolicy)
+                store: store, gateway: gateway, invoicing: try invoiceSettings(), limits: limits, catalog: try planCatalog(limits: limits, logger: logger),
+                subscriptionPolicy: try subscriptionPolicy(), allowsTestClocks: true),
+            walletPolicy: walletPolicy, fulfilment: provider)
         // Charges a crash left pending are settled before the first call, so wallets load settled balances.
         let prepared = try await billing.prepare()
         logger.info("store ready", metadata: ["reconciled_charges": "\(prepared.reconciledCharges)", "purged_idempotency_keys": "\(prepared.purgedKeys)"])
@@ -197,6 +248,7 @@ struct Billingd: AsyncParsableCommand {
         let server = RPCServer(configuration: configuration, services: [BillingHandlers(billing: billing)], logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: UpkeepService(billing: billing, interval: .seconds(60), logger: logger), successTerminationBehavior: .ignore),
+            .init(service: RenewalService(billing: billing, interval: .seconds(renewalIntervalSeconds), logger: logger), successTerminationBehavior: .ignore),
             .init(service: RPCServerService(server: server), successTerminationBehavior: .gracefullyShutdownGroup),
         ]
         if !metricsSocket.isEmpty {

@@ -45,6 +45,35 @@ struct UpkeepService: Service, CustomStringConvertible {
     }
 }
 
+/// The subscription schedule, every `interval` until shutdown: renewals, payment retries, trial ends
+/// and expiries that are due on the wall clock, then fulfilment deliveries.
+struct RenewalService: Service, CustomStringConvertible {
+    let billing: Billing
+    let interval: Duration
+    let logger: Logger
+    var description: String { "renewals" }
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                while true {
+                    try await Task.sleep(for: interval)
+                    do {
+                        let ran = try await billing.scheduler.runDue()
+                        if ran > 0 { logger.info("ran scheduled subscription actions", metadata: ["count": "\(ran)"]) }
+                    } catch is CancellationError {
+                        throw CancellationError()
+                    } catch {
+                        logger.error("the subscription schedule failed; it runs again at the next interval", metadata: ["error": "\(error)"])
+                    }
+                }
+            }
+        } catch is CancellationError {
+            // Each action is its own transactions: a half-run page is picked up at the next start.
+        }
+    }
+}
+
 /// The Prometheus endpoint as a service: up until shutdown.
 struct MetricsService: Service, CustomStringConvertible {
     let endpoint: MetricsEndpoint

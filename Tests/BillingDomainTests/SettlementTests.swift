@@ -26,7 +26,7 @@ struct SettlementTests {
 
         let gatewayCharge = try #require(try await gateway.lookUpCharge(idempotencyKey: added.charge.id))
         let again = try await store.write { tx in
-            try Settlement.settle(added.charge.id, with: .settled(gatewayCharge), invoicePrefix: "INV", in: tx, nowMilliseconds: 0)
+            try Settlement.settle(added.charge.id, with: .settled(gatewayCharge), context: context, in: tx, nowMilliseconds: 0)
         }
         guard case .walletCredit(let credit) = again else { Issue.record("a top-up settled as \(again)"); return }
         #expect(credit.transaction == added.transaction)

@@ -24,6 +24,7 @@ final class BillingHarness: Sendable {
         var server: RPCServer
         var store: Store
         var gateway: FlakyGateway
+        var provider: SandboxProvider
         var billing: Billing
     }
 
@@ -32,6 +33,7 @@ final class BillingHarness: Sendable {
     private let gatewayLookUpLag: Duration
     private let walletPolicy: WalletPolicy
     private let limits: MoneyLimits
+    private let subscriptionPolicy: SubscriptionPolicy
     /// Every line the server logs, at every level, when given: for tests that read the logs.
     let logLines: LogCapture?
     /// Who may call the server.
@@ -41,7 +43,8 @@ final class BillingHarness: Sendable {
     ///   sandbox's is zero; a real processor's is longer).
     init(
         clock: TestClock = TestClock(), gatewayLookUpLag: Duration = .zero, walletPolicy: WalletPolicy = WalletPolicy(),
-        limits: MoneyLimits = MoneyLimits(), logLines: LogCapture? = nil, access: AccessPolicy = AccessPolicy()
+        limits: MoneyLimits = MoneyLimits(), logLines: LogCapture? = nil, access: AccessPolicy = AccessPolicy(),
+        subscriptionPolicy: SubscriptionPolicy = SubscriptionPolicy()
     ) async throws {
         var template = Array("/tmp/billing-svc-XXXXXX".utf8CString)
         directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
@@ -49,12 +52,14 @@ final class BillingHarness: Sendable {
         self.gatewayLookUpLag = gatewayLookUpLag
         self.walletPolicy = walletPolicy
         self.limits = limits
+        self.subscriptionPolicy = subscriptionPolicy
         self.logLines = logLines
         self.access = access
         try await start()
     }
 
     var gateway: FlakyGateway { running.withLock { $0!.gateway } }
+    var provider: SandboxProvider { running.withLock { $0!.provider } }
 
     /// The domain the server runs, for setting up what a test's callers may not do themselves.
     var billing: Billing { running.withLock { $0!.billing } }
@@ -66,8 +71,11 @@ final class BillingHarness: Sendable {
         let clock = clock
         let sandbox = try SandboxGateway(directory: gatewayDirectory, now: { clock.now })
         let gateway = FlakyGateway(wrapping: sandbox, lookUpLag: gatewayLookUpLag)
-        let context = BillingContext(store: store, gateway: gateway, now: { clock.now }, invoicing: try Self.invoicing(), limits: limits)
-        let billing = Billing(context: context, walletPolicy: walletPolicy)
+        let context = BillingContext(
+            store: store, gateway: gateway, now: { clock.now }, invoicing: try Self.invoicing(), limits: limits, catalog: try Self.catalog(),
+            subscriptionPolicy: subscriptionPolicy, allowsTestClocks: true)
+        let provider = try SandboxProvider(directory: URL(fileURLWithPath: directory + "/sandbox-provider"))
+        let billing = Billing(context: context, walletPolicy: walletPolicy, fulfilment: provider)
         let prepared = try await billing.prepare()
         var logger = logLines.map { capture in Logger(label: "billing-test") { _ in capture.handler() } } ?? Logger(label: "billing-test")
         logger.logLevel = logLines == nil ? .critical : .trace
@@ -75,7 +83,7 @@ final class BillingHarness: Sendable {
         configuration.access = access
         let server = RPCServer(configuration: configuration, services: [BillingHandlers(billing: billing)], logger: logger)
         try server.start()
-        running.withLock { $0 = Running(server: server, store: store, gateway: gateway, billing: billing) }
+        running.withLock { $0 = Running(server: server, store: store, gateway: gateway, provider: provider, billing: billing) }
         return prepared
     }
 
@@ -85,6 +93,12 @@ final class BillingHarness: Sendable {
             seller: .init(legalName: "Acme Cloud Ltd", addressLines: ["1 Dock Road", "London E1 1AA", "United Kingdom"],
                           taxID: "GB123456789"),
             numberPrefix: "INV", renderer: try InvoiceRenderer(fonts: .dejaVuSans))
+    }
+
+    /// The repository's plan catalog, as `make run` loads it.
+    static func catalog() throws -> PlanCatalog {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return try PlanCatalog.load(contentsOf: repository.appendingPathComponent("catalog/plans.json"))
     }
 
     /// What billingd does every minute while it runs.
@@ -127,7 +141,7 @@ final class TestClock: Sendable {
 /// a look-up that lags behind the charges, and a gateway that cannot be reached at all (not even to
 /// look a charge up).
 actor FlakyGateway: PaymentGateway {
-    enum Mode: Sendable {
+    enum Mode: Sendable, Equatable {
         case healthy
         /// Charges are made but the reply never arrives, and lookups fail: the caller cannot know.
         case chargesThenGoesDark
@@ -136,11 +150,15 @@ actor FlakyGateway: PaymentGateway {
         case losesAnswersLooksUpLate
         /// Nothing reaches the gateway: no charge is made, and lookups fail too.
         case down
+        /// Every charge is declined with this code, whatever the card (a card that starts declining);
+        /// the declines are remembered under their keys, as a processor does.
+        case declines(code: String)
     }
 
     private let sandbox: SandboxGateway
     private var mode = Mode.healthy
     private(set) var chargeCalls = 0
+    private var declined: [String: GatewayCharge] = [:]
     nonisolated let lookUpLag: Duration
 
     init(wrapping sandbox: SandboxGateway, lookUpLag: Duration = .zero) {
@@ -163,14 +181,22 @@ actor FlakyGateway: PaymentGateway {
     func charge(token: String, amount: Money, idempotencyKey: String, description: String) async throws -> GatewayCharge {
         if mode == .down { throw BillingError.unavailable("the payment gateway cannot be reached") }
         chargeCalls += 1
+        if let earlier = declined[idempotencyKey] { return earlier }
+        if case .declines(let code) = mode {
+            let charge = GatewayCharge(
+                reference: "ch_flaky_\(chargeCalls)", status: .failed, amount: amount, failureCode: code, failureMessage: "Declined by the test gateway.")
+            declined[idempotencyKey] = charge
+            return charge
+        }
         let result = try await sandbox.charge(token: token, amount: amount, idempotencyKey: idempotencyKey, description: description)
         if mode == .chargesThenGoesDark || mode == .losesAnswersLooksUpLate { throw BillingError.unavailable("the payment gateway timed out") }
         return result
     }
 
     func lookUpCharge(idempotencyKey: String) async throws -> GatewayCharge? {
+        if let earlier = declined[idempotencyKey] { return earlier }
         switch mode {
-        case .healthy: return try await sandbox.lookUpCharge(idempotencyKey: idempotencyKey)
+        case .healthy, .declines: return try await sandbox.lookUpCharge(idempotencyKey: idempotencyKey)
         case .losesAnswersLooksUpLate: return nil
         case .chargesThenGoesDark, .down: throw BillingError.unavailable("the payment gateway cannot be reached")
         }

@@ -111,6 +111,8 @@ struct HostileInputTests {
     struct Target: Sendable {
         var accountID: String
         var invoiceID: String
+        var subscriptionID: String
+        var testClockID: String
     }
 
     static let extremes: [Int64] = [Int64.min, -1, 0, Int64.max]
@@ -197,6 +199,40 @@ struct HostileInputTests {
         NumericCase(path: "SummarizeWalletTransactions:before_unix_ms", refuses: [Int64.min, -1, Int64.max]) { client, _, target, value in
             _ = try await client.summarizeWalletTransactions(.init(accountID: target.accountID, fromUnixMs: -1, beforeUnixMs: value))
         },
+        NumericCase(path: "ListPlans:kind", refuses: []) { _, raw, _, value in
+            try await sendRaw(raw, "ListPlans", BillingV1.ListPlansRequest(), field: 1, value: value)
+        },
+        // A euro plan on a dollar account: every quantity and trial is refused, one way or another, before money moves.
+        NumericCase(path: "CreateSubscription:quantity", refuses: Set(extremes)) { client, _, target, value in
+            _ = try await client.createSubscription(.init(idempotencyKey: key(), accountID: target.accountID, planID: "starter-monthly-eur-v1", quantity: u32(value)))
+        },
+        NumericCase(path: "CreateSubscription:trial_days", refuses: Set(extremes)) { client, _, target, value in
+            _ = try await client.createSubscription(.init(idempotencyKey: key(), accountID: target.accountID, planID: "starter-monthly-eur-v1", trialDays: u32(value)))
+        },
+        NumericCase(path: "ListSubscriptions:page_size", refuses: [-1, Int64.max]) { client, _, target, value in
+            _ = try await client.listSubscriptions(.init(accountID: target.accountID, pageSize: u32(value)))
+        },
+        NumericCase(path: "ListSubscriptions:statuses", refuses: [Int64.min, -1, 0, Int64.max]) { _, raw, target, value in
+            try await sendRaw(raw, "ListSubscriptions", BillingV1.ListSubscriptionsRequest(accountID: target.accountID), field: 4, value: value)
+        },
+        NumericCase(path: "ListSubscriptions:kind", refuses: []) { _, raw, target, value in
+            try await sendRaw(raw, "ListSubscriptions", BillingV1.ListSubscriptionsRequest(accountID: target.accountID), field: 5, value: value)
+        },
+        // Quantity 0 keeps the current one: the same plan and quantity change nothing.
+        NumericCase(path: "PreviewSubscriptionChange:quantity", refuses: [-1, Int64.max]) { client, _, target, value in
+            _ = try await client.previewSubscriptionChange(.init(
+                accountID: target.accountID, subscriptionID: target.subscriptionID, planID: "team-monthly-usd-v1", quantity: u32(value)))
+        },
+        NumericCase(path: "UpdateSubscription:quantity", refuses: [-1, Int64.max]) { client, _, target, value in
+            _ = try await client.updateSubscription(.init(
+                idempotencyKey: key(), accountID: target.accountID, subscriptionID: target.subscriptionID, planID: "team-monthly-usd-v1", quantity: u32(value)))
+        },
+        NumericCase(path: "CreateTestClock:frozen_time_unix_ms", refuses: [Int64.min, -1, Int64.max]) { client, _, _, value in
+            _ = try await client.createTestClock(.init(idempotencyKey: key(), frozenTimeUnixMs: value))
+        },
+        NumericCase(path: "AdvanceTestClock:frozen_time_unix_ms", refuses: Set(extremes)) { client, _, target, value in
+            _ = try await client.advanceTestClock(.init(idempotencyKey: key(), testClockID: target.testClockID, frozenTimeUnixMs: value))
+        },
     ]
 
     @Test func theNumericCasesCoverEveryNumericRequestField() {
@@ -217,7 +253,10 @@ struct HostileInputTests {
         _ = try await client.addBalance(.init(idempotencyKey: key(), accountID: accountID, amount: Self.usd(5_000)))
         _ = try await client.configureAutoRecharge(.init(idempotencyKey: key(), accountID: accountID, enabled: true, rechargeAmount: Self.usd(1_000), threshold: Self.usd(500)))
         let invoice = try await client.openInvoice(accountID)
-        let target = Target(accountID: accountID, invoiceID: invoice.id)
+        let subscription = try await client.createSubscription(.init(
+            idempotencyKey: key(), accountID: accountID, planID: "team-monthly-usd-v1", quantity: 2, trialDays: 0)).subscription!
+        let clock = try await client.createTestClock(.init(idempotencyKey: key(), name: "sweep")).testClock!
+        let target = Target(accountID: accountID, invoiceID: invoice.id, subscriptionID: subscription.id, testClockID: clock.id)
         let before = try await Self.money(client, accountID)
         for numeric in Self.numericCases {
             for value in Self.extremes {

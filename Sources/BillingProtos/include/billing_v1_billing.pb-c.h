@@ -65,6 +65,26 @@ typedef struct Billing__V1__WalletMonthSummary Billing__V1__WalletMonthSummary;
 typedef struct Billing__V1__SummarizeWalletTransactionsResponse Billing__V1__SummarizeWalletTransactionsResponse;
 typedef struct Billing__V1__WatchWalletRequest Billing__V1__WatchWalletRequest;
 typedef struct Billing__V1__WalletEvent Billing__V1__WalletEvent;
+typedef struct Billing__V1__Plan Billing__V1__Plan;
+typedef struct Billing__V1__ListPlansRequest Billing__V1__ListPlansRequest;
+typedef struct Billing__V1__ListPlansResponse Billing__V1__ListPlansResponse;
+typedef struct Billing__V1__PendingChange Billing__V1__PendingChange;
+typedef struct Billing__V1__Subscription Billing__V1__Subscription;
+typedef struct Billing__V1__CreateSubscriptionRequest Billing__V1__CreateSubscriptionRequest;
+typedef struct Billing__V1__SubscriptionResponse Billing__V1__SubscriptionResponse;
+typedef struct Billing__V1__GetSubscriptionRequest Billing__V1__GetSubscriptionRequest;
+typedef struct Billing__V1__ListSubscriptionsRequest Billing__V1__ListSubscriptionsRequest;
+typedef struct Billing__V1__ListSubscriptionsResponse Billing__V1__ListSubscriptionsResponse;
+typedef struct Billing__V1__PreviewSubscriptionChangeRequest Billing__V1__PreviewSubscriptionChangeRequest;
+typedef struct Billing__V1__PreviewSubscriptionChangeResponse Billing__V1__PreviewSubscriptionChangeResponse;
+typedef struct Billing__V1__UpdateSubscriptionRequest Billing__V1__UpdateSubscriptionRequest;
+typedef struct Billing__V1__CancelSubscriptionRequest Billing__V1__CancelSubscriptionRequest;
+typedef struct Billing__V1__ResumeSubscriptionRequest Billing__V1__ResumeSubscriptionRequest;
+typedef struct Billing__V1__TestClock Billing__V1__TestClock;
+typedef struct Billing__V1__CreateTestClockRequest Billing__V1__CreateTestClockRequest;
+typedef struct Billing__V1__GetTestClockRequest Billing__V1__GetTestClockRequest;
+typedef struct Billing__V1__AdvanceTestClockRequest Billing__V1__AdvanceTestClockRequest;
+typedef struct Billing__V1__TestClockResponse Billing__V1__TestClockResponse;
 
 
 /* --- enums --- */
@@ -225,7 +245,53 @@ typedef enum _Billing__V1__ErrorReason {
   /*
    * The store's disk gave an I/O error (UNAVAILABLE): the change was not made; retry later.
    */
-  BILLING__V1__ERROR_REASON__ERROR_REASON_STORAGE_ERROR = 219
+  BILLING__V1__ERROR_REASON__ERROR_REASON_STORAGE_ERROR = 219,
+  /*
+   * The plan id is not in the catalog (NOT_FOUND, with "field").
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_PLAN_NOT_FOUND = 220,
+  /*
+   * The plan is retired: it keeps its subscribers and takes no new ones (FAILED_PRECONDITION).
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_PLAN_RETIRED = 221,
+  /*
+   * The quantity is outside the plan's bounds (INVALID_ARGUMENT, with "field"; the message gives them).
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_QUANTITY_OUT_OF_RANGE = 222,
+  /*
+   * The subscription has ended (canceled or incomplete_expired) and cannot change (FAILED_PRECONDITION).
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_SUBSCRIPTION_ENDED = 223,
+  /*
+   * ResumeSubscription on a subscription that is not set to cancel at period end (FAILED_PRECONDITION).
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_SUBSCRIPTION_NOT_CANCELING = 224,
+  /*
+   * The subscription's status does not allow the change: it is incomplete, past due or unpaid; pay its
+   * open invoice (or add a card) first (FAILED_PRECONDITION).
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_SUBSCRIPTION_NOT_ACTIVE = 225,
+  /*
+   * The new plan differs from the current one in interval, kind or provider; cancel and subscribe
+   * instead (INVALID_ARGUMENT, with "field").
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_PLAN_CHANGE_NOT_ALLOWED = 226,
+  /*
+   * AdvanceTestClock to a time before the clock's (INVALID_ARGUMENT).
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_TEST_CLOCK_BACKWARDS = 227,
+  /*
+   * Test clocks exist only while billingd runs with the sandbox gateway (FAILED_PRECONDITION).
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_TEST_CLOCKS_UNAVAILABLE = 228,
+  /*
+   * The account has as many live subscriptions as it may (RESOURCE_EXHAUSTED).
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_TOO_MANY_SUBSCRIPTIONS = 229,
+  /*
+   * The test clock is being advanced by another call (ABORTED): retry once it answers.
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_TEST_CLOCK_ADVANCING = 230
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(BILLING__V1__ERROR_REASON)
 } Billing__V1__ErrorReason;
 /*
@@ -264,6 +330,84 @@ typedef enum _Billing__V1__WalletTransactionSource {
   BILLING__V1__WALLET_TRANSACTION_SOURCE__WALLET_TRANSACTION_SOURCE_ADJUSTMENT = 4
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(BILLING__V1__WALLET_TRANSACTION_SOURCE)
 } Billing__V1__WalletTransactionSource;
+typedef enum _Billing__V1__PlanKind {
+  BILLING__V1__PLAN_KIND__PLAN_KIND_UNSPECIFIED = 0,
+  BILLING__V1__PLAN_KIND__PLAN_KIND_SAAS_PLAN = 1,
+  /*
+   * Another provider delivers it (the plan's "provider"); subscriptions to it are fulfilled.
+   */
+  BILLING__V1__PLAN_KIND__PLAN_KIND_RESELLING_PRODUCT = 2,
+  BILLING__V1__PLAN_KIND__PLAN_KIND_MARKETPLACE_APP = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(BILLING__V1__PLAN_KIND)
+} Billing__V1__PlanKind;
+typedef enum _Billing__V1__IntervalUnit {
+  BILLING__V1__INTERVAL_UNIT__INTERVAL_UNIT_UNSPECIFIED = 0,
+  BILLING__V1__INTERVAL_UNIT__INTERVAL_UNIT_MONTH = 1,
+  BILLING__V1__INTERVAL_UNIT__INTERVAL_UNIT_YEAR = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(BILLING__V1__INTERVAL_UNIT)
+} Billing__V1__IntervalUnit;
+typedef enum _Billing__V1__SubscriptionStatus {
+  BILLING__V1__SUBSCRIPTION_STATUS__SUBSCRIPTION_STATUS_UNSPECIFIED = 0,
+  /*
+   * The first payment failed; pay the latest invoice within 23 hours or it expires.
+   */
+  BILLING__V1__SUBSCRIPTION_STATUS__SUBSCRIPTION_STATUS_INCOMPLETE = 1,
+  /*
+   * Never paid; the first invoice was voided. Final.
+   */
+  BILLING__V1__SUBSCRIPTION_STATUS__SUBSCRIPTION_STATUS_INCOMPLETE_EXPIRED = 2,
+  BILLING__V1__SUBSCRIPTION_STATUS__SUBSCRIPTION_STATUS_TRIALING = 3,
+  BILLING__V1__SUBSCRIPTION_STATUS__SUBSCRIPTION_STATUS_ACTIVE = 4,
+  /*
+   * A renewal (or the charge at the end of a trial) failed; payment is retried on the dunning schedule.
+   */
+  BILLING__V1__SUBSCRIPTION_STATUS__SUBSCRIPTION_STATUS_PAST_DUE = 5,
+  /*
+   * Retries ran out (billingd --dunning-final-status unpaid, the default): the invoice is
+   * uncollectible, fulfilment is suspended; the next period's renewal is still attempted, and paying
+   * it makes the subscription active again.
+   */
+  BILLING__V1__SUBSCRIPTION_STATUS__SUBSCRIPTION_STATUS_UNPAID = 6,
+  /*
+   * Final.
+   */
+  BILLING__V1__SUBSCRIPTION_STATUS__SUBSCRIPTION_STATUS_CANCELED = 7
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(BILLING__V1__SUBSCRIPTION_STATUS)
+} Billing__V1__SubscriptionStatus;
+/*
+ * What the provider of a reselling product or marketplace app was last told to do, and whether it did.
+ */
+typedef enum _Billing__V1__FulfilmentState {
+  BILLING__V1__FULFILMENT_STATE__FULFILMENT_STATE_UNSPECIFIED = 0,
+  /*
+   * A SaaS plan: nobody else delivers it.
+   */
+  BILLING__V1__FULFILMENT_STATE__FULFILMENT_STATE_NOT_APPLICABLE = 1,
+  /*
+   * Not provisioned yet (waiting for the first payment, or for the provider to confirm).
+   */
+  BILLING__V1__FULFILMENT_STATE__FULFILMENT_STATE_PENDING = 2,
+  BILLING__V1__FULFILMENT_STATE__FULFILMENT_STATE_PROVISIONED = 3,
+  BILLING__V1__FULFILMENT_STATE__FULFILMENT_STATE_SUSPENDED = 4,
+  BILLING__V1__FULFILMENT_STATE__FULFILMENT_STATE_TERMINATED = 5
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(BILLING__V1__FULFILMENT_STATE)
+} Billing__V1__FulfilmentState;
+typedef enum _Billing__V1__ChangeTiming {
+  BILLING__V1__CHANGE_TIMING__CHANGE_TIMING_UNSPECIFIED = 0,
+  /*
+   * An upgrade (a higher price for the period): applies now, invoicing the prorated difference.
+   */
+  BILLING__V1__CHANGE_TIMING__CHANGE_TIMING_IMMEDIATE = 1,
+  /*
+   * A downgrade (or the same price): applies at the end of the period, invoicing nothing now.
+   */
+  BILLING__V1__CHANGE_TIMING__CHANGE_TIMING_AT_PERIOD_END = 2,
+  /*
+   * The current plan and quantity: withdraws a pending downgrade.
+   */
+  BILLING__V1__CHANGE_TIMING__CHANGE_TIMING_WITHDRAW_PENDING = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(BILLING__V1__CHANGE_TIMING)
+} Billing__V1__ChangeTiming;
 
 /* --- messages --- */
 
@@ -296,10 +440,14 @@ struct  Billing__V1__Account
    * Why services are suspended, when they are.
    */
   char *suspension_reason;
+  /*
+   * The test clock the account's subscriptions run on; empty for real time.
+   */
+  char *test_clock_id;
 };
 #define BILLING__V1__ACCOUNT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&billing__v1__account__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, BILLING__V1__SERVICE_STATUS__SERVICE_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, BILLING__V1__SERVICE_STATUS__SERVICE_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Billing__V1__CreateAccountRequest
@@ -308,10 +456,16 @@ struct  Billing__V1__CreateAccountRequest
   char *idempotency_key;
   char *display_name;
   char *currency;
+  /*
+   * Optional: attach the account to a test clock (CreateTestClock) for good. Its subscriptions then
+   * renew, retry, end trials and expire on that clock's time, moved by AdvanceTestClock, instead of the
+   * wall clock. Only while billingd runs with the sandbox gateway.
+   */
+  char *test_clock_id;
 };
 #define BILLING__V1__CREATE_ACCOUNT_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&billing__v1__create_account_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Billing__V1__GetAccountRequest
@@ -615,10 +769,22 @@ struct  Billing__V1__Invoice
   int64_t due_at_unix_ms;
   int64_t paid_at_unix_ms;
   char *memo;
+  /*
+   * Set on invoices a subscription made: the subscription, and the period billed (for a renewal or
+   * the first period) or the rest of the period a change covers.
+   */
+  char *subscription_id;
+  int64_t period_start_unix_ms;
+  int64_t period_end_unix_ms;
+  /*
+   * Why the invoice exists: "manual" (CreateInvoice), "wallet_funds", "subscription_create",
+   * "subscription_cycle", "subscription_update".
+   */
+  char *billing_reason;
 };
 #define BILLING__V1__INVOICE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&billing__v1__invoice__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, BILLING__V1__INVOICE_STATUS__INVOICE_STATUS_UNSPECIFIED, 0,NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, BILLING__V1__INVOICE_STATUS__INVOICE_STATUS_UNSPECIFIED, 0,NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Billing__V1__InvoiceLineInput
@@ -1098,6 +1264,434 @@ struct  Billing__V1__WalletEvent
 #define BILLING__V1__WALLET_EVENT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&billing__v1__wallet_event__descriptor) \
     , BILLING__V1__WALLET_EVENT__KIND__KIND_UNSPECIFIED, NULL, NULL, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Billing__V1__Plan
+{
+  ProtobufCMessage base;
+  /*
+   * For example "team-monthly-usd-v1".
+   */
+  char *id;
+  char *name;
+  Billing__V1__PlanKind kind;
+  /*
+   * A period is interval_count units.
+   */
+  Billing__V1__IntervalUnit interval_unit;
+  uint32_t interval_count;
+  /*
+   * The price of one unit (seat) for one period.
+   */
+  Billing__V1__Money *unit_amount;
+  /*
+   * The quantity a subscription may have, inclusive.
+   */
+  uint32_t min_quantity;
+  uint32_t max_quantity;
+  /*
+   * The trial a new subscription gets unless the request says otherwise; 0 for none.
+   */
+  uint32_t trial_days;
+  /*
+   * Who fulfils reselling products and marketplace apps; empty for SaaS plans.
+   */
+  char *provider;
+  /*
+   * Takes no new subscribers.
+   */
+  protobuf_c_boolean retired;
+  char *description;
+};
+#define BILLING__V1__PLAN__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__plan__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, BILLING__V1__PLAN_KIND__PLAN_KIND_UNSPECIFIED, BILLING__V1__INTERVAL_UNIT__INTERVAL_UNIT_UNSPECIFIED, 0, NULL, 0, 0, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Billing__V1__ListPlansRequest
+{
+  ProtobufCMessage base;
+  /*
+   * Unspecified means every kind.
+   */
+  Billing__V1__PlanKind kind;
+  /*
+   * Retired plans are left out unless asked for.
+   */
+  protobuf_c_boolean include_retired;
+  /*
+   * Empty means every currency.
+   */
+  char *currency;
+};
+#define BILLING__V1__LIST_PLANS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__list_plans_request__descriptor) \
+    , BILLING__V1__PLAN_KIND__PLAN_KIND_UNSPECIFIED, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Billing__V1__ListPlansResponse
+{
+  ProtobufCMessage base;
+  /*
+   * In catalog order.
+   */
+  size_t n_plans;
+  Billing__V1__Plan **plans;
+};
+#define BILLING__V1__LIST_PLANS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__list_plans_response__descriptor) \
+    , 0,NULL }
+
+
+/*
+ * A downgrade waiting for the end of the period.
+ */
+struct  Billing__V1__PendingChange
+{
+  ProtobufCMessage base;
+  char *plan_id;
+  uint32_t quantity;
+  int64_t effective_at_unix_ms;
+};
+#define BILLING__V1__PENDING_CHANGE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__pending_change__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Billing__V1__Subscription
+{
+  ProtobufCMessage base;
+  char *id;
+  char *account_id;
+  Billing__V1__Plan *plan;
+  uint32_t quantity;
+  Billing__V1__SubscriptionStatus status;
+  /*
+   * The period paid for (or the trial).
+   */
+  int64_t current_period_start_unix_ms;
+  int64_t current_period_end_unix_ms;
+  int64_t billing_cycle_anchor_unix_ms;
+  /*
+   * 0 without a trial.
+   */
+  int64_t trial_end_unix_ms;
+  /*
+   * The subscription ends at current_period_end (undo with ResumeSubscription until then).
+   */
+  protobuf_c_boolean cancel_at_period_end;
+  int64_t canceled_at_unix_ms;
+  int64_t ended_at_unix_ms;
+  /*
+   * Set while a downgrade waits for the period end.
+   */
+  Billing__V1__PendingChange *pending_change;
+  char *latest_invoice_id;
+  /*
+   * When the next period is invoiced and charged, and for how much (after a pending change); 0 and
+   * unset once the subscription ends or is set to end.
+   */
+  int64_t next_renewal_unix_ms;
+  Billing__V1__Money *next_renewal_amount;
+  /*
+   * Dunning: scheduled retries made for the unpaid invoice, when the next one runs (0: none
+   * scheduled), and whether retries wait for a new primary card (a hard decline: stolen, lost, closed).
+   */
+  uint32_t payment_attempts;
+  int64_t next_payment_attempt_unix_ms;
+  protobuf_c_boolean awaiting_new_card;
+  Billing__V1__FulfilmentState fulfilment_state;
+  /*
+   * A fulfilment action is written and not yet confirmed by the provider (it is retried).
+   */
+  protobuf_c_boolean fulfilment_in_progress;
+  int64_t created_at_unix_ms;
+  /*
+   * For an incomplete subscription: when it expires.
+   */
+  int64_t incomplete_expires_at_unix_ms;
+};
+#define BILLING__V1__SUBSCRIPTION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__subscription__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0, BILLING__V1__SUBSCRIPTION_STATUS__SUBSCRIPTION_STATUS_UNSPECIFIED, 0, 0, 0, 0, 0, 0, 0, NULL, (char *)protobuf_c_empty_string, 0, NULL, 0, 0, 0, BILLING__V1__FULFILMENT_STATE__FULFILMENT_STATE_UNSPECIFIED, 0, 0, 0 }
+
+
+typedef enum {
+  BILLING__V1__CREATE_SUBSCRIPTION_REQUEST___TRIAL_DAYS__NOT_SET = 0,
+  BILLING__V1__CREATE_SUBSCRIPTION_REQUEST___TRIAL_DAYS_TRIAL_DAYS = 5
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(BILLING__V1__CREATE_SUBSCRIPTION_REQUEST___TRIAL_DAYS__CASE)
+} Billing__V1__CreateSubscriptionRequest__TrialDaysCase;
+
+struct  Billing__V1__CreateSubscriptionRequest
+{
+  ProtobufCMessage base;
+  char *idempotency_key;
+  char *account_id;
+  char *plan_id;
+  /*
+   * 0 means the plan's minimum.
+   */
+  uint32_t quantity;
+  /*
+   * Marketplace apps only: end the first period on the renewal date of the account's earliest active
+   * subscription with the same interval, billing that first period prorated; later periods follow
+   * that date.
+   */
+  protobuf_c_boolean align_to_account_billing_date;
+  Billing__V1__CreateSubscriptionRequest__TrialDaysCase _trial_days_case;
+  union {
+    /*
+     * Days of trial; unset means the plan's trial_days, 0 means none. At most 730.
+     */
+    uint32_t trial_days;
+  };
+};
+#define BILLING__V1__CREATE_SUBSCRIPTION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__create_subscription_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, BILLING__V1__CREATE_SUBSCRIPTION_REQUEST___TRIAL_DAYS__NOT_SET, {0} }
+
+
+struct  Billing__V1__SubscriptionResponse
+{
+  ProtobufCMessage base;
+  Billing__V1__Subscription *subscription;
+  /*
+   * The invoice this call made or paid, if any.
+   */
+  Billing__V1__Invoice *latest_invoice;
+  /*
+   * The charge this call made, if any; a failed one says why (failure_code).
+   */
+  Billing__V1__Charge *latest_charge;
+  /*
+   * CancelSubscription with credit_unused_time: the wallet credit.
+   */
+  Billing__V1__WalletTransaction *credit;
+};
+#define BILLING__V1__SUBSCRIPTION_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__subscription_response__descriptor) \
+    , NULL, NULL, NULL, NULL }
+
+
+struct  Billing__V1__GetSubscriptionRequest
+{
+  ProtobufCMessage base;
+  char *account_id;
+  char *subscription_id;
+};
+#define BILLING__V1__GET_SUBSCRIPTION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__get_subscription_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Billing__V1__ListSubscriptionsRequest
+{
+  ProtobufCMessage base;
+  char *account_id;
+  /*
+   * 1 to 100; 0 means 20.
+   */
+  uint32_t page_size;
+  char *page_token;
+  /*
+   * Empty means every status.
+   */
+  size_t n_statuses;
+  Billing__V1__SubscriptionStatus *statuses;
+  /*
+   * Unspecified means every kind.
+   */
+  Billing__V1__PlanKind kind;
+};
+#define BILLING__V1__LIST_SUBSCRIPTIONS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__list_subscriptions_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0,NULL, BILLING__V1__PLAN_KIND__PLAN_KIND_UNSPECIFIED }
+
+
+struct  Billing__V1__ListSubscriptionsResponse
+{
+  ProtobufCMessage base;
+  /*
+   * Live ones first (trialing, active, past_due, unpaid, incomplete), then ended ones; newest first
+   * within each.
+   */
+  size_t n_subscriptions;
+  Billing__V1__Subscription **subscriptions;
+  char *next_page_token;
+};
+#define BILLING__V1__LIST_SUBSCRIPTIONS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__list_subscriptions_response__descriptor) \
+    , 0,NULL, (char *)protobuf_c_empty_string }
+
+
+/*
+ * The change UpdateSubscription would make, without making it.
+ */
+struct  Billing__V1__PreviewSubscriptionChangeRequest
+{
+  ProtobufCMessage base;
+  char *account_id;
+  char *subscription_id;
+  char *plan_id;
+  /*
+   * 0 means keep the current quantity.
+   */
+  uint32_t quantity;
+};
+#define BILLING__V1__PREVIEW_SUBSCRIPTION_CHANGE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__preview_subscription_change_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Billing__V1__PreviewSubscriptionChangeResponse
+{
+  ProtobufCMessage base;
+  Billing__V1__ChangeTiming timing;
+  /*
+   * The invoice lines the change would make now (IMMEDIATE only): a negative credit for the current
+   * plan and a charge for the new one.
+   */
+  size_t n_lines;
+  Billing__V1__InvoiceLine **lines;
+  /*
+   * Their sum: what would be charged now.
+   */
+  Billing__V1__Money *total;
+  int64_t effective_at_unix_ms;
+  /*
+   * What each later period costs after the change.
+   */
+  Billing__V1__Money *next_renewal_amount;
+};
+#define BILLING__V1__PREVIEW_SUBSCRIPTION_CHANGE_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__preview_subscription_change_response__descriptor) \
+    , BILLING__V1__CHANGE_TIMING__CHANGE_TIMING_UNSPECIFIED, 0,NULL, NULL, 0, NULL }
+
+
+struct  Billing__V1__UpdateSubscriptionRequest
+{
+  ProtobufCMessage base;
+  char *idempotency_key;
+  char *account_id;
+  char *subscription_id;
+  /*
+   * The plan to move to (the current one to change only the quantity); same interval, kind and
+   * provider as the current plan.
+   */
+  char *plan_id;
+  /*
+   * 0 means keep the current quantity.
+   */
+  uint32_t quantity;
+};
+#define BILLING__V1__UPDATE_SUBSCRIPTION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__update_subscription_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Billing__V1__CancelSubscriptionRequest
+{
+  ProtobufCMessage base;
+  char *idempotency_key;
+  char *account_id;
+  char *subscription_id;
+  /*
+   * true: at the end of the period (ResumeSubscription undoes it until then); false: now.
+   */
+  protobuf_c_boolean at_period_end;
+  /*
+   * Canceling now only: credit the unused part of the period to the wallet (never to a card).
+   */
+  protobuf_c_boolean credit_unused_time;
+};
+#define BILLING__V1__CANCEL_SUBSCRIPTION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__cancel_subscription_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Billing__V1__ResumeSubscriptionRequest
+{
+  ProtobufCMessage base;
+  char *idempotency_key;
+  char *account_id;
+  char *subscription_id;
+};
+#define BILLING__V1__RESUME_SUBSCRIPTION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__resume_subscription_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * A clock that stands still until AdvanceTestClock moves it. Accounts attached to it at creation
+ * live on its time for everything subscriptions do (periods, trials, renewals, retries, expiry).
+ */
+struct  Billing__V1__TestClock
+{
+  ProtobufCMessage base;
+  char *id;
+  char *name;
+  int64_t frozen_time_unix_ms;
+  int64_t created_at_unix_ms;
+};
+#define BILLING__V1__TEST_CLOCK__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__test_clock__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Billing__V1__CreateTestClockRequest
+{
+  ProtobufCMessage base;
+  char *idempotency_key;
+  char *name;
+  /*
+   * Where the clock starts; 0 means now.
+   */
+  int64_t frozen_time_unix_ms;
+};
+#define BILLING__V1__CREATE_TEST_CLOCK_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__create_test_clock_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Billing__V1__GetTestClockRequest
+{
+  ProtobufCMessage base;
+  char *test_clock_id;
+};
+#define BILLING__V1__GET_TEST_CLOCK_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__get_test_clock_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+/*
+ * Moves the clock forward and runs, in time order, everything that falls due on the way: renewals,
+ * payment retries, trial ends, incomplete expiries, scheduled changes and cancellations. Answers once
+ * they are done. At most 5 years at once.
+ */
+struct  Billing__V1__AdvanceTestClockRequest
+{
+  ProtobufCMessage base;
+  char *idempotency_key;
+  char *test_clock_id;
+  int64_t frozen_time_unix_ms;
+};
+#define BILLING__V1__ADVANCE_TEST_CLOCK_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__advance_test_clock_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Billing__V1__TestClockResponse
+{
+  ProtobufCMessage base;
+  Billing__V1__TestClock *test_clock;
+  /*
+   * AdvanceTestClock: how many scheduled actions ran.
+   */
+  uint32_t actions_run;
+};
+#define BILLING__V1__TEST_CLOCK_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__test_clock_response__descriptor) \
+    , NULL, 0 }
 
 
 /* Billing__V1__Money methods */
@@ -2050,6 +2644,386 @@ Billing__V1__WalletEvent *
 void   billing__v1__wallet_event__free_unpacked
                      (Billing__V1__WalletEvent *message,
                       ProtobufCAllocator *allocator);
+/* Billing__V1__Plan methods */
+void   billing__v1__plan__init
+                     (Billing__V1__Plan         *message);
+size_t billing__v1__plan__get_packed_size
+                     (const Billing__V1__Plan   *message);
+size_t billing__v1__plan__pack
+                     (const Billing__V1__Plan   *message,
+                      uint8_t             *out);
+size_t billing__v1__plan__pack_to_buffer
+                     (const Billing__V1__Plan   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__Plan *
+       billing__v1__plan__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__plan__free_unpacked
+                     (Billing__V1__Plan *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__ListPlansRequest methods */
+void   billing__v1__list_plans_request__init
+                     (Billing__V1__ListPlansRequest         *message);
+size_t billing__v1__list_plans_request__get_packed_size
+                     (const Billing__V1__ListPlansRequest   *message);
+size_t billing__v1__list_plans_request__pack
+                     (const Billing__V1__ListPlansRequest   *message,
+                      uint8_t             *out);
+size_t billing__v1__list_plans_request__pack_to_buffer
+                     (const Billing__V1__ListPlansRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__ListPlansRequest *
+       billing__v1__list_plans_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__list_plans_request__free_unpacked
+                     (Billing__V1__ListPlansRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__ListPlansResponse methods */
+void   billing__v1__list_plans_response__init
+                     (Billing__V1__ListPlansResponse         *message);
+size_t billing__v1__list_plans_response__get_packed_size
+                     (const Billing__V1__ListPlansResponse   *message);
+size_t billing__v1__list_plans_response__pack
+                     (const Billing__V1__ListPlansResponse   *message,
+                      uint8_t             *out);
+size_t billing__v1__list_plans_response__pack_to_buffer
+                     (const Billing__V1__ListPlansResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__ListPlansResponse *
+       billing__v1__list_plans_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__list_plans_response__free_unpacked
+                     (Billing__V1__ListPlansResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__PendingChange methods */
+void   billing__v1__pending_change__init
+                     (Billing__V1__PendingChange         *message);
+size_t billing__v1__pending_change__get_packed_size
+                     (const Billing__V1__PendingChange   *message);
+size_t billing__v1__pending_change__pack
+                     (const Billing__V1__PendingChange   *message,
+                      uint8_t             *out);
+size_t billing__v1__pending_change__pack_to_buffer
+                     (const Billing__V1__PendingChange   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__PendingChange *
+       billing__v1__pending_change__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__pending_change__free_unpacked
+                     (Billing__V1__PendingChange *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__Subscription methods */
+void   billing__v1__subscription__init
+                     (Billing__V1__Subscription         *message);
+size_t billing__v1__subscription__get_packed_size
+                     (const Billing__V1__Subscription   *message);
+size_t billing__v1__subscription__pack
+                     (const Billing__V1__Subscription   *message,
+                      uint8_t             *out);
+size_t billing__v1__subscription__pack_to_buffer
+                     (const Billing__V1__Subscription   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__Subscription *
+       billing__v1__subscription__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__subscription__free_unpacked
+                     (Billing__V1__Subscription *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__CreateSubscriptionRequest methods */
+void   billing__v1__create_subscription_request__init
+                     (Billing__V1__CreateSubscriptionRequest         *message);
+size_t billing__v1__create_subscription_request__get_packed_size
+                     (const Billing__V1__CreateSubscriptionRequest   *message);
+size_t billing__v1__create_subscription_request__pack
+                     (const Billing__V1__CreateSubscriptionRequest   *message,
+                      uint8_t             *out);
+size_t billing__v1__create_subscription_request__pack_to_buffer
+                     (const Billing__V1__CreateSubscriptionRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__CreateSubscriptionRequest *
+       billing__v1__create_subscription_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__create_subscription_request__free_unpacked
+                     (Billing__V1__CreateSubscriptionRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__SubscriptionResponse methods */
+void   billing__v1__subscription_response__init
+                     (Billing__V1__SubscriptionResponse         *message);
+size_t billing__v1__subscription_response__get_packed_size
+                     (const Billing__V1__SubscriptionResponse   *message);
+size_t billing__v1__subscription_response__pack
+                     (const Billing__V1__SubscriptionResponse   *message,
+                      uint8_t             *out);
+size_t billing__v1__subscription_response__pack_to_buffer
+                     (const Billing__V1__SubscriptionResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__SubscriptionResponse *
+       billing__v1__subscription_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__subscription_response__free_unpacked
+                     (Billing__V1__SubscriptionResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__GetSubscriptionRequest methods */
+void   billing__v1__get_subscription_request__init
+                     (Billing__V1__GetSubscriptionRequest         *message);
+size_t billing__v1__get_subscription_request__get_packed_size
+                     (const Billing__V1__GetSubscriptionRequest   *message);
+size_t billing__v1__get_subscription_request__pack
+                     (const Billing__V1__GetSubscriptionRequest   *message,
+                      uint8_t             *out);
+size_t billing__v1__get_subscription_request__pack_to_buffer
+                     (const Billing__V1__GetSubscriptionRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__GetSubscriptionRequest *
+       billing__v1__get_subscription_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__get_subscription_request__free_unpacked
+                     (Billing__V1__GetSubscriptionRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__ListSubscriptionsRequest methods */
+void   billing__v1__list_subscriptions_request__init
+                     (Billing__V1__ListSubscriptionsRequest         *message);
+size_t billing__v1__list_subscriptions_request__get_packed_size
+                     (const Billing__V1__ListSubscriptionsRequest   *message);
+size_t billing__v1__list_subscriptions_request__pack
+                     (const Billing__V1__ListSubscriptionsRequest   *message,
+                      uint8_t             *out);
+size_t billing__v1__list_subscriptions_request__pack_to_buffer
+                     (const Billing__V1__ListSubscriptionsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__ListSubscriptionsRequest *
+       billing__v1__list_subscriptions_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__list_subscriptions_request__free_unpacked
+                     (Billing__V1__ListSubscriptionsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__ListSubscriptionsResponse methods */
+void   billing__v1__list_subscriptions_response__init
+                     (Billing__V1__ListSubscriptionsResponse         *message);
+size_t billing__v1__list_subscriptions_response__get_packed_size
+                     (const Billing__V1__ListSubscriptionsResponse   *message);
+size_t billing__v1__list_subscriptions_response__pack
+                     (const Billing__V1__ListSubscriptionsResponse   *message,
+                      uint8_t             *out);
+size_t billing__v1__list_subscriptions_response__pack_to_buffer
+                     (const Billing__V1__ListSubscriptionsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__ListSubscriptionsResponse *
+       billing__v1__list_subscriptions_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__list_subscriptions_response__free_unpacked
+                     (Billing__V1__ListSubscriptionsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__PreviewSubscriptionChangeRequest methods */
+void   billing__v1__preview_subscription_change_request__init
+                     (Billing__V1__PreviewSubscriptionChangeRequest         *message);
+size_t billing__v1__preview_subscription_change_request__get_packed_size
+                     (const Billing__V1__PreviewSubscriptionChangeRequest   *message);
+size_t billing__v1__preview_subscription_change_request__pack
+                     (const Billing__V1__PreviewSubscriptionChangeRequest   *message,
+                      uint8_t             *out);
+size_t billing__v1__preview_subscription_change_request__pack_to_buffer
+                     (const Billing__V1__PreviewSubscriptionChangeRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__PreviewSubscriptionChangeRequest *
+       billing__v1__preview_subscription_change_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__preview_subscription_change_request__free_unpacked
+                     (Billing__V1__PreviewSubscriptionChangeRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__PreviewSubscriptionChangeResponse methods */
+void   billing__v1__preview_subscription_change_response__init
+                     (Billing__V1__PreviewSubscriptionChangeResponse         *message);
+size_t billing__v1__preview_subscription_change_response__get_packed_size
+                     (const Billing__V1__PreviewSubscriptionChangeResponse   *message);
+size_t billing__v1__preview_subscription_change_response__pack
+                     (const Billing__V1__PreviewSubscriptionChangeResponse   *message,
+                      uint8_t             *out);
+size_t billing__v1__preview_subscription_change_response__pack_to_buffer
+                     (const Billing__V1__PreviewSubscriptionChangeResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__PreviewSubscriptionChangeResponse *
+       billing__v1__preview_subscription_change_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__preview_subscription_change_response__free_unpacked
+                     (Billing__V1__PreviewSubscriptionChangeResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__UpdateSubscriptionRequest methods */
+void   billing__v1__update_subscription_request__init
+                     (Billing__V1__UpdateSubscriptionRequest         *message);
+size_t billing__v1__update_subscription_request__get_packed_size
+                     (const Billing__V1__UpdateSubscriptionRequest   *message);
+size_t billing__v1__update_subscription_request__pack
+                     (const Billing__V1__UpdateSubscriptionRequest   *message,
+                      uint8_t             *out);
+size_t billing__v1__update_subscription_request__pack_to_buffer
+                     (const Billing__V1__UpdateSubscriptionRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__UpdateSubscriptionRequest *
+       billing__v1__update_subscription_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__update_subscription_request__free_unpacked
+                     (Billing__V1__UpdateSubscriptionRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__CancelSubscriptionRequest methods */
+void   billing__v1__cancel_subscription_request__init
+                     (Billing__V1__CancelSubscriptionRequest         *message);
+size_t billing__v1__cancel_subscription_request__get_packed_size
+                     (const Billing__V1__CancelSubscriptionRequest   *message);
+size_t billing__v1__cancel_subscription_request__pack
+                     (const Billing__V1__CancelSubscriptionRequest   *message,
+                      uint8_t             *out);
+size_t billing__v1__cancel_subscription_request__pack_to_buffer
+                     (const Billing__V1__CancelSubscriptionRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__CancelSubscriptionRequest *
+       billing__v1__cancel_subscription_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__cancel_subscription_request__free_unpacked
+                     (Billing__V1__CancelSubscriptionRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__ResumeSubscriptionRequest methods */
+void   billing__v1__resume_subscription_request__init
+                     (Billing__V1__ResumeSubscriptionRequest         *message);
+size_t billing__v1__resume_subscription_request__get_packed_size
+                     (const Billing__V1__ResumeSubscriptionRequest   *message);
+size_t billing__v1__resume_subscription_request__pack
+                     (const Billing__V1__ResumeSubscriptionRequest   *message,
+                      uint8_t             *out);
+size_t billing__v1__resume_subscription_request__pack_to_buffer
+                     (const Billing__V1__ResumeSubscriptionRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__ResumeSubscriptionRequest *
+       billing__v1__resume_subscription_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__resume_subscription_request__free_unpacked
+                     (Billing__V1__ResumeSubscriptionRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__TestClock methods */
+void   billing__v1__test_clock__init
+                     (Billing__V1__TestClock         *message);
+size_t billing__v1__test_clock__get_packed_size
+                     (const Billing__V1__TestClock   *message);
+size_t billing__v1__test_clock__pack
+                     (const Billing__V1__TestClock   *message,
+                      uint8_t             *out);
+size_t billing__v1__test_clock__pack_to_buffer
+                     (const Billing__V1__TestClock   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__TestClock *
+       billing__v1__test_clock__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__test_clock__free_unpacked
+                     (Billing__V1__TestClock *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__CreateTestClockRequest methods */
+void   billing__v1__create_test_clock_request__init
+                     (Billing__V1__CreateTestClockRequest         *message);
+size_t billing__v1__create_test_clock_request__get_packed_size
+                     (const Billing__V1__CreateTestClockRequest   *message);
+size_t billing__v1__create_test_clock_request__pack
+                     (const Billing__V1__CreateTestClockRequest   *message,
+                      uint8_t             *out);
+size_t billing__v1__create_test_clock_request__pack_to_buffer
+                     (const Billing__V1__CreateTestClockRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__CreateTestClockRequest *
+       billing__v1__create_test_clock_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__create_test_clock_request__free_unpacked
+                     (Billing__V1__CreateTestClockRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__GetTestClockRequest methods */
+void   billing__v1__get_test_clock_request__init
+                     (Billing__V1__GetTestClockRequest         *message);
+size_t billing__v1__get_test_clock_request__get_packed_size
+                     (const Billing__V1__GetTestClockRequest   *message);
+size_t billing__v1__get_test_clock_request__pack
+                     (const Billing__V1__GetTestClockRequest   *message,
+                      uint8_t             *out);
+size_t billing__v1__get_test_clock_request__pack_to_buffer
+                     (const Billing__V1__GetTestClockRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__GetTestClockRequest *
+       billing__v1__get_test_clock_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__get_test_clock_request__free_unpacked
+                     (Billing__V1__GetTestClockRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__AdvanceTestClockRequest methods */
+void   billing__v1__advance_test_clock_request__init
+                     (Billing__V1__AdvanceTestClockRequest         *message);
+size_t billing__v1__advance_test_clock_request__get_packed_size
+                     (const Billing__V1__AdvanceTestClockRequest   *message);
+size_t billing__v1__advance_test_clock_request__pack
+                     (const Billing__V1__AdvanceTestClockRequest   *message,
+                      uint8_t             *out);
+size_t billing__v1__advance_test_clock_request__pack_to_buffer
+                     (const Billing__V1__AdvanceTestClockRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__AdvanceTestClockRequest *
+       billing__v1__advance_test_clock_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__advance_test_clock_request__free_unpacked
+                     (Billing__V1__AdvanceTestClockRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__TestClockResponse methods */
+void   billing__v1__test_clock_response__init
+                     (Billing__V1__TestClockResponse         *message);
+size_t billing__v1__test_clock_response__get_packed_size
+                     (const Billing__V1__TestClockResponse   *message);
+size_t billing__v1__test_clock_response__pack
+                     (const Billing__V1__TestClockResponse   *message,
+                      uint8_t             *out);
+size_t billing__v1__test_clock_response__pack_to_buffer
+                     (const Billing__V1__TestClockResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__TestClockResponse *
+       billing__v1__test_clock_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__test_clock_response__free_unpacked
+                     (Billing__V1__TestClockResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Billing__V1__Money_Closure)
@@ -2202,6 +3176,66 @@ typedef void (*Billing__V1__WatchWalletRequest_Closure)
 typedef void (*Billing__V1__WalletEvent_Closure)
                  (const Billing__V1__WalletEvent *message,
                   void *closure_data);
+typedef void (*Billing__V1__Plan_Closure)
+                 (const Billing__V1__Plan *message,
+                  void *closure_data);
+typedef void (*Billing__V1__ListPlansRequest_Closure)
+                 (const Billing__V1__ListPlansRequest *message,
+                  void *closure_data);
+typedef void (*Billing__V1__ListPlansResponse_Closure)
+                 (const Billing__V1__ListPlansResponse *message,
+                  void *closure_data);
+typedef void (*Billing__V1__PendingChange_Closure)
+                 (const Billing__V1__PendingChange *message,
+                  void *closure_data);
+typedef void (*Billing__V1__Subscription_Closure)
+                 (const Billing__V1__Subscription *message,
+                  void *closure_data);
+typedef void (*Billing__V1__CreateSubscriptionRequest_Closure)
+                 (const Billing__V1__CreateSubscriptionRequest *message,
+                  void *closure_data);
+typedef void (*Billing__V1__SubscriptionResponse_Closure)
+                 (const Billing__V1__SubscriptionResponse *message,
+                  void *closure_data);
+typedef void (*Billing__V1__GetSubscriptionRequest_Closure)
+                 (const Billing__V1__GetSubscriptionRequest *message,
+                  void *closure_data);
+typedef void (*Billing__V1__ListSubscriptionsRequest_Closure)
+                 (const Billing__V1__ListSubscriptionsRequest *message,
+                  void *closure_data);
+typedef void (*Billing__V1__ListSubscriptionsResponse_Closure)
+                 (const Billing__V1__ListSubscriptionsResponse *message,
+                  void *closure_data);
+typedef void (*Billing__V1__PreviewSubscriptionChangeRequest_Closure)
+                 (const Billing__V1__PreviewSubscriptionChangeRequest *message,
+                  void *closure_data);
+typedef void (*Billing__V1__PreviewSubscriptionChangeResponse_Closure)
+                 (const Billing__V1__PreviewSubscriptionChangeResponse *message,
+                  void *closure_data);
+typedef void (*Billing__V1__UpdateSubscriptionRequest_Closure)
+                 (const Billing__V1__UpdateSubscriptionRequest *message,
+                  void *closure_data);
+typedef void (*Billing__V1__CancelSubscriptionRequest_Closure)
+                 (const Billing__V1__CancelSubscriptionRequest *message,
+                  void *closure_data);
+typedef void (*Billing__V1__ResumeSubscriptionRequest_Closure)
+                 (const Billing__V1__ResumeSubscriptionRequest *message,
+                  void *closure_data);
+typedef void (*Billing__V1__TestClock_Closure)
+                 (const Billing__V1__TestClock *message,
+                  void *closure_data);
+typedef void (*Billing__V1__CreateTestClockRequest_Closure)
+                 (const Billing__V1__CreateTestClockRequest *message,
+                  void *closure_data);
+typedef void (*Billing__V1__GetTestClockRequest_Closure)
+                 (const Billing__V1__GetTestClockRequest *message,
+                  void *closure_data);
+typedef void (*Billing__V1__AdvanceTestClockRequest_Closure)
+                 (const Billing__V1__AdvanceTestClockRequest *message,
+                  void *closure_data);
+typedef void (*Billing__V1__TestClockResponse_Closure)
+                 (const Billing__V1__TestClockResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -2305,6 +3339,50 @@ struct Billing__V1__BillingService_Service
                        const Billing__V1__WatchWalletRequest *input,
                        Billing__V1__WalletEvent_Closure closure,
                        void *closure_data);
+  void (*list_plans)(Billing__V1__BillingService_Service *service,
+                     const Billing__V1__ListPlansRequest *input,
+                     Billing__V1__ListPlansResponse_Closure closure,
+                     void *closure_data);
+  void (*create_subscription)(Billing__V1__BillingService_Service *service,
+                              const Billing__V1__CreateSubscriptionRequest *input,
+                              Billing__V1__SubscriptionResponse_Closure closure,
+                              void *closure_data);
+  void (*get_subscription)(Billing__V1__BillingService_Service *service,
+                           const Billing__V1__GetSubscriptionRequest *input,
+                           Billing__V1__SubscriptionResponse_Closure closure,
+                           void *closure_data);
+  void (*list_subscriptions)(Billing__V1__BillingService_Service *service,
+                             const Billing__V1__ListSubscriptionsRequest *input,
+                             Billing__V1__ListSubscriptionsResponse_Closure closure,
+                             void *closure_data);
+  void (*preview_subscription_change)(Billing__V1__BillingService_Service *service,
+                                      const Billing__V1__PreviewSubscriptionChangeRequest *input,
+                                      Billing__V1__PreviewSubscriptionChangeResponse_Closure closure,
+                                      void *closure_data);
+  void (*update_subscription)(Billing__V1__BillingService_Service *service,
+                              const Billing__V1__UpdateSubscriptionRequest *input,
+                              Billing__V1__SubscriptionResponse_Closure closure,
+                              void *closure_data);
+  void (*cancel_subscription)(Billing__V1__BillingService_Service *service,
+                              const Billing__V1__CancelSubscriptionRequest *input,
+                              Billing__V1__SubscriptionResponse_Closure closure,
+                              void *closure_data);
+  void (*resume_subscription)(Billing__V1__BillingService_Service *service,
+                              const Billing__V1__ResumeSubscriptionRequest *input,
+                              Billing__V1__SubscriptionResponse_Closure closure,
+                              void *closure_data);
+  void (*create_test_clock)(Billing__V1__BillingService_Service *service,
+                            const Billing__V1__CreateTestClockRequest *input,
+                            Billing__V1__TestClockResponse_Closure closure,
+                            void *closure_data);
+  void (*get_test_clock)(Billing__V1__BillingService_Service *service,
+                         const Billing__V1__GetTestClockRequest *input,
+                         Billing__V1__TestClockResponse_Closure closure,
+                         void *closure_data);
+  void (*advance_test_clock)(Billing__V1__BillingService_Service *service,
+                             const Billing__V1__AdvanceTestClockRequest *input,
+                             Billing__V1__TestClockResponse_Closure closure,
+                             void *closure_data);
 };
 typedef void (*Billing__V1__BillingService_ServiceDestroy)(Billing__V1__BillingService_Service *);
 void billing__v1__billing_service__init (Billing__V1__BillingService_Service *service,
@@ -2336,7 +3414,18 @@ void billing__v1__billing_service__init (Billing__V1__BillingService_Service *se
       function_prefix__ ## record_usage,\
       function_prefix__ ## list_wallet_transactions,\
       function_prefix__ ## summarize_wallet_transactions,\
-      function_prefix__ ## watch_wallet  }
+      function_prefix__ ## watch_wallet,\
+      function_prefix__ ## list_plans,\
+      function_prefix__ ## create_subscription,\
+      function_prefix__ ## get_subscription,\
+      function_prefix__ ## list_subscriptions,\
+      function_prefix__ ## preview_subscription_change,\
+      function_prefix__ ## update_subscription,\
+      function_prefix__ ## cancel_subscription,\
+      function_prefix__ ## resume_subscription,\
+      function_prefix__ ## create_test_clock,\
+      function_prefix__ ## get_test_clock,\
+      function_prefix__ ## advance_test_clock  }
 void billing__v1__billing_service__create_account(ProtobufCService *service,
                                                   const Billing__V1__CreateAccountRequest *input,
                                                   Billing__V1__AccountResponse_Closure closure,
@@ -2433,6 +3522,50 @@ void billing__v1__billing_service__watch_wallet(ProtobufCService *service,
                                                 const Billing__V1__WatchWalletRequest *input,
                                                 Billing__V1__WalletEvent_Closure closure,
                                                 void *closure_data);
+void billing__v1__billing_service__list_plans(ProtobufCService *service,
+                                              const Billing__V1__ListPlansRequest *input,
+                                              Billing__V1__ListPlansResponse_Closure closure,
+                                              void *closure_data);
+void billing__v1__billing_service__create_subscription(ProtobufCService *service,
+                                                       const Billing__V1__CreateSubscriptionRequest *input,
+                                                       Billing__V1__SubscriptionResponse_Closure closure,
+                                                       void *closure_data);
+void billing__v1__billing_service__get_subscription(ProtobufCService *service,
+                                                    const Billing__V1__GetSubscriptionRequest *input,
+                                                    Billing__V1__SubscriptionResponse_Closure closure,
+                                                    void *closure_data);
+void billing__v1__billing_service__list_subscriptions(ProtobufCService *service,
+                                                      const Billing__V1__ListSubscriptionsRequest *input,
+                                                      Billing__V1__ListSubscriptionsResponse_Closure closure,
+                                                      void *closure_data);
+void billing__v1__billing_service__preview_subscription_change(ProtobufCService *service,
+                                                               const Billing__V1__PreviewSubscriptionChangeRequest *input,
+                                                               Billing__V1__PreviewSubscriptionChangeResponse_Closure closure,
+                                                               void *closure_data);
+void billing__v1__billing_service__update_subscription(ProtobufCService *service,
+                                                       const Billing__V1__UpdateSubscriptionRequest *input,
+                                                       Billing__V1__SubscriptionResponse_Closure closure,
+                                                       void *closure_data);
+void billing__v1__billing_service__cancel_subscription(ProtobufCService *service,
+                                                       const Billing__V1__CancelSubscriptionRequest *input,
+                                                       Billing__V1__SubscriptionResponse_Closure closure,
+                                                       void *closure_data);
+void billing__v1__billing_service__resume_subscription(ProtobufCService *service,
+                                                       const Billing__V1__ResumeSubscriptionRequest *input,
+                                                       Billing__V1__SubscriptionResponse_Closure closure,
+                                                       void *closure_data);
+void billing__v1__billing_service__create_test_clock(ProtobufCService *service,
+                                                     const Billing__V1__CreateTestClockRequest *input,
+                                                     Billing__V1__TestClockResponse_Closure closure,
+                                                     void *closure_data);
+void billing__v1__billing_service__get_test_clock(ProtobufCService *service,
+                                                  const Billing__V1__GetTestClockRequest *input,
+                                                  Billing__V1__TestClockResponse_Closure closure,
+                                                  void *closure_data);
+void billing__v1__billing_service__advance_test_clock(ProtobufCService *service,
+                                                      const Billing__V1__AdvanceTestClockRequest *input,
+                                                      Billing__V1__TestClockResponse_Closure closure,
+                                                      void *closure_data);
 
 /* --- descriptors --- */
 
@@ -2441,6 +3574,11 @@ extern const ProtobufCEnumDescriptor    billing__v1__service_status__descriptor;
 extern const ProtobufCEnumDescriptor    billing__v1__charge_status__descriptor;
 extern const ProtobufCEnumDescriptor    billing__v1__invoice_status__descriptor;
 extern const ProtobufCEnumDescriptor    billing__v1__wallet_transaction_source__descriptor;
+extern const ProtobufCEnumDescriptor    billing__v1__plan_kind__descriptor;
+extern const ProtobufCEnumDescriptor    billing__v1__interval_unit__descriptor;
+extern const ProtobufCEnumDescriptor    billing__v1__subscription_status__descriptor;
+extern const ProtobufCEnumDescriptor    billing__v1__fulfilment_state__descriptor;
+extern const ProtobufCEnumDescriptor    billing__v1__change_timing__descriptor;
 extern const ProtobufCMessageDescriptor billing__v1__money__descriptor;
 extern const ProtobufCMessageDescriptor billing__v1__account__descriptor;
 extern const ProtobufCMessageDescriptor billing__v1__create_account_request__descriptor;
@@ -2492,6 +3630,26 @@ extern const ProtobufCMessageDescriptor billing__v1__summarize_wallet_transactio
 extern const ProtobufCMessageDescriptor billing__v1__watch_wallet_request__descriptor;
 extern const ProtobufCMessageDescriptor billing__v1__wallet_event__descriptor;
 extern const ProtobufCEnumDescriptor    billing__v1__wallet_event__kind__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__plan__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__list_plans_request__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__list_plans_response__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__pending_change__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__subscription__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__create_subscription_request__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__subscription_response__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__get_subscription_request__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__list_subscriptions_request__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__list_subscriptions_response__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__preview_subscription_change_request__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__preview_subscription_change_response__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__update_subscription_request__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__cancel_subscription_request__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__resume_subscription_request__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__test_clock__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__create_test_clock_request__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__get_test_clock_request__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__advance_test_clock_request__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__test_clock_response__descriptor;
 extern const ProtobufCServiceDescriptor billing__v1__billing_service__descriptor;
 
 PROTOBUF_C__END_DECLS

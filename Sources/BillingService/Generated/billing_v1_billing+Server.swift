@@ -77,6 +77,39 @@ public protocol BillingServiceHandlers: RPCService {
 
     /// Serves `billing.v1.BillingService/WatchWallet`.
     func watchWallet(_ request: BillingV1.WatchWalletRequest, context: CallContext, stream: TypedStreamWriter<BillingV1.WalletEvent>) async throws
+
+    /// Serves `billing.v1.BillingService/ListPlans`.
+    func listPlans(_ request: BillingV1.ListPlansRequest, context: CallContext) async throws -> BillingV1.ListPlansResponse
+
+    /// Serves `billing.v1.BillingService/CreateSubscription`.
+    func createSubscription(_ request: BillingV1.CreateSubscriptionRequest, context: CallContext) async throws -> BillingV1.SubscriptionResponse
+
+    /// Serves `billing.v1.BillingService/GetSubscription`.
+    func getSubscription(_ request: BillingV1.GetSubscriptionRequest, context: CallContext) async throws -> BillingV1.SubscriptionResponse
+
+    /// Serves `billing.v1.BillingService/ListSubscriptions`.
+    func listSubscriptions(_ request: BillingV1.ListSubscriptionsRequest, context: CallContext) async throws -> BillingV1.ListSubscriptionsResponse
+
+    /// Serves `billing.v1.BillingService/PreviewSubscriptionChange`.
+    func previewSubscriptionChange(_ request: BillingV1.PreviewSubscriptionChangeRequest, context: CallContext) async throws -> BillingV1.PreviewSubscriptionChangeResponse
+
+    /// Serves `billing.v1.BillingService/UpdateSubscription`.
+    func updateSubscription(_ request: BillingV1.UpdateSubscriptionRequest, context: CallContext) async throws -> BillingV1.SubscriptionResponse
+
+    /// Serves `billing.v1.BillingService/CancelSubscription`.
+    func cancelSubscription(_ request: BillingV1.CancelSubscriptionRequest, context: CallContext) async throws -> BillingV1.SubscriptionResponse
+
+    /// Serves `billing.v1.BillingService/ResumeSubscription`.
+    func resumeSubscription(_ request: BillingV1.ResumeSubscriptionRequest, context: CallContext) async throws -> BillingV1.SubscriptionResponse
+
+    /// Serves `billing.v1.BillingService/CreateTestClock`.
+    func createTestClock(_ request: BillingV1.CreateTestClockRequest, context: CallContext) async throws -> BillingV1.TestClockResponse
+
+    /// Serves `billing.v1.BillingService/GetTestClock`.
+    func getTestClock(_ request: BillingV1.GetTestClockRequest, context: CallContext) async throws -> BillingV1.TestClockResponse
+
+    /// Serves `billing.v1.BillingService/AdvanceTestClock`.
+    func advanceTestClock(_ request: BillingV1.AdvanceTestClockRequest, context: CallContext) async throws -> BillingV1.TestClockResponse
 }
 
 extension BillingServiceHandlers {
@@ -155,6 +188,39 @@ extension BillingServiceHandlers {
             },
             BillingV1.BillingService.Method.watchWallet.rawValue: .serverStream { (request: BillingV1.WatchWalletRequest, context, stream: TypedStreamWriter<BillingV1.WalletEvent>) in
                 try await self.watchWallet(request, context: context, stream: stream)
+            },
+            BillingV1.BillingService.Method.listPlans.rawValue: .unary { (request: BillingV1.ListPlansRequest, context) in
+                try await self.listPlans(request, context: context)
+            },
+            BillingV1.BillingService.Method.createSubscription.rawValue: .unary { (request: BillingV1.CreateSubscriptionRequest, context) in
+                try await self.createSubscription(request, context: context)
+            },
+            BillingV1.BillingService.Method.getSubscription.rawValue: .unary { (request: BillingV1.GetSubscriptionRequest, context) in
+                try await self.getSubscription(request, context: context)
+            },
+            BillingV1.BillingService.Method.listSubscriptions.rawValue: .unary { (request: BillingV1.ListSubscriptionsRequest, context) in
+                try await self.listSubscriptions(request, context: context)
+            },
+            BillingV1.BillingService.Method.previewSubscriptionChange.rawValue: .unary { (request: BillingV1.PreviewSubscriptionChangeRequest, context) in
+                try await self.previewSubscriptionChange(request, context: context)
+            },
+            BillingV1.BillingService.Method.updateSubscription.rawValue: .unary { (request: BillingV1.UpdateSubscriptionRequest, context) in
+                try await self.updateSubscription(request, context: context)
+            },
+            BillingV1.BillingService.Method.cancelSubscription.rawValue: .unary { (request: BillingV1.CancelSubscriptionRequest, context) in
+                try await self.cancelSubscription(request, context: context)
+            },
+            BillingV1.BillingService.Method.resumeSubscription.rawValue: .unary { (request: BillingV1.ResumeSubscriptionRequest, context) in
+                try await self.resumeSubscription(request, context: context)
+            },
+            BillingV1.BillingService.Method.createTestClock.rawValue: .unary { (request: BillingV1.CreateTestClockRequest, context) in
+                try await self.createTestClock(request, context: context)
+            },
+            BillingV1.BillingService.Method.getTestClock.rawValue: .unary { (request: BillingV1.GetTestClockRequest, context) in
+                try await self.getTestClock(request, context: context)
+            },
+            BillingV1.BillingService.Method.advanceTestClock.rawValue: .unary { (request: BillingV1.AdvanceTestClockRequest, context) in
+                try await self.advanceTestClock(request, context: context)
             },
         ]
     }

@@ -252,4 +252,114 @@ public struct BillingServiceClient: Sendable {
             as: BillingV1.WalletEvent.self, options: options
         )
     }
+
+    /// Calls `billing.v1.BillingService/ListPlans`.
+    public func listPlans(
+        _ request: BillingV1.ListPlansRequest, options: CallOptions = CallOptions(isIdempotent: true)
+    ) async throws(RPCError) -> BillingV1.ListPlansResponse {
+        try await client.unary(
+            BillingV1.BillingService.name, BillingV1.BillingService.Method.listPlans.rawValue, request,
+            as: BillingV1.ListPlansResponse.self, options: options
+        )
+    }
+
+    /// Calls `billing.v1.BillingService/CreateSubscription`.
+    public func createSubscription(
+        _ request: BillingV1.CreateSubscriptionRequest, options: CallOptions = CallOptions(isIdempotent: true)
+    ) async throws(RPCError) -> BillingV1.SubscriptionResponse {
+        try await client.unary(
+            BillingV1.BillingService.name, BillingV1.BillingService.Method.createSubscription.rawValue, request,
+            as: BillingV1.SubscriptionResponse.self, options: options
+        )
+    }
+
+    /// Calls `billing.v1.BillingService/GetSubscription`.
+    public func getSubscription(
+        _ request: BillingV1.GetSubscriptionRequest, options: CallOptions = CallOptions(isIdempotent: true)
+    ) async throws(RPCError) -> BillingV1.SubscriptionResponse {
+        try await client.unary(
+            BillingV1.BillingService.name, BillingV1.BillingService.Method.getSubscription.rawValue, request,
+            as: BillingV1.SubscriptionResponse.self, options: options
+        )
+    }
+
+    /// Calls `billing.v1.BillingService/ListSubscriptions`.
+    public func listSubscriptions(
+        _ request: BillingV1.ListSubscriptionsRequest, options: CallOptions = CallOptions(isIdempotent: true)
+    ) async throws(RPCError) -> BillingV1.ListSubscriptionsResponse {
+        try await client.unary(
+            BillingV1.BillingService.name, BillingV1.BillingService.Method.listSubscriptions.rawValue, request,
+            as: BillingV1.ListSubscriptionsResponse.self, options: options
+        )
+    }
+
+    /// Calls `billing.v1.BillingService/PreviewSubscriptionChange`.
+    public func previewSubscriptionChange(
+        _ request: BillingV1.PreviewSubscriptionChangeRequest, options: CallOptions = CallOptions(isIdempotent: true)
+    ) async throws(RPCError) -> BillingV1.PreviewSubscriptionChangeResponse {
+        try await client.unary(
+            BillingV1.BillingService.name, BillingV1.BillingService.Method.previewSubscriptionChange.rawValue, request,
+            as: BillingV1.PreviewSubscriptionChangeResponse.self, options: options
+        )
+    }
+
+    /// Calls `billing.v1.BillingService/UpdateSubscription`.
+    public func updateSubscription(
+        _ request: BillingV1.UpdateSubscriptionRequest, options: CallOptions = CallOptions(isIdempotent: true)
+    ) async throws(RPCError) -> BillingV1.SubscriptionResponse {
+        try await client.unary(
+            BillingV1.BillingService.name, BillingV1.BillingService.Method.updateSubscription.rawValue, request,
+            as: BillingV1.SubscriptionResponse.self, options: options
+        )
+    }
+
+    /// Calls `billing.v1.BillingService/CancelSubscription`.
+    public func cancelSubscription(
+        _ request: BillingV1.CancelSubscriptionRequest, options: CallOptions = CallOptions(isIdempotent: true)
+    ) async throws(RPCError) -> BillingV1.SubscriptionResponse {
+        try await client.unary(
+            BillingV1.BillingService.name, BillingV1.BillingService.Method.cancelSubscription.rawValue, request,
+            as: BillingV1.SubscriptionResponse.self, options: options
+        )
+    }
+
+    /// Calls `billing.v1.BillingService/ResumeSubscription`.
+    public func resumeSubscription(
+        _ request: BillingV1.ResumeSubscriptionRequest, options: CallOptions = CallOptions(isIdempotent: true)
+    ) async throws(RPCError) -> BillingV1.SubscriptionResponse {
+        try await client.unary(
+            BillingV1.BillingService.name, BillingV1.BillingService.Method.resumeSubscription.rawValue, request,
+            as: BillingV1.SubscriptionResponse.self, options: options
+        )
+    }
+
+    /// Calls `billing.v1.BillingService/CreateTestClock`.
+    public func createTestClock(
+        _ request: BillingV1.CreateTestClockRequest, options: CallOptions = CallOptions(isIdempotent: true)
+    ) async throws(RPCError) -> BillingV1.TestClockResponse {
+        try await client.unary(
+            BillingV1.BillingService.name, BillingV1.BillingService.Method.createTestClock.rawValue, request,
+            as: BillingV1.TestClockResponse.self, options: options
+        )
+    }
+
+    /// Calls `billing.v1.BillingService/GetTestClock`.
+    public func getTestClock(
+        _ request: BillingV1.GetTestClockRequest, options: CallOptions = CallOptions(isIdempotent: true)
+    ) async throws(RPCError) -> BillingV1.TestClockResponse {
+        try await client.unary(
+            BillingV1.BillingService.name, BillingV1.BillingService.Method.getTestClock.rawValue, request,
+            as: BillingV1.TestClockResponse.self, options: options
+        )
+    }
+
+    /// Calls `billing.v1.BillingService/AdvanceTestClock`.
+    public func advanceTestClock(
+        _ request: BillingV1.AdvanceTestClockRequest, options: CallOptions = CallOptions(isIdempotent: true)
+    ) async throws(RPCError) -> BillingV1.TestClockResponse {
+        try await client.unary(
+            BillingV1.BillingService.name, BillingV1.BillingService.Method.advanceTestClock.rawValue, request,
+            as: BillingV1.TestClockResponse.self, options: options
+        )
+    }
 }
