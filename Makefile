@@ -19,10 +19,10 @@ DEV_SELLER_FLAGS := \
 	--invoice-number-prefix DEV
 
 ## Starts billingd on its embedded defaults (data/billing.sqlite3 and data/billingd.sock) with the
-## development seller identity above.
+## development seller identity above and the repository's plan catalog.
 run: deps
 	$(SWIFT) build --product billingd
-	.build/debug/billingd $(DEV_SELLER_FLAGS)
+	.build/debug/billingd $(DEV_SELLER_FLAGS) --catalog catalog/plans.json
 
 # The crash test (docs/RELIABILITY.md): CI-sized by default; `make crash-test CRASH_ROUNDS=500` is the
 # long run, and CRASH_SEED=n repeats the choices of a printed seed.
