@@ -24,6 +24,10 @@ BILLINGD = Path(os.environ.get("BILLINGD", REPOSITORY / ".build" / "debug" / "bi
 # billingd prints the seller on every invoice and has no default one: tests pass a made-up seller.
 SELLER_FLAGS = ["--seller-name", "Test Seller Ltd", "--seller-address", "1 Test Street", "--seller-tax-id", "TEST-TAX-ID",
                 "--invoice-number-prefix", "TEST"]
+# billingd reads catalog/plans.json relative to its working folder (here clients/python, where pytest
+# runs), so the tests name the repository's catalog explicitly.
+CATALOG = REPOSITORY / "catalog" / "plans.json"
+CATALOG_FLAGS = ["--catalog", str(CATALOG)]
 
 # Stripe's test cards, as the sandbox gateway knows them.
 CARD_OK = "4242424242424242"
@@ -47,7 +51,7 @@ class Billingd:
         log = open(self.folder / "billingd.log", "ab")
         self.process = subprocess.Popen(
             [str(BILLINGD), "--socket", self.socket_path, "--database", str(self.folder / "billing.sqlite3"),
-             "--metrics-socket", "", "--log-level", "warning", *SELLER_FLAGS, *extra_flags],
+             "--metrics-socket", "", "--log-level", "warning", *SELLER_FLAGS, *CATALOG_FLAGS, *extra_flags],
             stdout=log, stderr=subprocess.STDOUT,
         )
         log.close()

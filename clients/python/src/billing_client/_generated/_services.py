@@ -216,6 +216,91 @@ class BillingServiceClient:
         """
         return self._channel.server_stream(self.SERVICE, 'WatchWallet', request, billing_pb2.WalletEvent, timeout=timeout, metadata=metadata)
 
+    def list_plans(
+        self, request: billing_pb2.ListPlansRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
+    ) -> billing_pb2.ListPlansResponse:
+        """Calls billing.v1.BillingService/ListPlans.
+        """
+        return self._channel.unary(self.SERVICE, 'ListPlans', request, billing_pb2.ListPlansResponse, timeout=timeout, metadata=metadata)
+
+    def create_subscription(
+        self, request: billing_pb2.CreateSubscriptionRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
+    ) -> billing_pb2.SubscriptionResponse:
+        """Calls billing.v1.BillingService/CreateSubscription.
+        """
+        return self._channel.unary(self.SERVICE, 'CreateSubscription', request, billing_pb2.SubscriptionResponse, timeout=timeout, metadata=metadata)
+
+    def get_subscription(
+        self, request: billing_pb2.GetSubscriptionRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
+    ) -> billing_pb2.SubscriptionResponse:
+        """Calls billing.v1.BillingService/GetSubscription.
+        """
+        return self._channel.unary(self.SERVICE, 'GetSubscription', request, billing_pb2.SubscriptionResponse, timeout=timeout, metadata=metadata)
+
+    def list_subscriptions(
+        self, request: billing_pb2.ListSubscriptionsRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
+    ) -> billing_pb2.ListSubscriptionsResponse:
+        """Calls billing.v1.BillingService/ListSubscriptions.
+        """
+        return self._channel.unary(self.SERVICE, 'ListSubscriptions', request, billing_pb2.ListSubscriptionsResponse, timeout=timeout, metadata=metadata)
+
+    def preview_subscription_change(
+        self, request: billing_pb2.PreviewSubscriptionChangeRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
+    ) -> billing_pb2.PreviewSubscriptionChangeResponse:
+        """Calls billing.v1.BillingService/PreviewSubscriptionChange.
+
+        PreviewSubscriptionChangeRequest: The change UpdateSubscription would make, without
+        making it.
+        """
+        return self._channel.unary(self.SERVICE, 'PreviewSubscriptionChange', request, billing_pb2.PreviewSubscriptionChangeResponse, timeout=timeout, metadata=metadata)
+
+    def update_subscription(
+        self, request: billing_pb2.UpdateSubscriptionRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
+    ) -> billing_pb2.SubscriptionResponse:
+        """Calls billing.v1.BillingService/UpdateSubscription.
+        """
+        return self._channel.unary(self.SERVICE, 'UpdateSubscription', request, billing_pb2.SubscriptionResponse, timeout=timeout, metadata=metadata)
+
+    def cancel_subscription(
+        self, request: billing_pb2.CancelSubscriptionRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
+    ) -> billing_pb2.SubscriptionResponse:
+        """Calls billing.v1.BillingService/CancelSubscription.
+        """
+        return self._channel.unary(self.SERVICE, 'CancelSubscription', request, billing_pb2.SubscriptionResponse, timeout=timeout, metadata=metadata)
+
+    def resume_subscription(
+        self, request: billing_pb2.ResumeSubscriptionRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
+    ) -> billing_pb2.SubscriptionResponse:
+        """Calls billing.v1.BillingService/ResumeSubscription.
+        """
+        return self._channel.unary(self.SERVICE, 'ResumeSubscription', request, billing_pb2.SubscriptionResponse, timeout=timeout, metadata=metadata)
+
+    def create_test_clock(
+        self, request: billing_pb2.CreateTestClockRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
+    ) -> billing_pb2.TestClockResponse:
+        """Calls billing.v1.BillingService/CreateTestClock.
+        """
+        return self._channel.unary(self.SERVICE, 'CreateTestClock', request, billing_pb2.TestClockResponse, timeout=timeout, metadata=metadata)
+
+    def get_test_clock(
+        self, request: billing_pb2.GetTestClockRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
+    ) -> billing_pb2.TestClockResponse:
+        """Calls billing.v1.BillingService/GetTestClock.
+        """
+        return self._channel.unary(self.SERVICE, 'GetTestClock', request, billing_pb2.TestClockResponse, timeout=timeout, metadata=metadata)
+
+    def advance_test_clock(
+        self, request: billing_pb2.AdvanceTestClockRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
+    ) -> billing_pb2.TestClockResponse:
+        """Calls billing.v1.BillingService/AdvanceTestClock.
+
+        AdvanceTestClockRequest: Moves the clock forward and runs, in time order, everything
+        that falls due on the way: renewals, payment retries, trial ends, incomplete expiries,
+        scheduled changes and cancellations. Answers once they are done. At most 5 years at
+        once.
+        """
+        return self._channel.unary(self.SERVICE, 'AdvanceTestClock', request, billing_pb2.TestClockResponse, timeout=timeout, metadata=metadata)
+
 
 class AsyncBillingServiceClient:
     """The billing.v1.BillingService service over one asyncio channel. Every method takes a timeout
@@ -421,6 +506,91 @@ class AsyncBillingServiceClient:
         Returns the stream to iterate; closing it or leaving its `with` block cancels the call.
         """
         return self._channel.server_stream(self.SERVICE, 'WatchWallet', request, billing_pb2.WalletEvent, timeout=timeout, metadata=metadata)
+
+    async def list_plans(
+        self, request: billing_pb2.ListPlansRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
+    ) -> billing_pb2.ListPlansResponse:
+        """Calls billing.v1.BillingService/ListPlans.
+        """
+        return await self._channel.unary(self.SERVICE, 'ListPlans', request, billing_pb2.ListPlansResponse, timeout=timeout, metadata=metadata)
+
+    async def create_subscription(
+        self, request: billing_pb2.CreateSubscriptionRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
+    ) -> billing_pb2.SubscriptionResponse:
+        """Calls billing.v1.BillingService/CreateSubscription.
+        """
+        return await self._channel.unary(self.SERVICE, 'CreateSubscription', request, billing_pb2.SubscriptionResponse, timeout=timeout, metadata=metadata)
+
+    async def get_subscription(
+        self, request: billing_pb2.GetSubscriptionRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
+    ) -> billing_pb2.SubscriptionResponse:
+        """Calls billing.v1.BillingService/GetSubscription.
+        """
+        return await self._channel.unary(self.SERVICE, 'GetSubscription', request, billing_pb2.SubscriptionResponse, timeout=timeout, metadata=metadata)
+
+    async def list_subscriptions(
+        self, request: billing_pb2.ListSubscriptionsRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
+    ) -> billing_pb2.ListSubscriptionsResponse:
+        """Calls billing.v1.BillingService/ListSubscriptions.
+        """
+        return await self._channel.unary(self.SERVICE, 'ListSubscriptions', request, billing_pb2.ListSubscriptionsResponse, timeout=timeout, metadata=metadata)
+
+    async def preview_subscription_change(
+        self, request: billing_pb2.PreviewSubscriptionChangeRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
+    ) -> billing_pb2.PreviewSubscriptionChangeResponse:
+        """Calls billing.v1.BillingService/PreviewSubscriptionChange.
+
+        PreviewSubscriptionChangeRequest: The change UpdateSubscription would make, without
+        making it.
+        """
+        return await self._channel.unary(self.SERVICE, 'PreviewSubscriptionChange', request, billing_pb2.PreviewSubscriptionChangeResponse, timeout=timeout, metadata=metadata)
+
+    async def update_subscription(
+        self, request: billing_pb2.UpdateSubscriptionRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
+    ) -> billing_pb2.SubscriptionResponse:
+        """Calls billing.v1.BillingService/UpdateSubscription.
+        """
+        return await self._channel.unary(self.SERVICE, 'UpdateSubscription', request, billing_pb2.SubscriptionResponse, timeout=timeout, metadata=metadata)
+
+    async def cancel_subscription(
+        self, request: billing_pb2.CancelSubscriptionRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
+    ) -> billing_pb2.SubscriptionResponse:
+        """Calls billing.v1.BillingService/CancelSubscription.
+        """
+        return await self._channel.unary(self.SERVICE, 'CancelSubscription', request, billing_pb2.SubscriptionResponse, timeout=timeout, metadata=metadata)
+
+    async def resume_subscription(
+        self, request: billing_pb2.ResumeSubscriptionRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
+    ) -> billing_pb2.SubscriptionResponse:
+        """Calls billing.v1.BillingService/ResumeSubscription.
+        """
+        return await self._channel.unary(self.SERVICE, 'ResumeSubscription', request, billing_pb2.SubscriptionResponse, timeout=timeout, metadata=metadata)
+
+    async def create_test_clock(
+        self, request: billing_pb2.CreateTestClockRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
+    ) -> billing_pb2.TestClockResponse:
+        """Calls billing.v1.BillingService/CreateTestClock.
+        """
+        return await self._channel.unary(self.SERVICE, 'CreateTestClock', request, billing_pb2.TestClockResponse, timeout=timeout, metadata=metadata)
+
+    async def get_test_clock(
+        self, request: billing_pb2.GetTestClockRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
+    ) -> billing_pb2.TestClockResponse:
+        """Calls billing.v1.BillingService/GetTestClock.
+        """
+        return await self._channel.unary(self.SERVICE, 'GetTestClock', request, billing_pb2.TestClockResponse, timeout=timeout, metadata=metadata)
+
+    async def advance_test_clock(
+        self, request: billing_pb2.AdvanceTestClockRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
+    ) -> billing_pb2.TestClockResponse:
+        """Calls billing.v1.BillingService/AdvanceTestClock.
+
+        AdvanceTestClockRequest: Moves the clock forward and runs, in time order, everything
+        that falls due on the way: renewals, payment retries, trial ends, incomplete expiries,
+        scheduled changes and cancellations. Answers once they are done. At most 5 years at
+        once.
+        """
+        return await self._channel.unary(self.SERVICE, 'AdvanceTestClock', request, billing_pb2.TestClockResponse, timeout=timeout, metadata=metadata)
 
 
 class HealthClient:

@@ -60,6 +60,17 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_REASON_STORE_FAILED: _ClassVar[ErrorReason]
     ERROR_REASON_STORAGE_FULL: _ClassVar[ErrorReason]
     ERROR_REASON_STORAGE_ERROR: _ClassVar[ErrorReason]
+    ERROR_REASON_PLAN_NOT_FOUND: _ClassVar[ErrorReason]
+    ERROR_REASON_PLAN_RETIRED: _ClassVar[ErrorReason]
+    ERROR_REASON_QUANTITY_OUT_OF_RANGE: _ClassVar[ErrorReason]
+    ERROR_REASON_SUBSCRIPTION_ENDED: _ClassVar[ErrorReason]
+    ERROR_REASON_SUBSCRIPTION_NOT_CANCELING: _ClassVar[ErrorReason]
+    ERROR_REASON_SUBSCRIPTION_NOT_ACTIVE: _ClassVar[ErrorReason]
+    ERROR_REASON_PLAN_CHANGE_NOT_ALLOWED: _ClassVar[ErrorReason]
+    ERROR_REASON_TEST_CLOCK_BACKWARDS: _ClassVar[ErrorReason]
+    ERROR_REASON_TEST_CLOCKS_UNAVAILABLE: _ClassVar[ErrorReason]
+    ERROR_REASON_TOO_MANY_SUBSCRIPTIONS: _ClassVar[ErrorReason]
+    ERROR_REASON_TEST_CLOCK_ADVANCING: _ClassVar[ErrorReason]
 
 class ServiceStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -90,6 +101,46 @@ class WalletTransactionSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper)
     WALLET_TRANSACTION_SOURCE_AUTO_RECHARGE: _ClassVar[WalletTransactionSource]
     WALLET_TRANSACTION_SOURCE_USAGE: _ClassVar[WalletTransactionSource]
     WALLET_TRANSACTION_SOURCE_ADJUSTMENT: _ClassVar[WalletTransactionSource]
+
+class PlanKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PLAN_KIND_UNSPECIFIED: _ClassVar[PlanKind]
+    PLAN_KIND_SAAS_PLAN: _ClassVar[PlanKind]
+    PLAN_KIND_RESELLING_PRODUCT: _ClassVar[PlanKind]
+    PLAN_KIND_MARKETPLACE_APP: _ClassVar[PlanKind]
+
+class IntervalUnit(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    INTERVAL_UNIT_UNSPECIFIED: _ClassVar[IntervalUnit]
+    INTERVAL_UNIT_MONTH: _ClassVar[IntervalUnit]
+    INTERVAL_UNIT_YEAR: _ClassVar[IntervalUnit]
+
+class SubscriptionStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SUBSCRIPTION_STATUS_UNSPECIFIED: _ClassVar[SubscriptionStatus]
+    SUBSCRIPTION_STATUS_INCOMPLETE: _ClassVar[SubscriptionStatus]
+    SUBSCRIPTION_STATUS_INCOMPLETE_EXPIRED: _ClassVar[SubscriptionStatus]
+    SUBSCRIPTION_STATUS_TRIALING: _ClassVar[SubscriptionStatus]
+    SUBSCRIPTION_STATUS_ACTIVE: _ClassVar[SubscriptionStatus]
+    SUBSCRIPTION_STATUS_PAST_DUE: _ClassVar[SubscriptionStatus]
+    SUBSCRIPTION_STATUS_UNPAID: _ClassVar[SubscriptionStatus]
+    SUBSCRIPTION_STATUS_CANCELED: _ClassVar[SubscriptionStatus]
+
+class FulfilmentState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FULFILMENT_STATE_UNSPECIFIED: _ClassVar[FulfilmentState]
+    FULFILMENT_STATE_NOT_APPLICABLE: _ClassVar[FulfilmentState]
+    FULFILMENT_STATE_PENDING: _ClassVar[FulfilmentState]
+    FULFILMENT_STATE_PROVISIONED: _ClassVar[FulfilmentState]
+    FULFILMENT_STATE_SUSPENDED: _ClassVar[FulfilmentState]
+    FULFILMENT_STATE_TERMINATED: _ClassVar[FulfilmentState]
+
+class ChangeTiming(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CHANGE_TIMING_UNSPECIFIED: _ClassVar[ChangeTiming]
+    CHANGE_TIMING_IMMEDIATE: _ClassVar[ChangeTiming]
+    CHANGE_TIMING_AT_PERIOD_END: _ClassVar[ChangeTiming]
+    CHANGE_TIMING_WITHDRAW_PENDING: _ClassVar[ChangeTiming]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 ERROR_REASON_CANCELLED: ErrorReason
 ERROR_REASON_UNKNOWN: ErrorReason
@@ -141,6 +192,17 @@ ERROR_REASON_STORE_OVERLOADED: ErrorReason
 ERROR_REASON_STORE_FAILED: ErrorReason
 ERROR_REASON_STORAGE_FULL: ErrorReason
 ERROR_REASON_STORAGE_ERROR: ErrorReason
+ERROR_REASON_PLAN_NOT_FOUND: ErrorReason
+ERROR_REASON_PLAN_RETIRED: ErrorReason
+ERROR_REASON_QUANTITY_OUT_OF_RANGE: ErrorReason
+ERROR_REASON_SUBSCRIPTION_ENDED: ErrorReason
+ERROR_REASON_SUBSCRIPTION_NOT_CANCELING: ErrorReason
+ERROR_REASON_SUBSCRIPTION_NOT_ACTIVE: ErrorReason
+ERROR_REASON_PLAN_CHANGE_NOT_ALLOWED: ErrorReason
+ERROR_REASON_TEST_CLOCK_BACKWARDS: ErrorReason
+ERROR_REASON_TEST_CLOCKS_UNAVAILABLE: ErrorReason
+ERROR_REASON_TOO_MANY_SUBSCRIPTIONS: ErrorReason
+ERROR_REASON_TEST_CLOCK_ADVANCING: ErrorReason
 SERVICE_STATUS_UNSPECIFIED: ServiceStatus
 SERVICE_STATUS_ACTIVE: ServiceStatus
 SERVICE_STATUS_SUSPENDED: ServiceStatus
@@ -159,6 +221,31 @@ WALLET_TRANSACTION_SOURCE_TOP_UP: WalletTransactionSource
 WALLET_TRANSACTION_SOURCE_AUTO_RECHARGE: WalletTransactionSource
 WALLET_TRANSACTION_SOURCE_USAGE: WalletTransactionSource
 WALLET_TRANSACTION_SOURCE_ADJUSTMENT: WalletTransactionSource
+PLAN_KIND_UNSPECIFIED: PlanKind
+PLAN_KIND_SAAS_PLAN: PlanKind
+PLAN_KIND_RESELLING_PRODUCT: PlanKind
+PLAN_KIND_MARKETPLACE_APP: PlanKind
+INTERVAL_UNIT_UNSPECIFIED: IntervalUnit
+INTERVAL_UNIT_MONTH: IntervalUnit
+INTERVAL_UNIT_YEAR: IntervalUnit
+SUBSCRIPTION_STATUS_UNSPECIFIED: SubscriptionStatus
+SUBSCRIPTION_STATUS_INCOMPLETE: SubscriptionStatus
+SUBSCRIPTION_STATUS_INCOMPLETE_EXPIRED: SubscriptionStatus
+SUBSCRIPTION_STATUS_TRIALING: SubscriptionStatus
+SUBSCRIPTION_STATUS_ACTIVE: SubscriptionStatus
+SUBSCRIPTION_STATUS_PAST_DUE: SubscriptionStatus
+SUBSCRIPTION_STATUS_UNPAID: SubscriptionStatus
+SUBSCRIPTION_STATUS_CANCELED: SubscriptionStatus
+FULFILMENT_STATE_UNSPECIFIED: FulfilmentState
+FULFILMENT_STATE_NOT_APPLICABLE: FulfilmentState
+FULFILMENT_STATE_PENDING: FulfilmentState
+FULFILMENT_STATE_PROVISIONED: FulfilmentState
+FULFILMENT_STATE_SUSPENDED: FulfilmentState
+FULFILMENT_STATE_TERMINATED: FulfilmentState
+CHANGE_TIMING_UNSPECIFIED: ChangeTiming
+CHANGE_TIMING_IMMEDIATE: ChangeTiming
+CHANGE_TIMING_AT_PERIOD_END: ChangeTiming
+CHANGE_TIMING_WITHDRAW_PENDING: ChangeTiming
 
 class Money(_message.Message):
     __slots__ = ("amount_minor", "currency")
@@ -169,30 +256,34 @@ class Money(_message.Message):
     def __init__(self, amount_minor: _Optional[int] = ..., currency: _Optional[str] = ...) -> None: ...
 
 class Account(_message.Message):
-    __slots__ = ("id", "display_name", "currency", "created_at_unix_ms", "service_status", "suspension_reason")
+    __slots__ = ("id", "display_name", "currency", "created_at_unix_ms", "service_status", "suspension_reason", "test_clock_id")
     ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     CURRENCY_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     SERVICE_STATUS_FIELD_NUMBER: _ClassVar[int]
     SUSPENSION_REASON_FIELD_NUMBER: _ClassVar[int]
+    TEST_CLOCK_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     display_name: str
     currency: str
     created_at_unix_ms: int
     service_status: ServiceStatus
     suspension_reason: str
-    def __init__(self, id: _Optional[str] = ..., display_name: _Optional[str] = ..., currency: _Optional[str] = ..., created_at_unix_ms: _Optional[int] = ..., service_status: _Optional[_Union[ServiceStatus, str]] = ..., suspension_reason: _Optional[str] = ...) -> None: ...
+    test_clock_id: str
+    def __init__(self, id: _Optional[str] = ..., display_name: _Optional[str] = ..., currency: _Optional[str] = ..., created_at_unix_ms: _Optional[int] = ..., service_status: _Optional[_Union[ServiceStatus, str]] = ..., suspension_reason: _Optional[str] = ..., test_clock_id: _Optional[str] = ...) -> None: ...
 
 class CreateAccountRequest(_message.Message):
-    __slots__ = ("idempotency_key", "display_name", "currency")
+    __slots__ = ("idempotency_key", "display_name", "currency", "test_clock_id")
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    TEST_CLOCK_ID_FIELD_NUMBER: _ClassVar[int]
     idempotency_key: str
     display_name: str
     currency: str
-    def __init__(self, idempotency_key: _Optional[str] = ..., display_name: _Optional[str] = ..., currency: _Optional[str] = ...) -> None: ...
+    test_clock_id: str
+    def __init__(self, idempotency_key: _Optional[str] = ..., display_name: _Optional[str] = ..., currency: _Optional[str] = ..., test_clock_id: _Optional[str] = ...) -> None: ...
 
 class GetAccountRequest(_message.Message):
     __slots__ = ("account_id",)
@@ -401,7 +492,7 @@ class InvoiceLine(_message.Message):
     def __init__(self, description: _Optional[str] = ..., quantity: _Optional[int] = ..., unit_amount: _Optional[_Union[Money, _Mapping]] = ..., amount: _Optional[_Union[Money, _Mapping]] = ...) -> None: ...
 
 class Invoice(_message.Message):
-    __slots__ = ("id", "number", "status", "lines", "subtotal", "tax", "total", "amount_paid", "amount_due", "billed_to", "created_at_unix_ms", "finalized_at_unix_ms", "due_at_unix_ms", "paid_at_unix_ms", "memo")
+    __slots__ = ("id", "number", "status", "lines", "subtotal", "tax", "total", "amount_paid", "amount_due", "billed_to", "created_at_unix_ms", "finalized_at_unix_ms", "due_at_unix_ms", "paid_at_unix_ms", "memo", "subscription_id", "period_start_unix_ms", "period_end_unix_ms", "billing_reason")
     ID_FIELD_NUMBER: _ClassVar[int]
     NUMBER_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -417,6 +508,10 @@ class Invoice(_message.Message):
     DUE_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     PAID_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     MEMO_FIELD_NUMBER: _ClassVar[int]
+    SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_START_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_END_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    BILLING_REASON_FIELD_NUMBER: _ClassVar[int]
     id: str
     number: str
     status: InvoiceStatus
@@ -432,7 +527,11 @@ class Invoice(_message.Message):
     due_at_unix_ms: int
     paid_at_unix_ms: int
     memo: str
-    def __init__(self, id: _Optional[str] = ..., number: _Optional[str] = ..., status: _Optional[_Union[InvoiceStatus, str]] = ..., lines: _Optional[_Iterable[_Union[InvoiceLine, _Mapping]]] = ..., subtotal: _Optional[_Union[Money, _Mapping]] = ..., tax: _Optional[_Union[Money, _Mapping]] = ..., total: _Optional[_Union[Money, _Mapping]] = ..., amount_paid: _Optional[_Union[Money, _Mapping]] = ..., amount_due: _Optional[_Union[Money, _Mapping]] = ..., billed_to: _Optional[_Union[BillingInformation, _Mapping]] = ..., created_at_unix_ms: _Optional[int] = ..., finalized_at_unix_ms: _Optional[int] = ..., due_at_unix_ms: _Optional[int] = ..., paid_at_unix_ms: _Optional[int] = ..., memo: _Optional[str] = ...) -> None: ...
+    subscription_id: str
+    period_start_unix_ms: int
+    period_end_unix_ms: int
+    billing_reason: str
+    def __init__(self, id: _Optional[str] = ..., number: _Optional[str] = ..., status: _Optional[_Union[InvoiceStatus, str]] = ..., lines: _Optional[_Iterable[_Union[InvoiceLine, _Mapping]]] = ..., subtotal: _Optional[_Union[Money, _Mapping]] = ..., tax: _Optional[_Union[Money, _Mapping]] = ..., total: _Optional[_Union[Money, _Mapping]] = ..., amount_paid: _Optional[_Union[Money, _Mapping]] = ..., amount_due: _Optional[_Union[Money, _Mapping]] = ..., billed_to: _Optional[_Union[BillingInformation, _Mapping]] = ..., created_at_unix_ms: _Optional[int] = ..., finalized_at_unix_ms: _Optional[int] = ..., due_at_unix_ms: _Optional[int] = ..., paid_at_unix_ms: _Optional[int] = ..., memo: _Optional[str] = ..., subscription_id: _Optional[str] = ..., period_start_unix_ms: _Optional[int] = ..., period_end_unix_ms: _Optional[int] = ..., billing_reason: _Optional[str] = ...) -> None: ...
 
 class InvoiceLineInput(_message.Message):
     __slots__ = ("description", "quantity", "unit_amount")
@@ -775,3 +874,275 @@ class WalletEvent(_message.Message):
     reason: str
     retry_after_unix_ms: int
     def __init__(self, kind: _Optional[_Union[WalletEvent.Kind, str]] = ..., wallet: _Optional[_Union[Wallet, _Mapping]] = ..., transaction: _Optional[_Union[WalletTransaction, _Mapping]] = ..., amount: _Optional[_Union[Money, _Mapping]] = ..., charge_id: _Optional[str] = ..., reason: _Optional[str] = ..., retry_after_unix_ms: _Optional[int] = ...) -> None: ...
+
+class Plan(_message.Message):
+    __slots__ = ("id", "name", "kind", "interval_unit", "interval_count", "unit_amount", "min_quantity", "max_quantity", "trial_days", "provider", "retired", "description")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_UNIT_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_COUNT_FIELD_NUMBER: _ClassVar[int]
+    UNIT_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    MIN_QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    MAX_QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    TRIAL_DAYS_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    RETIRED_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    kind: PlanKind
+    interval_unit: IntervalUnit
+    interval_count: int
+    unit_amount: Money
+    min_quantity: int
+    max_quantity: int
+    trial_days: int
+    provider: str
+    retired: bool
+    description: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[PlanKind, str]] = ..., interval_unit: _Optional[_Union[IntervalUnit, str]] = ..., interval_count: _Optional[int] = ..., unit_amount: _Optional[_Union[Money, _Mapping]] = ..., min_quantity: _Optional[int] = ..., max_quantity: _Optional[int] = ..., trial_days: _Optional[int] = ..., provider: _Optional[str] = ..., retired: _Optional[bool] = ..., description: _Optional[str] = ...) -> None: ...
+
+class ListPlansRequest(_message.Message):
+    __slots__ = ("kind", "include_retired", "currency")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_RETIRED_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    kind: PlanKind
+    include_retired: bool
+    currency: str
+    def __init__(self, kind: _Optional[_Union[PlanKind, str]] = ..., include_retired: _Optional[bool] = ..., currency: _Optional[str] = ...) -> None: ...
+
+class ListPlansResponse(_message.Message):
+    __slots__ = ("plans",)
+    PLANS_FIELD_NUMBER: _ClassVar[int]
+    plans: _containers.RepeatedCompositeFieldContainer[Plan]
+    def __init__(self, plans: _Optional[_Iterable[_Union[Plan, _Mapping]]] = ...) -> None: ...
+
+class PendingChange(_message.Message):
+    __slots__ = ("plan_id", "quantity", "effective_at_unix_ms")
+    PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    plan_id: str
+    quantity: int
+    effective_at_unix_ms: int
+    def __init__(self, plan_id: _Optional[str] = ..., quantity: _Optional[int] = ..., effective_at_unix_ms: _Optional[int] = ...) -> None: ...
+
+class Subscription(_message.Message):
+    __slots__ = ("id", "account_id", "plan", "quantity", "status", "current_period_start_unix_ms", "current_period_end_unix_ms", "billing_cycle_anchor_unix_ms", "trial_end_unix_ms", "cancel_at_period_end", "canceled_at_unix_ms", "ended_at_unix_ms", "pending_change", "latest_invoice_id", "next_renewal_unix_ms", "next_renewal_amount", "payment_attempts", "next_payment_attempt_unix_ms", "awaiting_new_card", "fulfilment_state", "fulfilment_in_progress", "created_at_unix_ms", "incomplete_expires_at_unix_ms")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_PERIOD_START_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_PERIOD_END_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    BILLING_CYCLE_ANCHOR_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    TRIAL_END_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_AT_PERIOD_END_FIELD_NUMBER: _ClassVar[int]
+    CANCELED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    ENDED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    PENDING_CHANGE_FIELD_NUMBER: _ClassVar[int]
+    LATEST_INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
+    NEXT_RENEWAL_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_RENEWAL_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAYMENT_ATTEMPT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    AWAITING_NEW_CARD_FIELD_NUMBER: _ClassVar[int]
+    FULFILMENT_STATE_FIELD_NUMBER: _ClassVar[int]
+    FULFILMENT_IN_PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    INCOMPLETE_EXPIRES_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    account_id: str
+    plan: Plan
+    quantity: int
+    status: SubscriptionStatus
+    current_period_start_unix_ms: int
+    current_period_end_unix_ms: int
+    billing_cycle_anchor_unix_ms: int
+    trial_end_unix_ms: int
+    cancel_at_period_end: bool
+    canceled_at_unix_ms: int
+    ended_at_unix_ms: int
+    pending_change: PendingChange
+    latest_invoice_id: str
+    next_renewal_unix_ms: int
+    next_renewal_amount: Money
+    payment_attempts: int
+    next_payment_attempt_unix_ms: int
+    awaiting_new_card: bool
+    fulfilment_state: FulfilmentState
+    fulfilment_in_progress: bool
+    created_at_unix_ms: int
+    incomplete_expires_at_unix_ms: int
+    def __init__(self, id: _Optional[str] = ..., account_id: _Optional[str] = ..., plan: _Optional[_Union[Plan, _Mapping]] = ..., quantity: _Optional[int] = ..., status: _Optional[_Union[SubscriptionStatus, str]] = ..., current_period_start_unix_ms: _Optional[int] = ..., current_period_end_unix_ms: _Optional[int] = ..., billing_cycle_anchor_unix_ms: _Optional[int] = ..., trial_end_unix_ms: _Optional[int] = ..., cancel_at_period_end: _Optional[bool] = ..., canceled_at_unix_ms: _Optional[int] = ..., ended_at_unix_ms: _Optional[int] = ..., pending_change: _Optional[_Union[PendingChange, _Mapping]] = ..., latest_invoice_id: _Optional[str] = ..., next_renewal_unix_ms: _Optional[int] = ..., next_renewal_amount: _Optional[_Union[Money, _Mapping]] = ..., payment_attempts: _Optional[int] = ..., next_payment_attempt_unix_ms: _Optional[int] = ..., awaiting_new_card: _Optional[bool] = ..., fulfilment_state: _Optional[_Union[FulfilmentState, str]] = ..., fulfilment_in_progress: _Optional[bool] = ..., created_at_unix_ms: _Optional[int] = ..., incomplete_expires_at_unix_ms: _Optional[int] = ...) -> None: ...
+
+class CreateSubscriptionRequest(_message.Message):
+    __slots__ = ("idempotency_key", "account_id", "plan_id", "quantity", "trial_days", "align_to_account_billing_date")
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    TRIAL_DAYS_FIELD_NUMBER: _ClassVar[int]
+    ALIGN_TO_ACCOUNT_BILLING_DATE_FIELD_NUMBER: _ClassVar[int]
+    idempotency_key: str
+    account_id: str
+    plan_id: str
+    quantity: int
+    trial_days: int
+    align_to_account_billing_date: bool
+    def __init__(self, idempotency_key: _Optional[str] = ..., account_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., quantity: _Optional[int] = ..., trial_days: _Optional[int] = ..., align_to_account_billing_date: _Optional[bool] = ...) -> None: ...
+
+class SubscriptionResponse(_message.Message):
+    __slots__ = ("subscription", "latest_invoice", "latest_charge", "credit")
+    SUBSCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    LATEST_INVOICE_FIELD_NUMBER: _ClassVar[int]
+    LATEST_CHARGE_FIELD_NUMBER: _ClassVar[int]
+    CREDIT_FIELD_NUMBER: _ClassVar[int]
+    subscription: Subscription
+    latest_invoice: Invoice
+    latest_charge: Charge
+    credit: WalletTransaction
+    def __init__(self, subscription: _Optional[_Union[Subscription, _Mapping]] = ..., latest_invoice: _Optional[_Union[Invoice, _Mapping]] = ..., latest_charge: _Optional[_Union[Charge, _Mapping]] = ..., credit: _Optional[_Union[WalletTransaction, _Mapping]] = ...) -> None: ...
+
+class GetSubscriptionRequest(_message.Message):
+    __slots__ = ("account_id", "subscription_id")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    subscription_id: str
+    def __init__(self, account_id: _Optional[str] = ..., subscription_id: _Optional[str] = ...) -> None: ...
+
+class ListSubscriptionsRequest(_message.Message):
+    __slots__ = ("account_id", "page_size", "page_token", "statuses", "kind")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    STATUSES_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    page_size: int
+    page_token: str
+    statuses: _containers.RepeatedScalarFieldContainer[SubscriptionStatus]
+    kind: PlanKind
+    def __init__(self, account_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., statuses: _Optional[_Iterable[_Union[SubscriptionStatus, str]]] = ..., kind: _Optional[_Union[PlanKind, str]] = ...) -> None: ...
+
+class ListSubscriptionsResponse(_message.Message):
+    __slots__ = ("subscriptions", "next_page_token")
+    SUBSCRIPTIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    subscriptions: _containers.RepeatedCompositeFieldContainer[Subscription]
+    next_page_token: str
+    def __init__(self, subscriptions: _Optional[_Iterable[_Union[Subscription, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class PreviewSubscriptionChangeRequest(_message.Message):
+    __slots__ = ("account_id", "subscription_id", "plan_id", "quantity")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    subscription_id: str
+    plan_id: str
+    quantity: int
+    def __init__(self, account_id: _Optional[str] = ..., subscription_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., quantity: _Optional[int] = ...) -> None: ...
+
+class PreviewSubscriptionChangeResponse(_message.Message):
+    __slots__ = ("timing", "lines", "total", "effective_at_unix_ms", "next_renewal_amount")
+    TIMING_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_RENEWAL_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    timing: ChangeTiming
+    lines: _containers.RepeatedCompositeFieldContainer[InvoiceLine]
+    total: Money
+    effective_at_unix_ms: int
+    next_renewal_amount: Money
+    def __init__(self, timing: _Optional[_Union[ChangeTiming, str]] = ..., lines: _Optional[_Iterable[_Union[InvoiceLine, _Mapping]]] = ..., total: _Optional[_Union[Money, _Mapping]] = ..., effective_at_unix_ms: _Optional[int] = ..., next_renewal_amount: _Optional[_Union[Money, _Mapping]] = ...) -> None: ...
+
+class UpdateSubscriptionRequest(_message.Message):
+    __slots__ = ("idempotency_key", "account_id", "subscription_id", "plan_id", "quantity")
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    idempotency_key: str
+    account_id: str
+    subscription_id: str
+    plan_id: str
+    quantity: int
+    def __init__(self, idempotency_key: _Optional[str] = ..., account_id: _Optional[str] = ..., subscription_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., quantity: _Optional[int] = ...) -> None: ...
+
+class CancelSubscriptionRequest(_message.Message):
+    __slots__ = ("idempotency_key", "account_id", "subscription_id", "at_period_end", "credit_unused_time")
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    AT_PERIOD_END_FIELD_NUMBER: _ClassVar[int]
+    CREDIT_UNUSED_TIME_FIELD_NUMBER: _ClassVar[int]
+    idempotency_key: str
+    account_id: str
+    subscription_id: str
+    at_period_end: bool
+    credit_unused_time: bool
+    def __init__(self, idempotency_key: _Optional[str] = ..., account_id: _Optional[str] = ..., subscription_id: _Optional[str] = ..., at_period_end: _Optional[bool] = ..., credit_unused_time: _Optional[bool] = ...) -> None: ...
+
+class ResumeSubscriptionRequest(_message.Message):
+    __slots__ = ("idempotency_key", "account_id", "subscription_id")
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    idempotency_key: str
+    account_id: str
+    subscription_id: str
+    def __init__(self, idempotency_key: _Optional[str] = ..., account_id: _Optional[str] = ..., subscription_id: _Optional[str] = ...) -> None: ...
+
+class TestClock(_message.Message):
+    __slots__ = ("id", "name", "frozen_time_unix_ms", "created_at_unix_ms")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    FROZEN_TIME_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    frozen_time_unix_ms: int
+    created_at_unix_ms: int
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., frozen_time_unix_ms: _Optional[int] = ..., created_at_unix_ms: _Optional[int] = ...) -> None: ...
+
+class CreateTestClockRequest(_message.Message):
+    __slots__ = ("idempotency_key", "name", "frozen_time_unix_ms")
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    FROZEN_TIME_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    idempotency_key: str
+    name: str
+    frozen_time_unix_ms: int
+    def __init__(self, idempotency_key: _Optional[str] = ..., name: _Optional[str] = ..., frozen_time_unix_ms: _Optional[int] = ...) -> None: ...
+
+class GetTestClockRequest(_message.Message):
+    __slots__ = ("test_clock_id",)
+    TEST_CLOCK_ID_FIELD_NUMBER: _ClassVar[int]
+    test_clock_id: str
+    def __init__(self, test_clock_id: _Optional[str] = ...) -> None: ...
+
+class AdvanceTestClockRequest(_message.Message):
+    __slots__ = ("idempotency_key", "test_clock_id", "frozen_time_unix_ms")
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    TEST_CLOCK_ID_FIELD_NUMBER: _ClassVar[int]
+    FROZEN_TIME_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    idempotency_key: str
+    test_clock_id: str
+    frozen_time_unix_ms: int
+    def __init__(self, idempotency_key: _Optional[str] = ..., test_clock_id: _Optional[str] = ..., frozen_time_unix_ms: _Optional[int] = ...) -> None: ...
+
+class TestClockResponse(_message.Message):
+    __slots__ = ("test_clock", "actions_run")
+    TEST_CLOCK_FIELD_NUMBER: _ClassVar[int]
+    ACTIONS_RUN_FIELD_NUMBER: _ClassVar[int]
+    test_clock: TestClock
+    actions_run: int
+    def __init__(self, test_clock: _Optional[_Union[TestClock, _Mapping]] = ..., actions_run: _Optional[int] = ...) -> None: ...
