@@ -2659,6 +2659,214 @@ extension BillingV1 {
         }
     }
 
+    /// An open enum, as proto3 enums are: a number this code does not know (sent by a newer
+    /// schema) decodes as `.unspecified`, the 0 case.
+    public enum FindingSeverity: Int32, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+        case unspecified = 0
+        /// Worth knowing; nothing fails because of it yet.
+        case info = 1
+        /// Something will fail soon, or runs degraded (a card expiring, auto-recharge backing off).
+        case warning = 2
+        /// Payments or services fail now.
+        case error = 3
+
+        /// The value's name in the .proto file.
+        public var description: String {
+            switch self {
+            case .unspecified: "FINDING_SEVERITY_UNSPECIFIED"
+            case .info: "FINDING_SEVERITY_INFO"
+            case .warning: "FINDING_SEVERITY_WARNING"
+            case .error: "FINDING_SEVERITY_ERROR"
+            }
+        }
+    }
+
+    /// One thing that makes payments fail, or soon will, and how to fix it.
+    public struct Finding: WireMessage, Hashable, Sendable {
+        /// Stable, for programs: "no_primary_card", "primary_card_expired", "primary_card_expiring",
+        /// "last_charge_declined", "billing_address_incomplete", "wallet_suspended", "auto_recharge_off",
+        /// "auto_recharge_backing_off", "subscription_incomplete", "subscription_past_due",
+        /// "subscription_unpaid", "invoice_overdue" (invoices not of a subscription: those are covered by the
+        /// subscription's finding).
+        /// New codes may be added.
+        public var code: String
+        public var severity: BillingV1.FindingSeverity
+        /// One sentence a person understands.
+        public var message: String
+        /// What resolves it: the call, and the `billing` command.
+        public var fix: String
+        /// What it is about, when it is about one thing.
+        public var paymentMethodID: String
+        public var subscriptionID: String
+        public var invoiceID: String
+        public var chargeID: String
+        /// last_charge_declined: the gateway's code, and whether retrying the same card can help (false for
+        /// a stolen, lost or expired card, or one closed by its issuer).
+        public var declineCode: String
+        public var retryCanHelp: Bool
+        /// billing_address_incomplete: the missing fields, as GetBillingInformation names them.
+        public var missingFields: [String]
+        /// When it changes by itself: a card's expiry, the end of a recharge backoff, a subscription's next
+        /// payment attempt, an invoice's due date.
+        public var atUnixMs: Int64
+        /// subscription_past_due: scheduled payment attempts left.
+        public var attemptsLeft: UInt32
+
+        public init(
+            code: String = "",
+            severity: BillingV1.FindingSeverity = .unspecified,
+            message: String = "",
+            fix: String = "",
+            paymentMethodID: String = "",
+            subscriptionID: String = "",
+            invoiceID: String = "",
+            chargeID: String = "",
+            declineCode: String = "",
+            retryCanHelp: Bool = false,
+            missingFields: [String] = [],
+            atUnixMs: Int64 = 0,
+            attemptsLeft: UInt32 = 0
+        ) {
+            self.code = code
+            self.severity = severity
+            self.message = message
+            self.fix = fix
+            self.paymentMethodID = paymentMethodID
+            self.subscriptionID = subscriptionID
+            self.invoiceID = invoiceID
+            self.chargeID = chargeID
+            self.declineCode = declineCode
+            self.retryCanHelp = retryCanHelp
+            self.missingFields = missingFields
+            self.atUnixMs = atUnixMs
+            self.attemptsLeft = attemptsLeft
+        }
+
+        public init(wireBytes: [UInt8]) throws(RPCError) {
+            self = try unpackProtobufC(
+                wireBytes, as: "Finding", unpack: billing__v1__finding__unpack,
+                free: billing__v1__finding__free_unpacked
+            ) { (c: Billing__V1__Finding) throws(RPCError) in try Self(c: c) }
+        }
+
+        public func wireBytes() -> [UInt8] {
+            let arena = ProtobufCArena()
+            return withExtendedLifetime(arena) { packProtobufC(cStruct(in: arena)) }
+        }
+    }
+
+    public struct DiagnosePaymentsRequest: WireMessage, Hashable, Sendable {
+        public var accountID: String
+
+        public init(accountID: String = "") {
+            self.accountID = accountID
+        }
+
+        public init(wireBytes: [UInt8]) throws(RPCError) {
+            self = try unpackProtobufC(
+                wireBytes, as: "DiagnosePaymentsRequest", unpack: billing__v1__diagnose_payments_request__unpack,
+                free: billing__v1__diagnose_payments_request__free_unpacked
+            ) { (c: Billing__V1__DiagnosePaymentsRequest) throws(RPCError) in try Self(c: c) }
+        }
+
+        public func wireBytes() -> [UInt8] {
+            let arena = ProtobufCArena()
+            return withExtendedLifetime(arena) { packProtobufC(cStruct(in: arena)) }
+        }
+    }
+
+    public struct DiagnosePaymentsResponse: WireMessage, Hashable, Sendable {
+        /// Most severe first. Empty when nothing is wrong.
+        public var findings: [BillingV1.Finding]
+
+        public init(findings: [BillingV1.Finding] = []) {
+            self.findings = findings
+        }
+
+        public init(wireBytes: [UInt8]) throws(RPCError) {
+            self = try unpackProtobufC(
+                wireBytes, as: "DiagnosePaymentsResponse", unpack: billing__v1__diagnose_payments_response__unpack,
+                free: billing__v1__diagnose_payments_response__free_unpacked
+            ) { (c: Billing__V1__DiagnosePaymentsResponse) throws(RPCError) in try Self(c: c) }
+        }
+
+        public func wireBytes() -> [UInt8] {
+            let arena = ProtobufCArena()
+            return withExtendedLifetime(arena) { packProtobufC(cStruct(in: arena)) }
+        }
+    }
+
+    public struct GetBillingOverviewRequest: WireMessage, Hashable, Sendable {
+        public var accountID: String
+
+        public init(accountID: String = "") {
+            self.accountID = accountID
+        }
+
+        public init(wireBytes: [UInt8]) throws(RPCError) {
+            self = try unpackProtobufC(
+                wireBytes, as: "GetBillingOverviewRequest", unpack: billing__v1__get_billing_overview_request__unpack,
+                free: billing__v1__get_billing_overview_request__free_unpacked
+            ) { (c: Billing__V1__GetBillingOverviewRequest) throws(RPCError) in try Self(c: c) }
+        }
+
+        public func wireBytes() -> [UInt8] {
+            let arena = ProtobufCArena()
+            return withExtendedLifetime(arena) { packProtobufC(cStruct(in: arena)) }
+        }
+    }
+
+    /// What the billing page shows at a glance, from one read of the store (the wallet's recharge backoff
+    /// comes from its actor's memory, where it lives).
+    public struct BillingOverview: WireMessage, Hashable, Sendable {
+        public var account: BillingV1.Account?
+        /// Subscriptions that have not ended (trialing, active, past due, unpaid, incomplete), with their next
+        /// renewal dates and amounts; at most 100.
+        public var subscriptions: [BillingV1.Subscription]
+        /// Unset when the account has no primary card.
+        public var primaryPaymentMethod: BillingV1.PaymentMethod?
+        public var billingInformation: BillingV1.BillingInformation?
+        public var wallet: BillingV1.Wallet?
+        /// The 5 latest charges, newest first.
+        public var latestCharges: [BillingV1.Charge]
+        /// Open invoices (overdue ones included), oldest due first; at most 20.
+        public var openInvoices: [BillingV1.Invoice]
+        /// DiagnosePayments' findings.
+        public var findings: [BillingV1.Finding]
+
+        public init(
+            account: BillingV1.Account? = nil,
+            subscriptions: [BillingV1.Subscription] = [],
+            primaryPaymentMethod: BillingV1.PaymentMethod? = nil,
+            billingInformation: BillingV1.BillingInformation? = nil,
+            wallet: BillingV1.Wallet? = nil,
+            latestCharges: [BillingV1.Charge] = [],
+            openInvoices: [BillingV1.Invoice] = [],
+            findings: [BillingV1.Finding] = []
+        ) {
+            self.account = account
+            self.subscriptions = subscriptions
+            self.primaryPaymentMethod = primaryPaymentMethod
+            self.billingInformation = billingInformation
+            self.wallet = wallet
+            self.latestCharges = latestCharges
+            self.openInvoices = openInvoices
+            self.findings = findings
+        }
+
+        public init(wireBytes: [UInt8]) throws(RPCError) {
+            self = try unpackProtobufC(
+                wireBytes, as: "BillingOverview", unpack: billing__v1__billing_overview__unpack,
+                free: billing__v1__billing_overview__free_unpacked
+            ) { (c: Billing__V1__BillingOverview) throws(RPCError) in try Self(c: c) }
+        }
+
+        public func wireBytes() -> [UInt8] {
+            let arena = ProtobufCArena()
+            return withExtendedLifetime(arena) { packProtobufC(cStruct(in: arena)) }
+        }
+    }
+
     public enum BillingService {
         /// The fully qualified service name that requests carry.
         public static let name = "billing.v1.BillingService"
@@ -2689,17 +2897,32 @@ extension BillingV1 {
             case listWalletTransactions = "ListWalletTransactions"
             case summarizeWalletTransactions = "SummarizeWalletTransactions"
             case watchWallet = "WatchWallet"
+            /// The plans on offer, from the catalog billingd loaded.
             case listPlans = "ListPlans"
+            /// Subscribes to a plan: the first period is invoiced and charged to the primary card at once, or at
+            /// the end of the trial. A declined first charge leaves an incomplete subscription (not an error).
             case createSubscription = "CreateSubscription"
             case getSubscription = "GetSubscription"
+            /// Live subscriptions first, then ended ones; keyset pages.
             case listSubscriptions = "ListSubscriptions"
+            /// The exact invoice lines UpdateSubscription would make now, without making them.
             case previewSubscriptionChange = "PreviewSubscriptionChange"
+            /// An upgrade applies now if its prorated invoice is paid; a downgrade waits for the period end.
             case updateSubscription = "UpdateSubscription"
+            /// Now (optionally crediting the unused time to the wallet) or at the end of the period.
             case cancelSubscription = "CancelSubscription"
+            /// Undoes a cancellation at period end, until the period ends.
             case resumeSubscription = "ResumeSubscription"
+            /// A clock for trying subscriptions through time (sandbox gateway only).
             case createTestClock = "CreateTestClock"
             case getTestClock = "GetTestClock"
+            /// Moves a test clock forward, running everything that falls due on the way before answering.
             case advanceTestClock = "AdvanceTestClock"
+            /// The billing page at a glance: account, subscriptions, card, address, wallet, latest charges, open
+            /// invoices and the diagnosis, in one call.
+            case getBillingOverview = "GetBillingOverview"
+            /// Why payments fail, or soon will: findings with a stable code, a severity and the fix.
+            case diagnosePayments = "DiagnosePayments"
         }
     }
 }
@@ -2813,6 +3036,17 @@ extension BillingV1.ChangeTiming {
 
     var cValue: Billing__V1__ChangeTiming {
         Billing__V1__ChangeTiming(rawValue: .init(truncatingIfNeeded: rawValue))
+    }
+}
+
+extension BillingV1.FindingSeverity {
+    /// Unknown numbers become `.unspecified` (proto3 enums are open).
+    init(c: Billing__V1__FindingSeverity) {
+        self = Self(rawValue: Int32(truncatingIfNeeded: c.rawValue)) ?? .unspecified
+    }
+
+    var cValue: Billing__V1__FindingSeverity {
+        Billing__V1__FindingSeverity(rawValue: .init(truncatingIfNeeded: rawValue))
     }
 }
 
@@ -4802,6 +5036,154 @@ extension BillingV1.TestClockResponse {
         let c = arena.message(billing__v1__test_clock_response__init)
         c.pointee.test_clock = self.testClock?.cStruct(in: arena)
         c.pointee.actions_run = self.actionsRun
+        return c
+    }
+}
+
+extension BillingV1.Finding {
+    /// Copies every field out of a decoded C struct, so that nothing points into it afterwards.
+    init(c: Billing__V1__Finding) throws(RPCError) {
+        self.init(
+            code: ProtobufCField.string(c.code),
+            severity: BillingV1.FindingSeverity(c: c.severity),
+            message: ProtobufCField.string(c.message),
+            fix: ProtobufCField.string(c.fix),
+            paymentMethodID: ProtobufCField.string(c.payment_method_id),
+            subscriptionID: ProtobufCField.string(c.subscription_id),
+            invoiceID: ProtobufCField.string(c.invoice_id),
+            chargeID: ProtobufCField.string(c.charge_id),
+            declineCode: ProtobufCField.string(c.decline_code),
+            retryCanHelp: c.retry_can_help != 0,
+            missingFields: UnsafeBufferPointer(start: c.missing_fields, count: c.n_missing_fields).map(ProtobufCField.string),
+            atUnixMs: c.at_unix_ms,
+            attemptsLeft: c.attempts_left
+        )
+    }
+
+    /// A sub-message field: nil when the sender did not set it.
+    init?(cPointer: UnsafeMutablePointer<Billing__V1__Finding>?) throws(RPCError) {
+        guard let cPointer else { return nil }
+        try self.init(c: cPointer.pointee)
+    }
+
+    /// The C struct for packing, with every string, array and sub-message allocated in `arena`.
+    func cStruct(in arena: ProtobufCArena) -> UnsafeMutablePointer<Billing__V1__Finding> {
+        let c = arena.message(billing__v1__finding__init)
+        c.pointee.code = arena.string(self.code)
+        c.pointee.severity = self.severity.cValue
+        c.pointee.message = arena.string(self.message)
+        c.pointee.fix = arena.string(self.fix)
+        c.pointee.payment_method_id = arena.string(self.paymentMethodID)
+        c.pointee.subscription_id = arena.string(self.subscriptionID)
+        c.pointee.invoice_id = arena.string(self.invoiceID)
+        c.pointee.charge_id = arena.string(self.chargeID)
+        c.pointee.decline_code = arena.string(self.declineCode)
+        c.pointee.retry_can_help = self.retryCanHelp ? 1 : 0
+        c.pointee.n_missing_fields = self.missingFields.count
+        c.pointee.missing_fields = arena.array(self.missingFields.map { Optional(arena.string($0)) })
+        c.pointee.at_unix_ms = self.atUnixMs
+        c.pointee.attempts_left = self.attemptsLeft
+        return c
+    }
+}
+
+extension BillingV1.DiagnosePaymentsRequest {
+    /// Copies every field out of a decoded C struct, so that nothing points into it afterwards.
+    init(c: Billing__V1__DiagnosePaymentsRequest) throws(RPCError) {
+        self.init(accountID: ProtobufCField.string(c.account_id))
+    }
+
+    /// A sub-message field: nil when the sender did not set it.
+    init?(cPointer: UnsafeMutablePointer<Billing__V1__DiagnosePaymentsRequest>?) throws(RPCError) {
+        guard let cPointer else { return nil }
+        try self.init(c: cPointer.pointee)
+    }
+
+    /// The C struct for packing, with every string, array and sub-message allocated in `arena`.
+    func cStruct(in arena: ProtobufCArena) -> UnsafeMutablePointer<Billing__V1__DiagnosePaymentsRequest> {
+        let c = arena.message(billing__v1__diagnose_payments_request__init)
+        c.pointee.account_id = arena.string(self.accountID)
+        return c
+    }
+}
+
+extension BillingV1.DiagnosePaymentsResponse {
+    /// Copies every field out of a decoded C struct, so that nothing points into it afterwards.
+    init(c: Billing__V1__DiagnosePaymentsResponse) throws(RPCError) {
+        try self.init(findings: ProtobufCField.repeated(c.n_findings, c.findings, BillingV1.Finding.init(c:)))
+    }
+
+    /// A sub-message field: nil when the sender did not set it.
+    init?(cPointer: UnsafeMutablePointer<Billing__V1__DiagnosePaymentsResponse>?) throws(RPCError) {
+        guard let cPointer else { return nil }
+        try self.init(c: cPointer.pointee)
+    }
+
+    /// The C struct for packing, with every string, array and sub-message allocated in `arena`.
+    func cStruct(in arena: ProtobufCArena) -> UnsafeMutablePointer<Billing__V1__DiagnosePaymentsResponse> {
+        let c = arena.message(billing__v1__diagnose_payments_response__init)
+        c.pointee.n_findings = self.findings.count
+        c.pointee.findings = arena.array(self.findings.map { Optional($0.cStruct(in: arena)) })
+        return c
+    }
+}
+
+extension BillingV1.GetBillingOverviewRequest {
+    /// Copies every field out of a decoded C struct, so that nothing points into it afterwards.
+    init(c: Billing__V1__GetBillingOverviewRequest) throws(RPCError) {
+        self.init(accountID: ProtobufCField.string(c.account_id))
+    }
+
+    /// A sub-message field: nil when the sender did not set it.
+    init?(cPointer: UnsafeMutablePointer<Billing__V1__GetBillingOverviewRequest>?) throws(RPCError) {
+        guard let cPointer else { return nil }
+        try self.init(c: cPointer.pointee)
+    }
+
+    /// The C struct for packing, with every string, array and sub-message allocated in `arena`.
+    func cStruct(in arena: ProtobufCArena) -> UnsafeMutablePointer<Billing__V1__GetBillingOverviewRequest> {
+        let c = arena.message(billing__v1__get_billing_overview_request__init)
+        c.pointee.account_id = arena.string(self.accountID)
+        return c
+    }
+}
+
+extension BillingV1.BillingOverview {
+    /// Copies every field out of a decoded C struct, so that nothing points into it afterwards.
+    init(c: Billing__V1__BillingOverview) throws(RPCError) {
+        try self.init(
+            account: BillingV1.Account(cPointer: c.account),
+            subscriptions: ProtobufCField.repeated(c.n_subscriptions, c.subscriptions, BillingV1.Subscription.init(c:)),
+            primaryPaymentMethod: BillingV1.PaymentMethod(cPointer: c.primary_payment_method),
+            billingInformation: BillingV1.BillingInformation(cPointer: c.billing_information),
+            wallet: BillingV1.Wallet(cPointer: c.wallet),
+            latestCharges: ProtobufCField.repeated(c.n_latest_charges, c.latest_charges, BillingV1.Charge.init(c:)),
+            openInvoices: ProtobufCField.repeated(c.n_open_invoices, c.open_invoices, BillingV1.Invoice.init(c:)),
+            findings: ProtobufCField.repeated(c.n_findings, c.findings, BillingV1.Finding.init(c:))
+        )
+    }
+
+    /// A sub-message field: nil when the sender did not set it.
+    init?(cPointer: UnsafeMutablePointer<Billing__V1__BillingOverview>?) throws(RPCError) {
+        guard let cPointer else { return nil }
+        try self.init(c: cPointer.pointee)
+    }
+
+    /// The C struct for packing, with every string, array and sub-message allocated in `arena`.
+    func cStruct(in arena: ProtobufCArena) -> UnsafeMutablePointer<Billing__V1__BillingOverview> {
+        let c = arena.message(billing__v1__billing_overview__init)
+        c.pointee.account = self.account?.cStruct(in: arena)
+        c.pointee.n_subscriptions = self.subscriptions.count
+        c.pointee.subscriptions = arena.array(self.subscriptions.map { Optional($0.cStruct(in: arena)) })
+        c.pointee.primary_payment_method = self.primaryPaymentMethod?.cStruct(in: arena)
+        c.pointee.billing_information = self.billingInformation?.cStruct(in: arena)
+        c.pointee.wallet = self.wallet?.cStruct(in: arena)
+        c.pointee.n_latest_charges = self.latestCharges.count
+        c.pointee.latest_charges = arena.array(self.latestCharges.map { Optional($0.cStruct(in: arena)) })
+        c.pointee.n_open_invoices = self.openInvoices.count
+        c.pointee.open_invoices = arena.array(self.openInvoices.map { Optional($0.cStruct(in: arena)) })
+        c.pointee.n_findings = self.findings.count
+        c.pointee.findings = arena.array(self.findings.map { Optional($0.cStruct(in: arena)) })
         return c
     }
 }

@@ -12,6 +12,8 @@ public final class Billing: Sendable {
     public let invoices: InvoiceService
     public let wallets: WalletService
     public let subscriptions: SubscriptionService
+    /// The billing page at a glance, and why payments fail.
+    public let diagnosis: DiagnosisService
     /// Renewals, retries, trial ends and expiries; test clocks; fulfilment delivery.
     public let scheduler: SubscriptionScheduler
     private let reconciler: ChargeReconciler
@@ -27,6 +29,7 @@ public final class Billing: Sendable {
         wallets = WalletService(context: context, policy: walletPolicy)
         scheduler = SubscriptionScheduler(context: context, provider: fulfilment)
         subscriptions = SubscriptionService(context: context, wallets: wallets, scheduler: scheduler)
+        diagnosis = DiagnosisService(context: context, wallets: wallets)
         reconciler = ChargeReconciler(context: context, wallets: wallets)
     }
 

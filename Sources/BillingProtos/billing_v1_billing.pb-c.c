@@ -3157,6 +3157,231 @@ void   billing__v1__test_clock_response__free_unpacked
   assert(message->base.descriptor == &billing__v1__test_clock_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   billing__v1__finding__init
+                     (Billing__V1__Finding         *message)
+{
+  static const Billing__V1__Finding init_value = BILLING__V1__FINDING__INIT;
+  *message = init_value;
+}
+size_t billing__v1__finding__get_packed_size
+                     (const Billing__V1__Finding *message)
+{
+  assert(message->base.descriptor == &billing__v1__finding__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__finding__pack
+                     (const Billing__V1__Finding *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__finding__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__finding__pack_to_buffer
+                     (const Billing__V1__Finding *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__finding__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__Finding *
+       billing__v1__finding__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__Finding *)
+     protobuf_c_message_unpack (&billing__v1__finding__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__finding__free_unpacked
+                     (Billing__V1__Finding *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__finding__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__diagnose_payments_request__init
+                     (Billing__V1__DiagnosePaymentsRequest         *message)
+{
+  static const Billing__V1__DiagnosePaymentsRequest init_value = BILLING__V1__DIAGNOSE_PAYMENTS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t billing__v1__diagnose_payments_request__get_packed_size
+                     (const Billing__V1__DiagnosePaymentsRequest *message)
+{
+  assert(message->base.descriptor == &billing__v1__diagnose_payments_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__diagnose_payments_request__pack
+                     (const Billing__V1__DiagnosePaymentsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__diagnose_payments_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__diagnose_payments_request__pack_to_buffer
+                     (const Billing__V1__DiagnosePaymentsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__diagnose_payments_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__DiagnosePaymentsRequest *
+       billing__v1__diagnose_payments_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__DiagnosePaymentsRequest *)
+     protobuf_c_message_unpack (&billing__v1__diagnose_payments_request__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__diagnose_payments_request__free_unpacked
+                     (Billing__V1__DiagnosePaymentsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__diagnose_payments_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__diagnose_payments_response__init
+                     (Billing__V1__DiagnosePaymentsResponse         *message)
+{
+  static const Billing__V1__DiagnosePaymentsResponse init_value = BILLING__V1__DIAGNOSE_PAYMENTS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t billing__v1__diagnose_payments_response__get_packed_size
+                     (const Billing__V1__DiagnosePaymentsResponse *message)
+{
+  assert(message->base.descriptor == &billing__v1__diagnose_payments_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__diagnose_payments_response__pack
+                     (const Billing__V1__DiagnosePaymentsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__diagnose_payments_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__diagnose_payments_response__pack_to_buffer
+                     (const Billing__V1__DiagnosePaymentsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__diagnose_payments_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__DiagnosePaymentsResponse *
+       billing__v1__diagnose_payments_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__DiagnosePaymentsResponse *)
+     protobuf_c_message_unpack (&billing__v1__diagnose_payments_response__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__diagnose_payments_response__free_unpacked
+                     (Billing__V1__DiagnosePaymentsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__diagnose_payments_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__get_billing_overview_request__init
+                     (Billing__V1__GetBillingOverviewRequest         *message)
+{
+  static const Billing__V1__GetBillingOverviewRequest init_value = BILLING__V1__GET_BILLING_OVERVIEW_REQUEST__INIT;
+  *message = init_value;
+}
+size_t billing__v1__get_billing_overview_request__get_packed_size
+                     (const Billing__V1__GetBillingOverviewRequest *message)
+{
+  assert(message->base.descriptor == &billing__v1__get_billing_overview_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__get_billing_overview_request__pack
+                     (const Billing__V1__GetBillingOverviewRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__get_billing_overview_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__get_billing_overview_request__pack_to_buffer
+                     (const Billing__V1__GetBillingOverviewRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__get_billing_overview_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__GetBillingOverviewRequest *
+       billing__v1__get_billing_overview_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__GetBillingOverviewRequest *)
+     protobuf_c_message_unpack (&billing__v1__get_billing_overview_request__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__get_billing_overview_request__free_unpacked
+                     (Billing__V1__GetBillingOverviewRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__get_billing_overview_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   billing__v1__billing_overview__init
+                     (Billing__V1__BillingOverview         *message)
+{
+  static const Billing__V1__BillingOverview init_value = BILLING__V1__BILLING_OVERVIEW__INIT;
+  *message = init_value;
+}
+size_t billing__v1__billing_overview__get_packed_size
+                     (const Billing__V1__BillingOverview *message)
+{
+  assert(message->base.descriptor == &billing__v1__billing_overview__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t billing__v1__billing_overview__pack
+                     (const Billing__V1__BillingOverview *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &billing__v1__billing_overview__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t billing__v1__billing_overview__pack_to_buffer
+                     (const Billing__V1__BillingOverview *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &billing__v1__billing_overview__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Billing__V1__BillingOverview *
+       billing__v1__billing_overview__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Billing__V1__BillingOverview *)
+     protobuf_c_message_unpack (&billing__v1__billing_overview__descriptor,
+                                allocator, len, data);
+}
+void   billing__v1__billing_overview__free_unpacked
+                     (Billing__V1__BillingOverview *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &billing__v1__billing_overview__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor billing__v1__money__field_descriptors[2] =
 {
   {
@@ -8860,6 +9085,443 @@ const ProtobufCMessageDescriptor billing__v1__test_clock_response__descriptor =
   (ProtobufCMessageInit) billing__v1__test_clock_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor billing__v1__finding__field_descriptors[13] =
+{
+  {
+    "code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Finding, code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "severity",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Finding, severity),
+    &billing__v1__finding_severity__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "message",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Finding, message),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fix",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Finding, fix),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "payment_method_id",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Finding, payment_method_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "subscription_id",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Finding, subscription_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "invoice_id",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Finding, invoice_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "charge_id",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Finding, charge_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "decline_code",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Finding, decline_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "retry_can_help",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Finding, retry_can_help),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "missing_fields",
+    11,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Billing__V1__Finding, n_missing_fields),
+    offsetof(Billing__V1__Finding, missing_fields),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "at_unix_ms",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Finding, at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "attempts_left",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__Finding, attempts_left),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__finding__field_indices_by_name[] = {
+  11,   /* field[11] = at_unix_ms */
+  12,   /* field[12] = attempts_left */
+  7,   /* field[7] = charge_id */
+  0,   /* field[0] = code */
+  8,   /* field[8] = decline_code */
+  3,   /* field[3] = fix */
+  6,   /* field[6] = invoice_id */
+  2,   /* field[2] = message */
+  10,   /* field[10] = missing_fields */
+  4,   /* field[4] = payment_method_id */
+  9,   /* field[9] = retry_can_help */
+  1,   /* field[1] = severity */
+  5,   /* field[5] = subscription_id */
+};
+static const ProtobufCIntRange billing__v1__finding__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 13 }
+};
+const ProtobufCMessageDescriptor billing__v1__finding__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.Finding",
+  "Finding",
+  "Billing__V1__Finding",
+  "billing.v1",
+  sizeof(Billing__V1__Finding),
+  13,
+  billing__v1__finding__field_descriptors,
+  billing__v1__finding__field_indices_by_name,
+  1,  billing__v1__finding__number_ranges,
+  (ProtobufCMessageInit) billing__v1__finding__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__diagnose_payments_request__field_descriptors[1] =
+{
+  {
+    "account_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__DiagnosePaymentsRequest, account_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__diagnose_payments_request__field_indices_by_name[] = {
+  0,   /* field[0] = account_id */
+};
+static const ProtobufCIntRange billing__v1__diagnose_payments_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor billing__v1__diagnose_payments_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.DiagnosePaymentsRequest",
+  "DiagnosePaymentsRequest",
+  "Billing__V1__DiagnosePaymentsRequest",
+  "billing.v1",
+  sizeof(Billing__V1__DiagnosePaymentsRequest),
+  1,
+  billing__v1__diagnose_payments_request__field_descriptors,
+  billing__v1__diagnose_payments_request__field_indices_by_name,
+  1,  billing__v1__diagnose_payments_request__number_ranges,
+  (ProtobufCMessageInit) billing__v1__diagnose_payments_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__diagnose_payments_response__field_descriptors[1] =
+{
+  {
+    "findings",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Billing__V1__DiagnosePaymentsResponse, n_findings),
+    offsetof(Billing__V1__DiagnosePaymentsResponse, findings),
+    &billing__v1__finding__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__diagnose_payments_response__field_indices_by_name[] = {
+  0,   /* field[0] = findings */
+};
+static const ProtobufCIntRange billing__v1__diagnose_payments_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor billing__v1__diagnose_payments_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.DiagnosePaymentsResponse",
+  "DiagnosePaymentsResponse",
+  "Billing__V1__DiagnosePaymentsResponse",
+  "billing.v1",
+  sizeof(Billing__V1__DiagnosePaymentsResponse),
+  1,
+  billing__v1__diagnose_payments_response__field_descriptors,
+  billing__v1__diagnose_payments_response__field_indices_by_name,
+  1,  billing__v1__diagnose_payments_response__number_ranges,
+  (ProtobufCMessageInit) billing__v1__diagnose_payments_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__get_billing_overview_request__field_descriptors[1] =
+{
+  {
+    "account_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__GetBillingOverviewRequest, account_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__get_billing_overview_request__field_indices_by_name[] = {
+  0,   /* field[0] = account_id */
+};
+static const ProtobufCIntRange billing__v1__get_billing_overview_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor billing__v1__get_billing_overview_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.GetBillingOverviewRequest",
+  "GetBillingOverviewRequest",
+  "Billing__V1__GetBillingOverviewRequest",
+  "billing.v1",
+  sizeof(Billing__V1__GetBillingOverviewRequest),
+  1,
+  billing__v1__get_billing_overview_request__field_descriptors,
+  billing__v1__get_billing_overview_request__field_indices_by_name,
+  1,  billing__v1__get_billing_overview_request__number_ranges,
+  (ProtobufCMessageInit) billing__v1__get_billing_overview_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor billing__v1__billing_overview__field_descriptors[8] =
+{
+  {
+    "account",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__BillingOverview, account),
+    &billing__v1__account__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "subscriptions",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Billing__V1__BillingOverview, n_subscriptions),
+    offsetof(Billing__V1__BillingOverview, subscriptions),
+    &billing__v1__subscription__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "primary_payment_method",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__BillingOverview, primary_payment_method),
+    &billing__v1__payment_method__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "billing_information",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__BillingOverview, billing_information),
+    &billing__v1__billing_information__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "wallet",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Billing__V1__BillingOverview, wallet),
+    &billing__v1__wallet__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "latest_charges",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Billing__V1__BillingOverview, n_latest_charges),
+    offsetof(Billing__V1__BillingOverview, latest_charges),
+    &billing__v1__charge__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "open_invoices",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Billing__V1__BillingOverview, n_open_invoices),
+    offsetof(Billing__V1__BillingOverview, open_invoices),
+    &billing__v1__invoice__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "findings",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Billing__V1__BillingOverview, n_findings),
+    offsetof(Billing__V1__BillingOverview, findings),
+    &billing__v1__finding__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned billing__v1__billing_overview__field_indices_by_name[] = {
+  0,   /* field[0] = account */
+  3,   /* field[3] = billing_information */
+  7,   /* field[7] = findings */
+  5,   /* field[5] = latest_charges */
+  6,   /* field[6] = open_invoices */
+  2,   /* field[2] = primary_payment_method */
+  1,   /* field[1] = subscriptions */
+  4,   /* field[4] = wallet */
+};
+static const ProtobufCIntRange billing__v1__billing_overview__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor billing__v1__billing_overview__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "billing.v1.BillingOverview",
+  "BillingOverview",
+  "Billing__V1__BillingOverview",
+  "billing.v1",
+  sizeof(Billing__V1__BillingOverview),
+  8,
+  billing__v1__billing_overview__field_descriptors,
+  billing__v1__billing_overview__field_indices_by_name,
+  1,  billing__v1__billing_overview__number_ranges,
+  (ProtobufCMessageInit) billing__v1__billing_overview__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue billing__v1__error_reason__enum_values_by_number[62] =
 {
   { "ERROR_REASON_UNSPECIFIED", "BILLING__V1__ERROR_REASON__ERROR_REASON_UNSPECIFIED", 0 },
@@ -9310,7 +9972,39 @@ const ProtobufCEnumDescriptor billing__v1__change_timing__descriptor =
   billing__v1__change_timing__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor billing__v1__billing_service__method_descriptors[35] =
+static const ProtobufCEnumValue billing__v1__finding_severity__enum_values_by_number[4] =
+{
+  { "FINDING_SEVERITY_UNSPECIFIED", "BILLING__V1__FINDING_SEVERITY__FINDING_SEVERITY_UNSPECIFIED", 0 },
+  { "FINDING_SEVERITY_INFO", "BILLING__V1__FINDING_SEVERITY__FINDING_SEVERITY_INFO", 1 },
+  { "FINDING_SEVERITY_WARNING", "BILLING__V1__FINDING_SEVERITY__FINDING_SEVERITY_WARNING", 2 },
+  { "FINDING_SEVERITY_ERROR", "BILLING__V1__FINDING_SEVERITY__FINDING_SEVERITY_ERROR", 3 },
+};
+static const ProtobufCIntRange billing__v1__finding_severity__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex billing__v1__finding_severity__enum_values_by_name[4] =
+{
+  { "FINDING_SEVERITY_ERROR", 3 },
+  { "FINDING_SEVERITY_INFO", 1 },
+  { "FINDING_SEVERITY_UNSPECIFIED", 0 },
+  { "FINDING_SEVERITY_WARNING", 2 },
+};
+const ProtobufCEnumDescriptor billing__v1__finding_severity__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "billing.v1.FindingSeverity",
+  "FindingSeverity",
+  "Billing__V1__FindingSeverity",
+  "billing.v1",
+  4,
+  billing__v1__finding_severity__enum_values_by_number,
+  4,
+  billing__v1__finding_severity__enum_values_by_name,
+  1,
+  billing__v1__finding_severity__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor billing__v1__billing_service__method_descriptors[37] =
 {
   { "CreateAccount", &billing__v1__create_account_request__descriptor, &billing__v1__account_response__descriptor },
   { "GetAccount", &billing__v1__get_account_request__descriptor, &billing__v1__account_response__descriptor },
@@ -9347,6 +10041,8 @@ static const ProtobufCMethodDescriptor billing__v1__billing_service__method_desc
   { "CreateTestClock", &billing__v1__create_test_clock_request__descriptor, &billing__v1__test_clock_response__descriptor },
   { "GetTestClock", &billing__v1__get_test_clock_request__descriptor, &billing__v1__test_clock_response__descriptor },
   { "AdvanceTestClock", &billing__v1__advance_test_clock_request__descriptor, &billing__v1__test_clock_response__descriptor },
+  { "GetBillingOverview", &billing__v1__get_billing_overview_request__descriptor, &billing__v1__billing_overview__descriptor },
+  { "DiagnosePayments", &billing__v1__diagnose_payments_request__descriptor, &billing__v1__diagnose_payments_response__descriptor },
 };
 const unsigned billing__v1__billing_service__method_indices_by_name[] = {
   18,        /* AddBalance */
@@ -9358,10 +10054,12 @@ const unsigned billing__v1__billing_service__method_indices_by_name[] = {
   8,        /* CreateInvoice */
   25,        /* CreateSubscription */
   32,        /* CreateTestClock */
+  36,        /* DiagnosePayments */
   15,        /* DownloadInvoicePdf */
   9,        /* FinalizeInvoice */
   1,        /* GetAccount */
   2,        /* GetBillingInformation */
+  35,        /* GetBillingOverview */
   13,        /* GetInvoice */
   26,        /* GetSubscription */
   33,        /* GetTestClock */
@@ -9392,7 +10090,7 @@ const ProtobufCServiceDescriptor billing__v1__billing_service__descriptor =
   "BillingService",
   "Billing__V1__BillingService",
   "billing.v1",
-  35,
+  37,
   billing__v1__billing_service__method_descriptors,
   billing__v1__billing_service__method_indices_by_name
 };
@@ -9675,6 +10373,22 @@ void billing__v1__billing_service__advance_test_clock(ProtobufCService *service,
 {
   assert(service->descriptor == &billing__v1__billing_service__descriptor);
   service->invoke(service, 34, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void billing__v1__billing_service__get_billing_overview(ProtobufCService *service,
+                                                        const Billing__V1__GetBillingOverviewRequest *input,
+                                                        Billing__V1__BillingOverview_Closure closure,
+                                                        void *closure_data)
+{
+  assert(service->descriptor == &billing__v1__billing_service__descriptor);
+  service->invoke(service, 35, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void billing__v1__billing_service__diagnose_payments(ProtobufCService *service,
+                                                     const Billing__V1__DiagnosePaymentsRequest *input,
+                                                     Billing__V1__DiagnosePaymentsResponse_Closure closure,
+                                                     void *closure_data)
+{
+  assert(service->descriptor == &billing__v1__billing_service__descriptor);
+  service->invoke(service, 36, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void billing__v1__billing_service__init (Billing__V1__BillingService_Service *service,
                                          Billing__V1__BillingService_ServiceDestroy destroy)

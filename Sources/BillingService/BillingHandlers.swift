@@ -29,6 +29,7 @@ public struct BillingHandlers: BillingServiceHandlers {
         .getAccount, .getBillingInformation, .listPaymentMethods, .getInvoice, .listInvoices, .downloadInvoicePdf, .listCharges,
         .getWallet, .listWalletTransactions, .summarizeWalletTransactions, .watchWallet,
         .listPlans, .getSubscription, .listSubscriptions, .previewSubscriptionChange, .getTestClock,
+        .getBillingOverview, .diagnosePayments,
     ]
 
     public func isReadOnly(method: String) -> Bool {
@@ -289,5 +290,21 @@ public struct BillingHandlers: BillingServiceHandlers {
         let (clock, ran) = try await billing.scheduler.advance(
             clockID: request.testClockID, to: request.frozenTimeUnixMs, idempotencyKey: request.idempotencyKey)
         return BillingV1.TestClockResponse(testClock: Reply.testClock(clock), actionsRun: UInt32(clamping: ran))
+    }
+
+    // MARK: Overview and diagnosis
+
+    public func getBillingOverview(_ request: BillingV1.GetBillingOverviewRequest, context: CallContext) async throws -> BillingV1.BillingOverview {
+        let overview = try await billing.diagnosis.overview(accountID: request.accountID)
+        return BillingV1.BillingOverview(
+            account: Reply.account(overview.account), subscriptions: overview.subscriptions.map(Reply.subscription),
+            primaryPaymentMethod: overview.primaryPaymentMethod.map(Reply.paymentMethod),
+            billingInformation: Reply.billingInformation(overview.billingInformation), wallet: Reply.wallet(overview.wallet),
+            latestCharges: overview.latestCharges.map(Reply.charge), openInvoices: overview.openInvoices.map(Reply.invoice),
+            findings: overview.findings.map(Reply.finding))
+    }
+
+    public func diagnosePayments(_ request: BillingV1.DiagnosePaymentsRequest, context: CallContext) async throws -> BillingV1.DiagnosePaymentsResponse {
+        BillingV1.DiagnosePaymentsResponse(findings: try await billing.diagnosis.diagnose(accountID: request.accountID).map(Reply.finding))
     }
 }

@@ -158,6 +158,20 @@ enum Reply {
         }
     }
 
+    static func finding(_ finding: Finding) -> BillingV1.Finding {
+        let severity: BillingV1.FindingSeverity =
+            switch finding.severity {
+            case .info: .info
+            case .warning: .warning
+            case .error: .error
+            }
+        return BillingV1.Finding(
+            code: finding.code.rawValue, severity: severity, message: finding.message, fix: finding.fix,
+            paymentMethodID: finding.paymentMethodID ?? "", subscriptionID: finding.subscriptionID ?? "", invoiceID: finding.invoiceID ?? "",
+            chargeID: finding.chargeID ?? "", declineCode: finding.declineCode ?? "", retryCanHelp: finding.retryCanHelp,
+            missingFields: finding.missingFields, atUnixMs: finding.atMilliseconds ?? 0, attemptsLeft: UInt32(clamping: finding.attemptsLeft ?? 0))
+    }
+
     static func testClock(_ clock: TestClock) -> BillingV1.TestClock {
         BillingV1.TestClock(id: clock.id, name: clock.name, frozenTimeUnixMs: clock.frozenTimeMilliseconds, createdAtUnixMs: clock.createdAtMilliseconds)
     }

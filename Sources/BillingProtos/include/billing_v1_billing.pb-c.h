@@ -85,6 +85,11 @@ typedef struct Billing__V1__CreateTestClockRequest Billing__V1__CreateTestClockR
 typedef struct Billing__V1__GetTestClockRequest Billing__V1__GetTestClockRequest;
 typedef struct Billing__V1__AdvanceTestClockRequest Billing__V1__AdvanceTestClockRequest;
 typedef struct Billing__V1__TestClockResponse Billing__V1__TestClockResponse;
+typedef struct Billing__V1__Finding Billing__V1__Finding;
+typedef struct Billing__V1__DiagnosePaymentsRequest Billing__V1__DiagnosePaymentsRequest;
+typedef struct Billing__V1__DiagnosePaymentsResponse Billing__V1__DiagnosePaymentsResponse;
+typedef struct Billing__V1__GetBillingOverviewRequest Billing__V1__GetBillingOverviewRequest;
+typedef struct Billing__V1__BillingOverview Billing__V1__BillingOverview;
 
 
 /* --- enums --- */
@@ -408,6 +413,22 @@ typedef enum _Billing__V1__ChangeTiming {
   BILLING__V1__CHANGE_TIMING__CHANGE_TIMING_WITHDRAW_PENDING = 3
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(BILLING__V1__CHANGE_TIMING)
 } Billing__V1__ChangeTiming;
+typedef enum _Billing__V1__FindingSeverity {
+  BILLING__V1__FINDING_SEVERITY__FINDING_SEVERITY_UNSPECIFIED = 0,
+  /*
+   * Worth knowing; nothing fails because of it yet.
+   */
+  BILLING__V1__FINDING_SEVERITY__FINDING_SEVERITY_INFO = 1,
+  /*
+   * Something will fail soon, or runs degraded (a card expiring, auto-recharge backing off).
+   */
+  BILLING__V1__FINDING_SEVERITY__FINDING_SEVERITY_WARNING = 2,
+  /*
+   * Payments or services fail now.
+   */
+  BILLING__V1__FINDING_SEVERITY__FINDING_SEVERITY_ERROR = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(BILLING__V1__FINDING_SEVERITY)
+} Billing__V1__FindingSeverity;
 
 /* --- messages --- */
 
@@ -1692,6 +1713,138 @@ struct  Billing__V1__TestClockResponse
 #define BILLING__V1__TEST_CLOCK_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&billing__v1__test_clock_response__descriptor) \
     , NULL, 0 }
+
+
+/*
+ * One thing that makes payments fail, or soon will, and how to fix it.
+ */
+struct  Billing__V1__Finding
+{
+  ProtobufCMessage base;
+  /*
+   * Stable, for programs: "no_primary_card", "primary_card_expired", "primary_card_expiring",
+   * "last_charge_declined", "billing_address_incomplete", "wallet_suspended", "auto_recharge_off",
+   * "auto_recharge_backing_off", "subscription_incomplete", "subscription_past_due",
+   * "subscription_unpaid", "invoice_overdue" (invoices not of a subscription: those are covered by the
+   * subscription's finding).
+   * New codes may be added.
+   */
+  char *code;
+  Billing__V1__FindingSeverity severity;
+  /*
+   * One sentence a person understands.
+   */
+  char *message;
+  /*
+   * What resolves it: the call, and the `billing` command.
+   */
+  char *fix;
+  /*
+   * What it is about, when it is about one thing.
+   */
+  char *payment_method_id;
+  char *subscription_id;
+  char *invoice_id;
+  char *charge_id;
+  /*
+   * last_charge_declined: the gateway's code, and whether retrying the same card can help (false for
+   * a stolen, lost or expired card, or one closed by its issuer).
+   */
+  char *decline_code;
+  protobuf_c_boolean retry_can_help;
+  /*
+   * billing_address_incomplete: the missing fields, as GetBillingInformation names them.
+   */
+  size_t n_missing_fields;
+  char **missing_fields;
+  /*
+   * When it changes by itself: a card's expiry, the end of a recharge backoff, a subscription's next
+   * payment attempt, an invoice's due date.
+   */
+  int64_t at_unix_ms;
+  /*
+   * subscription_past_due: scheduled payment attempts left.
+   */
+  uint32_t attempts_left;
+};
+#define BILLING__V1__FINDING__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__finding__descriptor) \
+    , (char *)protobuf_c_empty_string, BILLING__V1__FINDING_SEVERITY__FINDING_SEVERITY_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0,NULL, 0, 0 }
+
+
+struct  Billing__V1__DiagnosePaymentsRequest
+{
+  ProtobufCMessage base;
+  char *account_id;
+};
+#define BILLING__V1__DIAGNOSE_PAYMENTS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__diagnose_payments_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Billing__V1__DiagnosePaymentsResponse
+{
+  ProtobufCMessage base;
+  /*
+   * Most severe first. Empty when nothing is wrong.
+   */
+  size_t n_findings;
+  Billing__V1__Finding **findings;
+};
+#define BILLING__V1__DIAGNOSE_PAYMENTS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__diagnose_payments_response__descriptor) \
+    , 0,NULL }
+
+
+struct  Billing__V1__GetBillingOverviewRequest
+{
+  ProtobufCMessage base;
+  char *account_id;
+};
+#define BILLING__V1__GET_BILLING_OVERVIEW_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__get_billing_overview_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+/*
+ * What the billing page shows at a glance, from one read of the store (the wallet's recharge backoff
+ * comes from its actor's memory, where it lives).
+ */
+struct  Billing__V1__BillingOverview
+{
+  ProtobufCMessage base;
+  Billing__V1__Account *account;
+  /*
+   * Subscriptions that have not ended (trialing, active, past due, unpaid, incomplete), with their next
+   * renewal dates and amounts; at most 100.
+   */
+  size_t n_subscriptions;
+  Billing__V1__Subscription **subscriptions;
+  /*
+   * Unset when the account has no primary card.
+   */
+  Billing__V1__PaymentMethod *primary_payment_method;
+  Billing__V1__BillingInformation *billing_information;
+  Billing__V1__Wallet *wallet;
+  /*
+   * The 5 latest charges, newest first.
+   */
+  size_t n_latest_charges;
+  Billing__V1__Charge **latest_charges;
+  /*
+   * Open invoices (overdue ones included), oldest due first; at most 20.
+   */
+  size_t n_open_invoices;
+  Billing__V1__Invoice **open_invoices;
+  /*
+   * DiagnosePayments' findings.
+   */
+  size_t n_findings;
+  Billing__V1__Finding **findings;
+};
+#define BILLING__V1__BILLING_OVERVIEW__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&billing__v1__billing_overview__descriptor) \
+    , NULL, 0,NULL, NULL, NULL, NULL, 0,NULL, 0,NULL, 0,NULL }
 
 
 /* Billing__V1__Money methods */
@@ -3024,6 +3177,101 @@ Billing__V1__TestClockResponse *
 void   billing__v1__test_clock_response__free_unpacked
                      (Billing__V1__TestClockResponse *message,
                       ProtobufCAllocator *allocator);
+/* Billing__V1__Finding methods */
+void   billing__v1__finding__init
+                     (Billing__V1__Finding         *message);
+size_t billing__v1__finding__get_packed_size
+                     (const Billing__V1__Finding   *message);
+size_t billing__v1__finding__pack
+                     (const Billing__V1__Finding   *message,
+                      uint8_t             *out);
+size_t billing__v1__finding__pack_to_buffer
+                     (const Billing__V1__Finding   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__Finding *
+       billing__v1__finding__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__finding__free_unpacked
+                     (Billing__V1__Finding *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__DiagnosePaymentsRequest methods */
+void   billing__v1__diagnose_payments_request__init
+                     (Billing__V1__DiagnosePaymentsRequest         *message);
+size_t billing__v1__diagnose_payments_request__get_packed_size
+                     (const Billing__V1__DiagnosePaymentsRequest   *message);
+size_t billing__v1__diagnose_payments_request__pack
+                     (const Billing__V1__DiagnosePaymentsRequest   *message,
+                      uint8_t             *out);
+size_t billing__v1__diagnose_payments_request__pack_to_buffer
+                     (const Billing__V1__DiagnosePaymentsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__DiagnosePaymentsRequest *
+       billing__v1__diagnose_payments_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__diagnose_payments_request__free_unpacked
+                     (Billing__V1__DiagnosePaymentsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__DiagnosePaymentsResponse methods */
+void   billing__v1__diagnose_payments_response__init
+                     (Billing__V1__DiagnosePaymentsResponse         *message);
+size_t billing__v1__diagnose_payments_response__get_packed_size
+                     (const Billing__V1__DiagnosePaymentsResponse   *message);
+size_t billing__v1__diagnose_payments_response__pack
+                     (const Billing__V1__DiagnosePaymentsResponse   *message,
+                      uint8_t             *out);
+size_t billing__v1__diagnose_payments_response__pack_to_buffer
+                     (const Billing__V1__DiagnosePaymentsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__DiagnosePaymentsResponse *
+       billing__v1__diagnose_payments_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__diagnose_payments_response__free_unpacked
+                     (Billing__V1__DiagnosePaymentsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__GetBillingOverviewRequest methods */
+void   billing__v1__get_billing_overview_request__init
+                     (Billing__V1__GetBillingOverviewRequest         *message);
+size_t billing__v1__get_billing_overview_request__get_packed_size
+                     (const Billing__V1__GetBillingOverviewRequest   *message);
+size_t billing__v1__get_billing_overview_request__pack
+                     (const Billing__V1__GetBillingOverviewRequest   *message,
+                      uint8_t             *out);
+size_t billing__v1__get_billing_overview_request__pack_to_buffer
+                     (const Billing__V1__GetBillingOverviewRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__GetBillingOverviewRequest *
+       billing__v1__get_billing_overview_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__get_billing_overview_request__free_unpacked
+                     (Billing__V1__GetBillingOverviewRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Billing__V1__BillingOverview methods */
+void   billing__v1__billing_overview__init
+                     (Billing__V1__BillingOverview         *message);
+size_t billing__v1__billing_overview__get_packed_size
+                     (const Billing__V1__BillingOverview   *message);
+size_t billing__v1__billing_overview__pack
+                     (const Billing__V1__BillingOverview   *message,
+                      uint8_t             *out);
+size_t billing__v1__billing_overview__pack_to_buffer
+                     (const Billing__V1__BillingOverview   *message,
+                      ProtobufCBuffer     *buffer);
+Billing__V1__BillingOverview *
+       billing__v1__billing_overview__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   billing__v1__billing_overview__free_unpacked
+                     (Billing__V1__BillingOverview *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Billing__V1__Money_Closure)
@@ -3236,6 +3484,21 @@ typedef void (*Billing__V1__AdvanceTestClockRequest_Closure)
 typedef void (*Billing__V1__TestClockResponse_Closure)
                  (const Billing__V1__TestClockResponse *message,
                   void *closure_data);
+typedef void (*Billing__V1__Finding_Closure)
+                 (const Billing__V1__Finding *message,
+                  void *closure_data);
+typedef void (*Billing__V1__DiagnosePaymentsRequest_Closure)
+                 (const Billing__V1__DiagnosePaymentsRequest *message,
+                  void *closure_data);
+typedef void (*Billing__V1__DiagnosePaymentsResponse_Closure)
+                 (const Billing__V1__DiagnosePaymentsResponse *message,
+                  void *closure_data);
+typedef void (*Billing__V1__GetBillingOverviewRequest_Closure)
+                 (const Billing__V1__GetBillingOverviewRequest *message,
+                  void *closure_data);
+typedef void (*Billing__V1__BillingOverview_Closure)
+                 (const Billing__V1__BillingOverview *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -3383,6 +3646,14 @@ struct Billing__V1__BillingService_Service
                              const Billing__V1__AdvanceTestClockRequest *input,
                              Billing__V1__TestClockResponse_Closure closure,
                              void *closure_data);
+  void (*get_billing_overview)(Billing__V1__BillingService_Service *service,
+                               const Billing__V1__GetBillingOverviewRequest *input,
+                               Billing__V1__BillingOverview_Closure closure,
+                               void *closure_data);
+  void (*diagnose_payments)(Billing__V1__BillingService_Service *service,
+                            const Billing__V1__DiagnosePaymentsRequest *input,
+                            Billing__V1__DiagnosePaymentsResponse_Closure closure,
+                            void *closure_data);
 };
 typedef void (*Billing__V1__BillingService_ServiceDestroy)(Billing__V1__BillingService_Service *);
 void billing__v1__billing_service__init (Billing__V1__BillingService_Service *service,
@@ -3425,7 +3696,9 @@ void billing__v1__billing_service__init (Billing__V1__BillingService_Service *se
       function_prefix__ ## resume_subscription,\
       function_prefix__ ## create_test_clock,\
       function_prefix__ ## get_test_clock,\
-      function_prefix__ ## advance_test_clock  }
+      function_prefix__ ## advance_test_clock,\
+      function_prefix__ ## get_billing_overview,\
+      function_prefix__ ## diagnose_payments  }
 void billing__v1__billing_service__create_account(ProtobufCService *service,
                                                   const Billing__V1__CreateAccountRequest *input,
                                                   Billing__V1__AccountResponse_Closure closure,
@@ -3566,6 +3839,14 @@ void billing__v1__billing_service__advance_test_clock(ProtobufCService *service,
                                                       const Billing__V1__AdvanceTestClockRequest *input,
                                                       Billing__V1__TestClockResponse_Closure closure,
                                                       void *closure_data);
+void billing__v1__billing_service__get_billing_overview(ProtobufCService *service,
+                                                        const Billing__V1__GetBillingOverviewRequest *input,
+                                                        Billing__V1__BillingOverview_Closure closure,
+                                                        void *closure_data);
+void billing__v1__billing_service__diagnose_payments(ProtobufCService *service,
+                                                     const Billing__V1__DiagnosePaymentsRequest *input,
+                                                     Billing__V1__DiagnosePaymentsResponse_Closure closure,
+                                                     void *closure_data);
 
 /* --- descriptors --- */
 
@@ -3579,6 +3860,7 @@ extern const ProtobufCEnumDescriptor    billing__v1__interval_unit__descriptor;
 extern const ProtobufCEnumDescriptor    billing__v1__subscription_status__descriptor;
 extern const ProtobufCEnumDescriptor    billing__v1__fulfilment_state__descriptor;
 extern const ProtobufCEnumDescriptor    billing__v1__change_timing__descriptor;
+extern const ProtobufCEnumDescriptor    billing__v1__finding_severity__descriptor;
 extern const ProtobufCMessageDescriptor billing__v1__money__descriptor;
 extern const ProtobufCMessageDescriptor billing__v1__account__descriptor;
 extern const ProtobufCMessageDescriptor billing__v1__create_account_request__descriptor;
@@ -3650,6 +3932,11 @@ extern const ProtobufCMessageDescriptor billing__v1__create_test_clock_request__
 extern const ProtobufCMessageDescriptor billing__v1__get_test_clock_request__descriptor;
 extern const ProtobufCMessageDescriptor billing__v1__advance_test_clock_request__descriptor;
 extern const ProtobufCMessageDescriptor billing__v1__test_clock_response__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__finding__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__diagnose_payments_request__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__diagnose_payments_response__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__get_billing_overview_request__descriptor;
+extern const ProtobufCMessageDescriptor billing__v1__billing_overview__descriptor;
 extern const ProtobufCServiceDescriptor billing__v1__billing_service__descriptor;
 
 PROTOBUF_C__END_DECLS

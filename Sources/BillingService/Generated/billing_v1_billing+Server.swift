@@ -78,38 +78,68 @@ public protocol BillingServiceHandlers: RPCService {
     /// Serves `billing.v1.BillingService/WatchWallet`.
     func watchWallet(_ request: BillingV1.WatchWalletRequest, context: CallContext, stream: TypedStreamWriter<BillingV1.WalletEvent>) async throws
 
+    /// The plans on offer, from the catalog billingd loaded.
+    ///
     /// Serves `billing.v1.BillingService/ListPlans`.
     func listPlans(_ request: BillingV1.ListPlansRequest, context: CallContext) async throws -> BillingV1.ListPlansResponse
 
+    /// Subscribes to a plan: the first period is invoiced and charged to the primary card at once, or at
+    /// the end of the trial. A declined first charge leaves an incomplete subscription (not an error).
+    ///
     /// Serves `billing.v1.BillingService/CreateSubscription`.
     func createSubscription(_ request: BillingV1.CreateSubscriptionRequest, context: CallContext) async throws -> BillingV1.SubscriptionResponse
 
     /// Serves `billing.v1.BillingService/GetSubscription`.
     func getSubscription(_ request: BillingV1.GetSubscriptionRequest, context: CallContext) async throws -> BillingV1.SubscriptionResponse
 
+    /// Live subscriptions first, then ended ones; keyset pages.
+    ///
     /// Serves `billing.v1.BillingService/ListSubscriptions`.
     func listSubscriptions(_ request: BillingV1.ListSubscriptionsRequest, context: CallContext) async throws -> BillingV1.ListSubscriptionsResponse
 
+    /// The exact invoice lines UpdateSubscription would make now, without making them.
+    ///
     /// Serves `billing.v1.BillingService/PreviewSubscriptionChange`.
     func previewSubscriptionChange(_ request: BillingV1.PreviewSubscriptionChangeRequest, context: CallContext) async throws -> BillingV1.PreviewSubscriptionChangeResponse
 
+    /// An upgrade applies now if its prorated invoice is paid; a downgrade waits for the period end.
+    ///
     /// Serves `billing.v1.BillingService/UpdateSubscription`.
     func updateSubscription(_ request: BillingV1.UpdateSubscriptionRequest, context: CallContext) async throws -> BillingV1.SubscriptionResponse
 
+    /// Now (optionally crediting the unused time to the wallet) or at the end of the period.
+    ///
     /// Serves `billing.v1.BillingService/CancelSubscription`.
     func cancelSubscription(_ request: BillingV1.CancelSubscriptionRequest, context: CallContext) async throws -> BillingV1.SubscriptionResponse
 
+    /// Undoes a cancellation at period end, until the period ends.
+    ///
     /// Serves `billing.v1.BillingService/ResumeSubscription`.
     func resumeSubscription(_ request: BillingV1.ResumeSubscriptionRequest, context: CallContext) async throws -> BillingV1.SubscriptionResponse
 
+    /// A clock for trying subscriptions through time (sandbox gateway only).
+    ///
     /// Serves `billing.v1.BillingService/CreateTestClock`.
     func createTestClock(_ request: BillingV1.CreateTestClockRequest, context: CallContext) async throws -> BillingV1.TestClockResponse
 
     /// Serves `billing.v1.BillingService/GetTestClock`.
     func getTestClock(_ request: BillingV1.GetTestClockRequest, context: CallContext) async throws -> BillingV1.TestClockResponse
 
+    /// Moves a test clock forward, running everything that falls due on the way before answering.
+    ///
     /// Serves `billing.v1.BillingService/AdvanceTestClock`.
     func advanceTestClock(_ request: BillingV1.AdvanceTestClockRequest, context: CallContext) async throws -> BillingV1.TestClockResponse
+
+    /// The billing page at a glance: account, subscriptions, card, address, wallet, latest charges, open
+    /// invoices and the diagnosis, in one call.
+    ///
+    /// Serves `billing.v1.BillingService/GetBillingOverview`.
+    func getBillingOverview(_ request: BillingV1.GetBillingOverviewRequest, context: CallContext) async throws -> BillingV1.BillingOverview
+
+    /// Why payments fail, or soon will: findings with a stable code, a severity and the fix.
+    ///
+    /// Serves `billing.v1.BillingService/DiagnosePayments`.
+    func diagnosePayments(_ request: BillingV1.DiagnosePaymentsRequest, context: CallContext) async throws -> BillingV1.DiagnosePaymentsResponse
 }
 
 extension BillingServiceHandlers {
@@ -221,6 +251,12 @@ extension BillingServiceHandlers {
             },
             BillingV1.BillingService.Method.advanceTestClock.rawValue: .unary { (request: BillingV1.AdvanceTestClockRequest, context) in
                 try await self.advanceTestClock(request, context: context)
+            },
+            BillingV1.BillingService.Method.getBillingOverview.rawValue: .unary { (request: BillingV1.GetBillingOverviewRequest, context) in
+                try await self.getBillingOverview(request, context: context)
+            },
+            BillingV1.BillingService.Method.diagnosePayments.rawValue: .unary { (request: BillingV1.DiagnosePaymentsRequest, context) in
+                try await self.diagnosePayments(request, context: context)
             },
         ]
     }

@@ -253,6 +253,8 @@ public struct BillingServiceClient: Sendable {
         )
     }
 
+    /// The plans on offer, from the catalog billingd loaded.
+    ///
     /// Calls `billing.v1.BillingService/ListPlans`.
     public func listPlans(
         _ request: BillingV1.ListPlansRequest, options: CallOptions = CallOptions(isIdempotent: true)
@@ -263,6 +265,9 @@ public struct BillingServiceClient: Sendable {
         )
     }
 
+    /// Subscribes to a plan: the first period is invoiced and charged to the primary card at once, or at
+    /// the end of the trial. A declined first charge leaves an incomplete subscription (not an error).
+    ///
     /// Calls `billing.v1.BillingService/CreateSubscription`.
     public func createSubscription(
         _ request: BillingV1.CreateSubscriptionRequest, options: CallOptions = CallOptions(isIdempotent: true)
@@ -283,6 +288,8 @@ public struct BillingServiceClient: Sendable {
         )
     }
 
+    /// Live subscriptions first, then ended ones; keyset pages.
+    ///
     /// Calls `billing.v1.BillingService/ListSubscriptions`.
     public func listSubscriptions(
         _ request: BillingV1.ListSubscriptionsRequest, options: CallOptions = CallOptions(isIdempotent: true)
@@ -293,6 +300,8 @@ public struct BillingServiceClient: Sendable {
         )
     }
 
+    /// The exact invoice lines UpdateSubscription would make now, without making them.
+    ///
     /// Calls `billing.v1.BillingService/PreviewSubscriptionChange`.
     public func previewSubscriptionChange(
         _ request: BillingV1.PreviewSubscriptionChangeRequest, options: CallOptions = CallOptions(isIdempotent: true)
@@ -303,6 +312,8 @@ public struct BillingServiceClient: Sendable {
         )
     }
 
+    /// An upgrade applies now if its prorated invoice is paid; a downgrade waits for the period end.
+    ///
     /// Calls `billing.v1.BillingService/UpdateSubscription`.
     public func updateSubscription(
         _ request: BillingV1.UpdateSubscriptionRequest, options: CallOptions = CallOptions(isIdempotent: true)
@@ -313,6 +324,8 @@ public struct BillingServiceClient: Sendable {
         )
     }
 
+    /// Now (optionally crediting the unused time to the wallet) or at the end of the period.
+    ///
     /// Calls `billing.v1.BillingService/CancelSubscription`.
     public func cancelSubscription(
         _ request: BillingV1.CancelSubscriptionRequest, options: CallOptions = CallOptions(isIdempotent: true)
@@ -323,6 +336,8 @@ public struct BillingServiceClient: Sendable {
         )
     }
 
+    /// Undoes a cancellation at period end, until the period ends.
+    ///
     /// Calls `billing.v1.BillingService/ResumeSubscription`.
     public func resumeSubscription(
         _ request: BillingV1.ResumeSubscriptionRequest, options: CallOptions = CallOptions(isIdempotent: true)
@@ -333,6 +348,8 @@ public struct BillingServiceClient: Sendable {
         )
     }
 
+    /// A clock for trying subscriptions through time (sandbox gateway only).
+    ///
     /// Calls `billing.v1.BillingService/CreateTestClock`.
     public func createTestClock(
         _ request: BillingV1.CreateTestClockRequest, options: CallOptions = CallOptions(isIdempotent: true)
@@ -353,6 +370,8 @@ public struct BillingServiceClient: Sendable {
         )
     }
 
+    /// Moves a test clock forward, running everything that falls due on the way before answering.
+    ///
     /// Calls `billing.v1.BillingService/AdvanceTestClock`.
     public func advanceTestClock(
         _ request: BillingV1.AdvanceTestClockRequest, options: CallOptions = CallOptions(isIdempotent: true)
@@ -360,6 +379,31 @@ public struct BillingServiceClient: Sendable {
         try await client.unary(
             BillingV1.BillingService.name, BillingV1.BillingService.Method.advanceTestClock.rawValue, request,
             as: BillingV1.TestClockResponse.self, options: options
+        )
+    }
+
+    /// The billing page at a glance: account, subscriptions, card, address, wallet, latest charges, open
+    /// invoices and the diagnosis, in one call.
+    ///
+    /// Calls `billing.v1.BillingService/GetBillingOverview`.
+    public func getBillingOverview(
+        _ request: BillingV1.GetBillingOverviewRequest, options: CallOptions = CallOptions(isIdempotent: true)
+    ) async throws(RPCError) -> BillingV1.BillingOverview {
+        try await client.unary(
+            BillingV1.BillingService.name, BillingV1.BillingService.Method.getBillingOverview.rawValue, request,
+            as: BillingV1.BillingOverview.self, options: options
+        )
+    }
+
+    /// Why payments fail, or soon will: findings with a stable code, a severity and the fix.
+    ///
+    /// Calls `billing.v1.BillingService/DiagnosePayments`.
+    public func diagnosePayments(
+        _ request: BillingV1.DiagnosePaymentsRequest, options: CallOptions = CallOptions(isIdempotent: true)
+    ) async throws(RPCError) -> BillingV1.DiagnosePaymentsResponse {
+        try await client.unary(
+            BillingV1.BillingService.name, BillingV1.BillingService.Method.diagnosePayments.rawValue, request,
+            as: BillingV1.DiagnosePaymentsResponse.self, options: options
         )
     }
 }

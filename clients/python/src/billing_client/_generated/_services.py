@@ -219,14 +219,16 @@ class BillingServiceClient:
     def list_plans(
         self, request: billing_pb2.ListPlansRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
     ) -> billing_pb2.ListPlansResponse:
-        """Calls billing.v1.BillingService/ListPlans.
+        """The plans on offer, from the catalog billingd loaded.
         """
         return self._channel.unary(self.SERVICE, 'ListPlans', request, billing_pb2.ListPlansResponse, timeout=timeout, metadata=metadata)
 
     def create_subscription(
         self, request: billing_pb2.CreateSubscriptionRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
     ) -> billing_pb2.SubscriptionResponse:
-        """Calls billing.v1.BillingService/CreateSubscription.
+        """Subscribes to a plan: the first period is invoiced and charged to the primary card at
+        once, or at the end of the trial. A declined first charge leaves an incomplete
+        subscription (not an error).
         """
         return self._channel.unary(self.SERVICE, 'CreateSubscription', request, billing_pb2.SubscriptionResponse, timeout=timeout, metadata=metadata)
 
@@ -240,14 +242,14 @@ class BillingServiceClient:
     def list_subscriptions(
         self, request: billing_pb2.ListSubscriptionsRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
     ) -> billing_pb2.ListSubscriptionsResponse:
-        """Calls billing.v1.BillingService/ListSubscriptions.
+        """Live subscriptions first, then ended ones; keyset pages.
         """
         return self._channel.unary(self.SERVICE, 'ListSubscriptions', request, billing_pb2.ListSubscriptionsResponse, timeout=timeout, metadata=metadata)
 
     def preview_subscription_change(
         self, request: billing_pb2.PreviewSubscriptionChangeRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
     ) -> billing_pb2.PreviewSubscriptionChangeResponse:
-        """Calls billing.v1.BillingService/PreviewSubscriptionChange.
+        """The exact invoice lines UpdateSubscription would make now, without making them.
 
         PreviewSubscriptionChangeRequest: The change UpdateSubscription would make, without
         making it.
@@ -257,28 +259,29 @@ class BillingServiceClient:
     def update_subscription(
         self, request: billing_pb2.UpdateSubscriptionRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
     ) -> billing_pb2.SubscriptionResponse:
-        """Calls billing.v1.BillingService/UpdateSubscription.
+        """An upgrade applies now if its prorated invoice is paid; a downgrade waits for the period
+        end.
         """
         return self._channel.unary(self.SERVICE, 'UpdateSubscription', request, billing_pb2.SubscriptionResponse, timeout=timeout, metadata=metadata)
 
     def cancel_subscription(
         self, request: billing_pb2.CancelSubscriptionRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
     ) -> billing_pb2.SubscriptionResponse:
-        """Calls billing.v1.BillingService/CancelSubscription.
+        """Now (optionally crediting the unused time to the wallet) or at the end of the period.
         """
         return self._channel.unary(self.SERVICE, 'CancelSubscription', request, billing_pb2.SubscriptionResponse, timeout=timeout, metadata=metadata)
 
     def resume_subscription(
         self, request: billing_pb2.ResumeSubscriptionRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
     ) -> billing_pb2.SubscriptionResponse:
-        """Calls billing.v1.BillingService/ResumeSubscription.
+        """Undoes a cancellation at period end, until the period ends.
         """
         return self._channel.unary(self.SERVICE, 'ResumeSubscription', request, billing_pb2.SubscriptionResponse, timeout=timeout, metadata=metadata)
 
     def create_test_clock(
         self, request: billing_pb2.CreateTestClockRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
     ) -> billing_pb2.TestClockResponse:
-        """Calls billing.v1.BillingService/CreateTestClock.
+        """A clock for trying subscriptions through time (sandbox gateway only).
         """
         return self._channel.unary(self.SERVICE, 'CreateTestClock', request, billing_pb2.TestClockResponse, timeout=timeout, metadata=metadata)
 
@@ -292,7 +295,8 @@ class BillingServiceClient:
     def advance_test_clock(
         self, request: billing_pb2.AdvanceTestClockRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
     ) -> billing_pb2.TestClockResponse:
-        """Calls billing.v1.BillingService/AdvanceTestClock.
+        """Moves a test clock forward, running everything that falls due on the way before
+        answering.
 
         AdvanceTestClockRequest: Moves the clock forward and runs, in time order, everything
         that falls due on the way: renewals, payment retries, trial ends, incomplete expiries,
@@ -300,6 +304,24 @@ class BillingServiceClient:
         once.
         """
         return self._channel.unary(self.SERVICE, 'AdvanceTestClock', request, billing_pb2.TestClockResponse, timeout=timeout, metadata=metadata)
+
+    def get_billing_overview(
+        self, request: billing_pb2.GetBillingOverviewRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
+    ) -> billing_pb2.BillingOverview:
+        """The billing page at a glance: account, subscriptions, card, address, wallet, latest
+        charges, open invoices and the diagnosis, in one call.
+
+        BillingOverview: What the billing page shows at a glance, from one read of the store
+        (the wallet's recharge backoff comes from its actor's memory, where it lives).
+        """
+        return self._channel.unary(self.SERVICE, 'GetBillingOverview', request, billing_pb2.BillingOverview, timeout=timeout, metadata=metadata)
+
+    def diagnose_payments(
+        self, request: billing_pb2.DiagnosePaymentsRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
+    ) -> billing_pb2.DiagnosePaymentsResponse:
+        """Why payments fail, or soon will: findings with a stable code, a severity and the fix.
+        """
+        return self._channel.unary(self.SERVICE, 'DiagnosePayments', request, billing_pb2.DiagnosePaymentsResponse, timeout=timeout, metadata=metadata)
 
 
 class AsyncBillingServiceClient:
@@ -510,14 +532,16 @@ class AsyncBillingServiceClient:
     async def list_plans(
         self, request: billing_pb2.ListPlansRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
     ) -> billing_pb2.ListPlansResponse:
-        """Calls billing.v1.BillingService/ListPlans.
+        """The plans on offer, from the catalog billingd loaded.
         """
         return await self._channel.unary(self.SERVICE, 'ListPlans', request, billing_pb2.ListPlansResponse, timeout=timeout, metadata=metadata)
 
     async def create_subscription(
         self, request: billing_pb2.CreateSubscriptionRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
     ) -> billing_pb2.SubscriptionResponse:
-        """Calls billing.v1.BillingService/CreateSubscription.
+        """Subscribes to a plan: the first period is invoiced and charged to the primary card at
+        once, or at the end of the trial. A declined first charge leaves an incomplete
+        subscription (not an error).
         """
         return await self._channel.unary(self.SERVICE, 'CreateSubscription', request, billing_pb2.SubscriptionResponse, timeout=timeout, metadata=metadata)
 
@@ -531,14 +555,14 @@ class AsyncBillingServiceClient:
     async def list_subscriptions(
         self, request: billing_pb2.ListSubscriptionsRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
     ) -> billing_pb2.ListSubscriptionsResponse:
-        """Calls billing.v1.BillingService/ListSubscriptions.
+        """Live subscriptions first, then ended ones; keyset pages.
         """
         return await self._channel.unary(self.SERVICE, 'ListSubscriptions', request, billing_pb2.ListSubscriptionsResponse, timeout=timeout, metadata=metadata)
 
     async def preview_subscription_change(
         self, request: billing_pb2.PreviewSubscriptionChangeRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
     ) -> billing_pb2.PreviewSubscriptionChangeResponse:
-        """Calls billing.v1.BillingService/PreviewSubscriptionChange.
+        """The exact invoice lines UpdateSubscription would make now, without making them.
 
         PreviewSubscriptionChangeRequest: The change UpdateSubscription would make, without
         making it.
@@ -548,28 +572,29 @@ class AsyncBillingServiceClient:
     async def update_subscription(
         self, request: billing_pb2.UpdateSubscriptionRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
     ) -> billing_pb2.SubscriptionResponse:
-        """Calls billing.v1.BillingService/UpdateSubscription.
+        """An upgrade applies now if its prorated invoice is paid; a downgrade waits for the period
+        end.
         """
         return await self._channel.unary(self.SERVICE, 'UpdateSubscription', request, billing_pb2.SubscriptionResponse, timeout=timeout, metadata=metadata)
 
     async def cancel_subscription(
         self, request: billing_pb2.CancelSubscriptionRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
     ) -> billing_pb2.SubscriptionResponse:
-        """Calls billing.v1.BillingService/CancelSubscription.
+        """Now (optionally crediting the unused time to the wallet) or at the end of the period.
         """
         return await self._channel.unary(self.SERVICE, 'CancelSubscription', request, billing_pb2.SubscriptionResponse, timeout=timeout, metadata=metadata)
 
     async def resume_subscription(
         self, request: billing_pb2.ResumeSubscriptionRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
     ) -> billing_pb2.SubscriptionResponse:
-        """Calls billing.v1.BillingService/ResumeSubscription.
+        """Undoes a cancellation at period end, until the period ends.
         """
         return await self._channel.unary(self.SERVICE, 'ResumeSubscription', request, billing_pb2.SubscriptionResponse, timeout=timeout, metadata=metadata)
 
     async def create_test_clock(
         self, request: billing_pb2.CreateTestClockRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
     ) -> billing_pb2.TestClockResponse:
-        """Calls billing.v1.BillingService/CreateTestClock.
+        """A clock for trying subscriptions through time (sandbox gateway only).
         """
         return await self._channel.unary(self.SERVICE, 'CreateTestClock', request, billing_pb2.TestClockResponse, timeout=timeout, metadata=metadata)
 
@@ -583,7 +608,8 @@ class AsyncBillingServiceClient:
     async def advance_test_clock(
         self, request: billing_pb2.AdvanceTestClockRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
     ) -> billing_pb2.TestClockResponse:
-        """Calls billing.v1.BillingService/AdvanceTestClock.
+        """Moves a test clock forward, running everything that falls due on the way before
+        answering.
 
         AdvanceTestClockRequest: Moves the clock forward and runs, in time order, everything
         that falls due on the way: renewals, payment retries, trial ends, incomplete expiries,
@@ -591,6 +617,24 @@ class AsyncBillingServiceClient:
         once.
         """
         return await self._channel.unary(self.SERVICE, 'AdvanceTestClock', request, billing_pb2.TestClockResponse, timeout=timeout, metadata=metadata)
+
+    async def get_billing_overview(
+        self, request: billing_pb2.GetBillingOverviewRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
+    ) -> billing_pb2.BillingOverview:
+        """The billing page at a glance: account, subscriptions, card, address, wallet, latest
+        charges, open invoices and the diagnosis, in one call.
+
+        BillingOverview: What the billing page shows at a glance, from one read of the store
+        (the wallet's recharge backoff comes from its actor's memory, where it lives).
+        """
+        return await self._channel.unary(self.SERVICE, 'GetBillingOverview', request, billing_pb2.BillingOverview, timeout=timeout, metadata=metadata)
+
+    async def diagnose_payments(
+        self, request: billing_pb2.DiagnosePaymentsRequest, *, timeout: float | None = None, metadata: Sequence[tuple[str, str]] = ()
+    ) -> billing_pb2.DiagnosePaymentsResponse:
+        """Why payments fail, or soon will: findings with a stable code, a severity and the fix.
+        """
+        return await self._channel.unary(self.SERVICE, 'DiagnosePayments', request, billing_pb2.DiagnosePaymentsResponse, timeout=timeout, metadata=metadata)
 
 
 class HealthClient:

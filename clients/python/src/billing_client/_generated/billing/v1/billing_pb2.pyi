@@ -141,6 +141,13 @@ class ChangeTiming(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CHANGE_TIMING_IMMEDIATE: _ClassVar[ChangeTiming]
     CHANGE_TIMING_AT_PERIOD_END: _ClassVar[ChangeTiming]
     CHANGE_TIMING_WITHDRAW_PENDING: _ClassVar[ChangeTiming]
+
+class FindingSeverity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FINDING_SEVERITY_UNSPECIFIED: _ClassVar[FindingSeverity]
+    FINDING_SEVERITY_INFO: _ClassVar[FindingSeverity]
+    FINDING_SEVERITY_WARNING: _ClassVar[FindingSeverity]
+    FINDING_SEVERITY_ERROR: _ClassVar[FindingSeverity]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 ERROR_REASON_CANCELLED: ErrorReason
 ERROR_REASON_UNKNOWN: ErrorReason
@@ -246,6 +253,10 @@ CHANGE_TIMING_UNSPECIFIED: ChangeTiming
 CHANGE_TIMING_IMMEDIATE: ChangeTiming
 CHANGE_TIMING_AT_PERIOD_END: ChangeTiming
 CHANGE_TIMING_WITHDRAW_PENDING: ChangeTiming
+FINDING_SEVERITY_UNSPECIFIED: FindingSeverity
+FINDING_SEVERITY_INFO: FindingSeverity
+FINDING_SEVERITY_WARNING: FindingSeverity
+FINDING_SEVERITY_ERROR: FindingSeverity
 
 class Money(_message.Message):
     __slots__ = ("amount_minor", "currency")
@@ -1146,3 +1157,71 @@ class TestClockResponse(_message.Message):
     test_clock: TestClock
     actions_run: int
     def __init__(self, test_clock: _Optional[_Union[TestClock, _Mapping]] = ..., actions_run: _Optional[int] = ...) -> None: ...
+
+class Finding(_message.Message):
+    __slots__ = ("code", "severity", "message", "fix", "payment_method_id", "subscription_id", "invoice_id", "charge_id", "decline_code", "retry_can_help", "missing_fields", "at_unix_ms", "attempts_left")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    FIX_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_METHOD_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
+    CHARGE_ID_FIELD_NUMBER: _ClassVar[int]
+    DECLINE_CODE_FIELD_NUMBER: _ClassVar[int]
+    RETRY_CAN_HELP_FIELD_NUMBER: _ClassVar[int]
+    MISSING_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_LEFT_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    severity: FindingSeverity
+    message: str
+    fix: str
+    payment_method_id: str
+    subscription_id: str
+    invoice_id: str
+    charge_id: str
+    decline_code: str
+    retry_can_help: bool
+    missing_fields: _containers.RepeatedScalarFieldContainer[str]
+    at_unix_ms: int
+    attempts_left: int
+    def __init__(self, code: _Optional[str] = ..., severity: _Optional[_Union[FindingSeverity, str]] = ..., message: _Optional[str] = ..., fix: _Optional[str] = ..., payment_method_id: _Optional[str] = ..., subscription_id: _Optional[str] = ..., invoice_id: _Optional[str] = ..., charge_id: _Optional[str] = ..., decline_code: _Optional[str] = ..., retry_can_help: _Optional[bool] = ..., missing_fields: _Optional[_Iterable[str]] = ..., at_unix_ms: _Optional[int] = ..., attempts_left: _Optional[int] = ...) -> None: ...
+
+class DiagnosePaymentsRequest(_message.Message):
+    __slots__ = ("account_id",)
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    def __init__(self, account_id: _Optional[str] = ...) -> None: ...
+
+class DiagnosePaymentsResponse(_message.Message):
+    __slots__ = ("findings",)
+    FINDINGS_FIELD_NUMBER: _ClassVar[int]
+    findings: _containers.RepeatedCompositeFieldContainer[Finding]
+    def __init__(self, findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ...) -> None: ...
+
+class GetBillingOverviewRequest(_message.Message):
+    __slots__ = ("account_id",)
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    def __init__(self, account_id: _Optional[str] = ...) -> None: ...
+
+class BillingOverview(_message.Message):
+    __slots__ = ("account", "subscriptions", "primary_payment_method", "billing_information", "wallet", "latest_charges", "open_invoices", "findings")
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    SUBSCRIPTIONS_FIELD_NUMBER: _ClassVar[int]
+    PRIMARY_PAYMENT_METHOD_FIELD_NUMBER: _ClassVar[int]
+    BILLING_INFORMATION_FIELD_NUMBER: _ClassVar[int]
+    WALLET_FIELD_NUMBER: _ClassVar[int]
+    LATEST_CHARGES_FIELD_NUMBER: _ClassVar[int]
+    OPEN_INVOICES_FIELD_NUMBER: _ClassVar[int]
+    FINDINGS_FIELD_NUMBER: _ClassVar[int]
+    account: Account
+    subscriptions: _containers.RepeatedCompositeFieldContainer[Subscription]
+    primary_payment_method: PaymentMethod
+    billing_information: BillingInformation
+    wallet: Wallet
+    latest_charges: _containers.RepeatedCompositeFieldContainer[Charge]
+    open_invoices: _containers.RepeatedCompositeFieldContainer[Invoice]
+    findings: _containers.RepeatedCompositeFieldContainer[Finding]
+    def __init__(self, account: _Optional[_Union[Account, _Mapping]] = ..., subscriptions: _Optional[_Iterable[_Union[Subscription, _Mapping]]] = ..., primary_payment_method: _Optional[_Union[PaymentMethod, _Mapping]] = ..., billing_information: _Optional[_Union[BillingInformation, _Mapping]] = ..., wallet: _Optional[_Union[Wallet, _Mapping]] = ..., latest_charges: _Optional[_Iterable[_Union[Charge, _Mapping]]] = ..., open_invoices: _Optional[_Iterable[_Union[Invoice, _Mapping]]] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ...) -> None: ...
