@@ -47,24 +47,37 @@ public final class SubscriptionScheduler: Sendable {
     /// many ran. At most `maxActionsPerAdvance` per call; the rest wait for the next call.
     public func runDue() async throws -> Int {
         var total = 0
+        var failures: [any Error] = []
         while total < Self.maxActionsPerAdvance {
             let now = context.nowMilliseconds
             let due = try await context.store.read { tx in
                 try SubscriptionRecords.due(atOrBefore: now, testClockID: nil, limit: Self.pageSize, in: tx)
             }
             guard !due.isEmpty else { break }
-            let ran = try await run(due)
+            let (ran, failed) = await run(due)
             total += ran
-            if ran == 0 { break }  // another runner took them all
+            failures += failed
+            if ran == 0 { break }  // another runner took them, or only failing ones are left
         }
         if provider != nil { await deliverFulfilment(for: nil) }
+        if let first = failures.first { throw ActionsFailed(count: failures.count, ran: total, first: first) }
         return total
+    }
+
+    /// Some due actions failed (their transactions rolled back, so they stay due and run again next
+    /// time); the others ran.
+    public struct ActionsFailed: Error, CustomStringConvertible {
+        public let count: Int
+        public let ran: Int
+        public let first: any Error
+        public var description: String { "\(count) scheduled subscription action(s) failed and stay due (\(ran) ran); the first: \(first)" }
     }
 
     /// Runs `due` actions, at most `concurrency` at once, never two of one subscription at once (a
     /// page holds at most one row per subscription and action, and actions of one subscription go in
-    /// the order read).
-    private func run(_ due: [SubscriptionRecords.Due]) async throws -> Int {
+    /// the order read). One subscription's failure stops only its own later actions of the page: a
+    /// poisoned row never holds up the renewals of others.
+    private func run(_ due: [SubscriptionRecords.Due]) async -> (ran: Int, failures: [any Error]) {
         var bySubscription: [String: [SubscriptionRecords.Due]] = [:]
         var order: [String] = []
         for item in due {
@@ -72,24 +85,30 @@ public final class SubscriptionScheduler: Sendable {
             bySubscription[item.subscriptionID, default: []].append(item)
         }
         var ran = 0
-        try await withThrowingTaskGroup(of: Int.self) { group in
+        var failures: [any Error] = []
+        await withTaskGroup(of: (Int, (any Error)?).self) { group in
             var next = order.makeIterator()
             func addNext() -> Bool {
                 guard let subscriptionID = next.next(), let items = bySubscription[subscriptionID] else { return false }
                 group.addTask {
                     var count = 0
-                    for item in items where try await self.run(item) { count += 1 }
-                    return count
+                    do {
+                        for item in items where try await self.run(item) { count += 1 }
+                        return (count, nil)
+                    } catch {
+                        return (count, error)
+                    }
                 }
                 return true
             }
             for _ in 0..<concurrency where !addNext() { break }
-            while let count = try await group.next() {
+            while let (count, failure) = await group.next() {
                 ran += count
+                if let failure { failures.append(failure) }
                 _ = addNext()
             }
         }
-        return ran
+        return (ran, failures)
     }
 
     /// What an action's first transaction decided.
@@ -311,7 +330,9 @@ public final class SubscriptionScheduler: Sendable {
         while let next = try await context.store.read({ tx in try SubscriptionRecords.nextDue(onTestClock: clockID, atOrBefore: target, in: tx) }) {
             try await context.store.write { tx in try TestClockRecords.move(clockID, to: next, in: tx) }
             let due = try await context.store.read { tx in try SubscriptionRecords.due(atOrBefore: next, testClockID: clockID, limit: Self.pageSize, in: tx) }
-            ran += try await run(due)
+            let (count, failures) = await run(due)
+            if let first = failures.first { throw first }
+            ran += count
             guard ran <= Self.maxActionsPerAdvance else {
                 throw BillingError.resourceExhausted(
                     "advancing ran \(ran) actions, the most one call runs; the clock stands at \(next): advance again in smaller steps")

@@ -69,7 +69,7 @@ public final class SubscriptionService: Sendable {
             throw BillingError.failedPrecondition("plan \(plan.id) is retired and takes no new subscribers; ListPlans shows the plans on offer", field: "plan_id", reason: .planRetired)
         }
         let quantity = requestedQuantity == 0 ? plan.minQuantity : requestedQuantity
-        try requireQuantity(quantity, of: plan)
+        try Self.requireQuantity(quantity, of: plan, limits: context.limits)
         let trialDays = requestedTrialDays ?? plan.trialDays
         guard (0...PlanCatalog.maxTrialDays).contains(trialDays) else {
             throw BillingError.invalidArgument("trial_days must be 0 to \(PlanCatalog.maxTrialDays)", field: "trial_days")
@@ -273,7 +273,7 @@ public final class SubscriptionService: Sendable {
     static func decide(_ subscription: Subscription, to plan: Plan, quantity requested: Int64, at now: Int64, context: BillingContext) throws -> SubscriptionChangePreview {
         try requireChangeable(subscription)
         let quantity = requested == 0 ? subscription.quantity : requested
-        try requireQuantity(quantity, of: plan)
+        try requireQuantity(quantity, of: plan, limits: context.limits)
         let current = subscription.plan
         guard plan.kind == current.kind, plan.months == current.months, plan.provider == current.provider,
             plan.unitAmount.currency == current.unitAmount.currency
@@ -317,11 +317,14 @@ public final class SubscriptionService: Sendable {
         }
     }
 
-    private static func requireQuantity(_ quantity: Int64, of plan: Plan) throws {
+    /// Within the plan's bounds, and a period at that quantity is one amount under the limit (every
+    /// renewal charges it).
+    private static func requireQuantity(_ quantity: Int64, of plan: Plan, limits: MoneyLimits) throws {
         guard (plan.minQuantity...plan.maxQuantity).contains(quantity) else {
             throw BillingError.invalidArgument(
                 "quantity must be between \(plan.minQuantity) and \(plan.maxQuantity) for plan \(plan.id)", field: "quantity", reason: .quantityOutOfRange)
         }
+        try limits.require(try plan.unitAmount.multiplied(by: quantity), field: "quantity", name: "a period of the plan at this quantity")
     }
 
     private static func requireCurrency(of plan: Plan, matches account: Account) throws {
@@ -330,11 +333,6 @@ public final class SubscriptionService: Sendable {
                 "plan \(plan.id) is priced in \(plan.unitAmount.currency.code) and the account bills in \(account.currency.code); choose a \(account.currency.code) plan",
                 field: "plan_id", reason: .currencyMismatch)
         }
-    }
-
-    private func requireQuantity(_ quantity: Int64, of plan: Plan) throws {
-        try Self.requireQuantity(quantity, of: plan)
-        try context.limits.require(try plan.unitAmount.multiplied(by: quantity), field: "quantity", name: "a period of the plan at this quantity")
     }
 
     // MARK: Canceling

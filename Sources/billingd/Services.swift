@@ -63,8 +63,12 @@ struct RenewalService: Service, CustomStringConvertible {
                         if ran > 0 { logger.info("ran scheduled subscription actions", metadata: ["count": "\(ran)"]) }
                     } catch is CancellationError {
                         throw CancellationError()
+                    } catch let failed as SubscriptionScheduler.ActionsFailed {
+                        logger.error("scheduled subscription actions failed; they stay due and run again at the next interval", metadata: [
+                            "failed": "\(failed.count)", "ran": "\(failed.ran)", "first_error": "\(failed.first)",
+                        ])
                     } catch {
-                        logger.error("the subscription schedule failed; it runs again at the next interval", metadata: ["error": "\(error)"])
+                        logger.error("the subscription schedule could not be read; it runs again at the next interval", metadata: ["error": "\(error)"])
                     }
                 }
             }

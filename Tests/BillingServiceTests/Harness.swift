@@ -34,6 +34,7 @@ final class BillingHarness: Sendable {
     private let walletPolicy: WalletPolicy
     private let limits: MoneyLimits
     private let subscriptionPolicy: SubscriptionPolicy
+    private let allowsTestClocks: Bool
     /// Every line the server logs, at every level, when given: for tests that read the logs.
     let logLines: LogCapture?
     /// Who may call the server.
@@ -44,7 +45,7 @@ final class BillingHarness: Sendable {
     init(
         clock: TestClock = TestClock(), gatewayLookUpLag: Duration = .zero, walletPolicy: WalletPolicy = WalletPolicy(),
         limits: MoneyLimits = MoneyLimits(), logLines: LogCapture? = nil, access: AccessPolicy = AccessPolicy(),
-        subscriptionPolicy: SubscriptionPolicy = SubscriptionPolicy()
+        subscriptionPolicy: SubscriptionPolicy = SubscriptionPolicy(), allowsTestClocks: Bool = true
     ) async throws {
         var template = Array("/tmp/billing-svc-XXXXXX".utf8CString)
         directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
@@ -53,6 +54,7 @@ final class BillingHarness: Sendable {
         self.walletPolicy = walletPolicy
         self.limits = limits
         self.subscriptionPolicy = subscriptionPolicy
+        self.allowsTestClocks = allowsTestClocks
         self.logLines = logLines
         self.access = access
         try await start()
@@ -73,7 +75,7 @@ final class BillingHarness: Sendable {
         let gateway = FlakyGateway(wrapping: sandbox, lookUpLag: gatewayLookUpLag)
         let context = BillingContext(
             store: store, gateway: gateway, now: { clock.now }, invoicing: try Self.invoicing(), limits: limits, catalog: try Self.catalog(),
-            subscriptionPolicy: subscriptionPolicy, allowsTestClocks: true)
+            subscriptionPolicy: subscriptionPolicy, allowsTestClocks: allowsTestClocks)
         let provider = try SandboxProvider(directory: URL(fileURLWithPath: directory + "/sandbox-provider"))
         let billing = Billing(context: context, walletPolicy: walletPolicy, fulfilment: provider)
         let prepared = try await billing.prepare()

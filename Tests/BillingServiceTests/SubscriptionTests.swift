@@ -86,6 +86,72 @@ struct SubscriptionTests {
         #expect(upgraded.subscription?.nextRenewalAmount?.amountMinor == 2_000)
         // The preview said exactly what the change did.
         #expect(upgraded.latestInvoice?.lines.map(\.amount) == preview.lines.map(\.amount))
+        // The invoice of a change, with its credit line, prints like any other.
+        let pdf = try await client.downloadInvoicePdf(.init(accountID: account, invoiceID: try #require(upgraded.latestInvoice?.id)))
+        #expect(pdf.pdf.starts(with: Array("%PDF".utf8)))
+    }
+
+    @Test func aTrialWithACardBecomesActiveWhenItEndsAndIsBilledFromThen() async throws {
+        let service = try await BillingHarness()
+        let client = service.client()
+        let (clock, account) = try await client.clockAccount(at: Self.january1)
+        let id = try #require(try await client.subscribe(account, plan: "team-monthly-usd-v1", quantity: 2, trialDays: 10).subscription?.id)
+        #expect(try await client.allCharges(account).isEmpty)
+        _ = try await client.advance(clock, to: utcMilliseconds(2027, 1, 11))
+        let subscription = try await client.subscription(account, id)
+        #expect(subscription.status == .active)
+        #expect(subscription.billingCycleAnchorUnixMs == utcMilliseconds(2027, 1, 11))
+        #expect(subscription.nextRenewalUnixMs == utcMilliseconds(2027, 2, 11))
+        #expect(try await client.allInvoices(account).map(\.billingReason) == ["subscription_create"])
+        #expect(try await client.allCharges(account).map(\.amount?.amountMinor) == [2_400])
+    }
+
+    @Test func aMarketplaceAppCanJoinTheAccountsBillingDateWithAProratedFirstPeriod() async throws {
+        let service = try await BillingHarness()
+        let client = service.client()
+        let (clock, account) = try await client.clockAccount(at: Self.january1)
+        _ = try await client.subscribe(account, plan: "pro-monthly-usd-v1")
+        _ = try await client.advance(clock, to: utcMilliseconds(2027, 1, 16))
+        let app = try await client.createSubscription(.init(
+            idempotencyKey: key(), accountID: account, planID: "alerts-app-monthly-usd-v1", alignToAccountBillingDate: true))
+        // $5.00 a month, for 16 of January's 31 days.
+        #expect(app.latestInvoice?.total?.amountMinor == 258)
+        #expect(app.subscription?.currentPeriodEndUnixMs == utcMilliseconds(2027, 2, 1))
+        _ = try await client.advance(clock, to: utcMilliseconds(2027, 2, 1))
+        let renewed = try await client.subscription(account, try #require(app.subscription?.id))
+        #expect(renewed.currentPeriodStartUnixMs == utcMilliseconds(2027, 2, 1))
+        #expect(try await client.allInvoices(account).last?.total?.amountMinor == 500)
+        let notAnApp = await rpcError {
+            _ = try await client.createSubscription(.init(idempotencyKey: key(), accountID: account, planID: "pro-monthly-usd-v1", alignToAccountBillingDate: true))
+        }
+        #expect(notAnApp?.field == "align_to_account_billing_date")
+    }
+
+    @Test func theLiveSubscriptionsOfAnAccountAreBounded() async throws {
+        var policy = SubscriptionPolicy()
+        policy.maxLiveSubscriptionsPerAccount = 2
+        let service = try await BillingHarness(subscriptionPolicy: policy)
+        let client = service.client()
+        let account = try await client.readyAccount()
+        let first = try #require(try await client.subscribe(account, plan: "starter-monthly-usd-v1").subscription?.id)
+        _ = try await client.subscribe(account, plan: "pro-monthly-usd-v1")
+        let third = await rpcError { _ = try await client.subscribe(account, plan: "business-monthly-usd-v1") }
+        #expect(third?.code == .resourceExhausted)
+        #expect(third?.reason == "too_many_subscriptions")
+        _ = try await client.cancelSubscription(.init(idempotencyKey: key(), accountID: account, subscriptionID: first))
+        _ = try await client.subscribe(account, plan: "business-monthly-usd-v1")
+    }
+
+    @Test func testClocksAreRefusedWithoutTheSandboxGateway() async throws {
+        let service = try await BillingHarness(allowsTestClocks: false)
+        let client = service.client()
+        let clock = await rpcError { _ = try await client.createTestClock(.init(idempotencyKey: key(), name: "x")) }
+        #expect(clock?.code == .failedPrecondition)
+        #expect(clock?.reason == "test_clocks_unavailable")
+        let account = await rpcError {
+            _ = try await client.createAccount(.init(idempotencyKey: key(), displayName: "X", currency: "USD", testClockID: "clock_0000000000000000000a"))
+        }
+        #expect(account?.reason == "test_clocks_unavailable")
     }
 
     @Test func twoUpgradesInOnePeriodAreBothExact() async throws {
