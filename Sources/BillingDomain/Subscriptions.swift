@@ -371,6 +371,12 @@ public final class SubscriptionService: Sendable {
                             in: tx, nowMilliseconds: context.nowMilliseconds)
                         restored = try AccountRecords.restoreServices(accountID, in: tx)
                     }
+                    // An incomplete subscription was never paid for: its first invoice goes with it. (A
+                    // past-due one's invoice stays open: the time it ran is owed.)
+                    if subscription.status == .incomplete, let invoiceID = subscription.latestInvoiceID {
+                        try InvoiceRecords.requireNoPaymentInFlight(invoiceID, in: tx)
+                        try tx.execute("UPDATE invoices SET status = 'void' WHERE id = ? AND status = 'open'", .text(invoiceID))
+                    }
                     subscription.canceledAtMilliseconds = now
                     try SubscriptionBilling.end(&subscription, status: .canceled, in: tx, nowMilliseconds: now)
                 }

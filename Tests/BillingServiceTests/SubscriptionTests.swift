@@ -405,13 +405,19 @@ struct SubscriptionTests {
         #expect(retried.subscription?.id == created.subscription?.id)
         #expect(try await client.allCharges(account).count == 1)
 
+        // Canceling another incomplete one voids its invoice: it was never paid for.
+        let other = try await client.createSubscription(.init(idempotencyKey: key(), accountID: account, planID: "starter-monthly-usd-v1"))
+        let canceled = try await client.cancelSubscription(.init(idempotencyKey: key(), accountID: account, subscriptionID: try #require(other.subscription?.id)))
+        #expect(canceled.subscription?.status == .canceled)
+        #expect(try await client.getInvoice(.init(accountID: account, invoiceID: try #require(other.latestInvoice?.id))).invoice?.status == .void)
+
         _ = try await client.advance(clock, to: Self.january1 + 24 * 3_600_000)
         let expired = try await client.subscription(account, try #require(created.subscription?.id))
         #expect(expired.status == .incompleteExpired)
         #expect(expired.nextRenewalUnixMs == 0)
-        #expect(try await client.allInvoices(account).map(\.status) == [.void])
+        #expect(try await client.allInvoices(account).map(\.status) == [.void, .void])
         _ = try await client.advance(clock, to: utcMilliseconds(2027, 3, 1))
-        #expect(try await client.allInvoices(account).count == 1)
+        #expect(try await client.allInvoices(account).count == 2)
     }
 
     @Test func aCrashBetweenChargeAndRecordAndTwoRunnersNeverDoubleOrSkipAPeriod() async throws {
