@@ -270,5 +270,24 @@ public enum BillingSchema {
             CREATE INDEX fulfilment_outbox_undelivered ON fulfilment_outbox(next_attempt_at_ms) WHERE delivered_at_ms IS NULL;
             CREATE INDEX fulfilment_outbox_by_subscription ON fulfilment_outbox(subscription_id, seq);
             """),
+        Migration(version: 5, name: "monthly totals per wallet and category, kept with each ledger line", sql: """
+            -- Derived from wallet_transactions, updated in the transaction of every ledger line, so that
+            -- a wallet's load and its monthly summary cost the same after ten years as on day one.
+            CREATE TABLE wallet_month_totals (
+                account_id TEXT NOT NULL REFERENCES accounts(id),
+                -- "2026-11" (UTC).
+                month TEXT NOT NULL,
+                category TEXT NOT NULL,
+                credits_minor INTEGER NOT NULL,
+                debits_minor INTEGER NOT NULL,
+                transaction_count INTEGER NOT NULL,
+                PRIMARY KEY (account_id, month, category)
+            ) WITHOUT ROWID;
+            INSERT INTO wallet_month_totals(account_id, month, category, credits_minor, debits_minor, transaction_count)
+                SELECT account_id, strftime('%Y-%m', created_at_ms / 1000, 'unixepoch'), category,
+                       coalesce(sum(CASE WHEN amount_minor > 0 THEN amount_minor END), 0),
+                       coalesce(sum(CASE WHEN amount_minor < 0 THEN -amount_minor END), 0), count(*)
+                FROM wallet_transactions GROUP BY 1, 2, 3;
+            """),
     ]
 }

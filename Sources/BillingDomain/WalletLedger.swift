@@ -152,6 +152,12 @@ enum WalletLedger {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, .text(id), .text(accountID), .integer(amountMinor), .integer(balanceAfterMinor), .text(currency.code), .text(category),
             .text(description), .text(source.rawValue), SQLValue(chargeID), SQLValue(usageID), .integer(createdAtMilliseconds))
+        try tx.execute("""
+            INSERT INTO wallet_month_totals(account_id, month, category, credits_minor, debits_minor, transaction_count) VALUES (?, ?, ?, ?, ?, 1)
+            ON CONFLICT(account_id, month, category) DO UPDATE SET credits_minor = credits_minor + excluded.credits_minor,
+                debits_minor = debits_minor + excluded.debits_minor, transaction_count = transaction_count + 1
+            """, .text(accountID), .text(Wallet.month(of: createdAtMilliseconds)), .text(category), .integer(max(0, amountMinor)),
+            .integer(max(0, -amountMinor)))
         return WalletTransaction(
             id: id, accountID: accountID, amount: Money(amountMinor: amountMinor, currency: currency),
             balanceAfter: Money(amountMinor: balanceAfterMinor, currency: currency), category: category, description: description,
@@ -170,9 +176,47 @@ enum WalletLedger {
             createdAtMilliseconds: try row.int64("created_at_ms"), sequence: try row.int64("seq"))
     }
 
-    /// Totals per month and category over `[from, before)`, newest month first. Each sum adds at most a
-    /// month of lines bounded by `MoneyLimits`, so it cannot overflow.
+    /// Totals per month and category over `[from, before)`, newest month first: whole months from
+    /// `wallet_month_totals`, the partial months at either end from the ledger lines. Each sum adds at
+    /// most a month of lines bounded by `MoneyLimits`, so it cannot overflow.
     static func monthlyTotals(of accountID: String, currency: Currency, from: Int64, before: Int64, in tx: some Querying) throws -> [WalletMonthSummary] {
+        let firstWholeMonth = monthStart(of: from) == from ? from : monthStart(after: from)
+        let endOfWholeMonths = monthStart(of: before)
+        guard from >= 0, firstWholeMonth < endOfWholeMonths else {
+            return try ledgerTotals(of: accountID, currency: currency, from: from, before: before, in: tx)
+        }
+        var totals = try tx.query("""
+            SELECT month, category, credits_minor AS credits, debits_minor AS debits, transaction_count AS n FROM wallet_month_totals
+            WHERE account_id = ? AND month >= ? AND month < ?
+            """, .text(accountID), .text(Wallet.month(of: firstWholeMonth)), .text(Wallet.month(of: endOfWholeMonths))
+        ).map { try summary(from: $0, currency: currency) }
+        if from < firstWholeMonth { totals += try ledgerTotals(of: accountID, currency: currency, from: from, before: firstWholeMonth, in: tx) }
+        if endOfWholeMonths < before { totals += try ledgerTotals(of: accountID, currency: currency, from: endOfWholeMonths, before: before, in: tx) }
+        return totals.sorted { ($0.month, $1.category) > ($1.month, $0.category) }
+    }
+
+    /// The first instant of the UTC month of `milliseconds`.
+    static func monthStart(of milliseconds: Int64) -> Int64 {
+        let day = (milliseconds >= 0 ? milliseconds : milliseconds - 86_399_999) / 86_400_000
+        let (year, month, _) = BillingCycle.civil(fromDays: day)
+        return BillingCycle.days(fromCivil: year, month, 1) * 86_400_000
+    }
+
+    /// The first instant of the month after that of `milliseconds`.
+    static func monthStart(after milliseconds: Int64) -> Int64 {
+        BillingCycle.boundary(anchor: monthStart(of: milliseconds), months: 1, index: 1)
+    }
+
+    private static func summary(from row: Row, currency: Currency) throws -> WalletMonthSummary {
+        WalletMonthSummary(
+            month: try row.string("month"), category: try row.string("category"),
+            credits: Money(amountMinor: try row.int64("credits"), currency: currency),
+            debits: Money(amountMinor: try row.int64("debits"), currency: currency),
+            transactionCount: try row.int("n"))
+    }
+
+    /// Totals straight from the ledger lines of `[from, before)`: for the partial months of a range.
+    private static func ledgerTotals(of accountID: String, currency: Currency, from: Int64, before: Int64, in tx: some Querying) throws -> [WalletMonthSummary] {
         try tx.query("""
             SELECT strftime('%Y-%m', created_at_ms / 1000, 'unixepoch') AS month, category,
                    coalesce(sum(CASE WHEN amount_minor > 0 THEN amount_minor END), 0) AS credits,
@@ -182,13 +226,7 @@ enum WalletLedger {
             WHERE account_id = ? AND created_at_ms >= ? AND created_at_ms < ?
             GROUP BY month, category ORDER BY month DESC, category
             """, .text(accountID), .integer(from), .integer(before)
-        ).map { row in
-            WalletMonthSummary(
-                month: try row.string("month"), category: try row.string("category"),
-                credits: Money(amountMinor: try row.int64("credits"), currency: currency),
-                debits: Money(amountMinor: try row.int64("debits"), currency: currency),
-                transactionCount: try row.int("n"))
-        }
+        ).map { try summary(from: $0, currency: currency) }
     }
 
     /// The ledger line that credited `chargeID`, if any.
@@ -244,12 +282,13 @@ enum WalletLedger {
         guard let wallet = try tx.queryOne("SELECT * FROM wallets WHERE account_id = ?", .text(accountID)) else {
             throw BillingError.internalError("account \(accountID) has no wallet row")
         }
+        // Both from indexes: the wallet's last ledger line, and its month's totals (not a scan of the ledger).
+        let lastSequence = try tx.queryOne(
+            "SELECT coalesce(max(seq), 0) AS last_seq FROM wallet_transactions WHERE account_id = ?", .text(accountID))!.int64("last_seq")
         let totals = try tx.queryOne("""
-            SELECT coalesce(max(seq), 0) AS last_seq,
-                   coalesce(sum(CASE WHEN amount_minor > 0 AND strftime('%Y-%m', created_at_ms / 1000, 'unixepoch') = ? THEN amount_minor END), 0) AS credits,
-                   coalesce(sum(CASE WHEN amount_minor < 0 AND strftime('%Y-%m', created_at_ms / 1000, 'unixepoch') = ? THEN -amount_minor END), 0) AS debits
-            FROM wallet_transactions WHERE account_id = ?
-            """, .text(month), .text(month), .text(accountID))!
+            SELECT coalesce(sum(credits_minor), 0) AS credits, coalesce(sum(debits_minor), 0) AS debits
+            FROM wallet_month_totals WHERE account_id = ? AND month = ?
+            """, .text(accountID), .text(month))!
         let currency = account.currency
         return Snapshot(
             account: account, balanceMinor: try wallet.int64("balance_minor"),
@@ -259,6 +298,6 @@ enum WalletLedger {
                 threshold: Money(amountMinor: try wallet.int64("recharge_threshold_minor"), currency: currency)),
             lastRechargeAtMilliseconds: try wallet.optionalInt64("last_recharge_at_ms"),
             lastRechargeChargeID: try wallet.optionalString("last_recharge_charge_id"),
-            lastSequence: try totals.int64("last_seq"), creditsThisMonthMinor: try totals.int64("credits"), debitsThisMonthMinor: try totals.int64("debits"))
+            lastSequence: lastSequence, creditsThisMonthMinor: try totals.int64("credits"), debitsThisMonthMinor: try totals.int64("debits"))
     }
 }
