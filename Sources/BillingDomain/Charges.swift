@@ -30,6 +30,10 @@ public struct Charge: Sendable, Hashable, Codable {
     public var purpose: Purpose
     public var invoiceID: String?
     public var createdAtMilliseconds: Int64
+    /// When the row was written, on the wall clock (differs from `createdAtMilliseconds` only for an
+    /// account on a test clock); what reconciliation measures a pending charge's age by. Nil in
+    /// outcomes stored before it existed.
+    var recordedAtMilliseconds: Int64?
 }
 
 /// The life of a charge, shared by every way of taking money; it knows no invoices and no wallets
@@ -83,17 +87,21 @@ enum ChargeLifecycle {
         }
     }
 
+    /// - Parameters:
+    ///   - nowMilliseconds: the charge's date (the account's test clock, if it has one).
+    ///   - wallMilliseconds: the wall clock, when it differs from `nowMilliseconds`.
     static func recordPending(
         accountID: String, amount: Money, card: PaymentMethod, description: String, purpose: Charge.Purpose,
-        invoiceID: String?, in tx: WriteTransaction, nowMilliseconds: Int64
+        invoiceID: String?, in tx: WriteTransaction, nowMilliseconds: Int64, wallMilliseconds: Int64? = nil
     ) throws -> String {
         let id = Identifier.make("ch")
         try tx.execute("""
             INSERT INTO charges(id, account_id, amount_minor, currency, status, payment_method_id, card_brand, card_last4,
-                                description, purpose, invoice_id, created_at_ms)
-            VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)
+                                description, purpose, invoice_id, created_at_ms, recorded_at_ms)
+            VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)
             """, .text(id), .text(accountID), .integer(amount.amountMinor), .text(amount.currency.code), .text(card.id),
-            .text(card.brand.rawValue), .text(card.last4), .text(description), .text(purpose.rawValue), SQLValue(invoiceID), .integer(nowMilliseconds))
+            .text(card.brand.rawValue), .text(card.last4), .text(description), .text(purpose.rawValue), SQLValue(invoiceID), .integer(nowMilliseconds),
+            .integer(wallMilliseconds ?? nowMilliseconds))
         return id
     }
 
@@ -181,10 +189,11 @@ enum ChargeLifecycle {
         return PendingCharge(chargeID: chargeID, token: token, amount: charge.amount, description: charge.description)
     }
 
-    /// The oldest charges still pending that were created at or before `cutoff`.
+    /// The oldest charges still pending that were recorded (on the wall clock) at or before `cutoff`.
     static func pendingCharges(createdAtOrBefore cutoff: Int64, limit: Int, in tx: some Querying) throws -> [Charge] {
-        try tx.query("SELECT * FROM charges WHERE status = 'pending' AND created_at_ms <= ? ORDER BY seq LIMIT ?", .integer(cutoff), .int(limit))
-            .map(charge(from:))
+        try tx.query(
+            "SELECT * FROM charges WHERE status = 'pending' AND coalesce(recorded_at_ms, created_at_ms) <= ? ORDER BY seq LIMIT ?", .integer(cutoff), .int(limit)
+        ).map(charge(from:))
     }
 
     /// The card (brand, last four) of the succeeded charge that paid an invoice, the latest if several.
@@ -212,7 +221,8 @@ enum ChargeLifecycle {
             failureCode: try row.string("failure_code"), failureMessage: try row.string("failure_message"),
             gatewayReference: try row.string("gateway_reference"), description: try row.string("description"),
             purpose: Charge.Purpose(rawValue: try row.string("purpose")) ?? .invoicePayment,
-            invoiceID: try row.optionalString("invoice_id"), createdAtMilliseconds: try row.int64("created_at_ms"))
+            invoiceID: try row.optionalString("invoice_id"), createdAtMilliseconds: try row.int64("created_at_ms"),
+            recordedAtMilliseconds: try row.optionalInt64("recorded_at_ms"))
     }
 }
 

@@ -28,7 +28,7 @@ struct ChargeReconciler: Sendable {
             do {
                 if let found = try await context.gateway.lookUpCharge(idempotencyKey: charge.id) {
                     outcome = .settled(found)
-                } else if now - charge.createdAtMilliseconds >= notChargedAfter.milliseconds {
+                } else if now - (charge.recordedAtMilliseconds ?? charge.createdAtMilliseconds) >= notChargedAfter.milliseconds {
                     outcome = .notCharged(reason: "the payment gateway has no record of this charge; nothing was charged")
                 } else {
                     continue  // too young to be sure: the gateway's look-up may lag, or a live call may still land

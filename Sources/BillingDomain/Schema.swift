@@ -227,6 +227,11 @@ public enum BillingSchema {
             );
             CREATE INDEX subscription_schedule_due ON subscription_schedule(test_clock_id, due_at_ms);
 
+            -- When the charge row was written, on the wall clock: a charge of an account on a test clock
+            -- is dated on that clock (created_at_ms), and the reconciler judges a pending charge's age
+            -- by this instead.
+            ALTER TABLE charges ADD COLUMN recorded_at_ms INTEGER;
+
             ALTER TABLE invoices ADD COLUMN subscription_id TEXT;
             ALTER TABLE invoices ADD COLUMN period_start_ms INTEGER;
             ALTER TABLE invoices ADD COLUMN period_end_ms INTEGER;

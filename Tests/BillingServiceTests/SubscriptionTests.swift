@@ -461,6 +461,24 @@ struct SubscriptionTests {
         #expect(await service.gateway.executedCharges == 3 * subscriptions.count)
     }
 
+    /// A test clock dates its account's charges years ahead of the wall clock; a renewal whose answer
+    /// was lost is still reconciled at the next start, by when it was recorded.
+    @Test func aRenewalOnATestClockWhoseAnswerWasLostIsReconciledAtStart() async throws {
+        let service = try await BillingHarness()
+        let client = service.client()
+        let (clock, account) = try await client.clockAccount(at: utcMilliseconds(2030, 1, 1))
+        let id = try #require(try await client.subscribe(account, plan: "pro-monthly-usd-v1").subscription?.id)
+        await service.gateway.setMode(.chargesThenGoesDark)
+        _ = try await client.advance(clock, to: utcMilliseconds(2030, 2, 1))
+        #expect(try await client.allCharges(account).last?.status == .pending)
+        await service.gateway.setMode(.healthy)
+        let prepared = try await service.restart()
+        #expect(prepared.reconciledCharges == 1)
+        #expect(try await client.allCharges(account).map(\.status) == [.succeeded, .succeeded])
+        #expect(try await client.subscription(account, id).status == .active)
+        #expect(try await client.allInvoices(account).map(\.status) == [.paid, .paid])
+    }
+
     @Test func badRequestsAreRefusedWithTheirReasonsAndChangeNothing() async throws {
         let service = try await BillingHarness()
         let client = service.client()
