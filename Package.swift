@@ -17,6 +17,7 @@ let package = Package(
     products: [
         .library(name: "BillingClient", targets: ["BillingClient"]),
         .executable(name: "billingd", targets: ["billingd"]),
+        .executable(name: "billing", targets: ["billing"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -100,6 +101,17 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // The `billing` command: the billing page's tabs in a terminal, over the client library.
+        .executableTarget(
+            name: "billing",
+            dependencies: [
+                "BillingClient",
+                "BillingValues",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
