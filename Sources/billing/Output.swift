@@ -287,8 +287,11 @@ enum JSON {
         case let number as UInt32: return .number(String(number))
         case let number as UInt64: return .number(String(number))
         case let number as Int: return .number(String(number))
-        case let bytes as [UInt8]: return .string(Data(bytes).base64EncodedString())
         default: break
+        }
+        // By type, not `as?`: an empty array of anything casts to [UInt8].
+        if type(of: value) == [UInt8].self, let bytes = value as? [UInt8] {
+            return .string(Data(bytes).base64EncodedString())
         }
         let mirror = Mirror(reflecting: value)
         switch mirror.displayStyle {
