@@ -167,6 +167,8 @@ let package = Package(
             dependencies: ["BillingWire", "BillingAPI", "FixtureProtos"],
             swiftSettings: strict
         ),
+        // Runs the built `billing` against a real billingd, through the billing guide's journeys.
+        .testTarget(name: "BillingCLITests", swiftSettings: strict),
         .testTarget(
             name: "BillingServerTests",
             dependencies: ["BillingServer", "BillingClient"],
