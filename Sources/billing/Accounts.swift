@@ -6,6 +6,11 @@ import BillingClient
 struct Accounts: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create and show accounts.",
+        discussion: """
+            Example:
+              billing accounts create --name "Acme Ltd" --currency USD
+              billing accounts show $ACCOUNT
+            """,
         subcommands: [Create.self, Show.self])
 
     struct Create: AsyncParsableCommand {
@@ -14,7 +19,7 @@ struct Accounts: AsyncParsableCommand {
             discussion: """
                 Example:
                   billing accounts create --name "Acme Ltd" --currency USD
-                  billing accounts create --name "Clock test" --currency USD --test-clock clock_0123456789abcdef0123
+                  billing accounts create --name Clocked --currency USD --test-clock $CLOCK
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -39,7 +44,7 @@ struct Accounts: AsyncParsableCommand {
             abstract: "Show an account and its service status.",
             discussion: """
                 Example:
-                  billing accounts show acct_0123456789abcdef0123
+                  billing accounts show $ACCOUNT
                 """)
 
         @OptionGroup var global: GlobalOptions

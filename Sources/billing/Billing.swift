@@ -23,10 +23,14 @@ struct Billing: AsyncParsableCommand {
 
             Example:
               billing accounts create --name "Acme" --currency USD
-              billing cards add acct_… --number "4242 4242 4242 4242" --exp 12/2030 \\
+              ACCOUNT=acct_…        # the id it printed
+              billing cards add $ACCOUNT --number "4242 4242 4242 4242" --exp 12/2030 \\
                 --cvc 123 --name "Ada Lovelace"
-              billing wallet add acct_… --amount 12.50
-              billing overview acct_…
+              billing wallet add $ACCOUNT --amount 12.50
+              billing overview $ACCOUNT
+
+            The examples write ids as $ACCOUNT, $CARD, $SUB, $INVOICE and $CLOCK (acct_…, pm_…, sub_…, inv_…, \
+            clock_…).
 
             Shell completions: billing --generate-completion-script bash|zsh|fish
 

@@ -6,6 +6,12 @@ import BillingClient
 struct Cards: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List, add and remove cards, and choose the primary one.",
+        discussion: """
+            Example:
+              billing cards list $ACCOUNT
+              billing cards add $ACCOUNT --number "4242 4242 4242 4242" --exp 12/2030 \\
+                --cvc 123 --name "Ada Lovelace"
+            """,
         subcommands: [List.self, Add.self, Remove.self, SetPrimary.self])
 
     struct List: AsyncParsableCommand {
@@ -13,7 +19,7 @@ struct Cards: AsyncParsableCommand {
             abstract: "The account's cards, primary first.",
             discussion: """
                 Example:
-                  billing cards list acct_0123456789abcdef0123
+                  billing cards list $ACCOUNT
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -44,7 +50,7 @@ struct Cards: AsyncParsableCommand {
                 but declines every charge.
 
                 Example:
-                  billing cards add acct_0123456789abcdef0123 --number "4242 4242 4242 4242" --exp 12/2030 \\
+                  billing cards add $ACCOUNT --number "4242 4242 4242 4242" --exp 12/2030 \\
                     --cvc 123 --name "Ada Lovelace" --primary
                 """)
 
@@ -80,7 +86,7 @@ struct Cards: AsyncParsableCommand {
             abstract: "Remove a card. Removing the primary one leaves the account without one until you choose.",
             discussion: """
                 Example:
-                  billing cards remove acct_0123456789abcdef0123 pm_0123456789abcdef0123
+                  billing cards remove $ACCOUNT $CARD
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -106,7 +112,7 @@ struct Cards: AsyncParsableCommand {
             abstract: "Make a card the primary one: the one charged.",
             discussion: """
                 Example:
-                  billing cards set-primary acct_0123456789abcdef0123 pm_0123456789abcdef0123
+                  billing cards set-primary $ACCOUNT $CARD
                 """)
 
         @OptionGroup var global: GlobalOptions

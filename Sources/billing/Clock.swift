@@ -7,6 +7,12 @@ import BillingClient
 struct Clock: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Test clocks: time for subscriptions that moves only when you say (sandbox only).",
+        discussion: """
+            Example:
+              billing clock create --name renewals --at 2027-01-01T00:00:00Z
+              billing accounts create --name Clocked --currency USD --test-clock $CLOCK
+              billing clock advance $CLOCK --by 31d
+            """,
         subcommands: [Create.self, Show.self, Advance.self])
 
     struct Create: AsyncParsableCommand {
@@ -25,9 +31,9 @@ struct Clock: AsyncParsableCommand {
         @Option(help: ArgumentHelp("Where the clock starts.", valueName: "time")) var at: String?
 
         func run() async throws {
-            let start = try at.map { text throws(CLIError) in try global.times.parse(text, option: "--at") } ?? 0
             let key = keyOptions.key(json: global.json)
             try await global.run(key: key) { billing in
+                let start = try at.map { text throws(CLIError) in try global.times.parse(text, option: "--at") } ?? 0
                 let reply = try await billing.createTestClock(.init(idempotencyKey: key, name: name, frozenTimeUnixMs: start))
                 global.emit(reply, key: key) { printClock(reply, times: global.times) }
             }
@@ -39,7 +45,7 @@ struct Clock: AsyncParsableCommand {
             abstract: "Show a test clock's time.",
             discussion: """
                 Example:
-                  billing clock show clock_0123456789abcdef0123
+                  billing clock show $CLOCK
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -60,8 +66,8 @@ struct Clock: AsyncParsableCommand {
                 Give the new time (--to) or how far to move (--by 15d, 12h, 30m; d, h, m, s).
 
                 Example:
-                  billing clock advance clock_0123456789abcdef0123 --to 2027-01-16T00:00:00Z
-                  billing clock advance clock_0123456789abcdef0123 --by 31d
+                  billing clock advance $CLOCK --to 2027-01-16T00:00:00Z
+                  billing clock advance $CLOCK --by 31d
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -77,9 +83,8 @@ struct Clock: AsyncParsableCommand {
 
         func run() async throws {
             let key = keyOptions.key(json: global.json)
-            let target = try to.map { text throws(CLIError) in try global.times.parse(text, option: "--to") }
             try await global.run(key: key) { billing in
-                var time = target ?? 0
+                var time = try to.map { text throws(CLIError) in try global.times.parse(text, option: "--to") } ?? 0
                 if let by {
                     let now = try await billing.getTestClock(.init(testClockID: clock)).testClock?.frozenTimeUnixMs ?? 0
                     time = now + (try parseDuration(by))

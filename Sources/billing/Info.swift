@@ -6,6 +6,12 @@ import BillingClient
 struct Info: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show and update the billing information (name and address on invoices).",
+        discussion: """
+            Example:
+              billing info show $ACCOUNT
+              billing info update $ACCOUNT --name "Ada Lovelace" --country GB \\
+                --line "10 Downing Street" --city London --postal-code "SW1A 2AA"
+            """,
         subcommands: [Show.self, Update.self])
 
     struct Show: AsyncParsableCommand {
@@ -13,7 +19,7 @@ struct Info: AsyncParsableCommand {
             abstract: "Show the billing information and whether it is complete.",
             discussion: """
                 Example:
-                  billing info show acct_0123456789abcdef0123
+                  billing info show $ACCOUNT
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -34,7 +40,7 @@ struct Info: AsyncParsableCommand {
                 A US address needs a region (state) and a ZIP code; a GB postal code looks like SW1A 1AA.
 
                 Example:
-                  billing info update acct_0123456789abcdef0123 --name "Ada Lovelace" --country US \\
+                  billing info update $ACCOUNT --name "Ada Lovelace" --country US \\
                     --line "1 Main Street" --city Springfield --region IL --postal-code 62701
                 """)
 

@@ -7,6 +7,11 @@ import Foundation
 struct Invoices: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List, show, download and pay invoices.",
+        discussion: """
+            Example:
+              billing invoices list $ACCOUNT
+              billing invoices download $ACCOUNT $INVOICE --output invoice.pdf
+            """,
         subcommands: [List.self, Show.self, Download.self, Pay.self])
 
     struct List: AsyncParsableCommand {
@@ -14,7 +19,7 @@ struct Invoices: AsyncParsableCommand {
             abstract: "The account's invoices, newest first.",
             discussion: """
                 Example:
-                  billing invoices list acct_0123456789abcdef0123 --status open
+                  billing invoices list $ACCOUNT --status open
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -41,8 +46,8 @@ struct Invoices: AsyncParsableCommand {
             abstract: "One invoice with its lines, by id or number.",
             discussion: """
                 Example:
-                  billing invoices show acct_0123456789abcdef0123 inv_0123456789abcdef0123
-                  billing invoices show acct_0123456789abcdef0123 DEV-000042
+                  billing invoices show $ACCOUNT $INVOICE
+                  billing invoices show $ACCOUNT DEV-000042
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -65,7 +70,7 @@ struct Invoices: AsyncParsableCommand {
             abstract: "Write an invoice's PDF to a file.",
             discussion: """
                 Example:
-                  billing invoices download acct_0123456789abcdef0123 inv_0123456789abcdef0123 --output invoice.pdf
+                  billing invoices download $ACCOUNT $INVOICE --output invoice.pdf
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -99,7 +104,7 @@ struct Invoices: AsyncParsableCommand {
             abstract: "Pay an open invoice with the primary card.",
             discussion: """
                 Example:
-                  billing invoices pay acct_0123456789abcdef0123 inv_0123456789abcdef0123
+                  billing invoices pay $ACCOUNT $INVOICE
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -126,6 +131,10 @@ struct Invoices: AsyncParsableCommand {
 struct Charges: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Charges: every attempt to take money, newest first.",
+        discussion: """
+            Example:
+              billing charges list $ACCOUNT
+            """,
         subcommands: [List.self])
 
     struct List: AsyncParsableCommand {
@@ -133,7 +142,7 @@ struct Charges: AsyncParsableCommand {
             abstract: "The account's charges, newest first, with why failed ones failed.",
             discussion: """
                 Example:
-                  billing charges list acct_0123456789abcdef0123 --status failed
+                  billing charges list $ACCOUNT --status failed
                 """)
 
         @OptionGroup var global: GlobalOptions

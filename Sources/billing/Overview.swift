@@ -8,7 +8,7 @@ struct Overview: AsyncParsableCommand {
         abstract: "The billing page at a glance: account, card, address, wallet, subscriptions, charges, invoices, findings.",
         discussion: """
             Example:
-              billing overview acct_0123456789abcdef0123
+              billing overview $ACCOUNT
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -69,7 +69,7 @@ struct Diagnose: AsyncParsableCommand {
             An account with nothing wrong has no findings (and --json prints "findings": []).
 
             Example:
-              billing diagnose acct_0123456789abcdef0123
+              billing diagnose $ACCOUNT
             """)
 
     @OptionGroup var global: GlobalOptions

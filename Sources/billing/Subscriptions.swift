@@ -41,6 +41,12 @@ func intervalText(_ plan: BillingV1.Plan) -> String {
 struct Subscriptions: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Subscribe to plans, change, cancel and resume subscriptions.",
+        discussion: """
+            Example:
+              billing plans
+              billing subscriptions subscribe $ACCOUNT starter-monthly-usd-v1
+              billing subscriptions list $ACCOUNT
+            """,
         subcommands: [List.self, Show.self, Subscribe.self, Preview.self, Change.self, Cancel.self, Resume.self])
 
     struct List: AsyncParsableCommand {
@@ -48,7 +54,7 @@ struct Subscriptions: AsyncParsableCommand {
             abstract: "The account's subscriptions: live ones first, then ended ones.",
             discussion: """
                 Example:
-                  billing subscriptions list acct_0123456789abcdef0123
+                  billing subscriptions list $ACCOUNT
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -79,7 +85,7 @@ struct Subscriptions: AsyncParsableCommand {
             abstract: "One subscription: plan, status, period, renewal, dunning, fulfilment.",
             discussion: """
                 Example:
-                  billing subscriptions show acct_0123456789abcdef0123 sub_0123456789abcdef0123
+                  billing subscriptions show $ACCOUNT $SUB
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -102,8 +108,9 @@ struct Subscriptions: AsyncParsableCommand {
                 paid (billing invoices pay) or a new primary card is added.
 
                 Example:
-                  billing subscriptions subscribe acct_0123456789abcdef0123 starter-monthly-usd-v1
-                  billing subscriptions subscribe acct_0123456789abcdef0123 team-monthly-usd-v1 --quantity 5 --trial-days 0
+                  billing subscriptions subscribe $ACCOUNT starter-monthly-usd-v1
+                  billing subscriptions subscribe $ACCOUNT team-monthly-usd-v1 --quantity 5 \\
+                    --trial-days 0
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -128,7 +135,7 @@ struct Subscriptions: AsyncParsableCommand {
             abstract: "What changing the plan or quantity would invoice now, without changing anything.",
             discussion: """
                 Example:
-                  billing subscriptions preview acct_0123456789abcdef0123 sub_0123456789abcdef0123 --plan pro-monthly-usd-v1
+                  billing subscriptions preview $ACCOUNT $SUB --plan pro-monthly-usd-v1
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -162,7 +169,7 @@ struct Subscriptions: AsyncParsableCommand {
             abstract: "Change the plan or quantity: an upgrade applies now and invoices the prorated difference; a downgrade waits for the period end.",
             discussion: """
                 Example:
-                  billing subscriptions change acct_0123456789abcdef0123 sub_0123456789abcdef0123 --plan pro-monthly-usd-v1
+                  billing subscriptions change $ACCOUNT $SUB --plan pro-monthly-usd-v1
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -187,8 +194,8 @@ struct Subscriptions: AsyncParsableCommand {
             abstract: "Cancel at the end of the period (undo with resume), or --now.",
             discussion: """
                 Example:
-                  billing subscriptions cancel acct_0123456789abcdef0123 sub_0123456789abcdef0123
-                  billing subscriptions cancel acct_0123456789abcdef0123 sub_0123456789abcdef0123 --now --credit-unused-time
+                  billing subscriptions cancel $ACCOUNT $SUB
+                  billing subscriptions cancel $ACCOUNT $SUB --now --credit-unused-time
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -218,7 +225,7 @@ struct Subscriptions: AsyncParsableCommand {
             abstract: "Undo a cancellation at period end, until the period ends.",
             discussion: """
                 Example:
-                  billing subscriptions resume acct_0123456789abcdef0123 sub_0123456789abcdef0123
+                  billing subscriptions resume $ACCOUNT $SUB
                 """)
 
         @OptionGroup var global: GlobalOptions

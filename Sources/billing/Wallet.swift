@@ -8,6 +8,12 @@ import Foundation
 struct Wallet: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The usage wallet: balance, funds, auto-recharge, usage, ledger, monthly summary, live events.",
+        discussion: """
+            Example:
+              billing wallet add $ACCOUNT --amount 12.50
+              billing wallet summary $ACCOUNT
+              billing wallet watch $ACCOUNT
+            """,
         subcommands: [Show.self, Add.self, AutoRecharge.self, Usage.self, Transactions.self, Summary.self, Watch.self])
 
     struct Show: AsyncParsableCommand {
@@ -15,7 +21,7 @@ struct Wallet: AsyncParsableCommand {
             abstract: "The balance, auto-recharge and whether usage-based services run.",
             discussion: """
                 Example:
-                  billing wallet show acct_0123456789abcdef0123
+                  billing wallet show $ACCOUNT
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -37,7 +43,7 @@ struct Wallet: AsyncParsableCommand {
                 account; on a JPY one, 1250 is ¥1,250.
 
                 Example:
-                  billing wallet add acct_0123456789abcdef0123 --amount 12.50
+                  billing wallet add $ACCOUNT --amount 12.50
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -65,8 +71,8 @@ struct Wallet: AsyncParsableCommand {
             abstract: "Turn auto-recharge on (charge --amount when a debit leaves the balance at or below --threshold) or --off.",
             discussion: """
                 Example:
-                  billing wallet auto-recharge acct_0123456789abcdef0123 --amount 20 --threshold 5
-                  billing wallet auto-recharge acct_0123456789abcdef0123 --off
+                  billing wallet auto-recharge $ACCOUNT --amount 20 --threshold 5
+                  billing wallet auto-recharge $ACCOUNT --off
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -103,7 +109,8 @@ struct Wallet: AsyncParsableCommand {
                 and printed.
 
                 Example:
-                  billing wallet usage acct_0123456789abcdef0123 --category sms --amount 0.05 --description "1 SMS"
+                  billing wallet usage $ACCOUNT --category sms --amount 0.05 \\
+                    --description "1 SMS"
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -134,7 +141,7 @@ struct Wallet: AsyncParsableCommand {
             abstract: "The wallet's ledger, newest first: credits positive, debits negative.",
             discussion: """
                 Example:
-                  billing wallet transactions acct_0123456789abcdef0123 --category sms
+                  billing wallet transactions $ACCOUNT --category sms
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -167,7 +174,7 @@ struct Wallet: AsyncParsableCommand {
             abstract: "Each month's spending by category, as a bar chart (months are UTC).",
             discussion: """
                 Example:
-                  billing wallet summary acct_0123456789abcdef0123 --months 3
+                  billing wallet summary $ACCOUNT --months 3
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -199,7 +206,7 @@ struct Wallet: AsyncParsableCommand {
                 With --json, one JSON object per line (JSON Lines).
 
                 Example:
-                  billing wallet watch acct_0123456789abcdef0123
+                  billing wallet watch $ACCOUNT
                 """)
 
         @OptionGroup var global: GlobalOptions
