@@ -200,6 +200,69 @@ import Testing
         #expect(addHelp.stdout.contains("Example:") && addHelp.stdout.contains("--idempotency-key"))
         let completion = cli.run("--generate-completion-script", "bash")
         #expect(completion.status == 0 && completion.stdout.contains("complete"))
+        let badTime = cli.run("clock", "create", "--at", "next tuesday")
+        #expect(badTime.status == 65 && badTime.stderr.contains("not a time"))
+    }
+
+    @Test func everyCommandHasHelpWithAnExample() {
+        let cli = CLI(billing: Daemon.binary("billing"), socket: "/nonexistent")
+        let commands = [
+            "overview", "diagnose", "accounts create", "accounts show", "info show", "info update", "cards list", "cards add",
+            "cards remove", "cards set-primary", "subscriptions list", "subscriptions show", "subscriptions subscribe",
+            "subscriptions preview", "subscriptions change", "subscriptions cancel", "subscriptions resume", "plans",
+            "invoices list", "invoices show", "invoices download", "invoices pay", "charges list", "wallet show", "wallet add",
+            "wallet auto-recharge", "wallet usage", "wallet transactions", "wallet summary", "wallet watch", "clock create",
+            "clock show", "clock advance",
+        ]
+        for command in commands {
+            let help = cli.run(command.split(separator: " ").map(String.init) + ["--help"])
+            #expect(help.status == 0 && help.stdout.contains("Example:\n  billing \(command)"), "billing \(command) --help")
+            #expect(help.stdout.contains("--json") && help.stdout.contains("--socket"), "billing \(command) --help")
+        }
+    }
+
+    @Test func amountsInTheirCurrenciesDecimals() throws {
+        let daemon = try Daemon()
+        defer { daemon.stop() }
+        let cli = daemon.cli
+
+        for (currency, typed, minor, shown) in [("JPY", "1,250", 1250, "¥1,250"), ("CHF", "12.5", 1250, "CHF 12.50"), ("EUR", "€9", 900, "€9.00")] {
+            let account = try #require((try cli.json("accounts", "create", "--name", currency, "--currency", currency)["account"] as? [String: Any])?["id"] as? String)
+            #expect(cli.run("info", "update", account, "--name", "Ada Lovelace", "--country", "DE", "--line", "Hauptstraße 1",
+                            "--city", "Berlin", "--postal-code", "10115").status == 0)
+            #expect(cli.run("cards", "add", account, "--number", "4242424242424242", "--exp", "12/2030", "--cvc", "123", "--name", "Ada Lovelace").status == 0)
+            let added = cli.run("wallet", "add", account, "--amount", typed)
+            #expect(added.status == 0 && added.stdout.contains("Added \(shown)"), "\(currency): \(added.stdout) \(added.stderr)")
+            let wallet = try cli.json("wallet", "show", account)
+            #expect(((wallet["wallet"] as? [String: Any])?["balance"] as? [String: Any])?["amount_minor"] as? Int == minor)
+        }
+        let jpy = try #require((try cli.json("accounts", "create", "--name", "Yen", "--currency", "JPY")["account"] as? [String: Any])?["id"] as? String)
+        let fraction = cli.run("wallet", "add", jpy, "--amount", "12.5")
+        #expect(fraction.status == 65 && fraction.stderr.contains("at most 0 decimals"))
+    }
+
+    @Test func watchFollowsTheWalletLive() throws {
+        let daemon = try Daemon()
+        defer { daemon.stop() }
+        let cli = daemon.cli
+
+        let account = try #require((try cli.json("accounts", "create", "--name", "Watched", "--currency", "USD")["account"] as? [String: Any])?["id"] as? String)
+        #expect(cli.run("info", "update", account, "--name", "Ada Lovelace", "--country", "US", "--line", "1 Main Street",
+                        "--city", "Springfield", "--region", "IL", "--postal-code", "62701").status == 0)
+        #expect(cli.run("cards", "add", account, "--number", "4242424242424242", "--exp", "12/2030", "--cvc", "123", "--name", "Ada Lovelace").status == 0)
+        // The snapshot, then the top-up's credit.
+        let watch = cli.start("wallet", "watch", account, "--count", "2", "--json")
+        let table = cli.start("wallet", "watch", account, "--count", "2")
+        // Funds only once both watchers have their snapshot, so that the credit comes as an event.
+        #expect(watch.waitForLines(1) && table.waitForLines(1))
+        #expect(cli.run("wallet", "add", account, "--amount", "3.00").status == 0)
+        let lines = watch.finish().stdout.split(separator: "\n")
+        #expect(lines.count == 2)
+        let events = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(events.map { $0["kind"] as? String } == ["KIND_SNAPSHOT", "KIND_BALANCE_CHANGED"])
+        #expect(((events.last?["transaction"] as? [String: Any])?["amount"] as? [String: Any])?["amount_minor"] as? Int == 300)
+        let printed = table.finish().stdout
+        #expect(printed.contains("snapshot") && printed.contains("balance_changed") && printed.contains("$3.00"))
     }
 }
 
@@ -244,6 +307,22 @@ struct CLI {
         return Result(status: process.terminationStatus, stdout: String(decoding: outputBytes, as: UTF8.self), stderr: String(decoding: errorBytes, as: UTF8.self))
     }
 
+    /// A `billing` left running (a watch); `finish()` waits for it, for at most 10 seconds.
+    func start(_ arguments: String...) -> Running {
+        let process = Process()
+        process.executableURL = billing
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["BILLING_SOCKET"] = socket
+        process.environment = environment
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("billing-watch-\(UUID().uuidString)")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        process.standardOutput = try? FileHandle(forWritingTo: output)
+        process.standardError = FileHandle.nullDevice
+        try? process.run()
+        return Running(process: process, output: output)
+    }
+
     /// `billing … --json`, which must succeed and print one JSON object.
     func json(_ arguments: String...) throws -> [String: Any] {
         let result = run(arguments + ["--json"])
@@ -253,20 +332,50 @@ struct CLI {
     }
 }
 
+struct Running {
+    let process: Process
+    let output: URL
+
+    /// Waits, at most 10 seconds, until it printed `count` lines.
+    func waitForLines(_ count: Int) -> Bool {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+            if text.filter({ $0 == "\n" }).count >= count { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    func finish() -> Result {
+        let deadline = Date().addingTimeInterval(10)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        try? FileManager.default.removeItem(at: output)
+        return Result(status: process.terminationStatus, stdout: text, stderr: "")
+    }
+}
+
 /// A real billingd on a temporary socket and database, with the repository's plan catalog.
 final class Daemon {
     let directory: String
     let process = Process()
     let cli: CLI
 
-    init() throws {
-        // The test bundle, billing and billingd are built into the same folder (.build/debug).
+    /// The test bundle, billing and billingd are built into the same folder (.build/debug).
+    static func binary(_ name: String) -> URL {
         var folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: folder.appendingPathComponent("billingd").path), folder.pathComponents.count > 2 {
+        while !FileManager.default.fileExists(atPath: folder.appendingPathComponent(name).path), folder.pathComponents.count > 2 {
             folder = folder.deletingLastPathComponent()
         }
-        let billingd = folder.appendingPathComponent("billingd")
-        let billing = folder.appendingPathComponent("billing")
+        return folder.appendingPathComponent(name)
+    }
+
+    init() throws {
+        let billingd = Self.binary("billingd")
+        let billing = Self.binary("billing")
         try #require(FileManager.default.isExecutableFile(atPath: billingd.path), "billingd is not built beside the tests: swift build --product billingd")
         try #require(FileManager.default.isExecutableFile(atPath: billing.path), "billing is not built beside the tests: swift build --product billing")
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
