@@ -70,31 +70,40 @@ struct Wallet: AsyncParsableCommand {
             commandName: "auto-recharge",
             abstract: "Turn auto-recharge on (charge --amount when a debit leaves the balance at or below --threshold) or --off.",
             discussion: """
+                --on alone turns it back on with the amounts it had; --off keeps them for later.
+
                 Example:
                   billing wallet auto-recharge $ACCOUNT --amount 20 --threshold 5
                   billing wallet auto-recharge $ACCOUNT --off
+                  billing wallet auto-recharge $ACCOUNT --on
                 """)
 
         @OptionGroup var global: GlobalOptions
         @OptionGroup var keyOptions: KeyOptions
         @Argument(help: "The account (acct_…).") var account: String
-        @Option(help: "How much each recharge adds, for example 20.") var amount: String?
-        @Option(help: "Recharge when the balance falls to or below this, for example 5.") var threshold: String?
+        @Flag(help: "Turn auto-recharge on (the default when --amount or --threshold is given).") var on = false
         @Flag(help: "Turn auto-recharge off.") var off = false
+        @Option(help: "How much each recharge adds, for example 20 (default: the current amount).") var amount: String?
+        @Option(help: "Recharge when the balance falls to or below this, for example 5 (default: the current threshold).")
+        var threshold: String?
 
         func validate() throws {
-            if !off && (amount == nil || threshold == nil) { throw ValidationError("give --amount and --threshold, or --off") }
+            if on && off { throw ValidationError("--on or --off, not both") }
+            if off && (amount != nil || threshold != nil) { throw ValidationError("--off takes no --amount or --threshold") }
+            if !on && !off && amount == nil && threshold == nil { throw ValidationError("give --amount and --threshold, --on or --off") }
         }
 
         func run() async throws {
             let key = keyOptions.key(json: global.json)
             try await global.run(key: key) { billing in
-                var request = BillingV1.ConfigureAutoRechargeRequest(idempotencyKey: key, accountID: account, enabled: !off)
-                if let amount, let threshold {
-                    let currency = try await accountCurrency(billing, account)
-                    request.rechargeAmount = try MoneyText.parse(amount, currency: currency)
-                    request.threshold = try MoneyText.parse(threshold, currency: currency, option: "--threshold")
-                }
+                let currency = try await accountCurrency(billing, account)
+                let current = try await billing.getWallet(.init(accountID: account)).wallet?.autoRecharge
+                let request = BillingV1.ConfigureAutoRechargeRequest(
+                    idempotencyKey: key, accountID: account, enabled: !off,
+                    rechargeAmount: try amount.map { text throws(CLIError) in try MoneyText.parse(text, currency: currency) }
+                        ?? current?.rechargeAmount ?? BillingV1.Money(currency: currency),
+                    threshold: try threshold.map { text throws(CLIError) in try MoneyText.parse(text, currency: currency, option: "--threshold") }
+                        ?? current?.threshold ?? BillingV1.Money(currency: currency))
                 let reply = try await billing.configureAutoRecharge(request)
                 global.emit(reply, key: key) { printWallet(reply.wallet, times: global.times) }
             }
