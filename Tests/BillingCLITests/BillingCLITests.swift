@@ -60,6 +60,10 @@ import Testing
         #expect(autoRecharge["enabled"] as? Bool == true)
         #expect((autoRecharge["recharge_amount"] as? [String: Any])?["amount_minor"] as? Int == 2000)
         #expect((autoRecharge["threshold"] as? [String: Any])?["amount_minor"] as? Int == 500)
+        let off = try cli.json("wallet", "auto-recharge", account, "--off")
+        let kept = try #require((off["wallet"] as? [String: Any])?["auto_recharge"] as? [String: Any])
+        #expect(kept["enabled"] as? Bool == false && (kept["recharge_amount"] as? [String: Any])?["amount_minor"] as? Int == 2000)
+        #expect(cli.run("wallet", "auto-recharge", account, "--on").status == 0)  // the diagnosis's fix
         let wallet = cli.run("wallet", "show", account)
         #expect(wallet.stdout.contains("$13.55") && wallet.stdout.contains("on: $20.00 when the balance is at or below $5.00"))
 
