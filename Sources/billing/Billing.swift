@@ -62,7 +62,8 @@ struct GlobalOptions: ParsableArguments {
     var times: TimeText { TimeText(utc: utc) }
 
     /// Runs `body` against the server; a failure is printed (Errors.swift) and becomes the exit code.
-    func run(key: String? = nil, _ body: (BillingServiceClient) async throws -> Void) async throws {
+    /// - Parameter key: the idempotency key sent (named `keyField` in a JSON error), to retry with.
+    func run(key: String? = nil, keyField: String = "idempotency_key", _ body: (BillingServiceClient) async throws -> Void) async throws {
         var configuration = ClientConfiguration(socketPath: socketPath)
         configuration.defaultTimeout = .seconds(60)
         let client = RPCClient(configuration: configuration)
@@ -72,7 +73,7 @@ struct GlobalOptions: ParsableArguments {
         } catch let exit as ExitCode {
             throw exit
         } catch {
-            throw fail(error, json: json, idempotencyKey: key)
+            throw fail(error, json: json, key: key.map { (keyField, $0) })
         }
     }
 

@@ -74,7 +74,8 @@ struct CLIError: Error {
 
 /// Prints `error` (a status, its reason and message, the field and decline code when present; never a
 /// stack trace) on stderr, or as JSON on stdout with `--json`, and exits with its code.
-func fail(_ error: any Error, json: Bool, idempotencyKey: String?) -> ExitCode {
+/// - Parameter key: the idempotency key (or usage id) sent, by its field name, for a retry.
+func fail(_ error: any Error, json: Bool, key: (field: String, value: String)?) -> ExitCode {
     let status: String
     let reason: String
     let message: String
@@ -107,14 +108,14 @@ func fail(_ error: any Error, json: Bool, idempotencyKey: String?) -> ExitCode {
         if let field { fields.append(("field", .string(field))) }
         if let declineCode { fields.append(("decline_code", .string(declineCode))) }
         fields.append(("exit_code", .number(String(code))))
-        if let idempotencyKey { fields.append(("idempotency_key", .string(idempotencyKey))) }
+        if let key { fields.append((key.field, .string(key.value))) }
         JSON.print(.object([("error", .object(fields))]))
     } else {
         var lines = ["error: \(status) (\(reason)): \(message)"]
         if let field { lines.append("  field: \(field)") }
         if let declineCode { lines.append("  decline code: \(declineCode)") }
-        if let idempotencyKey, code == Exit.unavailable {
-            lines.append("  retry with --idempotency-key \(idempotencyKey)")
+        if let key, code == Exit.unavailable {
+            lines.append("  retry with --\(key.field.replacingOccurrences(of: "_", with: "-")) \(key.value)")
         }
         Terminal.note(lines.joined(separator: "\n"))
     }

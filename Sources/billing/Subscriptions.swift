@@ -60,10 +60,14 @@ struct Subscriptions: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
         @OptionGroup var page: PageOptions
         @Argument(help: "The account (acct_…).") var account: String
+        @Option(help: "Only these statuses: incomplete, incomplete_expired, trialing, active, past_due, unpaid, canceled (repeat the option).")
+        var status: [String] = []
 
         func run() async throws {
             try await global.run { billing in
-                let reply = try await billing.listSubscriptions(.init(accountID: account, pageSize: page.pageSize, pageToken: page.pageToken ?? ""))
+                let statuses = try status.map { name throws(CLIError) in try enumValue(BillingV1.SubscriptionStatus.self, name, option: "--status") }
+                let reply = try await billing.listSubscriptions(.init(
+                    accountID: account, pageSize: page.pageSize, pageToken: page.pageToken ?? "", statuses: statuses))
                 global.emit(reply) {
                     var table = Table("ID", "PLAN", "QTY", "STATUS", "PERIOD END", "NEXT RENEWAL", "AMOUNT", rightAligned: [2, 6])
                     for subscription in reply.subscriptions {

@@ -132,7 +132,7 @@ struct Wallet: AsyncParsableCommand {
         func run() async throws {
             let usageID = usageId ?? "usage-" + UUID().uuidString.lowercased()
             if !global.json { Terminal.note(Terminal.dim("usage id: \(usageID)")) }
-            try await global.run(key: usageID) { billing in
+            try await global.run(key: usageID, keyField: "usage_id") { billing in
                 let money = try MoneyText.parse(amount, currency: try await accountCurrency(billing, account))
                 let reply = try await billing.recordUsage(.init(
                     accountID: account, usageID: usageID, category: category, amount: money, description: description))
