@@ -147,6 +147,9 @@ import Testing
         #expect(((shown["subscription"] as? [String: Any])?["plan"] as? [String: Any])?["id"] as? String == "pro-monthly-usd-v1")
         let list = cli.run("subscriptions", "list", account, "--utc")
         #expect(list.stdout.contains("pro-monthly-usd-v1") && list.stdout.contains("active") && list.stdout.contains("2027-02-01"))
+        #expect((try cli.json("subscriptions", "list", account, "--status", "active")["subscriptions"] as? [Any])?.count == 1)
+        #expect((try cli.json("subscriptions", "list", account, "--status", "canceled")["subscriptions"] as? [Any])?.isEmpty == true)
+        #expect(cli.run("subscriptions", "list", account, "--status", "sleeping").status == 65)
     }
 
     @Test func aDecliningCardIsDiagnosedAndTheFindingGoesOnceFixed() throws {
@@ -198,6 +201,9 @@ import Testing
         #expect(cli.run("accounts", "create", "--name", "No currency").status == 64)
         let nobody = CLI(billing: cli.billing, socket: daemon.directory + "/nobody.sock").run("accounts", "show", "acct_00000000000000000000")
         #expect(nobody.status == 69 && nobody.stderr.contains("UNAVAILABLE"))
+        let usage = CLI(billing: cli.billing, socket: daemon.directory + "/nobody.sock").run("wallet", "usage", "acct_00000000000000000000", "--category", "sms", "--amount", "1", "--json")
+        let usageError = try #require((try JSONSerialization.jsonObject(with: Data(usage.stdout.utf8)) as? [String: Any])?["error"] as? [String: Any])
+        #expect(usage.status == 69 && (usageError["usage_id"] as? String)?.hasPrefix("usage-") == true)
         let help = cli.run("--help")
         #expect(help.stdout.contains("Exit codes") && help.stdout.contains("67  card declined"))
         let addHelp = cli.run("wallet", "add", "--help")
