@@ -17,6 +17,7 @@ let package = Package(
     products: [
         .library(name: "BillingClient", targets: ["BillingClient"]),
         .executable(name: "billingd", targets: ["billingd"]),
+        .executable(name: "billing", targets: ["billing"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -104,6 +105,17 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // The `billing` command: the billing page's tabs in a terminal, over the client library.
+        .executableTarget(
+            name: "billing",
+            dependencies: [
+                "BillingClient",
+                "BillingValues",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+
         // The load generator: drives a running billingd through the client library.
         .executableTarget(
             name: "billing-load",
@@ -155,6 +167,8 @@ let package = Package(
             dependencies: ["BillingWire", "BillingAPI", "FixtureProtos"],
             swiftSettings: strict
         ),
+        // Runs the built `billing` against a real billingd, through the billing guide's journeys.
+        .testTarget(name: "BillingCLITests", swiftSettings: strict),
         .testTarget(
             name: "BillingServerTests",
             dependencies: ["BillingServer", "BillingClient"],
