@@ -2112,6 +2112,8 @@ extension BillingV1 {
         public var endedAtUnixMs: Int64
         /// Set while a downgrade waits for the period end.
         public var pendingChange: BillingV1.PendingChange?
+        /// The invoice of the latest period (the first period, or the latest renewal): the one dunning
+        /// retries. An upgrade's invoice is in UpdateSubscription's reply and in ListInvoices.
         public var latestInvoiceID: String
         /// When the next period is invoiced and charged, and for how much (after a pending change); 0 and
         /// unset once the subscription ends or is set to end.

@@ -105,6 +105,9 @@ public struct DiagnosisService: Sendable {
     /// The findings of an overview, most severe first.
     static func findings(of overview: BillingOverview, now: Int64, wallNow: Int64, policy: SubscriptionPolicy) -> [Finding] {
         var findings: [Finding] = []
+        // The `billing` commands that fix each finding, with this account filled in.
+        let account = overview.account.id
+        let addCard = "billing cards add \(account) --number … --exp MM/YYYY --cvc … --primary"
         // The card.
         if let card = overview.primaryPaymentMethod {
             let expiresAt = BillingCycle.days(fromCivil: Int64(card.expiryYear), Int64(card.expiryMonth) + 1, 1) * BillingCycle.millisecondsPerDay
@@ -112,19 +115,19 @@ public struct DiagnosisService: Sendable {
             if card.isExpired {
                 findings.append(Finding(
                     code: .primaryCardExpired, severity: .error, message: "\(ending.capitalizedFirst) expired at the end of \(card.expiryMonth)/\(card.expiryYear).",
-                    fix: "Add a current card and make it primary: AddPaymentMethod with make_primary (billing cards add --primary).",
+                    fix: "Add a current card and make it primary: AddPaymentMethod with make_primary (\(addCard)).",
                     paymentMethodID: card.id, atMilliseconds: expiresAt))
             } else if expiresAt - wallNow <= Self.expiryWarningDays * BillingCycle.millisecondsPerDay {
                 findings.append(Finding(
                     code: .primaryCardExpiring, severity: .warning,
                     message: "\(ending.capitalizedFirst) expires at the end of \(card.expiryMonth)/\(card.expiryYear), within \(Self.expiryWarningDays) days.",
-                    fix: "Add the renewed card and make it primary: AddPaymentMethod with make_primary (billing cards add --primary).",
+                    fix: "Add the renewed card and make it primary: AddPaymentMethod with make_primary (\(addCard)).",
                     paymentMethodID: card.id, atMilliseconds: expiresAt))
             }
         } else {
             findings.append(Finding(
                 code: .noPrimaryCard, severity: .error, message: "The account has no primary card, so nothing can be charged.",
-                fix: "Add a card and make it primary: AddPaymentMethod with make_primary (billing cards add --primary)."))
+                fix: "Add a card and make it primary: AddPaymentMethod with make_primary (\(addCard))."))
         }
         // The latest charge.
         if let last = overview.latestCharges.first, last.status == .failed {
@@ -135,8 +138,8 @@ public struct DiagnosisService: Sendable {
                 message: "The last charge (\(last.description), \(last.amount.formatted)) failed: \(code)"
                     + (canHelp ? "; retrying may succeed." : "; retrying this card will not help."),
                 fix: canHelp
-                    ? "Retry the payment (PayInvoice; billing invoices pay), or use another card (billing cards add --primary)."
-                    : "Use another card: AddPaymentMethod with make_primary (billing cards add --primary).",
+                    ? "Retry the payment, or make another card primary: AddPaymentMethod with make_primary (\(addCard))."
+                    : "Use another card: AddPaymentMethod with make_primary (\(addCard)).",
                 paymentMethodID: last.paymentMethodID, chargeID: last.id, declineCode: code, retryCanHelp: canHelp))
         }
         // The address.
@@ -145,7 +148,8 @@ public struct DiagnosisService: Sendable {
             findings.append(Finding(
                 code: .billingAddressIncomplete, severity: .error,
                 message: "The billing information is incomplete (\(missing.joined(separator: ", ")) missing), so charges are refused.",
-                fix: "Complete it: UpdateBillingInformation (billing info update).", missingFields: missing))
+                fix: "Complete it: UpdateBillingInformation (billing info update \(account) --name … --country … --line … --city … --postal-code …).",
+                missingFields: missing))
         }
         // The wallet.
         let wallet = overview.wallet
@@ -153,19 +157,21 @@ public struct DiagnosisService: Sendable {
             findings.append(Finding(
                 code: .walletSuspended, severity: .error,
                 message: "Usage-based services are suspended: \(wallet.suspensionReason.isEmpty ? "the wallet is at zero" : wallet.suspensionReason).",
-                fix: "Add funds: AddBalance (billing wallet add)" + (wallet.autoRecharge.isEnabled ? ", or make a working card primary to recharge at once." : ".")))
+                fix: "Add funds: AddBalance (billing wallet add \(account) --amount …)"
+                    + (wallet.autoRecharge.isEnabled ? ", or make a working card primary to recharge at once." : ".")))
             if !wallet.autoRecharge.isEnabled {
                 findings.append(Finding(
                     code: .autoRechargeOff, severity: .warning,
                     message: "Auto-recharge is off, so the wallet stays at zero until funds are added.",
-                    fix: "Turn it on: ConfigureAutoRecharge (billing wallet auto-recharge --on)."))
+                    fix: "Turn it on: ConfigureAutoRecharge (billing wallet auto-recharge \(account) --amount … --threshold …)."))
             }
         }
         if wallet.autoRecharge.isEnabled, let until = wallet.rechargeRetryAfterMilliseconds, until > wallNow {
             findings.append(Finding(
                 code: .autoRechargeBackingOff, severity: .warning,
                 message: "Auto-recharge failed \(wallet.consecutiveRechargeFailures) time(s) in a row and waits before trying again.",
-                fix: "Make a working card primary (SetPrimaryPaymentMethod; billing cards set-primary): that ends the wait.", atMilliseconds: until))
+                fix: "Make a working card primary (SetPrimaryPaymentMethod; billing cards set-primary \(account) CARD): that ends the wait.",
+                atMilliseconds: until))
         }
         // Subscriptions.
         for subscription in overview.subscriptions {
@@ -175,7 +181,7 @@ public struct DiagnosisService: Sendable {
                 findings.append(Finding(
                     code: .subscriptionIncomplete, severity: .error,
                     message: "The first payment of \(name) failed; it expires unless its invoice is paid in time.",
-                    fix: "Pay its invoice (PayInvoice; billing invoices pay), or make a working card primary, which retries at once.",
+                    fix: "Pay its invoice (PayInvoice; billing invoices pay \(account) \(subscription.latestInvoiceID ?? "INVOICE")), or make a working card primary, which retries at once.",
                     subscriptionID: subscription.id, invoiceID: subscription.latestInvoiceID, atMilliseconds: subscription.incompleteExpiresAtMilliseconds))
             case .pastDue:
                 let left = max(0, policy.retryDelays.count - subscription.paymentAttempts)
@@ -184,14 +190,14 @@ public struct DiagnosisService: Sendable {
                     message: subscription.awaitingNewCard
                         ? "The renewal of \(name) was declined in a way no retry can fix; payment waits for a new card."
                         : "The renewal of \(name) failed; \(left) scheduled attempt(s) left.",
-                    fix: "Make a working card primary (billing cards add --primary): the payment is retried at once.",
+                    fix: "Make a working card primary (\(addCard)): the payment is retried at once.",
                     subscriptionID: subscription.id, invoiceID: subscription.latestInvoiceID,
                     atMilliseconds: subscription.nextPaymentAttemptMilliseconds, attemptsLeft: left))
             case .unpaid:
                 findings.append(Finding(
                     code: .subscriptionUnpaid, severity: .error,
                     message: "\(name) is unpaid: its payment retries ran out and what it provides is suspended until a renewal is paid.",
-                    fix: "Make a working card primary (billing cards add --primary) before the next renewal.",
+                    fix: "Make a working card primary (\(addCard)) before the next renewal.",
                     subscriptionID: subscription.id, atMilliseconds: subscription.nextRenewalMilliseconds))
             case .trialing, .active, .canceled, .incompleteExpired:
                 break
@@ -203,7 +209,7 @@ public struct DiagnosisService: Sendable {
             findings.append(Finding(
                 code: .invoiceOverdue, severity: .warning,
                 message: "Invoice \(invoice.number ?? invoice.id) (\(invoice.amountDue.formatted) due) is past its due date.",
-                fix: "Pay it: PayInvoice (billing invoices pay \(invoice.id)).", invoiceID: invoice.id, atMilliseconds: due))
+                fix: "Pay it: PayInvoice (billing invoices pay \(account) \(invoice.id)).", invoiceID: invoice.id, atMilliseconds: due))
         }
         return findings.enumerated().sorted { ($0.element.severity, -$0.offset) > ($1.element.severity, -$1.offset) }.map(\.element)
     }

@@ -1407,6 +1407,10 @@ struct  Billing__V1__Subscription
    * Set while a downgrade waits for the period end.
    */
   Billing__V1__PendingChange *pending_change;
+  /*
+   * The invoice of the latest period (the first period, or the latest renewal): the one dunning
+   * retries. An upgrade's invoice is in UpdateSubscription's reply and in ListInvoices.
+   */
   char *latest_invoice_id;
   /*
    * When the next period is invoiced and charged, and for how much (after a pending change); 0 and
