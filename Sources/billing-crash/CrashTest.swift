@@ -35,6 +35,9 @@ struct CrashTest: AsyncParsableCommand {
     @Option(help: "Latest kill, in ms after the round's load starts.")
     var maxKillMs = 800
 
+    @Option(help: "The plan catalog billingd loads (default: catalog/plans.json of the repository this program was built in).")
+    var catalog: String?
+
     @Option(help: "Acknowledged operations resent per round to check that they replay their first outcome.")
     var replays = 16
 
@@ -57,14 +60,15 @@ struct CrashTest: AsyncParsableCommand {
     func run() async throws {
         let seed = seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
         let executable = try billingd ?? Self.siblingBillingd()
+        let catalog = try catalog ?? Self.repositoryCatalog(required: false)
         let directory = try Self.makeTemporaryDirectory()
         let interruptHandlers = ServerProcess.killServerWhenInterrupted()
         defer { interruptHandlers.forEach { $0.cancel() } }
         print("billing-crash: seed \(seed), \(rounds) rounds, \(workers) workers, \(accounts) accounts, kill after \(minKillMs)-\(maxKillMs) ms")
-        print("billingd \(executable), directory \(directory.path)")
+        print("billingd \(executable), catalog \(catalog ?? "none"), directory \(directory.path)")
 
         let run = try CrashRun(
-            server: ServerProcess(executable: executable, directory: directory), seed: seed, workers: workers, accounts: accounts,
+            server: ServerProcess(executable: executable, directory: directory, catalog: catalog), seed: seed, workers: workers, accounts: accounts,
             killWindowMilliseconds: minKillMs...maxKillMs, replaysPerRound: replays, startTimeout: .seconds(startTimeoutSeconds))
         let summary = try await run.run(rounds: rounds, deadline: .now + .seconds(maxSeconds))
         print(summary.text(seed: seed))
@@ -78,10 +82,30 @@ struct CrashTest: AsyncParsableCommand {
         if failed { throw ExitCode(1) }
     }
 
+    /// This executable's own path, symbolic links resolved (`.build/debug` is one).
+    static var executablePath: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
+    /// `catalog/plans.json` of the repository this program was built in: the first folder above the
+    /// executable (`<repository>/.build/<triple>/debug/billing-crash`) that holds `Package.swift` and
+    /// the catalog. Passed to billingd as `--catalog`, so that its working folder does not matter.
+    static func repositoryCatalog(required: Bool) throws -> String? {
+        var folder = URL(fileURLWithPath: executablePath).standardizedFileURL.deletingLastPathComponent()
+        while folder.path != "/" {
+            let catalog = folder.appendingPathComponent("catalog/plans.json").path
+            if FileManager.default.fileExists(atPath: folder.appendingPathComponent("Package.swift").path), FileManager.default.fileExists(atPath: catalog) {
+                return catalog
+            }
+            folder.deleteLastPathComponent()
+        }
+        if required { throw ValidationError("no catalog/plans.json in a repository above \(executablePath); pass --catalog") }
+        return nil
+    }
+
     /// `billingd` in the folder of this executable: `swift build` puts both in `.build/debug`.
     static func siblingBillingd() throws -> String {
-        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        let path = URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent("billingd").path
+        let path = URL(fileURLWithPath: executablePath).deletingLastPathComponent().appendingPathComponent("billingd").path
         guard FileManager.default.isExecutableFile(atPath: path) else { throw ValidationError("no billingd at \(path); pass --billingd") }
         return path
     }
