@@ -17,10 +17,15 @@ struct ChargeReconciler: Sendable {
     /// not charged only once it is `notChargedAfter` old: a processor's look-up can lag, and while
     /// running a slow live call could still make it; declaring it failed first would free its key for a
     /// second charge, or take money without crediting it. Returns how many were settled.
+    ///
+    /// A charge of a subscription on a test clock is stamped with the clock's time, which may be ahead
+    /// of the wall clock: with `minimumAge` zero every pending charge is taken whatever its stamp, and a
+    /// stamp in the future counts as age zero.
     func reconcile(minimumAge: Duration, notChargedAfter: Duration) async throws -> Int {
         let now = context.nowMilliseconds
+        let cutoff = minimumAge == .zero ? Int64.max : now - minimumAge.milliseconds
         let pending = try await context.store.read { tx in
-            try ChargeLifecycle.pendingCharges(createdAtOrBefore: now - minimumAge.milliseconds, limit: Self.maxChargesPerRound, in: tx)
+            try ChargeLifecycle.pendingCharges(createdAtOrBefore: cutoff, limit: Self.maxChargesPerRound, in: tx)
         }
         var settled = 0
         for charge in pending {
@@ -28,7 +33,7 @@ struct ChargeReconciler: Sendable {
             do {
                 if let found = try await context.gateway.lookUpCharge(idempotencyKey: charge.id) {
                     outcome = .settled(found)
-                } else if now - charge.createdAtMilliseconds >= notChargedAfter.milliseconds {
+                } else if max(0, now - charge.createdAtMilliseconds) >= notChargedAfter.milliseconds {
                     outcome = .notCharged(reason: "the payment gateway has no record of this charge; nothing was charged")
                 } else {
                     continue  // too young to be sure: the gateway's look-up may lag, or a live call may still land

@@ -389,6 +389,24 @@ struct SubscriptionTests {
         #expect(await service.gateway.executedCharges == 3 * subscriptions.count)
     }
 
+    @Test func aRenewalChargeLeftPendingOnATestClockAheadOfTheWallClockIsReconciledAtStartUp() async throws {
+        // The harness's wall clock stands in November 2026; the test clock in 2027. The charges of
+        // its renewals are stamped with the clock's time, after the wall's "now".
+        let service = try await BillingHarness()
+        let client = service.client()
+        let (clock, account) = try await client.clockAccount(at: Self.january1)
+        let id = try #require(try await client.subscribe(account, plan: "starter-monthly-usd-v1").subscription?.id)
+        // The renewal is charged, but its answer is lost, as when billingd is killed after the call.
+        await service.gateway.setMode(.chargesThenGoesDark)
+        #expect(try await client.advance(clock, to: utcMilliseconds(2027, 2, 1)) == 1)
+        #expect(try await client.allCharges(account).map(\.status) == [.succeeded, .pending])
+        // Start-up reconciliation settles it from the gateway (it used to skip charges stamped after the wall's now).
+        #expect(try await service.restart().reconciledCharges == 1)
+        #expect(try await client.allCharges(account).map(\.status) == [.succeeded, .succeeded])
+        #expect(try await client.allInvoices(account).map(\.status) == [.paid, .paid])
+        #expect(try await client.subscription(account, id).status == .active)
+    }
+
     @Test func badRequestsAreRefusedWithTheirReasonsAndChangeNothing() async throws {
         let service = try await BillingHarness()
         let client = service.client()
