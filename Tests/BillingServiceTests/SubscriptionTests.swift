@@ -407,6 +407,18 @@ struct SubscriptionTests {
         #expect(try await client.subscription(account, id).status == .active)
     }
 
+    @Test func aRetriedAdvanceGetsItsFirstAnswerAfterTheClockMovedOn() async throws {
+        let service = try await BillingHarness()
+        let client = service.client()
+        let (clock, _) = try await client.clockAccount(at: Self.january1)
+        let first = BillingV1.AdvanceTestClockRequest(idempotencyKey: key(), testClockID: clock, frozenTimeUnixMs: utcMilliseconds(2027, 2, 1))
+        let answer = try await client.advanceTestClock(first)
+        _ = try await client.advance(clock, to: utcMilliseconds(2027, 3, 1))
+        // Not test_clock_backwards: the key's first answer.
+        #expect(try await client.advanceTestClock(first).testClock == answer.testClock)
+        #expect(try await client.getTestClock(.init(testClockID: clock)).testClock?.frozenTimeUnixMs == utcMilliseconds(2027, 3, 1))
+    }
+
     @Test func badRequestsAreRefusedWithTheirReasonsAndChangeNothing() async throws {
         let service = try await BillingHarness()
         let client = service.client()
