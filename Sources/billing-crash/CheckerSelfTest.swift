@@ -121,8 +121,20 @@ struct CheckerSelfTest {
     private func subscriptionCorruptions() throws -> [Corruption] {
         let database = try DatabaseReader(path: databasePath)
         let periods = "billing_reason IN ('subscription_create', 'subscription_cycle')"
-        guard let latest = try database.value("SELECT id FROM invoices WHERE \(periods) ORDER BY seq DESC LIMIT 1") else { return [] }
+        // The latest period of a subscription, and the latest period invoice paid by a succeeded charge
+        // (not the same one when a run left the latest periods unpaid).
+        guard let latest = try database.value("""
+            SELECT i.id FROM invoices i WHERE i.\(periods)
+            AND i.period_start_ms = (SELECT max(j.period_start_ms) FROM invoices j WHERE j.subscription_id = i.subscription_id AND j.\(periods))
+            ORDER BY i.seq DESC LIMIT 1
+            """),
+            let paid = try database.value("""
+                SELECT i.id FROM invoices i WHERE i.\(periods) AND i.status = 'paid'
+                AND EXISTS (SELECT 1 FROM charges c WHERE c.invoice_id = i.id AND c.status = 'succeeded') ORDER BY i.seq DESC LIMIT 1
+                """)
+        else { return [] }
         let invoice = Self.quoted(latest)
+        let paidInvoice = Self.quoted(paid)
         var corruptions = [
             // What the unique index invoices_one_per_period prevents: dropped, a renewal run twice.
             Corruption(name: "a period invoiced twice", sql: """
@@ -143,12 +155,12 @@ struct CheckerSelfTest {
                                     failure_message, gateway_reference, description, purpose, invoice_id, created_at_ms, settled_at_ms)
                 SELECT id || '_again', account_id, amount_minor, currency, status, payment_method_id, card_brand, card_last4, failure_code,
                        failure_message, gateway_reference, description, purpose, invoice_id, created_at_ms, settled_at_ms
-                FROM charges WHERE invoice_id = \(invoice) AND status = 'succeeded'
+                FROM charges WHERE invoice_id = \(paidInvoice) AND status = 'succeeded'
                 """, expecting: "with 2 succeeded charges"),
             // Stamped with the test clock's time, ahead of the wall clock: it must not pass as a charge made after the restart.
             Corruption(name: "a renewal charge left pending", sql: """
-                UPDATE charges SET status = 'pending', settled_at_ms = NULL WHERE invoice_id = \(invoice) AND status = 'succeeded';
-                UPDATE invoices SET status = 'open', amount_paid_minor = 0, paid_at_ms = NULL WHERE id = \(invoice)
+                UPDATE charges SET status = 'pending', settled_at_ms = NULL WHERE invoice_id = \(paidInvoice) AND status = 'succeeded';
+                UPDATE invoices SET status = 'open', amount_paid_minor = 0, paid_at_ms = NULL WHERE id = \(paidInvoice)
                 """, expecting: "still pending after start-up reconciliation"),
             Corruption(name: "a renewal lost from the schedule", sql: """
                 DELETE FROM subscription_schedule WHERE action = 'renew' AND subscription_id = (SELECT subscription_id FROM invoices WHERE id = \(invoice))
