@@ -355,7 +355,22 @@ struct Summary {
               replays checked         \(replays)
               checks run              \(checks)
               checker self-test       \(selfTest)\(selfTestMissed.isEmpty ? "" : "; MISSED: " + selfTestMissed.joined(separator: "; "))
-              failures                \(failures.count)\(setupFailure.map { " (set-up: \($0))" } ?? "")
+              failures                \(failures.count)\(setupFailure.map { " (set-up: \($0))" } ?? "")\(failureKinds)
             """
+    }
+
+    /// The failures grouped by what they say once ids and numbers are blanked out, most frequent first:
+    /// a round prints only its first twenty, and a long run's summary should still say what failed.
+    private var failureKinds: String {
+        guard !failures.isEmpty else { return "" }
+        let patterns = [#"^(round \d+|after shutdown): "#, #"\b[a-z]+_[0-9a-f]{20}\b"#, #"\d+"#]
+        let kinds = Dictionary(grouping: failures) { failure in
+            var text = failure
+            for (index, pattern) in patterns.enumerated() {
+                text = text.replacingOccurrences(of: pattern, with: index == 0 ? "" : index == 1 ? "…" : "N", options: .regularExpression)
+            }
+            return String(text.prefix(110))
+        }
+        return kinds.sorted { $0.value.count > $1.value.count }.prefix(8).map { "\n    \($0.value.count) × \($0.key)" }.joined()
     }
 }
