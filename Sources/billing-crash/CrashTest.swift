@@ -5,9 +5,11 @@ import Foundation
 import Glibc
 #endif
 
-/// `billing-crash`: starts billingd on a fresh directory, drives mixed load, kills it with SIGKILL at
-/// random moments, restarts it, and after every restart checks that nothing acknowledged was lost or
-/// doubled and that every invariant of the money tables holds. docs/RELIABILITY.md ("Crash safety").
+/// `billing-crash`: starts billingd on a fresh directory, drives mixed load and a subscription renewal
+/// run each round (a test clock advanced a month), kills it with SIGKILL at random moments, restarts it,
+/// and after every restart checks that nothing acknowledged was lost or doubled, that no subscription
+/// period was invoiced twice, skipped or left unpaid, and that every invariant of the money tables
+/// holds. docs/RELIABILITY.md ("Crash safety").
 @main
 struct CrashTest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

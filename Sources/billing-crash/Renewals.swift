@@ -1,6 +1,5 @@
 import BillingClient
 import Foundation
-import Synchronization
 
 /// The subscriptions the renewal runs bill: accounts on one test clock, each with complete billing
 /// information, a card that succeeds and a monthly plan without a trial, so that each has its first
@@ -48,7 +47,8 @@ struct SubscriptionFixture: Sendable {
     }
 
     /// Creates the clock and `count` subscribed accounts on it. The card additions and subscriptions are
-    /// acknowledged operations, logged and checked like any other; the first charge of each must succeed.
+    /// acknowledged operations, logged and checked like any other (the checks see that each subscription's
+    /// first charge succeeded and paid its first period).
     static func create(_ count: Int, client: BillingServiceClient, log: OperationLog) async throws -> SubscriptionFixture {
         let clock: String
         do {
