@@ -29,6 +29,15 @@ struct ChargeReconciler: Sendable {
                 if let found = try await context.gateway.lookUpCharge(idempotencyKey: charge.id) {
                     outcome = .settled(found)
                 } else if now - (charge.recordedAtMilliseconds ?? charge.createdAtMilliseconds) >= notChargedAfter.milliseconds {
+                    // A subscription payment the schedule decided (a renewal, a scheduled retry) has no
+                    // caller to retry it: it is sent now, under its own gateway key, rather than recorded
+                    // as a failed attempt that never reached the card.
+                    let context = context
+                    if let resend = try await context.store.read({ tx in try Self.scheduledSubscriptionPayment(charge.id, in: tx) }) {
+                        _ = try await Settlement.send(resend, context: context)
+                        settled += 1
+                        continue
+                    }
                     outcome = .notCharged(reason: "the payment gateway has no record of this charge; nothing was charged")
                 } else {
                     continue  // too young to be sure: the gateway's look-up may lag, or a live call may still land
@@ -48,5 +57,16 @@ struct ChargeReconciler: Sendable {
             settled += 1
         }
         return settled
+    }
+
+    /// The pending charge as a subscription's scheduled payment attempt whose invoice is still open,
+    /// ready to send; nil for any other charge.
+    static func scheduledSubscriptionPayment(_ chargeID: String, in tx: some Querying) throws -> PendingCharge? {
+        guard try tx.queryOne("""
+            SELECT 1 AS one FROM subscriptions s JOIN invoices i ON i.id = s.latest_invoice_id
+            WHERE s.dunning_charge_id = ? AND i.status = 'open'
+            """, .text(chargeID)) != nil
+        else { return nil }
+        return try ChargeLifecycle.resendable(chargeID, in: tx)
     }
 }

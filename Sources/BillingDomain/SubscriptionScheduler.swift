@@ -313,6 +313,12 @@ public final class SubscriptionScheduler: Sendable {
         try requireTestClocks()
         try Identifier.validate(clockID, prefix: "clock", field: "test_clock_id")
         let key = try IdempotencyKey(idempotencyKey, scope: clockID, method: "AdvanceTestClock", parameters: ["\(target)"])
+        // A retry of an answered advance gets its first answer, even once the clock has moved past its target.
+        let earlier = try await context.store.read { tx -> TestClock? in
+            guard case .done(let clock) = try IdempotencyRecords.look(key, in: tx, as: TestClock.self) else { return nil }
+            return clock
+        }
+        if let earlier { return (earlier, 0) }
         let clock = try await testClock(id: clockID)
         guard target >= clock.frozenTimeMilliseconds else {
             throw BillingError.invalidArgument(

@@ -36,6 +36,7 @@ struct Checker {
             checkAcknowledged(acknowledged, tables, &report)
             checkLedgers(tables, &report)
             checkCharges(tables, journal: journal, &report)
+            checkSubscriptions(tables, &report)
             try checkInvoiceNumbers(tables, &report)
             try checkIdempotencyRecords(&report)
         }
@@ -49,6 +50,15 @@ struct Checker {
         struct Line { var id: String; var account: String; var amount: Int64; var balanceAfter: Int64; var source: String; var chargeID: String?; var usageID: String? }
         struct Charge { var id: String; var account: String; var status: String; var amount: Int64; var purpose: String; var failureCode: String; var createdAt: Int64; var invoiceID: String? }
         struct Invoice { var status: String; var number: String?; var total: Int64 }
+        /// An invoice of a subscription's period (billing_reason subscription_create or subscription_cycle).
+        struct PeriodInvoice {
+            var id: String; var subscription: String; var start: Int64; var end: Int64; var status: String; var total: Int64; var amountPaid: Int64
+        }
+        struct Subscription {
+            var id: String; var account: String; var status: String; var anchor: Int64; var periodStart: Int64; var periodEnd: Int64
+            var latestInvoice: String?; var cancelAtPeriodEnd: Bool
+            var isLive: Bool { ["active", "past_due", "unpaid"].contains(status) }
+        }
 
         /// Ledger lines by account, in ledger order.
         var ledgers: [String: [Line]] = [:]
@@ -58,6 +68,16 @@ struct Checker {
         var invoices: [String: Invoice] = [:]
         var cards: [String: (account: String, removed: Bool)] = [:]
         var wallets: [(account: String, balance: Int64, pendingRecharge: String?)] = []
+        var subscriptions: [String: Subscription] = [:]
+        /// By subscription, in period order (then invoice order).
+        var periodInvoices: [String: [PeriodInvoice]] = [:]
+        var chargesByInvoice: [String: [Charge]] = [:]
+        /// The test clock of each account on one, and where it stands.
+        var clocks: [String: (clock: String, time: Int64)] = [:]
+        /// Where each test clock stands.
+        var clockTimes: [String: Int64] = [:]
+        /// The scheduled renewal of each subscription: when, and on which clock.
+        var renewals: [String: (due: Int64, clock: String?)] = [:]
 
         init(_ database: DatabaseReader) throws {
             for row in try database.rows(
@@ -74,8 +94,36 @@ struct Checker {
                     id: row[0] ?? "", account: row[1] ?? "", status: row[2] ?? "", amount: Int64(row[3] ?? "") ?? 0, purpose: row[4] ?? "",
                     failureCode: row[5] ?? "", createdAt: Int64(row[6] ?? "") ?? 0, invoiceID: row[7])
             }
-            for row in try database.rows("SELECT id, status, number, total_minor FROM invoices") {
+            for charge in charges.values { if let invoice = charge.invoiceID { chargesByInvoice[invoice, default: []].append(charge) } }
+            for row in try database.rows(
+                "SELECT id, status, number, total_minor, billing_reason, subscription_id, period_start_ms, period_end_ms, amount_paid_minor FROM invoices ORDER BY seq")
+            {
                 invoices[row[0] ?? ""] = Invoice(status: row[1] ?? "", number: row[2], total: Int64(row[3] ?? "") ?? 0)
+                guard row[4] == "subscription_create" || row[4] == "subscription_cycle" else { continue }
+                let invoice = PeriodInvoice(
+                    id: row[0] ?? "", subscription: row[5] ?? "", start: Int64(row[6] ?? "") ?? -1, end: Int64(row[7] ?? "") ?? -1,
+                    status: row[1] ?? "", total: Int64(row[3] ?? "") ?? 0, amountPaid: Int64(row[8] ?? "") ?? 0)
+                periodInvoices[invoice.subscription, default: []].append(invoice)
+            }
+            for (subscription, list) in periodInvoices {
+                // Stable: two invoices of one period stay in invoice order.
+                periodInvoices[subscription] = list.enumerated().sorted { ($0.element.start, $0.offset) < ($1.element.start, $1.offset) }.map(\.element)
+            }
+            for row in try database.rows(
+                "SELECT id, account_id, status, anchor_ms, period_start_ms, period_end_ms, latest_invoice_id, cancel_at_period_end FROM subscriptions")
+            {
+                subscriptions[row[0] ?? ""] = Subscription(
+                    id: row[0] ?? "", account: row[1] ?? "", status: row[2] ?? "", anchor: Int64(row[3] ?? "") ?? -1,
+                    periodStart: Int64(row[4] ?? "") ?? -1, periodEnd: Int64(row[5] ?? "") ?? -1, latestInvoice: row[6], cancelAtPeriodEnd: row[7] == "1")
+            }
+            for row in try database.rows("SELECT id, frozen_time_ms FROM test_clocks") {
+                clockTimes[row[0] ?? ""] = Int64(row[1] ?? "") ?? -1
+            }
+            for row in try database.rows("SELECT a.id, t.id, t.frozen_time_ms FROM accounts a JOIN test_clocks t ON t.id = a.test_clock_id") {
+                clocks[row[0] ?? ""] = (row[1] ?? "", Int64(row[2] ?? "") ?? -1)
+            }
+            for row in try database.rows("SELECT subscription_id, due_at_ms, test_clock_id FROM subscription_schedule WHERE action = 'renew'") {
+                renewals[row[0] ?? ""] = (Int64(row[1] ?? "") ?? -1, row[2])
             }
             for row in try database.rows("SELECT id, account_id, removed_at_ms IS NOT NULL FROM payment_methods") {
                 cards[row[0] ?? ""] = (row[1] ?? "", row[2] == "1")
@@ -126,6 +174,14 @@ struct Checker {
                               "\(label): invoice \(outcome.invoiceID) (\(outcome.invoiceNumber)) is not the charge's paid invoice")
             case .topUp:
                 checkRefusedTopUp(label, operation, outcome, tables, &report)
+            case .subscribe:
+                guard outcome.isOK else { continue }
+                checkAcknowledgedSubscription(label, operation, outcome, tables, &report)
+            case .advanceClock:
+                guard outcome.isOK, let clock = operation.clock, let target = operation.targetMs else { continue }
+                let now = tables.clockTimes[clock]
+                report.expect(outcome.clockMs == target && (now ?? -1) >= target,
+                              "\(label): acknowledged advance to \(target) answered \(outcome.clockMs ?? -1), and the clock stands at \(now.map(String.init) ?? "nothing")")
             case .setPrimaryCard, .addCard, .removeCard:
                 guard outcome.isOK else { continue }
                 let card = tables.cards[outcome.paymentMethodID]
@@ -185,7 +241,11 @@ struct Checker {
         for charge in tables.charges.values {
             let id = charge.id
             let credits = tables.creditsByCharge[id] ?? []
-            let recent = charge.status == "pending" && charge.createdAt >= restartedAtMilliseconds
+            // A charge of an account on a test clock is stamped with the clock's time, not the wall's: it
+            // was made by a subscription call or a renewal run, all answered before the checks run, so
+            // nothing of it can be in flight, whatever its time says.
+            let onTestClock = tables.clocks[charge.account] != nil
+            let recent = charge.status == "pending" && charge.createdAt >= restartedAtMilliseconds && !onTestClock
             report.expect(charge.status != "pending" || recent, "charge \(id) (\(charge.purpose)) is still pending after start-up reconciliation")
             if charge.purpose == "wallet_top_up" || charge.purpose == "wallet_auto_recharge" {
                 if charge.status == "succeeded" {
@@ -203,7 +263,7 @@ struct Checker {
             // made before the restart: the journal is read before the database, so a recharge that a
             // resent debit started since may be settled in the snapshot yet missing from the journal
             // read. The next round compares it.
-            guard charge.createdAt < restartedAtMilliseconds else { continue }
+            guard charge.createdAt < restartedAtMilliseconds || onTestClock else { continue }
             let atGateway = journal.charges[id]
             switch charge.status {
             case "succeeded":
@@ -231,6 +291,78 @@ struct Checker {
             }
         }
         report.expect(orphans.isEmpty, "credit lines without a succeeded charge of their kind: \(orphans.prefix(3))")
+    }
+
+    /// An acknowledged CreateSubscription: the subscription is the account's, and its first invoice
+    /// (the answered one, with the answered number) is a subscription_create invoice of it, paid by the
+    /// answered charge.
+    private func checkAcknowledgedSubscription(_ label: String, _ operation: Operation, _ outcome: Outcome, _ tables: Tables, _ report: inout CheckReport) {
+        let subscription = outcome.subscriptionID.flatMap { tables.subscriptions[$0] }
+        report.expect(subscription?.account == operation.account, "\(label): acknowledged subscription \(outcome.subscriptionID ?? "-") is not the account's")
+        let first = outcome.subscriptionID.flatMap { tables.periodInvoices[$0] }?.first
+        let charge = tables.charges[outcome.chargeID]
+        report.expect(
+            first?.id == outcome.invoiceID && tables.invoices[outcome.invoiceID]?.number == outcome.invoiceNumber && charge?.invoiceID == outcome.invoiceID
+                && charge?.status == "succeeded" && first?.status == "paid",
+            "\(label): the answered invoice \(outcome.invoiceID) (\(outcome.invoiceNumber)) and charge \(outcome.chargeID) are not its first period's, paid: "
+                + "first period invoice \(first.map { "\($0.id) \($0.status)" } ?? "none"), charge \(charge.map { "\($0.status) for \($0.invoiceID ?? "-")" } ?? "missing")")
+    }
+
+    /// The periods of every subscription: each invoiced once, one after another from the anchor with no
+    /// gap or overlap, each paid by exactly one succeeded charge of its total (a failed attempt beside it
+    /// is allowed, a pending one is not: the test's subscribers pay with a card that always succeeds, so
+    /// an unpaid period is one that a crash left unpaid); for a live subscription on a test clock, every period that
+    /// starts at or before the clock's time is invoiced and none after it, the subscription row agrees
+    /// with its latest period, it is active once that period is paid, and its next renewal is scheduled
+    /// at the period's end on its clock. (A live subscription on the wall clock is renewed within about
+    /// a second of its period end, so only its invoices are checked.)
+    private func checkSubscriptions(_ tables: Tables, _ report: inout CheckReport) {
+        for subscription in tables.subscriptions.values.sorted(by: { $0.id < $1.id }) {
+            let label = "subscription \(subscription.id)"
+            let periods = tables.periodInvoices[subscription.id] ?? []
+            var invoicedTwice: [String] = []
+            for (start, count) in Dictionary(grouping: periods, by: \.start).mapValues(\.count) where count > 1 {
+                invoicedTwice.append("\(start) \(count) times")
+            }
+            report.expect(invoicedTwice.isEmpty, "\(label): a period invoiced more than once (period start \(invoicedTwice.sorted().joined(separator: ", ")))")
+            if let first = periods.first {
+                report.expect(first.start == subscription.anchor, "\(label): its first period invoice starts at \(first.start), not at its anchor \(subscription.anchor)")
+            }
+            var breaks: [String] = []
+            for (earlier, later) in zip(periods, periods.dropFirst()) where earlier.end != later.start && earlier.start != later.start {
+                breaks.append("\(earlier.id) ends at \(earlier.end), \(later.id) starts at \(later.start)")
+            }
+            report.expect(breaks.isEmpty, "\(label): its periods are not contiguous: \(breaks.prefix(3).joined(separator: "; "))")
+            for invoice in periods {
+                let charges = tables.chargesByInvoice[invoice.id] ?? []
+                let succeeded = charges.filter { $0.status == "succeeded" }
+                let pending = charges.filter { $0.status == "pending" }
+                report.expect(
+                    invoice.status == "paid" && succeeded.count == 1 && succeeded[0].amount == invoice.total && invoice.amountPaid == invoice.total
+                        && succeeded[0].purpose == "invoice_payment" && pending.isEmpty,
+                    "\(label): period invoice \(invoice.id) (\(invoice.start)–\(invoice.end), total \(invoice.total)) is \(invoice.status), paid \(invoice.amountPaid), "
+                        + "with \(succeeded.count) succeeded charges \(succeeded.map { "\($0.id) \($0.amount)" }), \(pending.count) pending, "
+                        + "failed: \(charges.filter { $0.status == "failed" }.map { "\($0.id) \($0.failureCode)" })")
+            }
+            guard subscription.isLive, let clock = tables.clocks[subscription.account] else { continue }
+            let latest = periods.last
+            report.expect(
+                (latest?.end ?? .min) > clock.time && (latest?.start ?? .max) <= clock.time,
+                "\(label): not invoiced up to the clock's time \(clock.time): its latest period invoice is \(latest.map { "\($0.start)–\($0.end)" } ?? "none")")
+            report.expect(
+                latest.map { $0.id == subscription.latestInvoice && $0.start == subscription.periodStart && $0.end == subscription.periodEnd } ?? false,
+                "\(label): the row says period \(subscription.periodStart)–\(subscription.periodEnd) with latest invoice \(subscription.latestInvoice ?? "none"), "
+                    + "its invoices end with \(latest.map { "\($0.id) \($0.start)–\($0.end)" } ?? "none")")
+            if latest?.status == "paid" {
+                report.expect(subscription.status == "active", "\(label): its latest period is paid but it is \(subscription.status)")
+            }
+            if !subscription.cancelAtPeriodEnd {
+                let renewal = tables.renewals[subscription.id]
+                report.expect(
+                    renewal?.due == subscription.periodEnd && renewal?.clock == clock.clock,
+                    "\(label): no renewal scheduled at its period end \(subscription.periodEnd) on clock \(clock.clock): \(renewal.map { "due \($0.due) on \($0.clock ?? "the wall clock")" } ?? "nothing")")
+            }
+        }
     }
 
     /// The numbers of each prefix are 1...N without a gap or a repeat, and the sequence row says N.

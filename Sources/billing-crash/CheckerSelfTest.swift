@@ -21,6 +21,9 @@ struct CheckerSelfTest {
         var changeLog: (@Sendable ([AcknowledgedOperation]) -> [AcknowledgedOperation])?
         /// Bytes overwritten in the middle of the copied file.
         var damageFile = false
+        /// Text the report must contain, naming the check meant to catch this corruption (nil: any
+        /// failure will do). Other checks may fire too; this one must.
+        var expecting: String?
     }
 
     /// Runs every corruption; returns the names of those the checker did not report.
@@ -57,7 +60,8 @@ struct CheckerSelfTest {
                 let checker = Checker(
                     database: try DatabaseReader(path: copy), gatewayJournalPath: journal,
                     restartedAtMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
-                reported = try !checker.check(log).failures.isEmpty
+                let failures = try checker.check(log).failures
+                reported = corruption.expecting.map { text in failures.contains { $0.contains(text) } } ?? !failures.isEmpty
             } catch {
                 reported = true  // a check that cannot even read the data fails the round
             }
@@ -109,7 +113,78 @@ struct CheckerSelfTest {
                 }
             }),
             Corruption(name: "a damaged database file", damageFile: true),
+        ] + (try subscriptionCorruptions())
+    }
+
+    /// Corruptions of the subscriptions' periods, each caught by a check of its own; those the data
+    /// cannot show (no subscription, no renewal yet) are left out.
+    private func subscriptionCorruptions() throws -> [Corruption] {
+        let database = try DatabaseReader(path: databasePath)
+        let periods = "billing_reason IN ('subscription_create', 'subscription_cycle')"
+        // The latest period of a subscription, and the latest period invoice paid by a succeeded charge
+        // (not the same one when a run left the latest periods unpaid).
+        guard let latest = try database.value("""
+            SELECT i.id FROM invoices i WHERE i.\(periods)
+            AND i.period_start_ms = (SELECT max(j.period_start_ms) FROM invoices j WHERE j.subscription_id = i.subscription_id AND j.\(periods))
+            ORDER BY i.seq DESC LIMIT 1
+            """),
+            let paid = try database.value("""
+                SELECT i.id FROM invoices i WHERE i.\(periods) AND i.status = 'paid'
+                AND EXISTS (SELECT 1 FROM charges c WHERE c.invoice_id = i.id AND c.status = 'succeeded') ORDER BY i.seq DESC LIMIT 1
+                """)
+        else { return [] }
+        let invoice = Self.quoted(latest)
+        let paidInvoice = Self.quoted(paid)
+        var corruptions = [
+            // What the unique index invoices_one_per_period prevents: dropped, a renewal run twice.
+            Corruption(name: "a period invoiced twice", sql: """
+                DROP INDEX invoices_one_per_period;
+                INSERT INTO invoices(id, account_id, number, status, currency, subtotal_minor, tax_minor, total_minor, amount_paid_minor, billed_to,
+                                     created_at_ms, finalized_at_ms, due_at_ms, paid_at_ms, subscription_id, period_start_ms, period_end_ms, billing_reason)
+                SELECT id || '_again', account_id, NULL, 'open', currency, subtotal_minor, tax_minor, total_minor, 0, billed_to,
+                       created_at_ms, finalized_at_ms, due_at_ms, NULL, subscription_id, period_start_ms, period_end_ms, billing_reason
+                FROM invoices WHERE id = \(invoice)
+                """, expecting: "a period invoiced more than once"),
+            // A renewal whose invoice and charge never happened, and whose row moved on as if they had.
+            Corruption(name: "the latest period of a subscription never invoiced", sql: """
+                DELETE FROM charges WHERE invoice_id = \(invoice); DELETE FROM invoice_lines WHERE invoice_id = \(invoice);
+                DELETE FROM invoices WHERE id = \(invoice)
+                """, expecting: "not invoiced up to the clock's time"),
+            Corruption(name: "a period invoice paid twice", sql: """
+                INSERT INTO charges(id, account_id, amount_minor, currency, status, payment_method_id, card_brand, card_last4, failure_code,
+                                    failure_message, gateway_reference, description, purpose, invoice_id, created_at_ms, settled_at_ms)
+                SELECT id || '_again', account_id, amount_minor, currency, status, payment_method_id, card_brand, card_last4, failure_code,
+                       failure_message, gateway_reference, description, purpose, invoice_id, created_at_ms, settled_at_ms
+                FROM charges WHERE invoice_id = \(paidInvoice) AND status = 'succeeded'
+                """, expecting: "with 2 succeeded charges"),
+            // Stamped with the test clock's time, ahead of the wall clock: it must not pass as a charge made after the restart.
+            Corruption(name: "a renewal charge left pending", sql: """
+                UPDATE charges SET status = 'pending', settled_at_ms = NULL WHERE invoice_id = \(paidInvoice) AND status = 'succeeded';
+                UPDATE invoices SET status = 'open', amount_paid_minor = 0, paid_at_ms = NULL WHERE id = \(paidInvoice)
+                """, expecting: "still pending after start-up reconciliation"),
+            Corruption(name: "a renewal lost from the schedule", sql: """
+                DELETE FROM subscription_schedule WHERE action = 'renew' AND subscription_id = (SELECT subscription_id FROM invoices WHERE id = \(invoice))
+                """, expecting: "no renewal scheduled"),
         ]
+        // A period in the middle gone: one with an earlier and a later period of its subscription.
+        if let middle = try database.value("""
+            SELECT i.id FROM invoices i WHERE i.\(periods)
+            AND EXISTS (SELECT 1 FROM invoices j WHERE j.subscription_id = i.subscription_id AND j.period_start_ms > i.period_start_ms)
+            AND EXISTS (SELECT 1 FROM invoices j WHERE j.subscription_id = i.subscription_id AND j.period_start_ms < i.period_start_ms)
+            ORDER BY i.seq DESC LIMIT 1
+            """)
+        {
+            corruptions.append(Corruption(name: "a period skipped", sql: """
+                DELETE FROM charges WHERE invoice_id = \(Self.quoted(middle)); DELETE FROM invoice_lines WHERE invoice_id = \(Self.quoted(middle));
+                DELETE FROM invoices WHERE id = \(Self.quoted(middle))
+                """, expecting: "its periods are not contiguous"))
+        }
+        if let advance = acknowledged.last(where: { $0.operation.kind == .advanceClock && $0.outcome.isOK }), let clock = advance.operation.clock {
+            corruptions.append(Corruption(name: "an acknowledged advance undone", sql: """
+                UPDATE test_clocks SET frozen_time_ms = frozen_time_ms - 1 WHERE id = \(Self.quoted(clock))
+                """, expecting: "acknowledged advance"))
+        }
+        return corruptions
     }
 
     /// An SQL string literal.

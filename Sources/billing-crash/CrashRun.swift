@@ -11,7 +11,11 @@ final class CrashRun {
     let killWindowMilliseconds: ClosedRange<Int>
     let replaysPerRound: Int
     let startTimeout: Duration
+    /// Subscribed accounts on the test clock (0: none), and whether each round advances the clock.
+    let subscriptions: Int
+    let renewals: Bool
     private var generator: SeededGenerator
+    private var renewalTiming = RenewalTiming()
     /// Operations whose outcome no reply has told yet.
     private var unknown: [Operation] = []
     private let addedCards = AddedCards()
@@ -19,7 +23,7 @@ final class CrashRun {
 
     init(
         server: ServerProcess, seed: UInt64, workers: Int, accounts: Int, killWindowMilliseconds: ClosedRange<Int>, replaysPerRound: Int,
-        startTimeout: Duration
+        startTimeout: Duration, subscriptions: Int, renewals: Bool
     ) throws {
         self.server = server
         self.log = try OperationLog(path: server.directory.appendingPathComponent("operations.jsonl").path)
@@ -28,6 +32,8 @@ final class CrashRun {
         self.killWindowMilliseconds = killWindowMilliseconds
         self.replaysPerRound = replaysPerRound
         self.startTimeout = startTimeout
+        self.subscriptions = subscriptions
+        self.renewals = renewals && subscriptions > 0
         self.generator = SeededGenerator(seed: seed)
     }
 
@@ -35,8 +41,12 @@ final class CrashRun {
         let began = ContinuousClock.now
         try await server.start(within: startTimeout)
         let fixture: Fixture
+        let subscribed: SubscriptionFixture?
         do {
             fixture = try await withClient { try await Fixture.create(accounts, client: $0, log: log) }
+            let subscriptions = subscriptions
+            subscribed = subscriptions == 0 ? nil : try await withClient { try await SubscriptionFixture.create(subscriptions, client: $0, log: log) }
+            if let subscribed { print("set-up: \(subscribed.members.count) subscriptions to \(SubscriptionFixture.plan) on test clock \(subscribed.clockID) at \(SubscriptionFixture.day(SubscriptionFixture.periodStart(0)))") }
         } catch {
             await server.stop()
             summary.setupFailure = "\(error)"
@@ -48,7 +58,7 @@ final class CrashRun {
                 print("stopping: --max-seconds reached after \(round - 1) rounds")
                 break
             }
-            let failures = await self.round(round, of: rounds, fixture: fixture)
+            let failures = await self.round(round, of: rounds, fixture: fixture, renewing: renewals ? subscribed : nil)
             summary.rounds += 1
             if failures.isEmpty { summary.passedRounds += 1 } else { summary.failedRounds += 1 }
         }
@@ -67,37 +77,49 @@ final class CrashRun {
             summary.selfTest = "could not run: \(error)"
             summary.selfTestMissed = ["(did not run)"]
         }
+        summary.renewalInvoices = (try? DatabaseReader(path: server.databasePath).value(
+            "SELECT count(*) FROM invoices WHERE billing_reason = 'subscription_cycle'")) ?? "?"
         summary.charges = (try? DatabaseReader(path: server.databasePath).rows(
             "SELECT purpose || ' ' || status, count(*) FROM charges GROUP BY 1 ORDER BY 1").map { "\($0[0] ?? "") \($0[1] ?? "")" }) ?? []
         return summary
     }
 
     /// One round; returns what failed (empty when it passed) after printing its line.
-    private func round(_ round: Int, of rounds: Int, fixture: Fixture) async -> [String] {
+    private func round(_ round: Int, of rounds: Int, fixture: Fixture, renewing subscribed: SubscriptionFixture?) async -> [String] {
         let killAfter = Int.random(in: killWindowMilliseconds, using: &generator)
         let loadSeed = generator.next()
+        // The renewal run: the clock moves to the end of the period it stands in, renewing every subscription.
+        let target = SubscriptionFixture.periodStart(round)
+        let advanceDelay = renewalTiming.startDelay(killAfter: killAfter, using: &generator)
         let before = log.all.count
         var failures: [String] = []
         var line = "round \(round)/\(rounds): kill after \(killAfter) ms"
         do {
             // Load until the kill.
             let stop = StopFlag()
-            let cut: [Operation] = try await withClient { client in
+            let (cut, renewal): ([Operation], RenewalRun.Result?) = try await withClient { client in
                 let load = Load(client: client, fixture: fixture, log: log, addedCards: addedCards, round: round)
+                let run = subscribed.map { RenewalRun(client: client, log: log, round: round, clockID: $0.clockID, target: target) }
                 let workers = workers  // a copy: the load task must not touch this non-Sendable run
                 async let unknown = load.run(workers: workers, seed: loadSeed, stop: stop)
+                async let renewal = Self.renew(run, after: advanceDelay)
                 try await Task.sleep(for: .milliseconds(killAfter))
                 stop.set()
                 await server.kill()
-                return try await unknown
+                return (try await unknown, try await renewal)
             }
             unknown += cut
             let acknowledgedUnderLoad = log.all.count - before
             summary.unknownThenResent += cut.count
 
             // What the kill left between a gateway call and its settlement: start-up reconciliation's work.
-            let leftPending = Int(try DatabaseReader(path: server.databasePath).value("SELECT count(*) FROM charges WHERE status = 'pending'") ?? "") ?? 0
+            let killed = try DatabaseReader(path: server.databasePath)
+            let leftPending = Int(try killed.value("SELECT count(*) FROM charges WHERE status = 'pending'") ?? "") ?? 0
             summary.chargesLeftPending += leftPending
+            var renewalNote = ""
+            if let subscribed, let renewal {
+                renewalNote = try noteRenewal(renewal, target: target, of: subscribed, killed: killed, failures: &failures)
+            }
 
             // Restart: start-up reconciliation has run once billingd answers.
             let restartedAt = Int64(Date().timeIntervalSince1970 * 1000)
@@ -116,6 +138,7 @@ final class CrashRun {
             summary.checks += report.checks + replayed.count
             line += " · \(acknowledgedUnderLoad) acknowledged, \(cut.count) unknown (\(resent.answered) resent and answered)"
             if leftPending > 0 { line += " · \(leftPending) charge\(leftPending == 1 ? "" : "s") left pending" }
+            line += renewalNote
             line += " · \(replayed.count) replayed · \(report.checks) checks"
         } catch {
             failures.append("the round could not run: \(error)")
@@ -126,6 +149,52 @@ final class CrashRun {
         summary.failures += failures.map { "round \(round): \($0)" }
         fflush(nil)  // every stream: a line per round reaches a pipe (CI) as the round ends
         return failures
+    }
+
+    /// Sends the round's advance after `delay`, if the round has one.
+    private static func renew(_ run: RenewalRun?, after delay: Duration) async throws -> RenewalRun.Result? {
+        guard let run else { return nil }
+        return try await run.run(after: delay)
+    }
+
+    /// What the kill did to the round's renewal run, read from the database before the restart: how
+    /// many subscriptions had their period from `target` invoiced, and how many of their charges the
+    /// kill left pending. An unanswered advance joins the operations resent after the restart.
+    private func noteRenewal(
+        _ renewal: RenewalRun.Result, target: Int64, of subscribed: SubscriptionFixture, killed: DatabaseReader, failures: inout [String]
+    ) throws -> String {
+        summary.advances += 1
+        let to = SubscriptionFixture.day(target)
+        switch renewal {
+        case .answered(let duration):
+            renewalTiming.note(duration)
+            let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+            return " · advance to \(to) answered in \(milliseconds) ms, before the kill"
+        case .refused(let reason):
+            failures.append("the advance to \(to) was refused: \(reason)")
+            return " · advance to \(to) REFUSED"
+        case .unknown(let operation):
+            unknown.append(operation)
+            summary.advancesCut += 1
+            let renewed = Int(try killed.value(
+                "SELECT count(*) FROM invoices WHERE billing_reason = 'subscription_cycle' AND period_start_ms = ?", "\(target)") ?? "") ?? 0
+            // Payments of period invoices: this run's renewals, or retries of an earlier period it ran
+            // first (none is pending when the round starts: the previous round's checks saw to that).
+            let pending = Int(try killed.value("""
+                SELECT count(*) FROM charges c JOIN invoices i ON i.id = c.invoice_id
+                WHERE c.status = 'pending' AND i.billing_reason IN ('subscription_create', 'subscription_cycle')
+                """) ?? "") ?? 0
+            summary.renewalChargesLeftPending += pending
+            let of = subscribed.members.count
+            if pending > 0 || (renewed > 0 && renewed < of) {
+                summary.advancesCutMidRun += 1
+            } else if renewed == 0 {
+                summary.advancesCutBeforeRenewing += 1
+            } else {
+                summary.advancesCutAfterRenewing += 1
+            }
+            return " · advance to \(to) cut by the kill after \(renewed)/\(of) renewals\(pending > 0 ? " (\(pending) subscription charges pending)" : "")"
+        }
     }
 
     /// Checks once more after billingd shut down: nothing can be in flight, so every charge, including
@@ -175,9 +244,16 @@ final class CrashRun {
         let candidates = log.all.filter { $0.outcome.isOK || ($0.operation.kind == .topUp && $0.outcome.result == "card_declined") }
         guard !candidates.isEmpty else { return (0, []) }
         var failures: [String] = []
-        let count = min(replaysPerRound, candidates.count)
-        for _ in 0..<count {
-            let record = candidates[Int.random(in: 0..<candidates.count, using: &generator)]
+        var sample = (0..<min(replaysPerRound, candidates.count)).map { _ in candidates[Int.random(in: 0..<candidates.count, using: &generator)] }
+        // A random sample seldom holds the few subscriptions and advances: one of each joins it, the
+        // advance an earlier one than the latest when there is one (the clock has moved past its target since).
+        for kind in [Operation.Kind.subscribe, .advanceClock] where replaysPerRound > 0 {
+            let ofKind = candidates.filter { $0.operation.kind == kind }
+            let pool = kind == .advanceClock && ofKind.count > 1 ? ofKind.dropLast() : ofKind[...]
+            if !pool.isEmpty { sample.append(pool[Int.random(in: pool.startIndex..<pool.endIndex, using: &generator)]) }
+        }
+        let count = sample.count
+        for record in sample {
             let first = record.outcome
             let label = "replay of #\(record.sequence) \(record.operation.kind.rawValue) \(record.operation.key)"
             guard case .acknowledged(let again) = await client.send(record.operation) else {
@@ -193,6 +269,12 @@ final class CrashRun {
                     && again.invoiceID == first.invoiceID
             case .setPrimaryCard, .addCard, .removeCard:
                 same = again.isOK && again.paymentMethodID == first.paymentMethodID
+            case .subscribe:
+                same = again.isOK && again.subscriptionID == first.subscriptionID && again.invoiceID == first.invoiceID
+                    && again.invoiceNumber == first.invoiceNumber && again.chargeID == first.chargeID
+            case .advanceClock:
+                // The clock where the first answer left it (it may have moved on since; the answer does not).
+                same = again.isOK && again.clockMs == first.clockMs
             }
             if !same { failures.append("\(label): first answer \(first), now \(again)") }
         }
@@ -229,6 +311,17 @@ struct Summary {
     var unknownThenResent = 0
     /// Charges a kill left pending (called at the gateway, or about to be, and not settled).
     var chargesLeftPending = 0
+    /// Renewal runs (one AdvanceTestClock a round), and those the kill cut off (unanswered at the kill):
+    /// before the first renewal, between renewals (or with a renewal charge pending), after the last.
+    var advances = 0
+    var advancesCut = 0
+    var advancesCutBeforeRenewing = 0
+    var advancesCutMidRun = 0
+    var advancesCutAfterRenewing = 0
+    /// Subscription charges a kill left pending.
+    var renewalChargesLeftPending = 0
+    /// subscription_cycle invoices in the database at the end.
+    var renewalInvoices = "0"
     var replays = 0
     var checks = 0
     var failures: [String] = []
@@ -252,13 +345,32 @@ struct Summary {
               rounds                  \(rounds)
               operations acknowledged \(acknowledged.count): debits \(count(.debit, ok: true)), top-ups \(count(.topUp, ok: true)), \
             primary-card changes \(count(.setPrimaryCard, ok: true)), cards added \(count(.addCard, ok: true)), removed \(count(.removeCard, ok: true)); refused \(acknowledged.count - acknowledged.filter(\.outcome.isOK).count)\(refusals.isEmpty ? "" : " (\(refusals))")
+              subscriptions           \(count(.subscribe, ok: true)) subscribed; clock advances answered \(count(.advanceClock, ok: true)) (\(acknowledged.filter { $0.operation.kind == .advanceClock && $0.resent }.count) of them resent), \
+            renewal invoices \(renewalInvoices)
+              kills in a renewal run  \(advancesCut) of \(advances) rounds (the advance unanswered at the kill): \(advancesCutBeforeRenewing) before its first renewal, \
+            \(advancesCutMidRun) between renewals or with a renewal charge pending, \(advancesCutAfterRenewing) after its last; renewal charges left pending \(renewalChargesLeftPending)
               charges                 \(charges.joined(separator: ", "))
               left pending by kills   \(chargesLeftPending) charges, each settled by start-up reconciliation or found by the checks
               unknown, then resent    \(unknownThenResent) (debits the kill had cut off after their commit, replayed on resend: \(acknowledged.filter { $0.resent && $0.outcome.replayed }.count))
               replays checked         \(replays)
               checks run              \(checks)
               checker self-test       \(selfTest)\(selfTestMissed.isEmpty ? "" : "; MISSED: " + selfTestMissed.joined(separator: "; "))
-              failures                \(failures.count)\(setupFailure.map { " (set-up: \($0))" } ?? "")
+              failures                \(failures.count)\(setupFailure.map { " (set-up: \($0))" } ?? "")\(failureKinds)
             """
+    }
+
+    /// The failures grouped by what they say once ids and numbers are blanked out, most frequent first:
+    /// a round prints only its first twenty, and a long run's summary should still say what failed.
+    private var failureKinds: String {
+        guard !failures.isEmpty else { return "" }
+        let patterns = [#"^(round \d+|after shutdown): "#, #"\b[a-z]+_[0-9a-f]{20}\b"#, #"\d+"#]
+        let kinds = Dictionary(grouping: failures) { failure in
+            var text = failure
+            for (index, pattern) in patterns.enumerated() {
+                text = text.replacingOccurrences(of: pattern, with: index == 0 ? "" : index == 1 ? "…" : "N", options: .regularExpression)
+            }
+            return String(text.prefix(110))
+        }
+        return kinds.sorted { $0.value.count > $1.value.count }.prefix(8).map { "\n    \($0.value.count) × \($0.key)" }.joined()
     }
 }

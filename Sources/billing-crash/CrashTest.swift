@@ -5,9 +5,11 @@ import Foundation
 import Glibc
 #endif
 
-/// `billing-crash`: starts billingd on a fresh directory, drives mixed load, kills it with SIGKILL at
-/// random moments, restarts it, and after every restart checks that nothing acknowledged was lost or
-/// doubled and that every invariant of the money tables holds. docs/RELIABILITY.md ("Crash safety").
+/// `billing-crash`: starts billingd on a fresh directory, drives mixed load and a subscription renewal
+/// run each round (a test clock advanced a month), kills it with SIGKILL at random moments, restarts it,
+/// and after every restart checks that nothing acknowledged was lost or doubled, that no subscription
+/// period was invoiced twice, skipped or left unpaid, and that every invariant of the money tables
+/// holds. docs/RELIABILITY.md ("Crash safety").
 @main
 struct CrashTest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -35,6 +37,15 @@ struct CrashTest: AsyncParsableCommand {
     @Option(help: "Latest kill, in ms after the round's load starts.")
     var maxKillMs = 800
 
+    @Option(help: "Accounts on a test clock, each subscribed to a monthly plan at set-up (0: none).")
+    var subscriptions = 40
+
+    @Flag(inversion: .prefixedNo, help: "Advance the test clock a month each round beside the load, so that the kill lands in renewal runs.")
+    var renewals = true
+
+    @Option(help: "The plan catalog billingd loads (default: catalog/plans.json of the repository this program was built in).")
+    var catalog: String?
+
     @Option(help: "Acknowledged operations resent per round to check that they replay their first outcome.")
     var replays = 16
 
@@ -52,20 +63,26 @@ struct CrashTest: AsyncParsableCommand {
         guard (1...64).contains(workers), (1...100).contains(accounts) else { throw ValidationError("--workers must be 1...64, --accounts 1...100") }
         guard minKillMs >= 1, minKillMs <= maxKillMs, maxKillMs <= 60_000 else { throw ValidationError("need 1 <= --min-kill-ms <= --max-kill-ms <= 60000") }
         guard (0...1000).contains(replays), maxSeconds > 0, startTimeoutSeconds > 0 else { throw ValidationError("--replays must be 0...1000; times positive") }
+        guard (0...1000).contains(subscriptions) else { throw ValidationError("--subscriptions must be 0...1000") }
+        // A month a round: the clock stays before the year 9999, where billingd's times end.
+        guard !renewals || subscriptions == 0 || rounds <= 12 * 7000 else { throw ValidationError("--renewals advances a month a round: at most 84000 rounds") }
     }
 
     func run() async throws {
         let seed = seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
         let executable = try billingd ?? Self.siblingBillingd()
+        let catalog = try catalog ?? Self.repositoryCatalog(required: subscriptions > 0)
         let directory = try Self.makeTemporaryDirectory()
         let interruptHandlers = ServerProcess.killServerWhenInterrupted()
         defer { interruptHandlers.forEach { $0.cancel() } }
-        print("billing-crash: seed \(seed), \(rounds) rounds, \(workers) workers, \(accounts) accounts, kill after \(minKillMs)-\(maxKillMs) ms")
-        print("billingd \(executable), directory \(directory.path)")
+        print("billing-crash: seed \(seed), \(rounds) rounds, \(workers) workers, \(accounts) accounts, kill after \(minKillMs)-\(maxKillMs) ms, "
+              + "\(subscriptions) subscriptions\(subscriptions > 0 ? (renewals ? ", renewed each round" : ", not renewed (--no-renewals)") : "")")
+        print("billingd \(executable), catalog \(catalog ?? "none"), directory \(directory.path)")
 
         let run = try CrashRun(
-            server: ServerProcess(executable: executable, directory: directory), seed: seed, workers: workers, accounts: accounts,
-            killWindowMilliseconds: minKillMs...maxKillMs, replaysPerRound: replays, startTimeout: .seconds(startTimeoutSeconds))
+            server: ServerProcess(executable: executable, directory: directory, catalog: catalog), seed: seed, workers: workers, accounts: accounts,
+            killWindowMilliseconds: minKillMs...maxKillMs, replaysPerRound: replays, startTimeout: .seconds(startTimeoutSeconds),
+            subscriptions: subscriptions, renewals: renewals)
         let summary = try await run.run(rounds: rounds, deadline: .now + .seconds(maxSeconds))
         print(summary.text(seed: seed))
         let failed = summary.failedRounds > 0 || summary.finalCheckFailed || summary.setupFailure != nil || !summary.selfTestMissed.isEmpty
@@ -78,10 +95,30 @@ struct CrashTest: AsyncParsableCommand {
         if failed { throw ExitCode(1) }
     }
 
+    /// This executable's own path, symbolic links resolved (`.build/debug` is one).
+    static var executablePath: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
+    /// `catalog/plans.json` of the repository this program was built in: the first folder above the
+    /// executable (`<repository>/.build/<triple>/debug/billing-crash`) that holds `Package.swift` and
+    /// the catalog. Passed to billingd as `--catalog`, so that its working folder does not matter.
+    static func repositoryCatalog(required: Bool) throws -> String? {
+        var folder = URL(fileURLWithPath: executablePath).standardizedFileURL.deletingLastPathComponent()
+        while folder.path != "/" {
+            let catalog = folder.appendingPathComponent("catalog/plans.json").path
+            if FileManager.default.fileExists(atPath: folder.appendingPathComponent("Package.swift").path), FileManager.default.fileExists(atPath: catalog) {
+                return catalog
+            }
+            folder.deleteLastPathComponent()
+        }
+        if required { throw ValidationError("no catalog/plans.json in a repository above \(executablePath); pass --catalog (or --subscriptions 0)") }
+        return nil
+    }
+
     /// `billingd` in the folder of this executable: `swift build` puts both in `.build/debug`.
     static func siblingBillingd() throws -> String {
-        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        let path = URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent("billingd").path
+        let path = URL(fileURLWithPath: executablePath).deletingLastPathComponent().appendingPathComponent("billingd").path
         guard FileManager.default.isExecutableFile(atPath: path) else { throw ValidationError("no billingd at \(path); pass --billingd") }
         return path
     }

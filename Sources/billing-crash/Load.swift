@@ -137,6 +137,9 @@ struct Load: Sendable {
             fallthrough
         case .addCard:
             return Operation(kind: .addCard, key: key, account: account.id, card: Int.random(in: 0..<5, using: &generator) == 0 ? .declinesEveryCharge : .succeeds)
+
+        case .subscribe, .advanceClock:
+            preconditionFailure("\(kind) is not in the load's mix: the set-up subscribes, and the round's renewal run advances the clock")
         }
     }
 }

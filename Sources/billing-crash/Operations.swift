@@ -19,6 +19,10 @@ struct Operation: Sendable, Hashable, Codable {
         case addCard = "add_card"
         /// RemovePaymentMethod of a card the load added (perhaps the primary one).
         case removeCard = "remove_card"
+        /// CreateSubscription without a trial: invoices and charges the first period at once.
+        case subscribe
+        /// AdvanceTestClock to `targetMs`: runs every renewal due on the way before it answers.
+        case advanceClock = "advance_clock"
     }
 
     /// The sandbox's test cards the load uses.
@@ -38,6 +42,12 @@ struct Operation: Sendable, Hashable, Codable {
     var paymentMethodID: String = ""
     /// addCard: which test card.
     var card: TestCard = .succeeds
+    /// subscribe: the plan and quantity (no trial).
+    var plan: String?
+    var quantity: Int?
+    /// advanceClock: the test clock and where it is moved to (Unix ms).
+    var clock: String?
+    var targetMs: Int64?
 }
 
 /// What a request got back, as far as the checker cares.
@@ -51,6 +61,11 @@ struct Outcome: Sendable, Hashable, Codable {
     var paymentMethodID: String = ""
     /// RecordUsage's `replayed`.
     var replayed: Bool = false
+    /// subscribe: the subscription made (its first invoice and charge are `invoiceID` and `chargeID`).
+    var subscriptionID: String?
+    /// advanceClock: where the reply says the clock stands, and how many scheduled actions it ran.
+    var clockMs: Int64?
+    var actionsRun: Int?
 
     var isOK: Bool { result == "ok" }
 }
@@ -103,6 +118,19 @@ extension BillingServiceClient {
                 let reply = try await removePaymentMethod(.init(
                     idempotencyKey: operation.key, accountID: operation.account, paymentMethodID: operation.paymentMethodID))
                 return .acknowledged(Outcome(result: "ok", paymentMethodID: reply.removedPaymentMethodID))
+            case .subscribe:
+                let reply = try await createSubscription(.init(
+                    idempotencyKey: operation.key, accountID: operation.account, planID: operation.plan ?? "",
+                    quantity: UInt32(operation.quantity ?? 0), trialDays: 0))
+                // A declined first charge is an answer too (the subscription is incomplete): the charge says which.
+                return .acknowledged(Outcome(
+                    result: "ok", chargeID: reply.latestCharge?.id ?? "", invoiceID: reply.latestInvoice?.id ?? "",
+                    invoiceNumber: reply.latestInvoice?.number ?? "", subscriptionID: reply.subscription?.id ?? ""))
+            case .advanceClock:
+                // Its deadline is the client's default (10 s): forty renewals under load take well under one.
+                let reply = try await advanceTestClock(.init(
+                    idempotencyKey: operation.key, testClockID: operation.clock ?? "", frozenTimeUnixMs: operation.targetMs ?? 0))
+                return .acknowledged(Outcome(result: "ok", clockMs: reply.testClock?.frozenTimeUnixMs ?? 0, actionsRun: Int(reply.actionsRun)))
             }
         } catch {
             return Self.isDefiniteRefusal(error) ? .acknowledged(Outcome(result: error.reason)) : .unknown(error)

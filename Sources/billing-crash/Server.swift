@@ -13,6 +13,8 @@ import Glibc
 final class ServerProcess {
     let executable: String
     let directory: URL
+    /// The plan catalog billingd is given (`--catalog`), so that it does not depend on the working folder.
+    let catalog: String?
     var databasePath: String { directory.appendingPathComponent("billing.sqlite3").path }
     var socketPath: String { directory.appendingPathComponent("billingd.sock").path }
     /// Where the sandbox gateway journals, next to the database (billingd's default).
@@ -27,9 +29,10 @@ final class ServerProcess {
         "--seller-address", "Testville", "--seller-tax-id", "DEV-NOT-A-TAX-ID", "--invoice-number-prefix", "CRASH",
     ]
 
-    init(executable: String, directory: URL) {
+    init(executable: String, directory: URL, catalog: String?) {
         self.executable = executable
         self.directory = directory
+        self.catalog = catalog
     }
 
     /// Starts billingd and waits until it answers a health check: start-up reconciliation runs before
@@ -42,7 +45,7 @@ final class ServerProcess {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = [
             "--socket", socketPath, "--database", databasePath, "--metrics-socket", "", "--log-level", "warning",
-        ] + Self.sellerFlags
+        ] + Self.sellerFlags + (catalog.map { ["--catalog", $0] } ?? [])
         process.standardOutput = log
         process.standardError = log
         try process.run()

@@ -479,6 +479,37 @@ struct SubscriptionTests {
         #expect(try await client.allInvoices(account).map(\.status) == [.paid, .paid])
     }
 
+    /// A renewal recorded but cut off before its gateway call (a kill, an unreachable gateway) has no
+    /// caller to retry it: start-up sends it under its own key, instead of counting a failed attempt.
+    @Test func aRenewalThatNeverReachedTheGatewayIsSentAtStartNotCountedAsDeclined() async throws {
+        let service = try await BillingHarness()
+        let client = service.client()
+        let (clock, account) = try await client.clockAccount(at: Self.january1)
+        let id = try #require(try await client.subscribe(account, plan: "starter-monthly-usd-v1").subscription?.id)
+        await service.gateway.setMode(.down)
+        _ = try await client.advance(clock, to: utcMilliseconds(2027, 2, 1))
+        #expect(try await client.allCharges(account).map(\.status) == [.succeeded, .pending])
+        await service.gateway.setMode(.healthy)
+        #expect(try await service.restart().reconciledCharges == 1)
+        #expect(try await client.allCharges(account).map(\.status) == [.succeeded, .succeeded])
+        #expect(try await client.allInvoices(account).map(\.status) == [.paid, .paid])
+        let subscription = try await client.subscription(account, id)
+        #expect(subscription.status == .active)
+        #expect(subscription.paymentAttempts == 0)
+    }
+
+    @Test func aRetriedAdvanceGetsItsFirstAnswerAfterTheClockMovedOn() async throws {
+        let service = try await BillingHarness()
+        let client = service.client()
+        let (clock, _) = try await client.clockAccount(at: Self.january1)
+        let first = BillingV1.AdvanceTestClockRequest(idempotencyKey: key(), testClockID: clock, frozenTimeUnixMs: utcMilliseconds(2027, 2, 1))
+        let answer = try await client.advanceTestClock(first)
+        _ = try await client.advance(clock, to: utcMilliseconds(2027, 3, 1))
+        // Not test_clock_backwards: the key's first answer.
+        #expect(try await client.advanceTestClock(first).testClock == answer.testClock)
+        #expect(try await client.getTestClock(.init(testClockID: clock)).testClock?.frozenTimeUnixMs == utcMilliseconds(2027, 3, 1))
+    }
+
     @Test func badRequestsAreRefusedWithTheirReasonsAndChangeNothing() async throws {
         let service = try await BillingHarness()
         let client = service.client()
