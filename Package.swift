@@ -138,8 +138,11 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // Durable writes per second of the store alone: group commit against one transaction per write.
-        .executableTarget(name: "store-bench", dependencies: ["BillingStore"], swiftSettings: strict),
+        // Durable writes per second of the store alone: group commit against one transaction per write;
+        // and (--sandbox-open) how long the sandbox gateway takes to open with many charges recorded.
+        .executableTarget(
+            name: "store-bench", dependencies: ["BillingStore", "BillingSandbox", "BillingGateway", "BillingValues"],
+            swiftSettings: strict),
 
         .testTarget(
             name: "BillingServiceTests",

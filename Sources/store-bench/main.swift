@@ -3,6 +3,9 @@
 // batch limit differs. Each mode runs for a fixed time in a temporary directory that is deleted afterwards.
 //
 //     swift run -c release store-bench [--seconds 3] [--writers 64] [--json]
+//
+// `--sandbox-open 1000,50000` measures instead how long the sandbox gateway takes to open with that many
+// charges and tokens recorded (SandboxOpening.swift).
 
 import BillingStore
 import Foundation
@@ -11,12 +14,18 @@ struct Options {
     var seconds = 3.0
     var writers = 64
     var json = false
+    /// Charges recorded for each sandbox-opening measurement; empty: the store modes run instead.
+    var sandboxCounts: [Int] = []
+    var sandboxRuns = 5
 
     static let usage = """
         usage: store-bench [--seconds S] [--writers N] [--json]
-          --seconds S   how long each mode runs, 0.1...600 (default 3)
-          --writers N   concurrent writers, 1...4096 (default 64)
-          --json        print one JSON object instead of a table
+               store-bench --sandbox-open N[,N...] [--runs R] [--json]
+          --seconds S         how long each mode runs, 0.1...600 (default 3)
+          --writers N         concurrent writers, 1...4096 (default 64)
+          --sandbox-open N,.. time the sandbox gateway's opening with N charges and N tokens recorded, 1...10000000
+          --runs R            openings timed after the first, 1...100 (default 5)
+          --json              print one JSON object instead of a table
         """
 
     /// Hand-parsed: `--name value`, `--name=value`, `--json`.
@@ -44,6 +53,19 @@ struct Options {
                     throw UsageError("--writers must be a whole number from 1 to 4096, got \(text)")
                 }
                 options.writers = writers
+            case "--sandbox-open":
+                let text = try value()
+                let counts = text.split(separator: ",").compactMap { Int($0.replacingOccurrences(of: "_", with: "")) }
+                guard !counts.isEmpty, counts.count == text.split(separator: ",").count,
+                      counts.allSatisfy({ (1...10_000_000).contains($0) })
+                else { throw UsageError("--sandbox-open takes counts from 1 to 10000000 separated by commas, got \(text)") }
+                options.sandboxCounts = counts
+            case "--runs":
+                let text = try value()
+                guard let runs = Int(text), (1...100).contains(runs) else {
+                    throw UsageError("--runs must be a whole number from 1 to 100, got \(text)")
+                }
+                options.sandboxRuns = runs
             case "--json":
                 options.json = true
             case "--help", "-h":
@@ -204,6 +226,24 @@ do {
 } catch {
     FileHandle.standardError.write(Data("store-bench: \(error.message)\n\(Options.usage)\n".utf8))
     exit(2)
+}
+
+if !options.sandboxCounts.isEmpty {
+    do {
+        let results = try await measureSandboxOpening(counts: options.sandboxCounts, runs: options.sandboxRuns)
+        if options.json {
+            let encoder = JSONEncoder()
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(results), as: UTF8.self))
+        } else {
+            printSandboxTable(results)
+        }
+        exit(0)
+    } catch {
+        FileHandle.standardError.write(Data("store-bench: \(error)\n".utf8))
+        exit(1)
+    }
 }
 
 do {
