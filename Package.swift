@@ -48,8 +48,9 @@ let package = Package(
         .target(name: "BillingValues", swiftSettings: strict),
         // What the domain needs from a card processor: the PaymentGateway protocol and its values.
         .target(name: "BillingGateway", dependencies: ["BillingValues"], swiftSettings: strict),
-        // The built-in sandbox processor (Stripe's test cards) and its journal.
-        .target(name: "BillingSandbox", dependencies: ["BillingGateway", "BillingValues"], swiftSettings: strict),
+        // The built-in sandbox processor (Stripe's test cards) with its own small SQLite database, and the
+        // sandbox fulfilment provider with its journal.
+        .target(name: "BillingSandbox", dependencies: ["BillingGateway", "BillingValues", "CSQLite"], swiftSettings: strict),
         // libharu (libhpdf-dev): writes PDFs with an embedded, subset TrueType font and UTF-8 text.
         .systemLibrary(name: "CHaru", providers: [.apt(["libhpdf-dev"])]),
         // Invoice PDFs: renders a plain InvoiceDocument (strings and dates) into PDF bytes; knows

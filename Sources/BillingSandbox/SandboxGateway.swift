@@ -2,14 +2,6 @@ import BillingGateway
 import BillingValues
 import Foundation
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The built-in payment gateway: behaves like a card processor in test mode, with
 /// Stripe's test card numbers, and keeps its own durable record so it survives restarts.
 ///
@@ -26,18 +18,28 @@ import Darwin
 ///
 /// ## Durability
 /// Everything the sandbox must remember — tokens (behaviour, brand, last four digits,
-/// expiry; never the number or CVC) and charges by idempotency key — is appended as one
-/// JSON line to `sandbox-gateway.jsonl` in the directory given at init, and `fsync`ed
-/// before the call returns. A new gateway on the same directory (a restart) reloads it,
-/// so tokens still resolve and a retried charge is still answered from the record
-/// instead of charging twice. Use one gateway per directory at a time.
+/// expiry; never the number or CVC) and charges by idempotency key — is kept in a small
+/// SQLite database of its own, `sandbox-gateway.sqlite3` in the directory given at init
+/// (mode 0600), one row per token and per charge with the token and the idempotency key
+/// as primary keys. Each one is committed with `synchronous=FULL` before the call returns,
+/// so a new gateway on the same directory (a restart) still resolves the tokens and
+/// answers a retried charge from the record instead of charging twice, and a look-up
+/// never lags behind a charge. A crash in the middle of a write leaves nothing of it
+/// (that call never answered). Use one gateway per directory at a time; should a second
+/// process open the same directory anyway, the primary key still refuses a second charge
+/// under one key, and the call answers the charge recorded first.
 ///
-/// ## Bounded memory
-/// At most `maxCachedTokens` tokens and `maxCachedCharges` charges are kept in memory,
-/// oldest evicted first. Once anything has been evicted, every lookup that misses the
-/// cache (including the first use of a new idempotency key) reads the journal, so
-/// eviction never changes an answer; it only makes such lookups slower. The journal
-/// itself is not compacted: the sandbox is for development and tests.
+/// ## Start-up time and memory
+/// Opening reads no token or charge, and each look-up is one search of a primary key, so
+/// neither grows with the number of charges recorded (`store-bench --sandbox-open`
+/// measures it). Nothing is cached in Swift: memory is SQLite's page cache, capped at
+/// 2 MiB, whatever the size of the record.
+///
+/// ## Data folders from before the database
+/// The sandbox used to keep a JSON-lines journal, `sandbox-gateway.jsonl`. If the
+/// directory has one, the first open imports it in one transaction and renames it to
+/// `sandbox-gateway.jsonl.imported`; a torn last line is left out, damage anywhere else
+/// fails the open (see `SandboxRecord.importJournalIfPresent()`).
 ///
 /// ## Fault injection for tests
 /// ``setLatency(_:)`` delays every call; ``failNextCalls(_:with:)`` makes the next calls
@@ -73,17 +75,19 @@ public actor SandboxGateway: PaymentGateway {
         }
     }
 
-    /// The journal's file name inside the directory given at init.
+    /// The database's file name inside the directory given at init.
+    public static let databaseFileName = "sandbox-gateway.sqlite3"
+
+    /// The JSON-lines journal the sandbox kept before its database; imported on the first open
+    /// and renamed aside (`sandbox-gateway.jsonl.imported`).
     public static let journalFileName = "sandbox-gateway.jsonl"
 
     /// The error ``failNextCalls(_:with:)`` and ``failNextResponses(_:)`` use by default.
     public static let simulatedOutage = BillingError.unavailable(
         "the sandbox payment gateway is unavailable (simulated outage); retry later with the same idempotency_key")
 
-    private let journal: SandboxJournal
+    private let record: SandboxRecord
     private let now: @Sendable () -> Date
-    private var tokens: BoundedCache<SandboxJournal.TokenRecord>
-    private var charges: BoundedCache<SandboxJournal.ChargeRecord>
 
     private var latency: Duration = .zero
     private var callsToFailBeforeProcessing = 0
@@ -94,30 +98,17 @@ public actor SandboxGateway: PaymentGateway {
     /// rejected calls are not counted). For tests that must prove "charged once".
     public private(set) var executedChargeCount = 0
 
-    /// Opens (or creates) the sandbox's journal in `directory` and reloads it.
+    /// Opens (or creates) the sandbox's database in `directory`, importing a JSON-lines journal
+    /// left there by an older sandbox. Reads no token or charge: look-ups search the database.
     /// - Parameters:
     ///   - now: the clock used to check card expiry; injected so tests can pin it.
-    /// - Throws: `internal` if the directory or journal cannot be created, read or is corrupt.
+    /// - Throws: `internal` if the directory or database cannot be created or opened, or the
+    ///   journal to import is damaged.
     public init(
         directory: URL,
-        maxCachedTokens: Int = 100_000,
-        maxCachedCharges: Int = 100_000,
         now: @escaping @Sendable () -> Date = { Date() }
     ) throws {
-        let journal = try SandboxJournal(directory: directory)
-        var tokens = BoundedCache<SandboxJournal.TokenRecord>(capacity: maxCachedTokens)
-        var charges = BoundedCache<SandboxJournal.ChargeRecord>(capacity: maxCachedCharges)
-        for entry in try journal.readAllEntries() {
-            if let token = entry.token {
-                tokens.insert(token, forKey: token.token)
-            }
-            if let charge = entry.charge {
-                charges.insert(charge, forKey: charge.idempotencyKey)
-            }
-        }
-        self.journal = journal
-        self.tokens = tokens
-        self.charges = charges
+        self.record = try SandboxRecord(directory: directory)
         self.now = now
     }
 
@@ -154,15 +145,14 @@ public actor SandboxGateway: PaymentGateway {
                 field: "card.number", reason: .cardDeclined, declineCode: "card_declined")
         }
 
-        let record = SandboxJournal.TokenRecord(
+        let record = SandboxRecord.TokenRecord(
             token: "tok_sandbox_" + SandboxGateway.randomHex(),
             behaviour: CardBehaviour.forCardNumber(card.digits),
             brand: card.brand,
             last4: card.last4,
             expiryMonth: card.expiryMonth,
             expiryYear: card.expiryYear)
-        try journal.append(SandboxJournal.Entry(token: record))
-        tokens.insert(record, forKey: record.token)
+        try self.record.insert(record)
 
         try loseResponseIfAsked()
         return GatewayCard(
@@ -179,56 +169,73 @@ public actor SandboxGateway: PaymentGateway {
         try IdempotencyKey.validate(idempotencyKey)
         try PaymentGatewayLimits.validateChargeAmount(amount)
 
-        if let previous = try chargeRecord(forKey: idempotencyKey) {
-            guard previous.token == token, previous.charge.amount == amount else {
-                throw BillingError.invalidArgument(
-                    "idempotency_key was already used for a charge of \(previous.charge.amount.formatted) "
-                        + "with different parameters; use a new idempotency_key for a new charge",
-                    field: "idempotency_key")
-            }
-            try loseResponseIfAsked()
-            return previous.charge
+        if let previous = try record.charge(forKey: idempotencyKey) {
+            return try replay(previous, token: token, amount: amount)
         }
 
-        guard let card = try tokenRecord(forToken: token) else {
+        guard let card = try record.token(token) else {
             throw BillingError.notFound(
                 "the payment method's gateway token is not known to the sandbox gateway; add the card again",
                 field: "token")
         }
 
-        let record = SandboxJournal.ChargeRecord(
+        let charge = SandboxRecord.ChargeRecord(
             idempotencyKey: idempotencyKey,
             token: token,
             description: String(description.prefix(PaymentGatewayLimits.maxChargeDescriptionLength)),
             charge: outcomeOfCharging(card, amount: amount))
-        try journal.append(SandboxJournal.Entry(charge: record))
-        charges.insert(record, forKey: idempotencyKey)
+        guard try record.insert(charge) else {
+            // Another process recorded a charge under this key since the check above (two
+            // gateways on one directory): its charge stands, and this call answers it.
+            guard let previous = try record.charge(forKey: idempotencyKey) else {
+                throw BillingError.internalError("the sandbox gateway lost the charge under idempotency_key \(idempotencyKey)")
+            }
+            return try replay(previous, token: token, amount: amount)
+        }
         executedChargeCount += 1
 
         try loseResponseIfAsked()
-        return record.charge
+        return charge.charge
     }
 
-    /// The journal is synced before a charge call answers, so a look-up never lags behind it.
+    /// The answer to a repeated idempotency key: the first charge, if the parameters match.
+    private func replay(_ previous: SandboxRecord.ChargeRecord, token: String, amount: Money) throws -> GatewayCharge {
+        guard previous.token == token, previous.charge.amount == amount else {
+            throw BillingError.invalidArgument(
+                "idempotency_key was already used for a charge of \(previous.charge.amount.formatted) "
+                    + "with different parameters; use a new idempotency_key for a new charge",
+                field: "idempotency_key")
+        }
+        try loseResponseIfAsked()
+        return previous.charge
+    }
+
+    /// A charge is committed and synced before the call answers, so a look-up never lags behind it.
     public nonisolated var lookUpLag: Duration { .zero }
 
     public func lookUpCharge(idempotencyKey: String) async throws -> GatewayCharge? {
         try await simulateNetwork()
         try IdempotencyKey.validate(idempotencyKey)
-        let charge = try chargeRecord(forKey: idempotencyKey)?.charge
+        let charge = try record.charge(forKey: idempotencyKey)?.charge
         try loseResponseIfAsked()
         return charge
     }
 
     /// Whether the sandbox knows `token` (for tests and diagnosis; does not count as a call).
     public func knowsToken(_ token: String) throws -> Bool {
-        try tokenRecord(forToken: token) != nil
+        try record.token(token) != nil
+    }
+
+    /// What the record has read since it was opened, for tests: opening and look-ups must not
+    /// scan the charges.
+    var recordStatistics: (rowsRead: Int, fullScanSteps: Int, importedEntries: Int) {
+        (record.rowsRead, record.fullScanSteps, record.importedEntries)
     }
 
     // MARK: Helpers
 
     /// What charging this card does, per its behaviour and expiry.
-    private func outcomeOfCharging(_ card: SandboxJournal.TokenRecord, amount: Money) -> GatewayCharge {
+    private func outcomeOfCharging(_ card: SandboxRecord.TokenRecord, amount: Money) -> GatewayCharge {
         let reference = "ch_sandbox_" + SandboxGateway.randomHex()
         func failure(_ code: String, _ message: String) -> GatewayCharge {
             GatewayCharge(reference: reference, status: .failed, amount: amount, failureCode: code,
@@ -272,22 +279,6 @@ public actor SandboxGateway: PaymentGateway {
         }
     }
 
-    private func tokenRecord(forToken token: String) throws -> SandboxJournal.TokenRecord? {
-        if let cached = tokens.value(forKey: token) { return cached }
-        guard tokens.hasEvicted else { return nil }  // the cache holds everything ever recorded
-        let found = try journal.readAllEntries().last { $0.token?.token == token }?.token
-        if let found { tokens.insert(found, forKey: token) }
-        return found
-    }
-
-    private func chargeRecord(forKey idempotencyKey: String) throws -> SandboxJournal.ChargeRecord? {
-        if let cached = charges.value(forKey: idempotencyKey) { return cached }
-        guard charges.hasEvicted else { return nil }  // the cache holds everything ever recorded
-        let found = try journal.readAllEntries().last { $0.charge?.idempotencyKey == idempotencyKey }?.charge
-        if let found { charges.insert(found, forKey: idempotencyKey) }
-        return found
-    }
-
     /// 128 random bits as 32 hex digits: unguessable, like a real processor's ids.
     private static func randomHex() -> String {
         var generator = SystemRandomNumberGenerator()
@@ -297,184 +288,5 @@ public actor SandboxGateway: PaymentGateway {
                 return String(repeating: "0", count: 16 - hex.count) + hex
             }
             .joined()
-    }
-}
-
-/// A dictionary that keeps at most `capacity` entries, forgetting the oldest first.
-struct BoundedCache<Value> {
-    let capacity: Int
-    private var values: [String: Value] = [:]
-    /// Keys in insertion order; entries before `oldestIndex` are already evicted.
-    private var insertionOrder: [String] = []
-    private var oldestIndex = 0
-    /// Whether any entry was ever evicted, i.e. whether a miss can be trusted.
-    private(set) var hasEvicted = false
-
-    init(capacity: Int) {
-        self.capacity = max(1, capacity)
-    }
-
-    var count: Int { values.count }
-
-    func value(forKey key: String) -> Value? {
-        values[key]
-    }
-
-    mutating func insert(_ value: Value, forKey key: String) {
-        if values.updateValue(value, forKey: key) != nil {
-            return  // already present: keeps its place in the eviction order
-        }
-        insertionOrder.append(key)
-        if values.count > capacity {
-            values[insertionOrder[oldestIndex]] = nil
-            oldestIndex += 1
-            hasEvicted = true
-        }
-        // Drop evicted keys from the front once they are as many as the live ones.
-        if oldestIndex >= capacity {
-            insertionOrder.removeFirst(oldestIndex)
-            oldestIndex = 0
-        }
-    }
-}
-
-/// The sandbox's append-only record: one JSON object per line, fsync'd per append.
-///
-/// A crash can leave a half-written last line; it is cut off on open (that call never
-/// returned, so nobody relied on it). A bad line anywhere else means the file was damaged,
-/// and opening fails rather than guessing.
-final class SandboxJournal {
-    /// One line of the journal: exactly one of `token` and `charge` is set.
-    struct Entry: Codable {
-        var token: TokenRecord?
-        var charge: ChargeRecord?
-
-        init(token: TokenRecord) {
-            self.token = token
-        }
-
-        init(charge: ChargeRecord) {
-            self.charge = charge
-        }
-    }
-
-    /// What the sandbox remembers about a tokenized card: never the number or CVC.
-    struct TokenRecord: Codable {
-        var token: String
-        var behaviour: SandboxGateway.CardBehaviour
-        var brand: CardBrand
-        var last4: String
-        var expiryMonth: Int
-        var expiryYear: Int
-    }
-
-    /// A charge and the parameters it was made with, keyed by idempotency key.
-    struct ChargeRecord: Codable {
-        var idempotencyKey: String
-        var token: String
-        var description: String
-        var charge: GatewayCharge
-    }
-
-    let fileURL: URL
-    private let fileDescriptor: Int32
-
-    init(directory: URL) throws {
-        fileURL = directory.appendingPathComponent(SandboxGateway.journalFileName)
-        do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        } catch {
-            throw BillingError.internalError(
-                "sandbox gateway cannot create its directory \(directory.path): \(error.localizedDescription)")
-        }
-        let isNewFile = !FileManager.default.fileExists(atPath: fileURL.path)
-        fileDescriptor = open(fileURL.path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-        if fileDescriptor < 0 {
-            throw SandboxJournal.systemError("open", path: fileURL.path)
-        }
-        if isNewFile {
-            // Make the new file's directory entry durable too, not only its contents.
-            SandboxJournal.syncDirectory(directory)
-        }
-    }
-
-    deinit {
-        close(fileDescriptor)
-    }
-
-    /// Every entry, oldest first. Cuts off a torn last line left by a crash.
-    func readAllEntries() throws -> [Entry] {
-        let contents: Data
-        do {
-            contents = try Data(contentsOf: fileURL)
-        } catch {
-            throw BillingError.internalError(
-                "sandbox gateway cannot read \(fileURL.path): \(error.localizedDescription)")
-        }
-        let newline = UInt8(ascii: "\n")
-        let completeLength = (contents.lastIndex(of: newline).map { $0 + 1 }) ?? contents.startIndex
-        if completeLength < contents.endIndex {
-            if ftruncate(fileDescriptor, off_t(completeLength - contents.startIndex)) != 0 {
-                throw SandboxJournal.systemError("truncate", path: fileURL.path)
-            }
-        }
-
-        let decoder = JSONDecoder()
-        var entries: [Entry] = []
-        let lines = contents[contents.startIndex..<completeLength].split(separator: newline)
-        for (index, line) in lines.enumerated() {
-            do {
-                entries.append(try decoder.decode(Entry.self, from: Data(line)))
-            } catch {
-                throw BillingError.internalError(
-                    "sandbox gateway journal \(fileURL.path) is damaged at line \(index + 1); "
-                        + "move it aside to start a fresh sandbox")
-            }
-        }
-        return entries
-    }
-
-    /// Appends `entry` as one line and waits until it is on disk.
-    func append(_ entry: Entry) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var line: [UInt8]
-        do {
-            line = Array(try encoder.encode(entry))
-        } catch {
-            throw BillingError.internalError("sandbox gateway cannot encode a journal entry")
-        }
-        line.append(UInt8(ascii: "\n"))
-
-        let sizeBefore = lseek(fileDescriptor, 0, SEEK_END)
-        var bytesWritten = 0
-        while bytesWritten < line.count {
-            let result = line.withUnsafeBytes { buffer in
-                write(fileDescriptor, buffer.baseAddress! + bytesWritten, buffer.count - bytesWritten)
-            }
-            if result < 0 {
-                if errno == EINTR { continue }
-                let error = SandboxJournal.systemError("write", path: fileURL.path)
-                if sizeBefore >= 0 { _ = ftruncate(fileDescriptor, sizeBefore) }  // no torn line left behind
-                throw error
-            }
-            bytesWritten += result
-        }
-        if fsync(fileDescriptor) != 0 {
-            throw SandboxJournal.systemError("fsync", path: fileURL.path)
-        }
-    }
-
-    private static func syncDirectory(_ directory: URL) {
-        let directoryDescriptor = open(directory.path, O_RDONLY | O_CLOEXEC)
-        if directoryDescriptor >= 0 {
-            _ = fsync(directoryDescriptor)
-            close(directoryDescriptor)
-        }
-    }
-
-    private static func systemError(_ operation: String, path: String) -> BillingError {
-        let reason = String(cString: strerror(errno))
-        return BillingError.internalError("sandbox gateway cannot \(operation) \(path): \(reason)")
     }
 }

@@ -13,11 +13,40 @@ struct SandboxGatewayTests {
         CardDetails(number: number, expiryMonth: month, expiryYear: year, cvc: "987", holderName: "Ada Lovelace")
     }
 
-    func makeGateway(directory: URL, maxCachedTokens: Int = 100, maxCachedCharges: Int = 100,
-                     now: Date? = nil) throws -> SandboxGateway {
+    func makeGateway(directory: URL, now: Date? = nil) throws -> SandboxGateway {
         let fixedNow = now ?? self.now
-        return try SandboxGateway(directory: directory, maxCachedTokens: maxCachedTokens,
-                                  maxCachedCharges: maxCachedCharges, now: { fixedNow })
+        return try SandboxGateway(directory: directory, now: { fixedNow })
+    }
+
+    /// A JSON-lines journal as the sandbox wrote it before its database: a token line and a
+    /// charge line per key, in the sandbox's own encoding.
+    func writeLegacyJournal(in directory: URL, keys: [String], tornTail: String? = nil) throws -> [GatewayCharge] {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var text = ""
+        var charges: [GatewayCharge] = []
+        for (index, key) in keys.enumerated() {
+            let token = SandboxRecord.TokenRecord(
+                token: "tok_legacy_\(index)", behaviour: index % 2 == 0 ? .succeeds : .insufficientFunds, brand: .visa,
+                last4: "4242", expiryMonth: 12, expiryYear: 2030)
+            let charge = GatewayCharge(
+                reference: "ch_legacy_\(index)", status: index % 2 == 0 ? .succeeded : .failed, amount: tenDollars,
+                failureCode: index % 2 == 0 ? nil : "insufficient_funds",
+                failureMessage: index % 2 == 0 ? nil : "The card has insufficient funds to complete the charge.")
+            charges.append(charge)
+            for entry in [
+                SandboxRecord.JournalEntry(token: token),
+                SandboxRecord.JournalEntry(charge: .init(idempotencyKey: key, token: token.token,
+                                                         description: "Invoice \(index)", charge: charge)),
+            ] {
+                text += String(decoding: try encoder.encode(entry), as: UTF8.self) + "\n"
+            }
+        }
+        text += tornTail ?? ""
+        try text.write(to: directory.appendingPathComponent(SandboxGateway.journalFileName), atomically: true,
+                       encoding: .utf8)
+        return charges
     }
 
     @Test("each Stripe test number behaves as documented", arguments: [
@@ -201,81 +230,131 @@ struct SandboxGatewayTests {
         #expect(await restarted.executedChargeCount == 2)
     }
 
-    @Test("the journal holds no card number or CVC")
-    func journalHasNoCardData() async throws {
+    @Test("the record holds no card number or CVC, and only its owner may read it")
+    func recordHasNoCardData() async throws {
         let directory = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let gateway = try makeGateway(directory: directory)
-        let token = try await gateway.tokenize(card("4242 4242 4242 4242")).token
-        _ = try await gateway.charge(token: token, amount: tenDollars, idempotencyKey: "k", description: "d")
+        var gateway: SandboxGateway? = try makeGateway(directory: directory)
+        let token = try await gateway!.tokenize(card("4242 4242 4242 4242")).token
+        _ = try await gateway!.charge(token: token, amount: tenDollars, idempotencyKey: "k", description: "d")
 
-        let journal = try String(
-            contentsOf: directory.appendingPathComponent(SandboxGateway.journalFileName), encoding: .utf8)
-        let lines = journal.split(separator: "\n")
-        #expect(lines.count == 2)
-        #expect(!journal.contains("4242424242424242"))
-        #expect(!journal.contains("4242 4242 4242 4242"))
-        #expect(!journal.lowercased().contains("cvc"))
-        #expect(journal.contains("\"last4\":\"4242\""))
+        // While it is open the rows may be in the WAL; closed, they are in the database file.
+        let database = directory.appendingPathComponent(SandboxGateway.databaseFileName)
+        var bytes = Data()
+        for suffix in ["", "-wal"] {
+            bytes.append((try? Data(contentsOf: URL(fileURLWithPath: database.path + suffix))) ?? Data())
+        }
+        #expect(bytes.range(of: Data(token.utf8)) != nil)  // the check can see what is there
+        for secret in ["4242424242424242", "4242 4242 4242 4242", "987"] {
+            #expect(bytes.range(of: Data(secret.utf8)) == nil)
+        }
+        #expect(bytes.range(of: Data("cvc".utf8)) == nil && bytes.range(of: Data("CVC".utf8)) == nil)
+        let mode = try FileManager.default.attributesOfItem(atPath: database.path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        gateway = nil
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent(SandboxGateway.journalFileName).path))
     }
 
-    @Test("a torn last line is dropped; a damaged middle line refuses to load")
-    func tornAndDamagedJournal() async throws {
+    @Test("an existing JSON-lines journal is imported once, then renamed aside; its keys replay without charging")
+    func importsLegacyJournal() async throws {
         let directory = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let journalURL = directory.appendingPathComponent(SandboxGateway.journalFileName)
+        // A crash in the middle of an append left half a line behind: that call never answered.
+        let recorded = try writeLegacyJournal(
+            in: directory, keys: ["inv-1", "inv-2", "inv-3"], tornTail: #"{"charge":{"idempotencyKey":"inv-4","tok"#)
 
         var gateway: SandboxGateway? = try makeGateway(directory: directory)
-        let token = try await gateway!.tokenize(card("4242424242424242")).token
-        let first = try await gateway!.charge(token: token, amount: tenDollars, idempotencyKey: "k1", description: "")
+        #expect(await gateway!.recordStatistics.importedEntries == 6)
+        #expect(!FileManager.default.fileExists(atPath: journalURL.path))
+        let imported = journalURL.path + ".imported"
+        #expect(FileManager.default.fileExists(atPath: imported))
+        #expect(try String(contentsOfFile: imported, encoding: .utf8).hasSuffix("\"tok"))  // kept as it was
+
+        #expect(try await gateway!.lookUpCharge(idempotencyKey: "inv-1") == recorded[0])
+        #expect(try await gateway!.lookUpCharge(idempotencyKey: "inv-2") == recorded[1])
+        #expect(try await gateway!.lookUpCharge(idempotencyKey: "inv-4") == nil)
         gateway = nil
 
-        // A crash in the middle of an append leaves half a line behind.
-        let handle = try FileHandle(forWritingTo: journalURL)
-        try handle.seekToEnd()
-        try handle.write(contentsOf: Data(#"{"charge":{"idempotencyKey":"k2","tok"#.utf8))
-        try handle.close()
-
-        let recovered = try makeGateway(directory: directory)
-        #expect(try await recovered.lookUpCharge(idempotencyKey: "k1") == first)
-        #expect(try await recovered.lookUpCharge(idempotencyKey: "k2") == nil)
-        _ = try await recovered.charge(token: token, amount: tenDollars, idempotencyKey: "k2", description: "")
-        let reloaded = try makeGateway(directory: directory)
-        #expect(try await reloaded.lookUpCharge(idempotencyKey: "k2") != nil)
-
-        // Damage in the middle is not guessed around.
-        var contents = try String(contentsOf: journalURL, encoding: .utf8)
-        contents = "garbage\n" + contents
-        try contents.write(to: journalURL, atomically: true, encoding: .utf8)
-        let error = expectBillingError(.internal, field: nil) { _ = try makeGateway(directory: directory) }
-        #expect(error?.message.contains("line 1") == true)
+        // The next start does not import again, and the imported record behaves like any other.
+        let restarted = try makeGateway(directory: directory)
+        #expect(await restarted.recordStatistics.importedEntries == 0)
+        let replayed = try await restarted.charge(token: "tok_legacy_1", amount: tenDollars, idempotencyKey: "inv-2",
+                                                  description: "Invoice 1")
+        #expect(replayed == recorded[1])
+        #expect(await restarted.executedChargeCount == 0)
+        #expect(try await restarted.knowsToken("tok_legacy_0"))
+        let declined = try await restarted.charge(token: "tok_legacy_1", amount: tenDollars, idempotencyKey: "inv-4",
+                                                  description: "")
+        #expect(declined.failureCode == "insufficient_funds")  // the token's behaviour came along
+        #expect(await restarted.executedChargeCount == 1)
+        await expectBillingErrorAsync(.invalidArgument, field: "idempotency_key") {
+            _ = try await restarted.charge(token: "tok_legacy_0", amount: Money(amountMinor: 5, currency: .usd),
+                                           idempotencyKey: "inv-1", description: "")
+        }
     }
 
-    @Test("memory is bounded, yet evicted tokens and charges are still found")
-    func boundedMemory() async throws {
+    @Test("a journal imported but not yet renamed (a crash between the two) imports again to the same record")
+    func reimportAfterCrashBeforeRename() async throws {
         let directory = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let gateway = try makeGateway(directory: directory, maxCachedTokens: 2, maxCachedCharges: 2)
-        var tokens: [String] = []
-        for _ in 0..<5 {
-            tokens.append(try await gateway.tokenize(card("4242424242424242")).token)
-        }
-        var charges: [GatewayCharge] = []
-        for (index, token) in tokens.enumerated() {
-            charges.append(try await gateway.charge(token: token, amount: tenDollars, idempotencyKey: "k\(index)",
-                                                    description: ""))
-        }
-        #expect(charges.allSatisfy { $0.succeeded })
-        let replay = try await gateway.charge(token: tokens[0], amount: tenDollars, idempotencyKey: "k0",
-                                              description: "")
-        #expect(replay == charges[0])
-        #expect(await gateway.executedChargeCount == 5)
+        let recorded = try writeLegacyJournal(in: directory, keys: ["a", "b"])
+        let journalURL = directory.appendingPathComponent(SandboxGateway.journalFileName)
+        var gateway: SandboxGateway? = try makeGateway(directory: directory)
+        gateway = nil
+        // As if the import committed and the process died before the rename.
+        try FileManager.default.copyItem(atPath: journalURL.path + ".imported", toPath: journalURL.path)
 
-        var cache = BoundedCache<Int>(capacity: 3)
-        for value in 0..<10 { cache.insert(value, forKey: "\(value)") }
-        #expect(cache.count == 3)
-        #expect(cache.hasEvicted)
-        #expect(cache.value(forKey: "9") == 9 && cache.value(forKey: "6") == nil)
+        gateway = try makeGateway(directory: directory)
+        #expect(await gateway!.recordStatistics.importedEntries == 4)
+        #expect(FileManager.default.fileExists(atPath: journalURL.path + ".imported.2"))
+        #expect(try await gateway!.lookUpCharge(idempotencyKey: "a") == recorded[0])
+        #expect(try await gateway!.lookUpCharge(idempotencyKey: "b") == recorded[1])
+    }
+
+    @Test("a damaged line in the middle of a journal to import refuses to open, and imports nothing")
+    func damagedLegacyJournal() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        _ = try writeLegacyJournal(in: directory, keys: ["k1", "k2"])
+        let journalURL = directory.appendingPathComponent(SandboxGateway.journalFileName)
+        let contents = try String(contentsOf: journalURL, encoding: .utf8)
+        try ("garbage\n" + contents).write(to: journalURL, atomically: true, encoding: .utf8)
+
+        let error = expectBillingError(.internal, field: nil) { _ = try makeGateway(directory: directory) }
+        #expect(error?.message.contains("line 1") == true)
+        #expect(FileManager.default.fileExists(atPath: journalURL.path))  // left where it was, for a person to look at
+
+        try contents.write(to: journalURL, atomically: true, encoding: .utf8)  // mended
+        let gateway = try makeGateway(directory: directory)
+        #expect(try await gateway.lookUpCharge(idempotencyKey: "k2") != nil)
+    }
+
+    @Test("opening reads no charge and a look-up reads only its own, however many are recorded")
+    func noFullScan() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let keys = (0..<2_000).map { "key-\($0)" }
+        let recorded = try writeLegacyJournal(in: directory, keys: keys)
+        var gateway: SandboxGateway? = try makeGateway(directory: directory)
+        #expect(await gateway!.recordStatistics.importedEntries == 4_000)
+        gateway = nil
+
+        let reopened = try makeGateway(directory: directory)
+        let opened = await reopened.recordStatistics
+        #expect(opened.rowsRead == 0 && opened.importedEntries == 0)
+        #expect(try await reopened.lookUpCharge(idempotencyKey: "key-1234") == recorded[1234])
+        #expect(try await reopened.lookUpCharge(idempotencyKey: "key-2000") == nil)
+        #expect(try await reopened.knowsToken("tok_legacy_1999"))
+        let replay = try await reopened.charge(token: "tok_legacy_0", amount: tenDollars, idempotencyKey: "key-0",
+                                               description: "")
+        #expect(replay == recorded[0])
+        let token = try await reopened.tokenize(card("4242424242424242")).token
+        #expect(try await reopened.charge(token: token, amount: tenDollars, idempotencyKey: "new", description: "").succeeded)
+        let afterwards = await reopened.recordStatistics
+        #expect(afterwards.rowsRead == 4)  // key-1234, tok_legacy_1999, key-0, then the new charge's token
+        #expect(afterwards.fullScanSteps == 0)
+        #expect(await reopened.executedChargeCount == 1)
     }
 
     @Test("injected failures, lost responses and latency")
