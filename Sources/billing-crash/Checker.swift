@@ -13,23 +13,23 @@ struct CheckReport: Sendable {
 }
 
 /// The invariants of billingd's database after a restart, read with plain SQL in one read
-/// transaction, and compared with the acknowledged-operations log and the sandbox gateway's journal.
+/// transaction, and compared with the acknowledged-operations log and the sandbox gateway's record (its own SQLite database).
 ///
 /// Run when nothing is in flight (the load has stopped, resends are answered, no charge is pending):
 /// start-up reconciliation has then settled every charge the sandbox knows, so "pending" can only
 /// mean a charge this process started after the restart.
 struct Checker {
     let database: DatabaseReader
-    let gatewayJournalPath: String
+    let gatewayRecordPath: String
     /// When billingd was restarted (Unix ms): a charge created before then and still pending is one
     /// that reconciliation failed to settle.
     let restartedAtMilliseconds: Int64
 
     func check(_ acknowledged: [AcknowledgedOperation]) throws -> CheckReport {
         var report = CheckReport()
-        // The journal first: billingd records a charge pending before it calls the gateway, so every
-        // charge in this read of the journal is in the later database snapshot.
-        let journal = try readGatewayJournal()
+        // The gateway's record first: billingd records a charge pending before it calls the gateway, so
+        // every charge in this read of the gateway's record is in the later database snapshot.
+        let journal = try readGatewayRecord()
         try database.snapshot {
             try checkIntegrity(&report)
             let tables = try Tables(database)
@@ -277,8 +277,8 @@ struct Checker {
                 break
             }
         }
-        let doubled = journal.chargesPerKey.filter { $0.value > 1 }
-        report.expect(doubled.isEmpty, "the gateway journaled more than one charge under keys \(Array(doubled.keys.prefix(3)))")
+        // One charge per key is the gateway's primary key: the check is that the key still is one.
+        report.expect(journal.keyedByIdempotencyKey, "the gateway's record does not key its charges by idempotency key alone, so a key could be charged twice")
         let unknownToDatabase = journal.charges.keys.filter { tables.charges[$0] == nil }
         report.expect(unknownToDatabase.isEmpty, "the gateway charged \(unknownToDatabase.count) charges the database has no record of: \(Array(unknownToDatabase.prefix(3)))")
         // Every credit line of a top-up or recharge belongs to a succeeded charge of its kind.
@@ -398,50 +398,34 @@ struct Checker {
         return sorted.count
     }
 
-    // MARK: The gateway's journal
+    // MARK: The gateway's record
 
-    /// The sandbox's charges by idempotency key (billingd uses the charge id), and how often each key
-    /// was journaled: a key twice would be money taken twice.
+    /// The sandbox's charges by idempotency key (billingd uses the charge id), and whether its table
+    /// still has the idempotency key alone as primary key: that is what keeps a key from being charged
+    /// twice, so a record without it would be money that could be taken twice.
     struct GatewayJournal {
         struct Charge {
             var status: String
             var amountMinor: Int64
         }
         var charges: [String: Charge] = [:]
-        var chargesPerKey: [String: Int] = [:]
+        var keyedByIdempotencyKey = true
     }
 
-    /// The journal lines this checker needs; tokens and everything else are ignored.
-    private struct JournalLine: Decodable {
-        struct ChargeRecord: Decodable {
-            struct Result: Decodable {
-                struct Amount: Decodable { var amountMinor: Int64 }
-                var status: String
-                var amount: Amount
-            }
-            var idempotencyKey: String
-            var charge: Result
-        }
-        var charge: ChargeRecord?
-    }
-
-    private func readGatewayJournal() throws -> GatewayJournal {
+    /// Reads the sandbox gateway's SQLite database with plain SQL, read-only, like billingd's. None yet
+    /// (billingd never started) is no charge. A crash mid-commit leaves nothing to cut off: SQLite
+    /// rolls a torn transaction back when the file is next opened.
+    private func readGatewayRecord() throws -> GatewayJournal {
         var journal = GatewayJournal()
-        guard let data = FileManager.default.contents(atPath: gatewayJournalPath) else { return journal }
-        let decoder = JSONDecoder()
-        // billingd cuts off a torn last line when it opens the journal; one left by the latest kill has
-        // no newline yet, and is not a charge anybody was told about.
-        for line in data.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
-            let entry: JournalLine
-            do {
-                entry = try decoder.decode(JournalLine.self, from: Data(line))
-            } catch {
-                if line.endIndex == data.endIndex && data.last != UInt8(ascii: "\n") { continue }
-                throw CrashTestError("the sandbox gateway's journal has a line that is not JSON: \(error)")
+        guard FileManager.default.fileExists(atPath: gatewayRecordPath) else { return journal }
+        let record = try DatabaseReader(path: gatewayRecordPath)
+        let primaryKey = try record.rows("SELECT name FROM pragma_table_info('charges') WHERE pk > 0")
+        journal.keyedByIdempotencyKey = primaryKey.count == 1 && primaryKey[0].first == "idempotency_key"
+        for row in try record.rows("SELECT idempotency_key, status, amount_minor FROM charges") {
+            guard let key = row[0], let status = row[1], let amount = row[2].flatMap({ Int64($0) }) else {
+                throw CrashTestError("the sandbox gateway's record has a charge without its key, status or amount")
             }
-            guard let charge = entry.charge else { continue }
-            journal.charges[charge.idempotencyKey] = .init(status: charge.charge.status, amountMinor: charge.charge.amount.amountMinor)
-            journal.chargesPerKey[charge.idempotencyKey, default: 0] += 1
+            journal.charges[key] = .init(status: status, amountMinor: amount)
         }
         return journal
     }

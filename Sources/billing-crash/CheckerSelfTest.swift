@@ -2,11 +2,11 @@ import CSQLite
 import Foundation
 
 /// Proves that the checker can fail: each corruption, applied to a copy of a database that passed
-/// (or to a copy of the log or the gateway journal), must be reported. A checker that passes
+/// (or to a copy of the log or the gateway's record), must be reported. A checker that passes
 /// everything would pass every crash too; this keeps it honest.
 struct CheckerSelfTest {
     let databasePath: String
-    let gatewayJournalPath: String
+    let gatewayRecordPath: String
     let directory: URL
     let acknowledged: [AcknowledgedOperation]
 
@@ -15,8 +15,8 @@ struct CheckerSelfTest {
         var name: String
         /// Run on the copy of the database (the append-only triggers are dropped first).
         var sql: String = ""
-        /// Appended to the copy of the gateway journal.
-        var journalLine: String?
+        /// Run on the copy of the gateway's record (its SQLite database).
+        var gatewaySQL: String?
         /// Applied to the acknowledged-operations log given to the checker.
         var changeLog: (@Sendable ([AcknowledgedOperation]) -> [AcknowledgedOperation])?
         /// Bytes overwritten in the middle of the copied file.
@@ -32,21 +32,18 @@ struct CheckerSelfTest {
         var missed: [String] = []
         for (index, corruption) in corruptions.enumerated() {
             let copy = directory.appendingPathComponent("self-test-\(index).sqlite3").path
-            let journal = directory.appendingPathComponent("self-test-\(index).jsonl").path
+            let journal = directory.appendingPathComponent("self-test-\(index)-gateway.sqlite3").path
             defer {
                 try? FileManager.default.removeItem(atPath: copy)
                 try? FileManager.default.removeItem(atPath: journal)
             }
             _ = try DatabaseReader(path: databasePath).rows("VACUUM INTO ?", copy)
-            try FileManager.default.copyItem(atPath: gatewayJournalPath, toPath: journal)
+            _ = try DatabaseReader(path: gatewayRecordPath).rows("VACUUM INTO ?", journal)
             if !corruption.sql.isEmpty {
                 try Self.execute("DROP TRIGGER wallet_transactions_no_update; DROP TRIGGER wallet_transactions_no_delete; " + corruption.sql, on: copy)
             }
-            if let line = corruption.journalLine {
-                let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: journal))
-                handle.seekToEndOfFile()
-                handle.write(Data((line + "\n").utf8))
-                try handle.close()
+            if let sql = corruption.gatewaySQL {
+                try Self.execute(sql, on: journal)
             }
             if corruption.damageFile {
                 let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: copy))
@@ -58,7 +55,7 @@ struct CheckerSelfTest {
             let reported: Bool
             do {
                 let checker = Checker(
-                    database: try DatabaseReader(path: copy), gatewayJournalPath: journal,
+                    database: try DatabaseReader(path: copy), gatewayRecordPath: journal,
                     restartedAtMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
                 let failures = try checker.check(log).failures
                 reported = corruption.expecting.map { text in failures.contains { $0.contains(text) } } ?? !failures.isEmpty
@@ -95,9 +92,14 @@ struct CheckerSelfTest {
             Corruption(name: "a key left pending after its charge settled", sql: """
                 UPDATE idempotency_keys SET state = 'pending' WHERE rowid = (SELECT rowid FROM idempotency_keys WHERE charge_id IS NOT NULL LIMIT 1)
                 """),
-            Corruption(name: "money taken at the gateway under a charge the database never recorded", journalLine: """
-                {"charge":{"charge":{"amount":{"amountMinor":100,"currency":"USD"},"reference":"ch_self_test","status":"succeeded"},"description":"self-test","idempotencyKey":"ch_self_test","token":"tok_self_test"}}
+            Corruption(name: "money taken at the gateway under a charge the database never recorded", gatewaySQL: """
+                INSERT INTO charges (idempotency_key, token, description, reference, status, amount_minor, currency)
+                VALUES ('ch_self_test', 'tok_self_test', 'self-test', 'ch_self_test', 'succeeded', 100, 'USD')
                 """),
+            Corruption(name: "a gateway record that could charge one key twice", gatewaySQL: """
+                CREATE TABLE unkeyed AS SELECT * FROM charges; DROP TABLE charges; ALTER TABLE unkeyed RENAME TO charges;
+                INSERT INTO charges SELECT * FROM charges LIMIT 1
+                """, expecting: "does not key its charges"),
             Corruption(name: "a reply the database contradicts", changeLog: { log in
                 log.map { record in
                     var record = record

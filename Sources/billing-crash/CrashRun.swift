@@ -68,7 +68,7 @@ final class CrashRun {
         finalCheck()
         do {
             let selfTest = try CheckerSelfTest(
-                databasePath: server.databasePath, gatewayJournalPath: server.gatewayJournalPath, directory: server.directory,
+                databasePath: server.databasePath, gatewayRecordPath: server.gatewayRecordPath, directory: server.directory,
                 acknowledged: summary.acknowledged
             ).run()
             summary.selfTest = "\(selfTest.detected) of \(selfTest.detected + selfTest.missed.count) corruptions reported"
@@ -132,7 +132,7 @@ final class CrashRun {
 
             let database = try DatabaseReader(path: server.databasePath)
             try await waitUntilNoChargeIsPending(database)
-            let report = try Checker(database: database, gatewayJournalPath: server.gatewayJournalPath, restartedAtMilliseconds: restartedAt)
+            let report = try Checker(database: database, gatewayRecordPath: server.gatewayRecordPath, restartedAtMilliseconds: restartedAt)
                 .check(log.all)
             failures += report.failures
             summary.checks += report.checks + replayed.count
@@ -198,12 +198,12 @@ final class CrashRun {
     }
 
     /// Checks once more after billingd shut down: nothing can be in flight, so every charge, including
-    /// those the last round's resends started, is compared with the gateway's journal.
+    /// those the last round's resends started, is compared with the gateway's record.
     private func finalCheck() {
         var failures: [String]
         do {
             let report = try Checker(
-                database: try DatabaseReader(path: server.databasePath), gatewayJournalPath: server.gatewayJournalPath,
+                database: try DatabaseReader(path: server.databasePath), gatewayRecordPath: server.gatewayRecordPath,
                 restartedAtMilliseconds: Int64(Date().timeIntervalSince1970 * 1000)
             ).check(summary.acknowledged)
             summary.checks += report.checks

@@ -55,7 +55,7 @@ struct CrashTest: AsyncParsableCommand {
     @Option(help: "Seconds billingd may take to start and answer.")
     var startTimeoutSeconds = 30
 
-    @Flag(help: "Keep the test directory (database, gateway journal, operations log, billingd.log) even when every round passed.")
+    @Flag(help: "Keep the test directory (database, gateway record, operations log, billingd.log) even when every round passed.")
     var keep = false
 
     func validate() throws {

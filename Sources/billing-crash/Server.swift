@@ -17,8 +17,8 @@ final class ServerProcess {
     let catalog: String?
     var databasePath: String { directory.appendingPathComponent("billing.sqlite3").path }
     var socketPath: String { directory.appendingPathComponent("billingd.sock").path }
-    /// Where the sandbox gateway journals, next to the database (billingd's default).
-    var gatewayJournalPath: String { directory.appendingPathComponent("sandbox-gateway/sandbox-gateway.jsonl").path }
+    /// The sandbox gateway's own SQLite database, next to billingd's (billingd's default).
+    var gatewayRecordPath: String { directory.appendingPathComponent("sandbox-gateway/sandbox-gateway.sqlite3").path }
     var logPath: String { directory.appendingPathComponent("billingd.log").path }
 
     private var process: Process?
