@@ -3,10 +3,11 @@
 #   1. the raw socket: bench/bin/socket_baseline (C, epoll) with the same connections and calls in flight;
 #   2. the raw disk: bench/bin/sqlite_baseline (C) in WAL, synchronous=FULL, one debit per transaction and in batches;
 #   3. billingd under billing-load (release builds): health, get wallet, record usage at 1 and 64 in flight,
-#      over 1 and 1,000 accounts; and the memory of 1,000 idle connections.
+#      over 1 and 1,000 accounts; and the memory of 10,000 idle connections.
 # Prints a table with ratios; docs/PERFORMANCE.md keeps the latest. SECONDS_PER_CASE (default 5) sets the length.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ulimit -n 30000  # 10,000 idle connections: a descriptor each in billingd and in billing-load
 seconds=${SECONDS_PER_CASE:-5}
 work=$(mktemp -d /tmp/billing-bench-XXXXXX)
 results="$work/results.jsonl"
@@ -36,7 +37,7 @@ echo "== billingd" >&2
 mkdir -p "$work/billingd"
 "$bin/billingd" --socket "$work/billingd/billingd.sock" --database "$work/billingd/billing.sqlite3" --metrics-socket "" \
   --seller-name "Benchmark Ltd (not a real seller)" --seller-address "1 Benchmark Road" --seller-tax-id "NONE" \
-  --invoice-number-prefix BENCH --log-level warning >/dev/null & billingd=$!
+  --invoice-number-prefix BENCH --log-level warning --max-connections 12000 >/dev/null & billingd=$!
 sleep 1
 load() { "$bin/billing-load" --socket "$work/billingd/billingd.sock" --seconds "$seconds" --warmup 1 --json --quiet "$@"; }
 load --mix health --in-flight 1 | label health-1 >> "$results"
@@ -48,11 +49,12 @@ load --mix record-usage --in-flight 64 --accounts 1 | label record-usage-64x1 >>
 
 rss() { awk '/VmRSS/ {print $2}' /proc/$billingd/status; }
 before=$(rss)
-"$bin/billing-load" --socket "$work/billingd/billingd.sock" --hold-idle 1000 --seconds 3 --quiet > /dev/null & holder=$!
-sleep 2
+"$bin/billing-load" --socket "$work/billingd/billingd.sock" --hold-idle 10000 --seconds 5 > "$work/holder.out" & holder=$!
+until grep -q holding "$work/holder.out" 2>/dev/null; do sleep 0.2; done
+sleep 1
 during=$(rss)
 wait $holder
-echo "{\"case\":\"idle-1000\",\"rss_before_kib\":$before,\"rss_with_1000_idle_kib\":$during}" >> "$results"
+echo "{\"case\":\"idle-10000\",\"rss_before_kib\":$before,\"rss_with_10000_idle_kib\":$during}" >> "$results"
 kill -TERM $billingd; wait $billingd 2>/dev/null || true
 
 python3 scripts/bench_table.py "$results"

@@ -21,18 +21,19 @@ final class ServerConnection: CallTransport, @unchecked Sendable {
     private var lastActivity = ContinuousClock.now
     private var idleTimer: (any DispatchSourceTimer)?
 
-    /// - Parameter loop: the serial queue this connection's own queue runs on (see `RPCServer.loops`).
+    /// - Parameter loop: the serial queue this connection's own queue runs on, and its read buffer (see
+    ///   `RPCServer.loops`).
     init(
-        id: UInt64, fileDescriptor: Int32, loop: DispatchQueue, inboundBudget: InboundBudget, router: Router, configuration: ServerConfiguration,
+        id: UInt64, fileDescriptor: Int32, loop: RPCServer.Loop, inboundBudget: InboundBudget, router: Router, configuration: ServerConfiguration,
         metrics: ServerMetrics, logger: Logger, onClosed: @escaping @Sendable (ServerConnection) -> Void
     ) {
         self.id = id
-        let queue = DispatchQueue(label: "billing.connection.\(id)", target: loop)
+        let queue = DispatchQueue(label: "billing.connection.\(id)", target: loop.queue)
         self.channel = FrameChannel(
             fileDescriptor: fileDescriptor, queue: queue,
             maxFramePayloadBytes: configuration.limits.maxFramePayloadBytes,
             maxBufferedOutboundBytes: configuration.limits.maxBufferedOutboundBytesPerConnection,
-            inboundBudget: inboundBudget
+            inboundBudget: inboundBudget, readBuffer: loop.readBuffer
         )
         self.peer = UnixSocket.peerCredentials(of: fileDescriptor)
         self.limits = configuration.limits

@@ -62,23 +62,24 @@ public final class FrameChannel: @unchecked Sendable {
     private var writeSourceArmed = false
     private var sourcesAwaitingCancel = 0
     private(set) public var isClosed = false
-    private let readBuffer: UnsafeMutableRawBufferPointer
+    private let readBuffer: ReadBuffer
     private let inboundBudget: InboundBudget?
     /// The part of `inboundBudget` this channel holds: the bytes of its incomplete frame.
     private var budgetHeld = 0
 
+    /// - Parameter readBuffer: where reads land before the decoder copies them; channels whose queues
+    ///   target one serial queue may share one (a new one by default).
     public init(
-        fileDescriptor: Int32, queue: DispatchQueue, maxFramePayloadBytes: Int, maxBufferedOutboundBytes: Int, inboundBudget: InboundBudget? = nil
+        fileDescriptor: Int32, queue: DispatchQueue, maxFramePayloadBytes: Int, maxBufferedOutboundBytes: Int, inboundBudget: InboundBudget? = nil,
+        readBuffer: ReadBuffer? = nil
     ) {
         self.fileDescriptor = fileDescriptor
         self.queue = queue
         self.maxBufferedOutboundBytes = maxBufferedOutboundBytes
         self.inboundBudget = inboundBudget
         self.decoder = FrameDecoder(maxPayloadSize: maxFramePayloadBytes)
-        self.readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
+        self.readBuffer = readBuffer ?? ReadBuffer()
     }
-
-    deinit { readBuffer.deallocate() }
 
     /// Sends this side's preface and starts reading.
     public func start() {
@@ -170,14 +171,14 @@ public final class FrameChannel: @unchecked Sendable {
     private func readAvailableBytes() {
         for _ in 0..<4 {
             guard !isClosed, !readingPaused else { return }
-            let count = Glibc.read(fileDescriptor, readBuffer.baseAddress, readBuffer.count)
+            let count = Glibc.read(fileDescriptor, readBuffer.bytes.baseAddress, readBuffer.bytes.count)
             if count == 0 { return close(.peerClosed) }
             if count < 0 {
                 if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { return }
                 return close(.ioError(errno))
             }
             onTransfer(count, 0)
-            var bytes = UnsafeRawBufferPointer(rebasing: readBuffer[0..<count])
+            var bytes = UnsafeRawBufferPointer(rebasing: readBuffer.bytes[0..<count])
             if !prefaceReceived {
                 let needed = ConnectionPreface.size - prefaceBytes.count
                 prefaceBytes.append(contentsOf: bytes.prefix(needed))
@@ -268,4 +269,18 @@ public final class FrameChannel: @unchecked Sendable {
         readingPaused = true
         readSource.suspend()
     }
+}
+
+/// The buffer a channel reads into; everything read is copied out (into the decoder, the preface)
+/// before the read handler returns. Channels whose queues target one serial queue never read at the
+/// same time, so they can share one: the server gives each of its loops one, and an idle connection
+/// then holds no 64 KiB buffer of its own.
+public final class ReadBuffer: @unchecked Sendable {
+    let bytes: UnsafeMutableRawBufferPointer
+
+    public init(byteCount: Int = 64 * 1024) {
+        bytes = .allocate(byteCount: byteCount, alignment: 16)
+    }
+
+    deinit { bytes.deallocate() }
 }

@@ -6,3 +6,9 @@ int billing_mmap_allocations_from(int bytes) {
     // of a large block and then keeps later large blocks in the heap.
     return mallopt(M_MMAP_THRESHOLD, bytes);
 }
+
+int billing_return_free_memory(void) {
+    // Hands the free pages of every heap arena back to the system: after a burst of connections the
+    // freed small blocks otherwise stay resident.
+    return malloc_trim(0);
+}

@@ -1,5 +1,6 @@
 import BillingDomain
 import BillingServer
+import CMalloc
 import Logging
 import ServiceLifecycle
 
@@ -17,7 +18,8 @@ struct RPCServerService: Service, CustomStringConvertible {
 }
 
 /// The domain's upkeep, every `interval` until shutdown: settle charges whose gateway answer an outage
-/// lost, drop expired idempotency keys.
+/// lost, drop expired idempotency keys, deliver fulfilment actions that failed before, and hand freed
+/// heap memory back to the system.
 struct UpkeepService: Service, CustomStringConvertible {
     let billing: Billing
     let interval: Duration
@@ -31,6 +33,8 @@ struct UpkeepService: Service, CustomStringConvertible {
                     try await Task.sleep(for: interval)
                     do {
                         let done = try await billing.maintain()
+                        // What a burst of connections or calls freed goes back to the system.
+                        _ = billing_return_free_memory()
                         if done.reconciledCharges > 0 { logger.notice("reconciled pending charges", metadata: ["count": "\(done.reconciledCharges)"]) }
                     } catch is CancellationError {
                         throw CancellationError()
