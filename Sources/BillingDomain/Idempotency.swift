@@ -102,6 +102,8 @@ enum IdempotencyRecords {
     }
 
     private static func complete<Result: Codable>(reference: String, outcome: Outcome<Result>, in tx: WriteTransaction) throws {
+        // Most charges the schedule makes (renewals) have no request waiting: encode nothing for them.
+        guard try tx.queryOne("SELECT 1 AS one FROM idempotency_keys WHERE charge_id = ? AND state = 'pending'", .text(reference)) != nil else { return }
         let json = String(decoding: try JSONEncoder().encode(outcome), as: UTF8.self)
         try tx.execute("UPDATE idempotency_keys SET state = 'done', result = ? WHERE charge_id = ? AND state = 'pending'", .text(json), .text(reference))
     }
