@@ -18,6 +18,9 @@ target=$1; shift
 work=$ROOT/.build-fuzz/corpus/$target
 artifacts=$ROOT/.build-fuzz/artifacts/$target
 mkdir -p "$work" "$artifacts" "$ROOT/fuzz/corpus/$target" "$ROOT/fuzz/regressions/$target"
+# A target may need sanitizer options of its own (`// fuzz-asan-options: a=b:c=d` in its source).
+extra=$(sed -n 's|^// fuzz-asan-options: *||p' "$ROOT/fuzz/targets/$target.swift")
+if [ -n "$extra" ]; then export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}$extra; fi
 # Every bug-finding input must pass first, on its own: a regression fails the run before any fuzzing.
 regressions=("$ROOT/fuzz/regressions/$target"/*)
 if [ -e "${regressions[0]}" ]; then
