@@ -29,6 +29,12 @@ from billing_client import _frames as frames  # noqa: E402
 CORPUS = ROOT / "fuzz/corpus"
 
 
+# Fields that hold a server-made id, and the id's prefix: the handling target replaces `<prefix>_` and 20 `@`
+# with the latest such id its replies held (fuzz/targets/handling.swift).
+ID_PREFIXES = {"account_id": "acct", "invoice_id": "inv", "payment_method_id": "pm", "subscription_id": "sub", "test_clock_id": "clock"}
+PLACEHOLDERS = False
+
+
 def fill(message: Message, depth: int = 0, variant: int = 0) -> Message:
     """Sets every field of `message` to a plausible value (nested messages to depth 2, repeated fields twice)."""
     for field in message.DESCRIPTOR.fields:
@@ -54,11 +60,27 @@ def fill(message: Message, depth: int = 0, variant: int = 0) -> Message:
 def scalar(field: d.FieldDescriptor, variant: int) -> object:
     t = field.type
     if t == d.FieldDescriptor.TYPE_STRING:
-        if "key" in field.name:
-            return f"key-{variant}-7f3a"
+        if field.name == "page_token":
+            return ""
+        if field.name == "test_clock_id" and (not PLACEHOLDERS or field.containing_type.name == "CreateAccountRequest"):
+            return ""  # an account on a test clock only where a seed says so
+        if PLACEHOLDERS and field.name in ID_PREFIXES:
+            return ID_PREFIXES[field.name] + "_" + "@" * 20
+        if "key" in field.name or field.name.endswith("usage_id"):
+            return f"key-{field.containing_type.name}-{variant}"
         if field.name.endswith("id"):
             return f"acct_{variant}42"
-        return ["EUR", "Zoë Müller", "1 Rue de la Paix", "x"][variant % 4]
+        if "currency" in field.name:
+            return "USD"
+        if "country" in field.name:
+            return "US"
+        if "postal_code" in field.name:
+            return "75001"
+        if field.name == "category":
+            return "sms"
+        if "email" in field.name:
+            return "zoe@example.com"
+        return ["Zoë Müller", "1 Rue de la Paix", "x"][variant % 3]
     if t == d.FieldDescriptor.TYPE_BYTES:
         return b"\x00\x01\xff"
     if t == d.FieldDescriptor.TYPE_BOOL:
@@ -68,9 +90,20 @@ def scalar(field: d.FieldDescriptor, variant: int) -> object:
         return values[min(1 + variant, len(values) - 1)].number
     if t in (d.FieldDescriptor.TYPE_DOUBLE, d.FieldDescriptor.TYPE_FLOAT):
         return 1.5
+    named = {"page_size": 10, "days_until_due": 30, "quantity": 1, "trial_days": 7}
+    if field.name in named:
+        return named[field.name]
+    if field.name.endswith("_ms"):
+        return 0
     if t in (d.FieldDescriptor.TYPE_UINT32, d.FieldDescriptor.TYPE_UINT64, d.FieldDescriptor.TYPE_FIXED32, d.FieldDescriptor.TYPE_FIXED64):
         return 1000 + variant
-    return [1999, -5, 1_700_000_000_000][variant % 3]
+    if field.name.endswith("_ms"):
+        return 0
+    if field.name == "page_size":
+        return 10
+    if field.name == "days_until_due":
+        return 30
+    return [1999, 5, 1_700_000_000_000][variant % 3]
 
 
 def write(target: str, name: str, data: bytes) -> None:
@@ -120,6 +153,38 @@ def main() -> None:
         write("request_decoding", f"{index:02d}-{short}", bytes([index]) + fill(cls()).SerializeToString())
         write("request_decoding", f"{index:02d}-{short}-empty", bytes([index]))
     print(f"wrote seeds for {len(names)} request types")
+
+    # handling: calls `method index u8 | length u8 | payload`, the index into the unary methods sorted by name.
+    global PLACEHOLDERS
+    PLACEHOLDERS = True
+    service = billing_pb2.DESCRIPTOR.services_by_name["BillingService"]
+    unary = sorted((m for m in service.methods if not m.server_streaming), key=lambda m: m.name)
+    index = {m.name: i for i, m in enumerate(unary)}
+
+    def call(name: str, **fields: object) -> bytes:
+        method = unary[index[name]]
+        message = fill(message_factory.GetMessageClass(method.input_type)())
+        for key, value in fields.items():
+            if isinstance(value, Message):
+                getattr(message, key).CopyFrom(value)
+            else:
+                setattr(message, key, value)
+        payload = message.SerializeToString()
+        assert len(payload) < 256, (name, len(payload))
+        return bytes([index[name], len(payload)]) + payload
+
+    for method in unary:
+        write("handling", method.name, call(method.name))
+    card = dict(card=billing_pb2.CardInput(number="4242424242424242", expiry_month=12, expiry_year=2030, cvc="123"))
+    write("handling", "account-then-each", call("CreateAccount") + call("GetAccount") + call("UpdateBillingInformation")
+          + call("GetWallet") + call("ListInvoices") + call("ListCharges") + call("GetBillingOverview"))
+    write("handling", "card-and-top-up", call("CreateAccount") + call("AddPaymentMethod", **card) + call("ListPaymentMethods")
+          + call("UpdateBillingInformation") + call("AddBalance") + call("RecordUsage") + call("ListWalletTransactions"))
+    write("handling", "invoice", call("CreateAccount") + call("UpdateBillingInformation") + call("AddPaymentMethod", **card) + call("CreateInvoice")
+          + call("FinalizeInvoice") + call("PayInvoice", idempotency_key="key-pay") + call("GetInvoice") + call("DownloadInvoicePdf"))
+    write("handling", "subscription", call("CreateTestClock") + call("CreateAccount", test_clock_id="clock_" + "@" * 20, idempotency_key="key-clock-account") + call("UpdateBillingInformation")
+          + call("AddPaymentMethod", **card) + call("ListPlans") + call("CreateSubscription", plan_id="pro-monthly-usd-v1", align_to_account_billing_date=False) + call("AdvanceTestClock", frozen_time_unix_ms=1_900_000_000_000) + call("CancelSubscription"))
+    print(f"wrote handling seeds for {len(unary)} unary methods")
 
 
 def _has(pool, name: str) -> bool:
