@@ -54,7 +54,7 @@ crash-test: deps
 
 # The fuzz targets (fuzz/, docs/RELIABILITY.md): CI-sized by default, each for FUZZ_RUNS executions or
 # FUZZ_SECONDS seconds, whichever ends first; `fuzz/run.sh TARGET -max_total_time=3600` is a long run.
-FUZZ_TARGETS ?= frame_decoder envelope request_decoding
+FUZZ_TARGETS ?= frame_decoder envelope request_decoding handling
 FUZZ_RUNS ?= 200000
 FUZZ_SECONDS ?= 60
 

@@ -47,14 +47,22 @@ struct Service: @unchecked Sendable {
 }
 
 nonisolated(unsafe) var service: Service?
+/// The run's directory in /dev/shm, removed when the run ends normally (a crash leaves it, to look at).
+nonisolated(unsafe) var directory: String?
 /// FUZZ_VERBOSE=1 prints each call's outcome (to see how far the seeds get).
 let verbose = getenv("FUZZ_VERBOSE") != nil
+
+func setDirectory(_ path: String) {
+    directory = path
+    atexit { if let directory { try? FileManager.default.removeItem(atPath: directory) } }
+}
 
 func makeService() -> Service {
     blocking { () async -> Service in
         do {
             var template = Array("/dev/shm/billing-fuzz-XXXXXX".utf8CString)
             let directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+            setDirectory(directory)
             let store = try await Store.open(path: directory + "/billing.sqlite3", migrations: BillingSchema.migrations)
             let gateway = try SandboxGateway(directory: URL(fileURLWithPath: directory + "/sandbox-gateway"))
             let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
