@@ -80,7 +80,7 @@ func makeService() -> Service {
             for (name, handler) in handlers.methods.sorted(by: { $0.key < $1.key }) {
                 if case .unary(let body) = handler { methods.append((name, body)) }
             }
-            print("fuzz: handling \(methods.count) unary methods on \(directory)")
+            fputs("fuzz: handling \(methods.count) unary methods on \(directory)\n", stderr)
             return Service(methods: methods)
         } catch {
             fatalError("fuzz: cannot start the service: \(error)")
