@@ -60,6 +60,7 @@ module() {
         [ -n "${MODULE_FLAGS+set}" ] && flags=("${MODULE_FLAGS[@]}")
         "$SWIFTC" "${flags[@]}" -module-name "$name" -wmo -num-threads 0 \
             -emit-module -emit-module-path "$MODS/$name.swiftmodule" -c "$@" -o "$o"
+        touch "$o"  # the compiler leaves an unchanged object as it was: mark it up to date
     fi
 }
 sources() { find "$@" -name '*.swift' | sort; }

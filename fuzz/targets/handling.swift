@@ -80,7 +80,7 @@ func makeService() -> Service {
             for (name, handler) in handlers.methods.sorted(by: { $0.key < $1.key }) {
                 if case .unary(let body) = handler { methods.append((name, body)) }
             }
-            fputs("fuzz: handling \(methods.count) unary methods on \(directory)\n", stderr)
+            FileHandle.standardError.write(Data("fuzz: handling \(methods.count) unary methods on \(directory)\n".utf8))
             return Service(methods: methods)
         } catch {
             fatalError("fuzz: cannot start the service: \(error)")
