@@ -8,7 +8,7 @@ SWIFT ?= swift
 PYTHON ?= python3
 PYTHON_VENV := .build/python-venv
 
-.PHONY: run test test-python crash-test deps build release bench generate generate-python
+.PHONY: run test test-python crash-test fuzz deps build release bench generate generate-python
 
 # DEVELOPMENT ONLY: a seller identity that says on every invoice that it is not real. billingd has no
 # default seller in code; production passes its own flags (docs/OPERATIONS.md).
@@ -51,6 +51,23 @@ crash-test: deps
 	$(SWIFT) build --product billingd
 	$(SWIFT) build --product billing-crash
 	.build/debug/billing-crash $(CRASH_FLAGS)
+
+# The fuzz targets (fuzz/, docs/RELIABILITY.md): CI-sized by default, each for FUZZ_RUNS executions or
+# FUZZ_SECONDS seconds, whichever ends first; `fuzz/run.sh TARGET -max_total_time=3600` is a long run.
+FUZZ_TARGETS ?= frame_decoder envelope request_decoding handling
+FUZZ_RUNS ?= 200000
+FUZZ_SECONDS ?= 60
+
+## Builds the libFuzzer targets (outside SwiftPM, into .build-fuzz/) and runs each from its seeds after
+## replaying its saved regressions; any crash, hang or runaway memory fails.
+fuzz: deps
+	fuzz/build.sh $(FUZZ_TARGETS)
+	@for t in $(FUZZ_TARGETS); do \
+		echo "== $$t (log: .build-fuzz/$$t.log)"; \
+		fuzz/run.sh $$t -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_SECONDS) >.build-fuzz/$$t.log 2>&1 \
+			|| { tail -n 60 .build-fuzz/$$t.log; exit 1; }; \
+		grep -E '^(replaying|Done|stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb))' .build-fuzz/$$t.log; \
+	done
 
 ## Installs missing Debian packages (apt-get update first, once) and the pinned Python protobuf package.
 deps:
