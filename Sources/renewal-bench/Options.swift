@@ -5,18 +5,29 @@ struct Options {
     /// The renewal run stops (and the bench fails) after this long: a load test must end by itself.
     var timeLimitSeconds = 600.0
     /// Charges made one after another on a fresh sandbox after the run, to show the gateway's own pace.
-    var sandboxProbeCharges = 1_000
+    var sandboxProbeCharges = 500
+    /// Where the temporary directory is made: a tmpfs (/dev/shm) shows the run without the cost of fsync.
+    var parentDirectory = "/tmp"
     var catalogPath: String?
     var json = false
+    var trace = false
+    /// The sandbox, as billingd runs it; `instant` only to tell the sandbox's share apart.
+    var instantGateway = false
 
     static let usage = """
-        usage: renewal-bench [--subscriptions N] [--time-limit S] [--sandbox-probe N] [--catalog FILE] [--json]
+        usage: renewal-bench [--subscriptions N] [--time-limit S] [--sandbox-probe N] [--directory DIR] [--catalog FILE] [--json]
           --subscriptions N   subscriptions due at once, 1...1000000 (default 100000)
           --time-limit S      stop the renewal run after S seconds and fail, 1...3600 (default 600)
-          --sandbox-probe N   charges made one after another on a fresh sandbox afterwards, 0...100000
-                              (default 1000; 0 skips it)
+          --sandbox-probe N   charges made one after another on a fresh sandbox before the run, to show
+                              the pace of the gateway alone on this disk, 0...100000 (default 500; 0 skips it)
+          --directory DIR     where the temporary directory is made (default /tmp; /dev/shm, a tmpfs, shows
+                              the run without the cost of fsync)
+          --gateway G         sandbox (default: billingd's, journal fsync'd per charge) or instant (approves
+                              at once, remembers nothing: shows the run without the sandbox's cost)
           --catalog FILE      the plan catalog (default: the repository's catalog/plans.json)
           --json              print one JSON object instead of lines
+          --trace             print a timeline of the run to standard error every 5 s: store writes
+                              committed (two per renewal), their rate, resident memory
         """
 
     /// Hand-parsed, like store-bench: `--name value`, `--name=value`, `--json`.
@@ -42,8 +53,16 @@ struct Options {
             case "--subscriptions": options.subscriptions = try whole(1...1_000_000)
             case "--time-limit": options.timeLimitSeconds = Double(try whole(1...3600))
             case "--sandbox-probe": options.sandboxProbeCharges = try whole(0...100_000)
+            case "--directory": options.parentDirectory = try value()
+            case "--gateway":
+                switch try value() {
+                case "sandbox": options.instantGateway = false
+                case "instant": options.instantGateway = true
+                case let other: throw UsageError("--gateway must be sandbox or instant, got \(other)")
+                }
             case "--catalog": options.catalogPath = try value()
             case "--json": options.json = true
+            case "--trace": options.trace = true
             case "--help", "-h":
                 print(usage)
                 exit(0)

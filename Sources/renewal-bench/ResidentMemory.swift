@@ -19,11 +19,21 @@ final class ResidentMemorySampler: Sendable {
     private let stopped = Atomic(false)
     private let done = DispatchSemaphore(value: 0)
 
-    init(interval: Duration = .milliseconds(100)) {
+    /// - Parameter tick: called on the sampling thread every `ticksEvery` samples with the time since
+    ///   the start in seconds and the latest sample, for a timeline (`--trace`).
+    init(interval: Duration = .milliseconds(100), ticksEvery: Int = 50, tick: (@Sendable (Double, Int) -> Void)? = nil) {
         let microseconds = UInt32(interval.components.seconds * 1_000_000 + interval.components.attoseconds / 1_000_000_000_000)
+        let start = ContinuousClock.now
         Thread.detachNewThread { [self] in
+            var count = 0
             while !stopped.load(ordering: .relaxed) {
-                record(residentKiB())
+                let kib = residentKiB()
+                record(kib)
+                count += 1
+                if let tick, count % ticksEvery == 0 {
+                    let elapsed = start.duration(to: .now)
+                    tick(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, kib)
+                }
                 usleep(microseconds)
             }
             done.signal()

@@ -24,6 +24,8 @@ final class WallClock: Sendable {
 }
 
 struct Report: Codable {
+    var directory: String
+    var gateway: String
     var subscriptions: Int
     var throughAPI: Int
     var setupSeconds: Double
@@ -32,10 +34,10 @@ struct Report: Codable {
     var renewalsPerSecond: Double
     var storeWrites: Int
     var storeCommits: Int
-    var rssStartMiB: Double
-    var rssBeforeMiB: Double
-    var rssPeakMiB: Double
-    var rssAfterMiB: Double
+    var rssStartMebibytes: Double
+    var rssBeforeMebibytes: Double
+    var rssPeakMebibytes: Double
+    var rssAfterMebibytes: Double
     var rssSamples: Int
     var sandboxProbeCharges: Int
     var sandboxProbeChargesPerSecond: Double?
@@ -135,16 +137,33 @@ func probeSandbox(directory: URL, charges: Int, clock: WallClock) async throws -
     return Double(charges) / seconds(start.duration(to: .now))
 }
 
+/// `--trace`: every tick, the store writes committed since the run started (two per renewal: the one
+/// that invoices and records the charge, the one that settles it), their rate since the last tick, and
+/// resident memory.
+func timeline(store: Store, writesBefore: Int) -> @Sendable (Double, Int) -> Void {
+    let last = Mutex((seconds: 0.0, writes: 0))
+    return { elapsed, kib in
+        let writes = store.statistics.writesCommitted - writesBefore
+        let (previousSeconds, previousWrites) = last.withLock { last in
+            defer { last = (elapsed, writes) }
+            return last
+        }
+        let rate = Double(writes - previousWrites) / max(elapsed - previousSeconds, 0.001)
+        FileHandle.standardError.write(Data(String(
+            format: "%7.1f s  %8d writes  %6.0f writes/s  %7.1f MiB\n", elapsed, writes, rate, mebibytes(kib)).utf8))
+    }
+}
+
 func seconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }
 
 func mebibytes(_ kib: Int) -> Double { Double(kib) / 1024 }
 
-func makeTemporaryDirectory() throws -> URL {
-    var template = Array("/tmp/renewal-bench-XXXXXX".utf8CString)
+func makeTemporaryDirectory(in parent: String) throws -> URL {
+    var template = Array((parent + "/renewal-bench-XXXXXX").utf8CString)
     guard let path = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-        throw BenchFailure("cannot create a temporary directory in /tmp")
+        throw BenchFailure("cannot create a temporary directory in \(parent)")
     }
     return URL(fileURLWithPath: String(cString: path), isDirectory: true)
 }
@@ -161,7 +180,9 @@ func run(_ options: Options, in directory: URL) async throws -> Report {
     let clock = WallClock(Date(timeIntervalSince1970: 1_799_971_200))
     let store = try await Store.open(path: directory.appendingPathComponent("billing.sqlite3").path, migrations: BillingSchema.migrations)
     // As billingd builds them: the sandbox gateway and provider in folders beside the database.
-    let gateway = try SandboxGateway(directory: directory.appendingPathComponent("sandbox-gateway"), now: { clock.now })
+    let sandbox = options.instantGateway ? nil : try SandboxGateway(directory: directory.appendingPathComponent("sandbox-gateway"), now: { clock.now })
+    let instant = InstantGateway()
+    let gateway: any PaymentGateway = sandbox ?? instant
     let provider = try SandboxProvider(directory: directory.appendingPathComponent("sandbox-provider"))
     let invoicing = try InvoiceSettings(
         seller: .init(legalName: "Benchmark Ltd (not a real seller)", addressLines: ["1 Benchmark Road"], taxID: "NONE"),
@@ -187,13 +208,20 @@ func run(_ options: Options, in directory: URL) async throws -> Report {
         for made in apiMade + [bulk.last] { try await compareWithAPI(made, bulk.first, in: store, when: "before the run") }
     }
 
+    // The gateway alone, on the same disk, just before the run.
+    var probeRate: Double?
+    if options.sandboxProbeCharges > 0 {
+        probeRate = try await probeSandbox(
+            directory: directory.appendingPathComponent("sandbox-probe"), charges: options.sandboxProbeCharges, clock: clock)
+    }
+
     // The run: the clock moves one second past the period end, and everything is due at once.
     let periodEnd = template.periodEnd
     let nextPeriodEnd = BillingCycle.boundary(anchor: template.anchor, months: 1, index: 2)
     clock.set(Date(unixMilliseconds: periodEnd + 1_000))
     let statisticsBefore = store.statistics
     let rssBefore = residentKiB()
-    let sampler = ResidentMemorySampler()
+    let sampler = ResidentMemorySampler(tick: options.trace ? timeline(store: store, writesBefore: statisticsBefore.writesCommitted) : nil)
     let start = ContinuousClock.now
     let end = try await runDue(billing, limit: .seconds(options.timeLimitSeconds))
     let runSeconds = seconds(start.duration(to: .now))
@@ -221,7 +249,7 @@ func run(_ options: Options, in directory: URL) async throws -> Report {
         check("renewals due at the next period end", found.renewalsDueNext, expected)
         check("scheduled actions in all", found.scheduled, expected)
         check("subscriptions active on their paid cycle invoice", found.activeOnCycleInvoice, expected)
-        check("charges the sandbox made", await gateway.executedChargeCount, throughAPI + expected)
+        check("charges the gateway made", await sandbox?.executedChargeCount ?? instant.chargeCount, throughAPI + expected)
         if let bulk, failures.isEmpty {
             do {
                 for made in [apiMade[0], bulk.last] { try await compareWithAPI(made, bulk.first, in: store, when: "after the run") }
@@ -232,33 +260,28 @@ func run(_ options: Options, in directory: URL) async throws -> Report {
     }
     await store.close()
 
-    var probeRate: Double?
-    if options.sandboxProbeCharges > 0 {
-        probeRate = try await probeSandbox(
-            directory: directory.appendingPathComponent("sandbox-probe"), charges: options.sandboxProbeCharges, clock: clock)
-    }
-
     return Report(
-        subscriptions: expected, throughAPI: throughAPI, setupSeconds: setupSeconds, renewals: found.cycleInvoices, runSeconds: runSeconds,
+        directory: options.parentDirectory, gateway: options.instantGateway ? "instant" : "sandbox", subscriptions: expected, throughAPI: throughAPI, setupSeconds: setupSeconds, renewals: found.cycleInvoices, runSeconds: runSeconds,
         renewalsPerSecond: Double(found.cycleInvoices) / max(runSeconds, .leastNonzeroMagnitude),
         storeWrites: statisticsAfter.writesCommitted - statisticsBefore.writesCommitted,
         storeCommits: statisticsAfter.transactionsCommitted - statisticsBefore.transactionsCommitted,
-        rssStartMiB: mebibytes(rssStart), rssBeforeMiB: mebibytes(rssBefore), rssPeakMiB: mebibytes(max(rssPeak, rssBefore)),
-        rssAfterMiB: mebibytes(rssAfter), rssSamples: samples, sandboxProbeCharges: options.sandboxProbeCharges,
+        rssStartMebibytes: mebibytes(rssStart), rssBeforeMebibytes: mebibytes(rssBefore), rssPeakMebibytes: mebibytes(max(rssPeak, rssBefore)),
+        rssAfterMebibytes: mebibytes(rssAfter), rssSamples: samples, sandboxProbeCharges: options.sandboxProbeCharges,
         sandboxProbeChargesPerSecond: probeRate, stoppedAtTimeLimit: stopped, failures: failures)
 }
 
 func printLines(_ report: Report) {
     func fixed(_ value: Double, _ decimals: Int) -> String { String(format: "%.\(decimals)f", value) }
-    print("renewal-bench: \(report.subscriptions) subscriptions (\(Setup.planID)) due at once; SQLite synchronous=FULL, sandbox gateway")
+    print("renewal-bench: \(report.subscriptions) subscriptions (\(Setup.planID)) due at once; SQLite synchronous=FULL, \(report.gateway) gateway;"
+        + " in \(report.directory)")
     print("setup: \(fixed(report.setupSeconds, 1)) s (\(report.throughAPI) through the API, \(report.subscriptions - report.throughAPI) as rows)")
     print("run: \(report.renewals) renewals in \(fixed(report.runSeconds, 1)) s: \(fixed(report.renewalsPerSecond, 0)) renewals/s"
-        + " (each: invoice, charge through the sandbox, settlement)")
+        + " (each: invoice, charge through the \(report.gateway) gateway, settlement)")
     print("store: \(report.storeWrites) writes in \(report.storeCommits) commits (\(fixed(Double(report.storeWrites) / Double(max(report.storeCommits, 1)), 1)) per commit)")
-    print("resident: \(fixed(report.rssBeforeMiB, 1)) MiB before, \(fixed(report.rssPeakMiB, 1)) MiB peak, \(fixed(report.rssAfterMiB, 1)) MiB after"
-        + " (\(fixed(report.rssStartMiB, 1)) MiB at start; sampled every 100 ms)")
+    print("resident: \(fixed(report.rssBeforeMebibytes, 1)) MiB before, \(fixed(report.rssPeakMebibytes, 1)) MiB peak, \(fixed(report.rssAfterMebibytes, 1)) MiB after"
+        + " (\(fixed(report.rssStartMebibytes, 1)) MiB at start; sampled every 100 ms)")
     if let rate = report.sandboxProbeChargesPerSecond {
-        print("sandbox alone: \(report.sandboxProbeCharges) charges one after another: \(fixed(rate, 0)) charges/s")
+        print("sandbox alone, before the run: \(report.sandboxProbeCharges) charges one after another: \(fixed(rate, 0)) charges/s")
     }
     print(report.failures.isEmpty ? "checks: ok" : report.failures.map { "FAIL: \($0)" }.joined(separator: "\n"))
 }
@@ -276,7 +299,7 @@ _ = billing_mmap_allocations_from(256 * 1024)
 
 let directory: URL
 do {
-    directory = try makeTemporaryDirectory()
+    directory = try makeTemporaryDirectory(in: options.parentDirectory)
 } catch {
     FileHandle.standardError.write(Data("renewal-bench: \(error)\n".utf8))
     exit(1)
