@@ -11,6 +11,20 @@ func residentKiB() -> Int {
     return 0
 }
 
+/// CPU time this process has used (user and system), in seconds.
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    guard getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage) == 0 else { return 0 }
+    func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+/// The one-minute load average of the machine: how many other processes competed for its CPUs.
+func loadAverage() -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return 0 }
+    return Double(text.split(separator: " ").first ?? "") ?? 0
+}
+
 /// Samples resident memory every `interval` on a thread of its own (not the task pool, which the run
 /// keeps busy), keeping the peak, until stopped.
 final class ResidentMemorySampler: Sendable {

@@ -32,6 +32,11 @@ struct Report: Codable {
     var renewals: Int
     var runSeconds: Double
     var renewalsPerSecond: Double
+    /// CPU time (user and system) of this process during the run: steadier than the rate when other
+    /// processes share the machine.
+    var cpuSeconds: Double
+    /// The machine's one-minute load average when the run ended.
+    var loadAverage: Double
     var storeWrites: Int
     var storeCommits: Int
     var rssStartMebibytes: Double
@@ -222,9 +227,12 @@ func run(_ options: Options, in directory: URL) async throws -> Report {
     let statisticsBefore = store.statistics
     let rssBefore = residentKiB()
     let sampler = ResidentMemorySampler(tick: options.trace ? timeline(store: store, writesBefore: statisticsBefore.writesCommitted) : nil)
+    let cpuBefore = processCPUSeconds()
     let start = ContinuousClock.now
     let end = try await runDue(billing, limit: .seconds(options.timeLimitSeconds))
     let runSeconds = seconds(start.duration(to: .now))
+    let cpuSeconds = processCPUSeconds() - cpuBefore
+    let load = loadAverage()
     let (rssPeak, samples) = sampler.stop()
     let rssAfter = residentKiB()
     let statisticsAfter = store.statistics
@@ -262,7 +270,7 @@ func run(_ options: Options, in directory: URL) async throws -> Report {
 
     return Report(
         directory: options.parentDirectory, gateway: options.instantGateway ? "instant" : "sandbox", subscriptions: expected, throughAPI: throughAPI, setupSeconds: setupSeconds, renewals: found.cycleInvoices, runSeconds: runSeconds,
-        renewalsPerSecond: Double(found.cycleInvoices) / max(runSeconds, .leastNonzeroMagnitude),
+        renewalsPerSecond: Double(found.cycleInvoices) / max(runSeconds, .leastNonzeroMagnitude), cpuSeconds: cpuSeconds, loadAverage: load,
         storeWrites: statisticsAfter.writesCommitted - statisticsBefore.writesCommitted,
         storeCommits: statisticsAfter.transactionsCommitted - statisticsBefore.transactionsCommitted,
         rssStartMebibytes: mebibytes(rssStart), rssBeforeMebibytes: mebibytes(rssBefore), rssPeakMebibytes: mebibytes(max(rssPeak, rssBefore)),
@@ -277,6 +285,8 @@ func printLines(_ report: Report) {
     print("setup: \(fixed(report.setupSeconds, 1)) s (\(report.throughAPI) through the API, \(report.subscriptions - report.throughAPI) as rows)")
     print("run: \(report.renewals) renewals in \(fixed(report.runSeconds, 1)) s: \(fixed(report.renewalsPerSecond, 0)) renewals/s"
         + " (each: invoice, charge through the \(report.gateway) gateway, settlement)")
+    print("cpu: \(fixed(report.cpuSeconds, 1)) s user+system, \(fixed(report.cpuSeconds * 1000 / Double(max(report.renewals, 1)), 2)) ms per renewal;"
+        + " load average \(fixed(report.loadAverage, 1)) at the end (\(ProcessInfo.processInfo.activeProcessorCount) CPUs)")
     print("store: \(report.storeWrites) writes in \(report.storeCommits) commits (\(fixed(Double(report.storeWrites) / Double(max(report.storeCommits, 1)), 1)) per commit)")
     print("resident: \(fixed(report.rssBeforeMebibytes, 1)) MiB before, \(fixed(report.rssPeakMebibytes, 1)) MiB peak, \(fixed(report.rssAfterMebibytes, 1)) MiB after"
         + " (\(fixed(report.rssStartMebibytes, 1)) MiB at start; sampled every 100 ms)")
