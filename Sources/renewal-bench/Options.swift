@@ -15,7 +15,8 @@ struct Options {
     var instantGateway = false
 
     static let usage = """
-        usage: renewal-bench [--subscriptions N] [--time-limit S] [--sandbox-probe N] [--directory DIR] [--catalog FILE] [--json]
+        usage: renewal-bench [--subscriptions N] [--time-limit S] [--sandbox-probe N] [--directory DIR]
+                             [--gateway sandbox|instant] [--catalog FILE] [--json] [--trace]
           --subscriptions N   subscriptions due at once, 1...1000000 (default 100000)
           --time-limit S      stop the renewal run after S seconds and fail, 1...3600 (default 600)
           --sandbox-probe N   charges made one after another on a fresh sandbox before the run, to show

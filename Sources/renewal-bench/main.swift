@@ -244,6 +244,12 @@ func run(_ options: Options, in directory: URL) async throws -> Report {
     case .stopped:
         stopped = true
         failures.append("stopped at the \(Int(options.timeLimitSeconds)) s time limit after \(found.cycleInvoices) of \(expected) renewals")
+        // What ran is whole: every renewal invoiced has its charge settled.
+        if found.pendingCharges != 0 || found.cycleChargesSucceeded != found.cycleInvoices || found.cycleInvoicesPaid != found.cycleInvoices {
+            failures.append(
+                "after the stop: \(found.cycleInvoices) renewal invoices, \(found.cycleInvoicesPaid) paid, \(found.cycleChargesSucceeded) charges succeeded, "
+                    + "\(found.pendingCharges) pending")
+        }
     case .finished(let ran):
         if ran != expected { failures.append("runDue ran \(ran) actions, expected \(expected)") }
         func check(_ what: String, _ value: Int, _ wanted: Int) {
