@@ -158,8 +158,8 @@ struct Setup {
         // ChargeLifecycle.recordPending, then settle with the gateway's success.
         try tx.execute("""
             INSERT INTO charges(id, account_id, amount_minor, currency, status, payment_method_id, card_brand, card_last4, gateway_reference,
-                                description, purpose, invoice_id, created_at_ms, settled_at_ms)
-            VALUES (?1, ?2, ?3, ?4, 'succeeded', ?5, ?6, ?7, ?8, ?9, 'invoice_payment', ?10, ?11, ?11)
+                                description, purpose, invoice_id, created_at_ms, recorded_at_ms, settled_at_ms)
+            VALUES (?1, ?2, ?3, ?4, 'succeeded', ?5, ?6, ?7, ?8, ?9, 'invoice_payment', ?10, ?11, ?11, ?11)
             """, .text(id.charge), .text(id.account), .integer(amount), .text(template.currency), .text(id.paymentMethod), .text(token.brand.rawValue),
             .text(token.last4), .text("ch_sandbox_" + hex(UInt64.random(in: .min ... .max), digits: 16) + hex(UInt64.random(in: .min ... .max), digits: 16)),
             .text("Invoice \(number)"), .text(id.invoice), .integer(t0))

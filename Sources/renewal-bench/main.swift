@@ -76,11 +76,12 @@ func runDue(_ billing: Billing, limit: Duration) async throws -> RunEnd {
         var end: RunEnd?
         while end == nil, let next = try await group.next() { end = next }
         group.cancelAll()
-        // The timer answers nil once cancelled; a stopped run ends with CancellationError.
+        // The timer answers nil once cancelled. A stopped run ends with an error: its writes refused
+        // once cancelled (CancellationError), which runDue reports as actions that failed and stay due.
         while true {
             do {
                 guard try await group.next() != nil else { break }
-            } catch is CancellationError {
+            } catch {
                 continue
             }
         }
