@@ -8,7 +8,7 @@ SWIFT ?= swift
 PYTHON ?= python3
 PYTHON_VENV := .build/python-venv
 
-.PHONY: run test test-python crash-test fuzz deps build release bench generate generate-python
+.PHONY: run test test-python crash-test fuzz deps build release bench bench-renewals generate generate-python
 
 # DEVELOPMENT ONLY: a seller identity that says on every invoice that it is not real. billingd has no
 # default seller in code; production passes its own flags (docs/OPERATIONS.md).
@@ -99,3 +99,13 @@ generate-python:
 ## Our figures beside their baselines (release builds; a few minutes). docs/PERFORMANCE.md keeps the latest.
 bench: deps
 	bash scripts/bench.sh
+
+# The renewal run (docs/PERFORMANCE.md): RENEWALS subscriptions due at once, renewed by the domain's
+# scheduler against the sandbox gateway. `make bench-renewals RENEWALS=10000` is a quick run.
+RENEWALS ?= 100000
+
+## Renewals per second and resident memory of a renewal run with RENEWALS subscriptions due at once (release
+## build; the run stops itself after 10 minutes).
+bench-renewals: deps
+	$(SWIFT) build -c release --product renewal-bench
+	$$($(SWIFT) build -c release --show-bin-path)/renewal-bench --subscriptions $(RENEWALS)

@@ -144,6 +144,13 @@ let package = Package(
         .executableTarget(
             name: "store-bench", dependencies: ["BillingStore", "BillingSandbox", "BillingGateway", "BillingValues"],
             swiftSettings: strict),
+        // A renewal run with many subscriptions due at once: renewals per second (each durable, with its invoice
+        // and its charge through the sandbox) and resident memory during the run (docs/PERFORMANCE.md).
+        .executableTarget(
+            name: "renewal-bench",
+            dependencies: ["BillingDomain", "BillingSandbox", "BillingStore", "CMalloc", "InvoiceRendering"],
+            swiftSettings: strict
+        ),
 
         .testTarget(
             name: "BillingServiceTests",
