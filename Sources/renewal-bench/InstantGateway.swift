@@ -2,7 +2,7 @@ import BillingDomain
 import Synchronization
 
 /// `--gateway instant`: a processor that approves every charge at once and remembers nothing (no
-/// journal, no fsync, no memory of charges). Not what billingd runs: it shows what the renewal run
+/// record, no fsync, no memory of charges). Not what billingd runs: it shows what the renewal run
 /// costs without the sandbox, so that the sandbox's share of the time and memory can be told apart.
 final class InstantGateway: PaymentGateway {
     private let charges = Atomic(0)

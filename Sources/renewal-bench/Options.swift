@@ -23,8 +23,8 @@ struct Options {
                               the pace of the gateway alone on this disk, 0...100000 (default 500; 0 skips it)
           --directory DIR     where the temporary directory is made (default /tmp; /dev/shm, a tmpfs, shows
                               the run without the cost of fsync)
-          --gateway G         sandbox (default: billingd's, journal fsync'd per charge) or instant (approves
-                              at once, remembers nothing: shows the run without the sandbox's cost)
+          --gateway G         sandbox (default: billingd's, an fsync'd record per charge) or instant
+                              (approves at once, remembers nothing: shows the run without the sandbox)
           --catalog FILE      the plan catalog (default: the repository's catalog/plans.json)
           --json              print one JSON object instead of lines
           --trace             print a timeline of the run to standard error every 5 s: store writes

@@ -6,10 +6,10 @@ import Foundation
 /// billing information, card, subscribe), and the rest written as rows in a few large transactions,
 /// with the same columns and values the API writes (checked by `compareWithAPI`).
 ///
-/// Through the API each card is tokenized by the sandbox, which fsyncs its journal per token, and
+/// Through the API each card is tokenized by the sandbox, which commits each token with an fsync, and
 /// each first payment is a charge: too slow for 100,000 accounts. The rows share one token instead,
-/// and their first-period charge is recorded as succeeded without a sandbox journal line (nothing
-/// reads it again: the reconciler looks at pending charges only). What the rows leave out is the
+/// and their first-period charge is recorded as succeeded without the sandbox recording it (nothing
+/// asks the sandbox about it again: the reconciler looks at pending charges only). What the rows leave out is the
 /// idempotency keys of the requests that made them, which expire after 7 days, long before a renewal.
 struct Setup {
     static let planID = "starter-monthly-usd-v1"

@@ -1,6 +1,6 @@
 // renewal-bench: a renewal run with many subscriptions due at once, as billingd runs it (the domain's
 // `scheduler.runDue()`, page by page, on a SQLite store with synchronous=FULL and the sandbox gateway,
-// whose journal is fsync'd per charge). Reports renewals per second — each one durable, with its
+// which commits each charge to its own record with an fsync). Reports renewals per second — each one durable, with its
 // invoice and its charge through the sandbox — and this process's resident memory during the run.
 // Everything lives in a temporary directory that is deleted afterwards.
 //
@@ -129,8 +129,8 @@ func outcome(in store: Store, nextPeriodEnd: Int64) async throws -> Outcome {
     }
 }
 
-/// Charges made one after another on a fresh sandbox: the pace of the gateway alone, whose journal
-/// is fsync'd per charge and whose actor takes one call at a time.
+/// Charges made one after another on a fresh sandbox: the pace of the gateway alone, which commits
+/// each charge with an fsync and whose actor takes one call at a time.
 func probeSandbox(directory: URL, charges: Int, clock: WallClock) async throws -> Double {
     let sandbox = try SandboxGateway(directory: directory, now: { clock.now })
     let card = try await sandbox.tokenize(Setup.card)
