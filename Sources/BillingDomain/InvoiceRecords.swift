@@ -50,6 +50,11 @@ enum InvoiceRecords {
         try tx.execute("UPDATE invoices SET status = ? WHERE id = ?", .text(status.rawValue), .text(id))
     }
 
+    /// open → `status` (void, uncollectible); an invoice no longer open is left as it is.
+    static func close(_ id: String, as status: Invoice.Status, in tx: WriteTransaction) throws {
+        try tx.execute("UPDATE invoices SET status = ? WHERE id = ? AND status = 'open'", .text(status.rawValue), .text(id))
+    }
+
     /// The next invoice number of the sequence, taken inside the caller's transaction: a rollback returns it.
     static func nextNumber(prefix: String, in tx: WriteTransaction) throws -> String {
         try tx.execute("INSERT INTO invoice_number_sequences(prefix, last_value) VALUES (?, 0) ON CONFLICT(prefix) DO NOTHING", .text(prefix))

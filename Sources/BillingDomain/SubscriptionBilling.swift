@@ -193,7 +193,7 @@ enum SubscriptionBilling {
     private static func retriesExhausted(_ subscription: inout Subscription, context: BillingContext, in tx: WriteTransaction, nowMilliseconds now: Int64) throws {
         try SubscriptionRecords.unschedule(.retryPayment, of: subscription.id, in: tx)
         if let invoiceID = subscription.latestInvoiceID {
-            try tx.execute("UPDATE invoices SET status = 'uncollectible' WHERE id = ? AND status = 'open'", .text(invoiceID))
+            try InvoiceRecords.close(invoiceID, as: .uncollectible, in: tx)
         }
         switch context.subscriptionPolicy.finalStatus {
         case .unpaid:

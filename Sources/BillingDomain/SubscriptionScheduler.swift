@@ -242,7 +242,7 @@ public final class SubscriptionScheduler: Sendable {
                 try SubscriptionRecords.schedule(.expireIncomplete, of: subscription, at: now + 60_000, in: tx)
                 return .done
             }
-            try tx.execute("UPDATE invoices SET status = 'void' WHERE id = ? AND status = 'open'", .text(invoiceID))
+            try InvoiceRecords.close(invoiceID, as: .void, in: tx)
         }
         try SubscriptionBilling.end(&subscription, status: .incompleteExpired, in: tx, nowMilliseconds: now)
         return .done

@@ -375,7 +375,7 @@ public final class SubscriptionService: Sendable {
                     // past-due one's invoice stays open: the time it ran is owed.)
                     if subscription.status == .incomplete, let invoiceID = subscription.latestInvoiceID {
                         try InvoiceRecords.requireNoPaymentInFlight(invoiceID, in: tx)
-                        try tx.execute("UPDATE invoices SET status = 'void' WHERE id = ? AND status = 'open'", .text(invoiceID))
+                        try InvoiceRecords.close(invoiceID, as: .void, in: tx)
                     }
                     subscription.canceledAtMilliseconds = now
                     try SubscriptionBilling.end(&subscription, status: .canceled, in: tx, nowMilliseconds: now)

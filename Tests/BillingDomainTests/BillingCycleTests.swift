@@ -5,9 +5,7 @@ import Testing
 @Suite("Billing cycles, proration and the plan catalog")
 struct BillingCycleTests {
     private func utc(_ year: Int, _ month: Int, _ day: Int, _ hour: Int = 0) -> Int64 {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        return Int64(calendar.date(from: DateComponents(year: year, month: month, day: day, hour: hour))!.timeIntervalSince1970 * 1000)
+        utcDate(year, month, day, secondsIntoDay: hour * 3600).unixMilliseconds
     }
 
     @Test func monthsWithoutTheAnchorDayEndOnTheirLastDayAndReturnToTheAnchor() {
