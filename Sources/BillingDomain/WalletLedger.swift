@@ -179,7 +179,11 @@ enum WalletLedger {
     /// Totals per month and category over `[from, before)`, newest month first: whole months from
     /// `wallet_month_totals`, the partial months at either end from the ledger lines. Each sum adds at
     /// most a month of lines bounded by `MoneyLimits`, so it cannot overflow.
-    static func monthlyTotals(of accountID: String, currency: Currency, from: Int64, before: Int64, in tx: some Querying) throws -> [WalletMonthSummary] {
+    static func monthlyTotals(of accountID: String, currency: Currency, from: Int64, before requestedBefore: Int64, in tx: some Querying) throws -> [WalletMonthSummary] {
+        // No line is stamped after the wallet's last entry: a range that ends later (this month's summary,
+        // up to now) holds the same lines as one that runs to the end of its month, whose totals are kept.
+        let lastEntry = try tx.queryOne("SELECT last_entry_at_ms FROM wallets WHERE account_id = ?", .text(accountID))?.int64("last_entry_at_ms") ?? .max
+        let before = requestedBefore > lastEntry && monthStart(of: requestedBefore) != requestedBefore ? monthStart(after: requestedBefore) : requestedBefore
         let firstWholeMonth = monthStart(of: from) == from ? from : monthStart(after: from)
         let endOfWholeMonths = monthStart(of: before)
         guard from >= 0, firstWholeMonth < endOfWholeMonths else {
