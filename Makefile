@@ -8,7 +8,7 @@ SWIFT ?= swift
 PYTHON ?= python3
 PYTHON_VENV := .build/python-venv
 
-.PHONY: run test test-python crash-test fuzz deps build release bench bench-renewals generate generate-python
+.PHONY: run test test-python crash-test fuzz deps build release bench bench-renewals bench-ledger generate generate-python
 
 # DEVELOPMENT ONLY: a seller identity that says on every invoice that it is not real. billingd has no
 # default seller in code; production passes its own flags (docs/OPERATIONS.md).
@@ -109,3 +109,9 @@ RENEWALS ?= 100000
 bench-renewals: deps
 	$(SWIFT) build -c release --product renewal-bench
 	$$($(SWIFT) build -c release --show-bin-path)/renewal-bench --subscriptions $(RENEWALS)
+
+## A wallet's reads with ten million ledger lines against 100 (LEDGER_LINES=1000000 for a quick run).
+LEDGER_LINES ?= 10000000
+bench-ledger: deps
+	$(SWIFT) build -c release --product ledger-bench
+	$$($(SWIFT) build -c release --show-bin-path)/ledger-bench --lines $(LEDGER_LINES)

@@ -151,6 +151,9 @@ let package = Package(
             dependencies: ["BillingDomain", "BillingSandbox", "BillingStore", "CMalloc", "InvoiceRendering"],
             swiftSettings: strict
         ),
+        // A wallet's reads with ten million ledger lines against none (docs/PERFORMANCE.md, "Cost as data grows").
+        .executableTarget(
+            name: "ledger-bench", dependencies: ["BillingDomain", "BillingSandbox", "BillingStore", "InvoiceRendering"], swiftSettings: strict),
 
         .testTarget(
             name: "BillingServiceTests",
