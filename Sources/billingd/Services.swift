@@ -27,24 +27,17 @@ struct UpkeepService: Service, CustomStringConvertible {
     var description: String { "upkeep" }
 
     func run() async throws {
-        do {
-            try await cancelWhenGracefulShutdown {
-                while true {
-                    try await Task.sleep(for: interval)
-                    do {
-                        let done = try await billing.maintain()
-                        // What a burst of connections or calls freed goes back to the system.
-                        _ = billing_return_free_memory()
-                        if done.reconciledCharges > 0 { logger.notice("reconciled pending charges", metadata: ["count": "\(done.reconciledCharges)"]) }
-                    } catch is CancellationError {
-                        throw CancellationError()
-                    } catch {
-                        logger.error("upkeep failed; it runs again at the next interval", metadata: ["error_type": "\(type(of: error))"])
-                    }
-                }
+        await repeatUntilShutdown(every: interval) {
+            do {
+                let done = try await billing.maintain()
+                // What a burst of connections or calls freed goes back to the system.
+                _ = billing_return_free_memory()
+                if done.reconciledCharges > 0 { logger.notice("reconciled pending charges", metadata: ["count": "\(done.reconciledCharges)"]) }
+            } catch is CancellationError {
+                // Shutting down.
+            } catch {
+                logger.error("upkeep failed; it runs again at the next interval", metadata: ["error_type": "\(type(of: error))"])
             }
-        } catch is CancellationError {
-            // Shutting down: nothing was half done, each round is its own transactions.
         }
     }
 }
@@ -58,26 +51,19 @@ struct RenewalService: Service, CustomStringConvertible {
     var description: String { "renewals" }
 
     func run() async throws {
-        do {
-            try await cancelWhenGracefulShutdown {
-                while true {
-                    try await Task.sleep(for: interval)
-                    do {
-                        let ran = try await billing.scheduler.runDue()
-                        if ran > 0 { logger.info("ran scheduled subscription actions", metadata: ["count": "\(ran)"]) }
-                    } catch is CancellationError {
-                        throw CancellationError()
-                    } catch let failed as SubscriptionScheduler.ActionsFailed {
-                        logger.error("scheduled subscription actions failed; they stay due and run again at the next interval", metadata: [
-                            "failed": "\(failed.count)", "ran": "\(failed.ran)", "first_error": "\(failed.first)",
-                        ])
-                    } catch {
-                        logger.error("the subscription schedule could not be read; it runs again at the next interval", metadata: ["error": "\(error)"])
-                    }
-                }
+        await repeatUntilShutdown(every: interval) {
+            do {
+                let ran = try await billing.scheduler.runDue()
+                if ran > 0 { logger.info("ran scheduled subscription actions", metadata: ["count": "\(ran)"]) }
+            } catch is CancellationError {
+                // Shutting down: each action is its own transactions, and a half-run page is picked up at the next start.
+            } catch let failed as SubscriptionScheduler.ActionsFailed {
+                logger.error("scheduled subscription actions failed; they stay due and run again at the next interval", metadata: [
+                    "failed": "\(failed.count)", "ran": "\(failed.ran)", "first_error": "\(failed.first)",
+                ])
+            } catch {
+                logger.error("the subscription schedule could not be read; it runs again at the next interval", metadata: ["error": "\(error)"])
             }
-        } catch is CancellationError {
-            // Each action is its own transactions: a half-run page is picked up at the next start.
         }
     }
 }
@@ -91,5 +77,17 @@ struct MetricsService: Service, CustomStringConvertible {
         try endpoint.start()
         try? await gracefulShutdown()
         endpoint.stop()
+    }
+}
+
+/// Runs `round` every `interval` until the service group shuts down gracefully. A round handles its own
+/// errors; each is its own transactions, so stopping between rounds, or in one whose writes are then
+/// refused, leaves nothing half done.
+private func repeatUntilShutdown(every interval: Duration, _ round: @escaping @Sendable () async -> Void) async {
+    try? await cancelWhenGracefulShutdown {
+        while true {
+            try await Task.sleep(for: interval)
+            await round()
+        }
     }
 }
