@@ -115,3 +115,15 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
         DispatchQueue(label: "off-pool").async { continuation.resume(with: Result { try body() }) }
     }
 }
+
+/// A USD account with complete US billing information and a primary card that charges.
+func readyAccount(in context: BillingContext) async throws -> Account {
+    let account = try await AccountService(context: context).createAccount(displayName: "Acme", currencyCode: "USD", idempotencyKey: "a")
+    _ = try await AccountService(context: context).updateBillingInformation(
+        accountID: account.id,
+        information: BillingInformation(fullName: "Ada", countryCode: "US", address: BillingAddress(lines: ["1 Main St"], city: "Springfield", region: "IL", postalCode: "62701")),
+        idempotencyKey: "b")
+    _ = try await PaymentMethodService(context: context).add(
+        accountID: account.id, card: CardDetails(number: "4242424242424242", expiryMonth: 12, expiryYear: 2030, cvc: "123"), makePrimary: true, idempotencyKey: "c")
+    return account
+}

@@ -28,13 +28,7 @@ struct WalletMonthTotalsTests {
         let now = Mutex(utcDate(2026, 10, 20))
         let gateway = try SandboxGateway(directory: directory.appendingPathComponent("gateway"))
         let context = BillingContext(store: store, gateway: gateway, now: { now.withLock { $0 } }, invoicing: try testInvoicing())
-        let account = try await AccountService(context: context).createAccount(displayName: "Acme", currencyCode: "USD", idempotencyKey: "a")
-        _ = try await AccountService(context: context).updateBillingInformation(
-            accountID: account.id,
-            information: BillingInformation(fullName: "Ada", countryCode: "US", address: BillingAddress(lines: ["1 Main St"], city: "Springfield", region: "IL", postalCode: "62701")),
-            idempotencyKey: "b")
-        _ = try await PaymentMethodService(context: context).add(
-            accountID: account.id, card: CardDetails(number: "4242424242424242", expiryMonth: 12, expiryYear: 2030, cvc: "123"), makePrimary: true, idempotencyKey: "c")
+        let account = try await readyAccount(in: context)
         let wallets = WalletService(context: context)
         _ = try await wallets.addFunds(accountID: account.id, amount: Money(amountMinor: 1_000_000, currency: .usd), idempotencyKey: "d")
         var generator = SystemRandomNumberGenerator()
