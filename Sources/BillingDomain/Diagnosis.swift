@@ -57,8 +57,6 @@ public struct BillingOverview: Sendable {
 public struct DiagnosisService: Sendable {
     /// Cards expiring within this many days are reported.
     public static let expiryWarningDays: Int64 = 30
-    /// Decline codes for which retrying the same card cannot help.
-    static let hopelessDeclines: Set<String> = ["stolen_card", "lost_card", "pickup_card", "restricted_card", "account_closed", "fraudulent", "expired_card"]
 
     let context: BillingContext
     let wallets: WalletService
@@ -132,7 +130,8 @@ public struct DiagnosisService: Sendable {
         // The latest charge.
         if let last = overview.latestCharges.first, last.status == .failed {
             let code = last.failureCode
-            let canHelp = !Self.hopelessDeclines.contains(code) && !policy.hardDeclineCodes.contains(code)
+            // Retrying cannot help a hard decline (the card is stolen, lost, closed) or an expired card.
+            let canHelp = code != "expired_card" && !policy.hardDeclineCodes.contains(code)
             findings.append(Finding(
                 code: .lastChargeDeclined, severity: .error,
                 message: "The last charge (\(last.description), \(last.amount.formatted)) failed: \(code)"

@@ -241,10 +241,9 @@ enum SubscriptionBilling {
     static func prorationLines(for subscription: Subscription, to plan: Plan, quantity: Int64, at now: Int64) throws -> (credit: Invoice.Line, charge: Invoice.Line) {
         let end = BillingCycle.seconds(subscription.periodEndMilliseconds)
         let remaining = max(0, end - BillingCycle.seconds(now))
-        let segment = max(1, end - BillingCycle.seconds(subscription.segmentStartMilliseconds))
         let period = max(1, end - BillingCycle.seconds(subscription.periodStartMilliseconds))
         let currency = plan.unitAmount.currency
-        let credit = try BillingCycle.prorate(subscription.segmentAmountMinor, numerator: min(remaining, segment), denominator: segment)
+        let credit = try unusedAmount(of: subscription, at: now)
         let fullNew = try plan.unitAmount.multiplied(by: quantity).amountMinor
         let charge = try BillingCycle.prorate(fullNew, numerator: min(remaining, period), denominator: period)
         let from = day(now)
@@ -257,8 +256,8 @@ enum SubscriptionBilling {
                 unitAmount: Money(amountMinor: charge, currency: currency), amount: Money(amountMinor: charge, currency: currency)))
     }
 
-    /// The unused part of what was billed for the current plan in this period, for a cancellation
-    /// that credits it.
+    /// The unused part of what was billed for the current plan in this period: the credit of a change,
+    /// and of a cancellation that credits it.
     static func unusedAmount(of subscription: Subscription, at now: Int64) throws -> Int64 {
         let end = BillingCycle.seconds(subscription.periodEndMilliseconds)
         let remaining = max(0, end - BillingCycle.seconds(now))
