@@ -383,6 +383,6 @@ enum TestClockRecords {
 
     /// Moves a clock forward (never back).
     static func move(_ id: String, to time: Int64, in tx: WriteTransaction) throws {
-        try tx.execute("UPDATE test_clocks SET frozen_time_ms = max(frozen_time_ms, ?) WHERE id = ?", .integer(time), .text(id))
+        try tx.execute("UPDATE test_clocks SET frozen_time_ms = ?1 WHERE id = ?2 AND frozen_time_ms < ?1", .integer(time), .text(id))
     }
 }

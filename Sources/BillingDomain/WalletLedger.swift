@@ -77,8 +77,12 @@ enum WalletLedger {
     /// the hottest write of the service, hence two statements on the common path; finding out why a debit
     /// was refused costs more, on the rare path.
     static func debit(_ usage: UsageDebit, accountID: String, in tx: WriteTransaction, nowMilliseconds: Int64) throws -> DebitOutcome {
+        if tx.dialect == .postgresql {
+            if let line = try debitInOneStatement(usage, accountID: accountID, in: tx, nowMilliseconds: nowMilliseconds) { return .debited(line) }
+            return try refusedDebit(usage, accountID: accountID, in: tx)
+        }
         let debited = try tx.queryOne("""
-            UPDATE wallets SET balance_minor = balance_minor - ?1, last_entry_at_ms = max(last_entry_at_ms, ?3)
+            UPDATE wallets SET balance_minor = balance_minor - ?1, last_entry_at_ms = \(latest("last_entry_at_ms", "?3"))
             WHERE account_id = ?2 AND balance_minor >= ?1
               AND (SELECT service_status FROM accounts WHERE id = ?2) = 'active'
             RETURNING balance_minor, last_entry_at_ms
@@ -93,10 +97,54 @@ enum WalletLedger {
                 throw UsageAlreadyRecorded()
             }
         }
+        return try refusedDebit(usage, accountID: accountID, in: tx)
+    }
+
+    /// Why a debit moved nothing: the usage id was debited before, the account is suspended, or the
+    /// balance falls short.
+    private static func refusedDebit(_ usage: UsageDebit, accountID: String, in tx: WriteTransaction) throws -> DebitOutcome {
         if let earlier = try recordedUsage(usage, accountID: accountID, in: tx) { return .replayed(earlier) }
         let account = try AccountRecords.account(accountID, in: tx)
         if account.serviceStatus == .suspended { return .suspended(reason: account.suspensionReason) }
         return .insufficient(available: try balance(of: accountID, in: tx) ?? 0)
+    }
+
+    /// The same debit as one statement, for PostgreSQL, where every statement is a round trip to the
+    /// server: the conditional UPDATE feeds the ledger line's INSERT, which feeds the month's totals
+    /// (data-modifying WITH, which SQLite lacks). It is all or nothing: a usage id seen before fails the
+    /// INSERT, and with it the UPDATE. Nil when the UPDATE's conditions refused the debit.
+    private static func debitInOneStatement(_ usage: UsageDebit, accountID: String, in tx: WriteTransaction, nowMilliseconds: Int64) throws -> WalletTransaction? {
+        let id = Identifier.make("wtx")
+        let row: Row?
+        do {
+            row = try tx.queryOne("""
+                WITH debited AS (
+                    UPDATE wallets SET balance_minor = balance_minor - ?1, last_entry_at_ms = GREATEST(last_entry_at_ms, ?3)
+                    WHERE account_id = ?2 AND balance_minor >= ?1 AND (SELECT service_status FROM accounts WHERE id = ?2) = 'active'
+                    RETURNING balance_minor, last_entry_at_ms
+                ), line AS (
+                    INSERT INTO wallet_transactions(id, account_id, amount_minor, balance_after_minor, currency, category, description, source, usage_id, created_at_ms)
+                    SELECT ?4, ?2, -?1, balance_minor, ?5, ?6, ?7, 'usage', ?8, last_entry_at_ms FROM debited
+                    RETURNING seq, balance_after_minor, created_at_ms
+                ), totals AS (
+                    INSERT INTO wallet_month_totals(account_id, month, category, credits_minor, debits_minor, transaction_count)
+                    SELECT ?2, \(tx.dialect.utcMonth(ofMilliseconds: "created_at_ms")), ?6, 0, ?1, 1 FROM line
+                    ON CONFLICT(account_id, month, category) DO UPDATE SET debits_minor = wallet_month_totals.debits_minor + excluded.debits_minor,
+                        transaction_count = wallet_month_totals.transaction_count + 1
+                )
+                SELECT seq, balance_after_minor, created_at_ms FROM line
+                """, .integer(usage.amount.amountMinor), .text(accountID), .integer(nowMilliseconds), .text(id), .text(usage.amount.currency.code),
+                .text(usage.category), .text(usage.description), .text(usage.usageID))
+        } catch let error as StoreError where error.isUniqueViolation {
+            throw UsageAlreadyRecorded()
+        }
+        guard let row else { return nil }
+        let currency = usage.amount.currency
+        return WalletTransaction(
+            id: id, accountID: accountID, amount: Money(amountMinor: -usage.amount.amountMinor, currency: currency),
+            balanceAfter: Money(amountMinor: try row.int64("balance_after_minor"), currency: currency), category: usage.category,
+            description: usage.description, source: .usage, chargeID: nil, usageID: usage.usageID,
+            createdAtMilliseconds: try row.int64("created_at_ms"), sequence: try row.int64("seq"))
     }
 
     /// The ledger line an earlier debit with the same usage id made, if any; the same id with another
@@ -115,8 +163,8 @@ enum WalletLedger {
     /// Credits a settled top-up charge.
     static func credit(_ charge: Charge, source: WalletTransaction.Source, in tx: WriteTransaction, nowMilliseconds: Int64) throws -> WalletTransaction {
         let credited = try tx.queryOne("""
-            UPDATE wallets SET balance_minor = balance_minor + ?1, last_recharge_charge_id = ?2, last_entry_at_ms = max(last_entry_at_ms, ?3),
-                               last_recharge_at_ms = max(last_entry_at_ms, ?3)
+            UPDATE wallets SET balance_minor = balance_minor + ?1, last_recharge_charge_id = ?2, last_entry_at_ms = \(latest("last_entry_at_ms", "?3")),
+                               last_recharge_at_ms = \(latest("last_entry_at_ms", "?3"))
             WHERE account_id = ?4 RETURNING balance_minor, last_entry_at_ms
             """, .integer(charge.amount.amountMinor), .text(charge.id), .integer(nowMilliseconds), .text(charge.accountID))!
         return try append(
@@ -130,7 +178,7 @@ enum WalletLedger {
         _ amount: Money, accountID: String, category: String, description: String, in tx: WriteTransaction, nowMilliseconds: Int64
     ) throws -> WalletTransaction {
         let credited = try tx.queryOne("""
-            UPDATE wallets SET balance_minor = balance_minor + ?1, last_entry_at_ms = max(last_entry_at_ms, ?2)
+            UPDATE wallets SET balance_minor = balance_minor + ?1, last_entry_at_ms = \(latest("last_entry_at_ms", "?2"))
             WHERE account_id = ?3 RETURNING balance_minor, last_entry_at_ms
             """, .integer(amount.amountMinor), .integer(nowMilliseconds), .text(accountID))!
         return try append(
@@ -147,21 +195,26 @@ enum WalletLedger {
         source: WalletTransaction.Source, chargeID: String?, usageID: String?, in tx: WriteTransaction, createdAtMilliseconds: Int64
     ) throws -> WalletTransaction {
         let id = Identifier.make("wtx")
-        try tx.execute("""
+        let sequence = try tx.queryOne("""
             INSERT INTO wallet_transactions(id, account_id, amount_minor, balance_after_minor, currency, category, description, source, charge_id, usage_id, created_at_ms)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq
             """, .text(id), .text(accountID), .integer(amountMinor), .integer(balanceAfterMinor), .text(currency.code), .text(category),
-            .text(description), .text(source.rawValue), SQLValue(chargeID), SQLValue(usageID), .integer(createdAtMilliseconds))
+            .text(description), .text(source.rawValue), SQLValue(chargeID), SQLValue(usageID), .integer(createdAtMilliseconds))!.int64("seq")
         try tx.execute("""
             INSERT INTO wallet_month_totals(account_id, month, category, credits_minor, debits_minor, transaction_count) VALUES (?, ?, ?, ?, ?, 1)
-            ON CONFLICT(account_id, month, category) DO UPDATE SET credits_minor = credits_minor + excluded.credits_minor,
-                debits_minor = debits_minor + excluded.debits_minor, transaction_count = transaction_count + 1
+            ON CONFLICT(account_id, month, category) DO UPDATE SET credits_minor = wallet_month_totals.credits_minor + excluded.credits_minor,
+                debits_minor = wallet_month_totals.debits_minor + excluded.debits_minor, transaction_count = wallet_month_totals.transaction_count + 1
             """, .text(accountID), .text(Wallet.month(of: createdAtMilliseconds)), .text(category), .integer(max(0, amountMinor)),
             .integer(max(0, -amountMinor)))
         return WalletTransaction(
             id: id, accountID: accountID, amount: Money(amountMinor: amountMinor, currency: currency),
             balanceAfter: Money(amountMinor: balanceAfterMinor, currency: currency), category: category, description: description,
-            source: source, chargeID: chargeID, usageID: usageID, createdAtMilliseconds: createdAtMilliseconds, sequence: tx.lastInsertRowID)
+            source: source, chargeID: chargeID, usageID: usageID, createdAtMilliseconds: createdAtMilliseconds, sequence: sequence)
+    }
+
+    /// The later of two times: `max(a, b)` in SQLite is `GREATEST(a, b)` in PostgreSQL; CASE is both.
+    private static func latest(_ column: String, _ value: String) -> String {
+        "CASE WHEN \(column) > \(value) THEN \(column) ELSE \(value) END"
     }
 
     static func transaction(from row: Row) throws -> WalletTransaction {
@@ -222,7 +275,7 @@ enum WalletLedger {
     /// Totals straight from the ledger lines of `[from, before)`: for the partial months of a range.
     private static func ledgerTotals(of accountID: String, currency: Currency, from: Int64, before: Int64, in tx: some Querying) throws -> [WalletMonthSummary] {
         try tx.query("""
-            SELECT strftime('%Y-%m', created_at_ms / 1000, 'unixepoch') AS month, category,
+            SELECT \(tx.dialect.utcMonth(ofMilliseconds: "created_at_ms")) AS month, category,
                    coalesce(sum(CASE WHEN amount_minor > 0 THEN amount_minor END), 0) AS credits,
                    coalesce(sum(CASE WHEN amount_minor < 0 THEN -amount_minor END), 0) AS debits,
                    count(*) AS n

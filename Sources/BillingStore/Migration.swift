@@ -10,24 +10,32 @@
 ///     Migration(version: 2, name: "create ledger", sql: "CREATE TABLE ledger (...); CREATE INDEX ...;"),
 /// ]
 /// ```
+///
+/// A schema that runs on both engines gives each step in both dialects, under one version number, so the
+/// two histories cannot drift apart: `Migration(version: 1, name: …, sql: sqliteText, postgresql: text)`.
 public struct Migration: Sendable, Hashable {
     /// Positive and unique; versions may have gaps but are applied in ascending order.
     public let version: Int
     /// A few words for errors and logs.
     public let name: String
-    /// One or more statements. No BEGIN/COMMIT: the store runs every pending migration in one transaction.
+    /// One or more statements in SQLite's dialect. No BEGIN/COMMIT: the store runs every pending migration
+    /// in one transaction.
     public let sql: String
+    /// The same step in PostgreSQL's dialect; nil for a schema that runs on SQLite only (the PostgreSQL
+    /// engine refuses to open with it).
+    public let postgresql: String?
 
-    public init(version: Int, name: String, sql: String) {
+    public init(version: Int, name: String, sql: String, postgresql: String? = nil) {
         self.version = version
         self.name = name
         self.sql = sql
+        self.postgresql = postgresql
     }
 }
 
 extension Migration {
     /// The migrations sorted by version, after checking that versions are positive and unique.
-    static func ordered(_ migrations: [Migration]) throws -> [Migration] {
+    package static func ordered(_ migrations: [Migration]) throws -> [Migration] {
         let ordered = migrations.sorted { $0.version < $1.version }
         for (previous, next) in zip(ordered, ordered.dropFirst()) where previous.version == next.version {
             throw StoreError.misuse("check migrations", "two migrations have version \(next.version)")

@@ -29,7 +29,7 @@ final class ReaderPool: Sendable {
         return try await readers[index].perform { connection in
             try connection.execute("BEGIN DEFERRED", [], origin: .store)
             do {
-                let result = try body(ReadTransaction(connection: connection))
+                let result = try body(ReadTransaction(runner: connection))
                 try connection.execute("COMMIT", [], origin: .store)
                 return result
             } catch {

@@ -1,4 +1,4 @@
-/// One result row, copied out of SQLite so it can outlive the statement and cross to other tasks.
+/// One result row, copied out of the database so it can outlive the statement and cross to other tasks.
 ///
 /// Accessors are typed and strict: reading a TEXT column as an integer, or NULL as a non-optional,
 /// throws a `misuse` error naming the column (never its value) instead of converting silently —
@@ -15,7 +15,7 @@ public struct Row: Sendable {
     public let values: [SQLValue]
     private let columns: Columns
 
-    init(columns: Columns, values: [SQLValue]) {
+    package init(columns: Columns, values: [SQLValue]) {
         precondition(columns.names.count == values.count, "a row has one value per column")
         self.columns = columns
         self.values = values
@@ -58,12 +58,12 @@ public struct Row: Sendable {
 
 extension Row {
     /// The names of a query's result columns and where each one is; built once per query.
-    final class Columns: Sendable {
+    package final class Columns: Sendable {
         let names: [String]
         /// The first column with each name, as SQLite itself resolves duplicate names.
         let positionByName: [String: Int]
 
-        init(names: [String]) {
+        package init(names: [String]) {
             self.names = names
             var positions: [String: Int] = [:]
             for (position, name) in names.enumerated() where positions[name] == nil { positions[name] = position }

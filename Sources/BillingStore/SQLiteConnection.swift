@@ -132,6 +132,14 @@ final class SQLiteConnection: @unchecked Sendable {
 
 // MARK: - Running statements
 
+/// A body's statements: the caller's, so transaction control is refused.
+extension SQLiteConnection: StatementRunner {
+    var dialect: SQLDialect { .sqlite }
+    func runStatement(_ sql: String, _ arguments: [SQLValue]) throws -> Int { try execute(sql, arguments, origin: .caller) }
+    func queryRows(_ sql: String, _ arguments: [SQLValue]) throws -> [Row] { try query(sql, arguments, origin: .caller) }
+    func queryRow(_ sql: String, _ arguments: [SQLValue]) throws -> Row? { try queryOne(sql, arguments, origin: .caller) }
+}
+
 extension SQLiteConnection {
     /// Runs one statement to completion and returns the number of rows it inserted, updated or deleted
     /// (0 for any other statement).
@@ -180,12 +188,6 @@ extension SQLiteConnection {
             let text = message.map { String(cString: $0) } ?? String(cString: sqlite3_errmsg(handle))
             throw error(result, operation, message: text)
         }
-    }
-
-    var lastInsertRowID: Int64 {
-        dispatchPrecondition(condition: .onQueue(queue))
-        guard let handle else { preconditionFailure("lastInsertRowID read on a closed connection") }
-        return sqlite3_last_insert_rowid(handle)
     }
 
     /// False when SQLite is in autocommit mode: no BEGIN, or SQLite rolled the transaction back on its own

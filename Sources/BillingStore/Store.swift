@@ -3,7 +3,8 @@ import Dispatch
 import Glibc
 #endif
 
-/// The billing service's database: one SQLite file, one writer that commits in batches, a few readers.
+/// The billing service's database: by default one SQLite file, one writer that commits in batches, a few
+/// readers; or a PostgreSQL database shared by several daemons (BillingStorePostgres), with the same promises.
 ///
 /// The store knows tables and transactions, not accounts or money: the domain decides what belongs in one
 /// transaction by putting it in one `write` body, and the store makes that body atomic and durable.
@@ -14,7 +15,7 @@ import Glibc
 /// - Migrations run once, at `open`, in one transaction.
 ///
 /// ```swift
-/// let store = try await Store.open(path: "/var/lib/billing/billing.sqlite", migrations: BillingSchema.migrations)
+/// let store = try await Store.open(path: "/var/lib/billing/billing.sqlite3", migrations: BillingSchema.migrations)
 /// let balance = try await store.read { tx in
 ///     try tx.queryOne("SELECT balance_minor FROM accounts WHERE id = ?", .integer(id))?.int64("balance_minor")
 /// }
@@ -63,18 +64,15 @@ public final class Store: Sendable {
         }
     }
 
-    public let path: String
-    private let writer: Writer
-    private let readers: ReaderPool
+    private let engine: any StoreEngine
 
-    private init(path: String, writer: Writer, readers: ReaderPool) {
-        self.path = path
-        self.writer = writer
-        self.readers = readers
+    /// A store over any engine; `open(path:)` and, in BillingStorePostgres, `open(postgres:)` build one.
+    package init(engine: any StoreEngine) {
+        self.engine = engine
     }
 
-    /// Opens (creating if needed) the database at `path`, switches it to WAL, applies the migrations above its
-    /// `user_version`, and opens the readers. Throws `schemaTooNew` if a newer build migrated the file already.
+    /// Opens (creating if needed) the SQLite database at `path`, switches it to WAL, applies the migrations
+    /// above its `user_version`, and opens the readers. Throws `schemaTooNew` if a newer build migrated the file already.
     public static func open(
         path: String, migrations: [Migration], configuration: Configuration = Configuration()
     ) async throws -> Store {
@@ -103,13 +101,13 @@ public final class Store: Sendable {
         }
 
         return Store(
-            path: path,
-            writer: Writer(
-                connection: writerConnection,
-                maxWritesPerTransaction: configuration.maxWritesPerTransaction,
-                maxQueuedWrites: configuration.maxQueuedWrites,
-                onEvent: configuration.onEvent),
-            readers: ReaderPool(readers: readerConnections, maxQueuedReads: configuration.maxQueuedReads))
+            engine: SQLiteEngine(
+                writer: Writer(
+                    connection: writerConnection,
+                    maxWritesPerTransaction: configuration.maxWritesPerTransaction,
+                    maxQueuedWrites: configuration.maxQueuedWrites,
+                    onEvent: configuration.onEvent),
+                readers: ReaderPool(readers: readerConnections, maxQueuedReads: configuration.maxQueuedReads)))
     }
 
     /// Creates the database file with `mode` before SQLite does (SQLite gives its WAL and shared-memory
@@ -136,7 +134,33 @@ public final class Store: Sendable {
     @discardableResult
     public func write<T: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> T) async throws -> T {
         try Task.checkCancellation()
-        return try await withCheckedThrowingContinuation { (caller: CheckedContinuation<T, any Error>) in
+        return try await engine.write(body)
+    }
+
+    /// Runs `body` in one read transaction on a reader connection: a consistent view of committed data.
+    ///
+    /// Throws `overloaded` when `maxQueuedReads` reads are in progress and `closed` after `close()`.
+    public func read<T: Sendable>(_ body: @escaping @Sendable (ReadTransaction) throws -> T) async throws -> T {
+        try await engine.read(body)
+    }
+
+    /// Counters for tests and metrics: how many COMMITs, how many writes, how many waiting.
+    public var statistics: StoreStatistics { engine.statistics }
+
+    /// Refuses new work, waits for queued writes to commit and started reads to finish, then finalizes
+    /// every statement and closes every connection. Calling it again does nothing.
+    public func close() async {
+        await engine.close()
+    }
+}
+
+/// The embedded engine: one SQLite file, a group-commit writer and a pool of readers.
+struct SQLiteEngine: StoreEngine {
+    let writer: Writer
+    let readers: ReaderPool
+
+    func write<T: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (caller: CheckedContinuation<T, any Error>) in
             do {
                 try writer.enqueue(QueuedWrite(body, answering: caller))
             } catch {
@@ -145,19 +169,13 @@ public final class Store: Sendable {
         }
     }
 
-    /// Runs `body` in one read transaction on a reader connection: a consistent view of committed data.
-    ///
-    /// Throws `overloaded` when `maxQueuedReads` reads are in progress and `closed` after `close()`.
-    public func read<T: Sendable>(_ body: @escaping @Sendable (ReadTransaction) throws -> T) async throws -> T {
+    func read<T: Sendable>(_ body: @escaping @Sendable (ReadTransaction) throws -> T) async throws -> T {
         try await readers.read(body)
     }
 
-    /// Counters for tests and metrics: how many COMMITs, how many writes, how many waiting.
-    public var statistics: StoreStatistics { writer.statistics }
+    var statistics: StoreStatistics { writer.statistics }
 
-    /// Refuses new work, waits for queued writes to commit and started reads to finish, then finalizes
-    /// every statement and closes every connection. Calling it again does nothing.
-    public func close() async {
+    func close() async {
         await writer.close()
         await readers.close()
     }
@@ -181,6 +199,9 @@ public struct StoreStatistics: Sendable, Hashable {
     /// Writes refused because of the disk (full, or an I/O error; `StoreError.storageFault`), whether
     /// their whole batch failed (also in `writesFailed`) or only their body (also in `writesRolledBack`).
     public var storageFailures = 0
+    /// Batches run again from the start because a concurrent transaction conflicted with them (PostgreSQL's
+    /// serialization failures and deadlocks; always 0 on SQLite, whose single writer never conflicts).
+    public var transactionsRetried = 0
     /// The most bodies one transaction has carried.
     public var largestBatch = 0
     /// Writes waiting for the writer right now.

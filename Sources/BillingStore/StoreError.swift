@@ -22,6 +22,15 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
 
         /// SQLite returned an error; `resultCode` says which.
         public static let sqlite = Kind(name: "sqlite")
+        /// PostgreSQL refused a statement; `sqlState` says why (for example 23505, a unique violation).
+        public static let postgresql = Kind(name: "postgresql")
+        /// The database server cannot be reached, or the connection broke during the work: nothing is known
+        /// to be stored (a COMMIT that lost its connection may have happened; an idempotency key tells).
+        /// Retrying later is safe (UNAVAILABLE).
+        public static let unavailable = Kind(name: "unavailable")
+        /// Concurrent transactions on other connections or daemons conflicted with this one (PostgreSQL's
+        /// serialization failure or deadlock) more times than the store retries; nothing was stored.
+        public static let conflict = Kind(name: "conflict")
         /// The write queue is full; the caller should shed load (RESOURCE_EXHAUSTED).
         public static let overloaded = Kind(name: "overloaded")
         /// The store was closed; nothing more is accepted.
@@ -42,6 +51,8 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     public var kind: Kind
     /// SQLite's extended result code (for example 2067, SQLITE_CONSTRAINT_UNIQUE); 0 when SQLite did not fail.
     public var resultCode: Int32
+    /// PostgreSQL's SQLSTATE (for example "23505", a unique violation); empty when PostgreSQL did not fail.
+    public var sqlState: String
     /// What the store was doing, with the SQL text (placeholders, never values) when there is one.
     public var operation: String
     /// What went wrong, from SQLite or from the store.
@@ -50,9 +61,12 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     /// a full disk (ENOSPC) from other I/O errors when SQLite reports both as SQLITE_IOERR.
     public var systemErrorNumber: Int32
 
-    public init(_ kind: Kind, resultCode: Int32 = 0, operation: String, message: String, systemErrorNumber: Int32 = 0) {
+    public init(
+        _ kind: Kind, resultCode: Int32 = 0, sqlState: String = "", operation: String, message: String, systemErrorNumber: Int32 = 0
+    ) {
         self.kind = kind
         self.resultCode = resultCode
+        self.sqlState = sqlState
         self.operation = operation
         self.message = message
         self.systemErrorNumber = systemErrorNumber
@@ -62,12 +76,15 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     public var primaryResultCode: Int32 { resultCode & 0xFF }
 
     /// A UNIQUE, CHECK, NOT NULL, FOREIGN KEY or PRIMARY KEY constraint refused the statement.
-    public var isConstraintViolation: Bool { kind == .sqlite && primaryResultCode == SQLITE_CONSTRAINT }
+    public var isConstraintViolation: Bool {
+        (kind == .sqlite && primaryResultCode == SQLITE_CONSTRAINT) || (kind == .postgresql && sqlState.hasPrefix("23"))
+    }
 
     /// A UNIQUE or PRIMARY KEY constraint refused the statement: the row already exists.
     public var isUniqueViolation: Bool {
         // SQLITE_CONSTRAINT_UNIQUE and SQLITE_CONSTRAINT_PRIMARYKEY, macros Swift does not import.
-        kind == .sqlite && (resultCode == SQLITE_CONSTRAINT | (8 << 8) || resultCode == SQLITE_CONSTRAINT | (6 << 8))
+        (kind == .sqlite && (resultCode == SQLITE_CONSTRAINT | (8 << 8) || resultCode == SQLITE_CONSTRAINT | (6 << 8)))
+            || (kind == .postgresql && sqlState == "23505")
     }
 
     /// How the disk failed, when the disk is why the store failed; nil for every other failure.
@@ -89,6 +106,14 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     /// Set when the disk refused the work: SQLite's SQLITE_FULL or SQLITE_IOERR (not its out-of-memory
     /// variant), whether a statement failed or SQLite rolled the whole batch back because of it.
     public var storageFault: StorageFault? {
+        if kind == .postgresql {
+            // Class 53 "insufficient resources": 53100 disk_full; class 58: 58030 io_error.
+            return switch sqlState {
+            case "53100": .full
+            case "58030": .ioError
+            default: nil
+            }
+        }
         guard kind == .sqlite || kind == .transactionRolledBack else { return nil }
         // SQLITE_IOERR_NOMEM (3082) is memory, not the disk.
         switch primaryResultCode {
@@ -102,17 +127,20 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        let code = resultCode != 0 ? " \(resultCode) (\(String(cString: sqlite3_errstr(resultCode))))" : ""
+        let code =
+            if resultCode != 0 { " \(resultCode) (\(String(cString: sqlite3_errstr(resultCode))))" }
+            else if !sqlState.isEmpty { " SQLSTATE \(sqlState)" }
+            else { "" }
         return "store error [\(kind)\(code)] \(operation): \(message)"
     }
 }
 
 extension StoreError {
-    static func overloaded(queued: Int) -> StoreError {
+    package static func overloaded(queued: Int) -> StoreError {
         StoreError(.overloaded, operation: "queue a write", message: "the store is overloaded: \(queued) writes already queued")
     }
 
-    static func closed(_ operation: String) -> StoreError {
+    package static func closed(_ operation: String) -> StoreError {
         StoreError(.closed, operation: operation, message: "the store is closed")
     }
 
@@ -121,7 +149,7 @@ extension StoreError {
         .sqlite, resultCode: SQLITE_CONSTRAINT | (3 << 8), operation: "finish a write",
         message: "FOREIGN KEY constraint failed: the write left a deferred foreign key unresolved")
 
-    static func misuse(_ operation: String, _ message: String) -> StoreError {
+    package static func misuse(_ operation: String, _ message: String) -> StoreError {
         StoreError(.misuse, operation: operation, message: message)
     }
 }

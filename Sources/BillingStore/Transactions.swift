@@ -10,14 +10,19 @@
 ///     else { throw WalletError.unknownAccount }
 ///     let balance = try account.int64("balance_minor") - amount
 ///     try tx.execute("UPDATE accounts SET balance_minor = ? WHERE id = ?", .integer(balance), .integer(id))
-///     try tx.execute("INSERT INTO ledger(account_id, amount_minor) VALUES (?, ?)", .integer(id), .integer(-amount))
-///     return tx.lastInsertRowID
+///     return try tx.queryOne(
+///         "INSERT INTO ledger(account_id, amount_minor) VALUES (?, ?) RETURNING seq", .integer(id), .integer(-amount))!.int64("seq")
 /// }
 /// ```
 ///
 /// Transaction control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, RELEASE) is refused: the store owns the batch.
 public struct WriteTransaction: Querying {
-    let connection: SQLiteConnection
+    let runner: any StatementRunner
+
+    package init(runner: any StatementRunner) { self.runner = runner }
+
+    /// The SQL of the engine underneath, for the few expressions that differ (`SQLDialect`).
+    public var dialect: SQLDialect { runner.dialect }
 
     /// Runs one statement; returns how many rows it inserted, updated or deleted.
     @discardableResult
@@ -27,21 +32,18 @@ public struct WriteTransaction: Querying {
 
     @discardableResult
     public func execute(_ sql: String, arguments: [SQLValue]) throws -> Int {
-        try connection.execute(sql, arguments, origin: .caller)
+        try runner.runStatement(sql, arguments)
     }
 
     /// Every row of a query, including the changes this body made so far.
     public func query(_ sql: String, arguments: [SQLValue]) throws -> [Row] {
-        try connection.query(sql, arguments, origin: .caller)
+        try runner.queryRows(sql, arguments)
     }
 
     /// The only row of a query, or nil; throws if the query returns more than one row.
     public func queryOne(_ sql: String, arguments: [SQLValue]) throws -> Row? {
-        try connection.queryOne(sql, arguments, origin: .caller)
+        try runner.queryRow(sql, arguments)
     }
-
-    /// The rowid of the last row this connection inserted (`INTEGER PRIMARY KEY` columns are the rowid).
-    public var lastInsertRowID: Int64 { connection.lastInsertRowID }
 }
 
 /// What a `Store.read` body gets: queries inside one read transaction on a reader connection.
@@ -49,15 +51,19 @@ public struct WriteTransaction: Querying {
 /// All queries of one body see the same committed snapshot, so a balance and its ledger entries agree;
 /// nothing a write batch has not committed yet is visible.
 public struct ReadTransaction: Querying {
-    let connection: SQLiteConnection
+    let runner: any StatementRunner
+
+    package init(runner: any StatementRunner) { self.runner = runner }
+
+    public var dialect: SQLDialect { runner.dialect }
 
     public func query(_ sql: String, arguments: [SQLValue]) throws -> [Row] {
-        try connection.query(sql, arguments, origin: .caller)
+        try runner.queryRows(sql, arguments)
     }
 
     /// The only row of a query, or nil; throws if the query returns more than one row.
     public func queryOne(_ sql: String, arguments: [SQLValue]) throws -> Row? {
-        try connection.queryOne(sql, arguments, origin: .caller)
+        try runner.queryRow(sql, arguments)
     }
 }
 
@@ -71,6 +77,7 @@ extension ReadTransaction: Sendable {}
 /// What reads need from either kind of transaction, so that a lookup ("the account with this id") is
 /// written once and used inside reads and writes alike.
 public protocol Querying {
+    var dialect: SQLDialect { get }
     func query(_ sql: String, arguments: [SQLValue]) throws -> [Row]
     func queryOne(_ sql: String, arguments: [SQLValue]) throws -> Row?
 }

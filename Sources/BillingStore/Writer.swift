@@ -174,7 +174,7 @@ final class Writer: Sendable {
     ) throws -> (deliver: @Sendable () -> Void, keptChanges: Bool, storageFailure: StoreError?) {
         try connection.execute("SAVEPOINT batched_write", [], origin: .store)
         connection.forgetLastError()
-        let outcome = write.run(WriteTransaction(connection: connection))
+        let outcome = write.run(WriteTransaction(runner: connection))
         try requireBatchTransaction()
         var deliver = outcome.deliver
         var keepsChanges = outcome.error == nil
@@ -209,22 +209,22 @@ final class Writer: Sendable {
 }
 
 /// One caller's write waiting for the writer: how to run its body, and how to answer it.
-struct QueuedWrite: Sendable {
-    struct Outcome {
+package struct QueuedWrite: Sendable {
+    package struct Outcome {
         /// What the body threw, nil if it returned; its savepoint is rolled back if it threw.
-        let error: (any Error)?
+        package let error: (any Error)?
         /// Resumes the caller with the body's result or error; called only after COMMIT returned.
-        let deliver: @Sendable () -> Void
+        package let deliver: @Sendable () -> Void
     }
 
     /// Runs the body inside its savepoint.
-    let run: @Sendable (WriteTransaction) -> Outcome
+    package let run: @Sendable (WriteTransaction) -> Outcome
     /// Resumes the caller with the store's error instead: one that failed the whole batch (BEGIN, a savepoint,
     /// COMMIT), or this body's unresolved deferred foreign key.
-    let fail: @Sendable (any Error) -> Void
+    package let fail: @Sendable (any Error) -> Void
 
     /// Wraps a typed body and the caller's continuation; the writer calls exactly one of `deliver` and `fail`.
-    init<T: Sendable>(
+    package init<T: Sendable>(
         _ body: @escaping @Sendable (WriteTransaction) throws -> T,
         answering caller: CheckedContinuation<T, any Error>
     ) {

@@ -92,8 +92,7 @@ func queueInserts(_ store: Store, count: Int, labelPrefix: String) async throws 
     let writes = (0..<count).map { index in
         Task {
             try await store.write { tx in
-                try tx.execute("INSERT INTO items(label) VALUES (?)", .text("\(labelPrefix)\(index)"))
-                return tx.lastInsertRowID
+                try tx.queryOne("INSERT INTO items(label) VALUES (?) RETURNING id", .text("\(labelPrefix)\(index)"))!.int64("id")
             }
         }
     }

@@ -229,13 +229,12 @@ struct WriteTests {
         }
     }
 
-    @Test("a body sees its own changes and returns lastInsertRowID")
+    @Test("a body sees its own changes and the id its INSERT returned")
     func bodySeesItsOwnChanges() async throws {
         try await withDatabasePath { path in
             let store = try await openTestStore(path)
             let (id, count) = try await store.write { tx in
-                try tx.execute("INSERT INTO items(label) VALUES ('mine')")
-                let id = tx.lastInsertRowID
+                let id = try #require(try tx.queryOne("INSERT INTO items(label) VALUES ('mine') RETURNING id")).int64("id")
                 let count = try #require(try tx.queryOne("SELECT count(*) AS n FROM items")).int("n")
                 return (id, count)
             }
