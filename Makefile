@@ -1,14 +1,15 @@
 # The two commands a fresh Debian machine needs (as root): `make run` and `make test`.
 # Each first installs the Debian packages the build and the tests use, if any is missing.
+# (postgresql: the tests run the suite on PostgreSQL too; `make run` does not need it.)
 
-DEBIAN_PACKAGES := libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler poppler-utils libhpdf-dev fonts-dejavu-core python3 python3-venv
+DEBIAN_PACKAGES := libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler poppler-utils libhpdf-dev fonts-dejavu-core python3 python3-venv postgresql
 # proto/generate_swift.py reads protoc-c's descriptor set with it (the staleness test regenerates).
 PYTHON_PROTOBUF_VERSION := 7.36.2
 SWIFT ?= swift
 PYTHON ?= python3
 PYTHON_VENV := .build/python-venv
 
-.PHONY: run test test-python crash-test fuzz deps build release bench bench-renewals bench-ledger generate generate-python
+.PHONY: run run-postgres test test-postgres test-python crash-test fuzz deps build release bench bench-renewals bench-ledger generate generate-python
 
 # DEVELOPMENT ONLY: a seller identity that says on every invoice that it is not real. billingd has no
 # default seller in code; production passes its own flags (docs/OPERATIONS.md).
@@ -24,18 +25,31 @@ run: deps
 	$(SWIFT) build --product billingd
 	.build/debug/billingd $(DEV_SELLER_FLAGS) --catalog catalog/plans.json
 
+## Starts a PostgreSQL cluster of its own under data/postgres (a Unix socket there, no TCP port) and
+## billingd on it, with the same flags as `make run`: the second store, as several daemons would share it.
+run-postgres: deps
+	$(SWIFT) build --product billingd
+	scripts/postgres-cluster.sh start data/postgres
+	.build/debug/billingd $(DEV_SELLER_FLAGS) --catalog catalog/plans.json --database "$$(scripts/postgres-cluster.sh url data/postgres)"
+
 # The crash test (docs/RELIABILITY.md): CI-sized by default; `make crash-test CRASH_ROUNDS=500` is the
 # long run, and CRASH_SEED=n repeats the choices of a printed seed.
 CRASH_ROUNDS ?= 20
 CRASH_FLAGS = --rounds $(CRASH_ROUNDS) $(if $(CRASH_SEED),--seed $(CRASH_SEED))
 
-## Runs the whole test suite: Swift, the crash test (CI-sized: 20 rounds of SIGKILL under load), then the
-## Python client against the debug billingd.
+## Runs the whole test suite: Swift on SQLite, Swift again on a throwaway PostgreSQL cluster, the crash
+## test (CI-sized: 20 rounds of SIGKILL under load), then the Python client against the debug billingd.
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	scripts/test-postgres.sh
 	.build/debug/billing-crash $(CRASH_FLAGS)
 	$(MAKE) test-python
+
+## The Swift suite on PostgreSQL alone (TESTS=--filter NAME narrows it).
+test-postgres: deps
+	$(SWIFT) build --build-tests
+	scripts/test-postgres.sh $(TESTS)
 
 ## The Python client (clients/python): installs it into a venv as a user would (pip install clients/python),
 ## type-checks it with mypy --strict, and runs its pytest suite against a real billingd.

@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // C libraries from Debian: libsqlite3-dev and libprotobuf-c-dev.
@@ -41,8 +42,18 @@ let package = Package(
             linkerSettings: [.linkedLibrary("protobuf-c")]
         ),
 
-        // The persistence layer: connections, migrations, statements, the group-commit writer.
+        // The persistence layer: the store boundary (Store, transactions, rows, migrations) and its embedded
+        // engine, SQLite: connections, statements, the group-commit writer, the readers.
         .target(name: "BillingStore", dependencies: ["CSQLite"], swiftSettings: strict),
+        // The second engine behind the same boundary: PostgreSQL through postgres-nio, for several billingd
+        // on one database. The only module that sees SwiftNIO.
+        .target(
+            name: "BillingStorePostgres",
+            dependencies: [
+                "BillingStore", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // Values with their rules: money and its limits, currencies, countries, billing information,
         // card details and expiry, idempotency keys, and the domain's error with its reasons.
         .target(name: "BillingValues", swiftSettings: strict),
@@ -95,6 +106,7 @@ let package = Package(
                 "BillingDomain",
                 "BillingSandbox",
                 "BillingStore",
+                "BillingStorePostgres",
                 "CMalloc",
                 "InvoiceRendering",
                 .product(name: "Logging", package: "swift-log"),
@@ -158,12 +170,15 @@ let package = Package(
         .testTarget(
             name: "BillingServiceTests",
             dependencies: [
-                "BillingService", "BillingClient", "BillingDomain", "BillingSandbox", "BillingStore", "BillingServer", "BillingProtos",
+                "BillingService", "BillingClient", "BillingDomain", "BillingSandbox", "BillingStore", "BillingStorePostgres", "BillingServer",
+                "BillingProtos",
                 "InvoiceRendering", "CSQLiteFaults",
             ],
             swiftSettings: strict
         ),
         .testTarget(name: "BillingStoreTests", dependencies: ["BillingStore", "CSQLiteFaults"], swiftSettings: strict),
+        // The PostgreSQL engine on a real cluster (BILLING_TEST_POSTGRES; scripts/test-postgres.sh starts one).
+        .testTarget(name: "BillingStorePostgresTests", dependencies: ["BillingStore", "BillingStorePostgres"], swiftSettings: strict),
         // Tests only: a SQLite VFS over the default one that fails writes, fsyncs or truncations on cue
         // (SQLite's own tests inject I/O errors this way); the store opens it by name (`vfsName`).
         .target(name: "CSQLiteFaults", path: "Sources/CSQLiteFaults", linkerSettings: [.linkedLibrary("sqlite3")]),

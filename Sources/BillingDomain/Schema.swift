@@ -109,7 +109,7 @@ public enum BillingSchema {
                 PRIMARY KEY (scope, key)
             );
             CREATE INDEX idempotency_keys_by_age ON idempotency_keys(created_at_ms);
-            """),
+            """, postgresql: PostgreSQLSchema.version1),
         Migration(version: 2, name: "wallets and their append-only ledger", sql: """
             CREATE TABLE wallets (
                 account_id TEXT PRIMARY KEY REFERENCES accounts(id),
@@ -150,14 +150,14 @@ public enum BillingSchema {
             BEGIN SELECT RAISE(ABORT, 'wallet transactions are append-only'); END;
             CREATE TRIGGER wallet_transactions_no_delete BEFORE DELETE ON wallet_transactions
             BEGIN SELECT RAISE(ABORT, 'wallet transactions are append-only'); END;
-            """),
+            """, postgresql: PostgreSQLSchema.version2),
         Migration(version: 3, name: "ledger times never run backwards", sql: """
             -- The created_at_ms of the wallet's latest ledger line: the next line is stamped no earlier,
             -- so that timestamps never contradict ledger order.
             ALTER TABLE wallets ADD COLUMN last_entry_at_ms INTEGER NOT NULL DEFAULT 0;
             UPDATE wallets SET last_entry_at_ms =
                 coalesce((SELECT max(created_at_ms) FROM wallet_transactions t WHERE t.account_id = wallets.account_id), 0);
-            """),
+            """, postgresql: PostgreSQLSchema.version3),
         Migration(version: 4, name: "plans in use, subscriptions and their schedule, test clocks, fulfilment outbox", sql: """
             -- Clocks that stand still until AdvanceTestClock moves them (sandbox gateway only).
             CREATE TABLE test_clocks (
@@ -276,7 +276,7 @@ public enum BillingSchema {
             );
             CREATE INDEX fulfilment_outbox_undelivered ON fulfilment_outbox(next_attempt_at_ms) WHERE delivered_at_ms IS NULL;
             CREATE INDEX fulfilment_outbox_by_subscription ON fulfilment_outbox(subscription_id, seq);
-            """),
+            """, postgresql: PostgreSQLSchema.version4),
         Migration(version: 5, name: "monthly totals per wallet and category, kept with each ledger line", sql: """
             -- Derived from wallet_transactions, updated in the transaction of every ledger line, so that
             -- a wallet's load and its monthly summary cost the same after ten years as on day one.
@@ -295,11 +295,11 @@ public enum BillingSchema {
                        coalesce(sum(CASE WHEN amount_minor > 0 THEN amount_minor END), 0),
                        coalesce(sum(CASE WHEN amount_minor < 0 THEN -amount_minor END), 0), count(*)
                 FROM wallet_transactions GROUP BY 1, 2, 3;
-            """),
+            """, postgresql: PostgreSQLSchema.version5),
         Migration(version: 6, name: "idempotency records found by the charge they wait on", sql: """
             -- Settling a charge completes the record waiting on it: without this, every settlement
             -- scanned the table.
             CREATE INDEX idempotency_keys_by_charge ON idempotency_keys(charge_id) WHERE charge_id IS NOT NULL;
-            """),
+            """, postgresql: PostgreSQLSchema.version6),
     ]
 }

@@ -4,6 +4,7 @@ import BillingSandbox
 import BillingServer
 import BillingService
 import BillingStore
+import BillingStorePostgres
 import CMalloc
 import Dispatch
 import Foundation
@@ -28,10 +29,12 @@ struct Billingd: AsyncParsableCommand {
     @Option(help: "Unix socket to listen on.")
     var socket = "data/billingd.sock"
 
-    @Option(help: "SQLite database file; created on first start.")
+    @Option(help: ArgumentHelp(
+        "SQLite database file, created on first start; or a PostgreSQL database, several billingd sharing it: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE, or postgres://USER@/DATABASE?host=/socket/folder (docs/OPERATIONS.md).",
+        valueName: "path-or-url"))
     var database = "data/billing.sqlite3"
 
-    @Option(help: "Folder of the built-in sandbox payment gateway's records (default: sandbox-gateway beside the database).")
+    @Option(help: "Folder of the built-in sandbox payment gateway's records (default: sandbox-gateway beside the SQLite database, or beside the socket with PostgreSQL; daemons sharing a PostgreSQL database share it too).")
     var gatewayDirectory: String?
 
     @Option(help: "Unix socket serving Prometheus metrics over HTTP (GET /metrics); \"\" turns it off.")
@@ -205,7 +208,8 @@ struct Billingd: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
-        for path in [socket, database, metricsSocket] where !path.isEmpty { try makeParentDirectory(of: path) }
+        let postgres = PostgresLocation.isURL(database) ? try PostgresLocation(url: database) : nil
+        for path in [socket, postgres == nil ? database : "", metricsSocket] where !path.isEmpty { try makeParentDirectory(of: path) }
 
         var configuration = ServerConfiguration(socketPath: socket)
         configuration.socketMode = mode_t(socketMode, radix: 8)!
@@ -222,12 +226,21 @@ struct Billingd: AsyncParsableCommand {
         configuration.shutdownGracePeriod = .seconds(shutdownGraceSeconds)
 
         // The store first: migrations run inside a transaction before anything is served.
-        var storeConfiguration = Store.Configuration()
-        storeConfiguration.onEvent = { [logger] event in logStorageEvent(event, to: logger) }
-        let store = try await Store.open(path: database, migrations: BillingSchema.migrations, configuration: storeConfiguration)
-        let gatewayFolder = gatewayDirectory ?? URL(fileURLWithPath: database).deletingLastPathComponent().appendingPathComponent("sandbox-gateway").path
+        let onStoreEvent: @Sendable (StoreEvent) -> Void = { [logger] event in logStorageEvent(event, to: logger) }
+        let store: Store
+        if let postgres {
+            var storeConfiguration = PostgresStoreConfiguration()
+            storeConfiguration.onEvent = onStoreEvent
+            store = try await Store.open(postgres: postgres, migrations: BillingSchema.migrations, configuration: storeConfiguration)
+        } else {
+            var storeConfiguration = Store.Configuration()
+            storeConfiguration.onEvent = onStoreEvent
+            store = try await Store.open(path: database, migrations: BillingSchema.migrations, configuration: storeConfiguration)
+        }
+        let dataFolder = URL(fileURLWithPath: postgres == nil ? database : socket).deletingLastPathComponent()
+        let gatewayFolder = gatewayDirectory ?? dataFolder.appendingPathComponent("sandbox-gateway").path
         let gateway = try SandboxGateway(directory: URL(fileURLWithPath: gatewayFolder))
-        let providerFolder = providerDirectory ?? URL(fileURLWithPath: database).deletingLastPathComponent().appendingPathComponent("sandbox-provider").path
+        let providerFolder = providerDirectory ?? dataFolder.appendingPathComponent("sandbox-provider").path
         let provider = try SandboxProvider(directory: URL(fileURLWithPath: providerFolder))
         var walletPolicy = WalletPolicy()
         walletPolicy.maxLoadedWallets = maxLoadedWallets
@@ -257,7 +270,7 @@ struct Billingd: AsyncParsableCommand {
         }
         var group = ServiceGroupConfiguration(services: services, logger: logger)
         group.gracefulShutdownSignals = [.sigterm, .sigint]
-        print("billingd listening on \(socket) (database \(database)\(metricsSocket.isEmpty ? "" : ", metrics on \(metricsSocket)"))")
+        print("billingd listening on \(socket) (database \(postgres?.description ?? database)\(metricsSocket.isEmpty ? "" : ", metrics on \(metricsSocket)"))")
         fflush(nil)
         try await ServiceGroup(configuration: group).run()
         await store.close()
@@ -266,7 +279,7 @@ struct Billingd: AsyncParsableCommand {
             "transactions_committed": "\(writes.transactionsCommitted)", "writes_committed": "\(writes.writesCommitted)",
             "writes_rolled_back": "\(writes.writesRolledBack)", "largest_batch": "\(writes.largestBatch)",
             "transactions_failed": "\(writes.transactionsFailed)", "writes_failed": "\(writes.writesFailed)",
-            "storage_failures": "\(writes.storageFailures)",
+            "storage_failures": "\(writes.storageFailures)", "transactions_retried": "\(writes.transactionsRetried)",
         ])
     }
 
@@ -298,7 +311,7 @@ private func logStorageEvent(_ event: StoreEvent, to logger: Logger) {
         }
         var metadata: Logger.Metadata = [
             "cause": "\(cause)", "result_code": "\(error.resultCode)", "operation": "\(error.operation)",
-            "sqlite_message": "\(error.message)",
+            "store_message": "\(error.message)",
         ]
         if error.systemErrorNumber != 0 { metadata["errno"] = "\(error.systemErrorNumber)" }
         logger.error("store writes are failing: \(cause); writes are refused until it is fixed, reads are still served", metadata: metadata)

@@ -4,6 +4,7 @@ import BillingSandbox
 import BillingServer
 import BillingService
 import BillingStore
+import BillingStorePostgres
 import Foundation
 import InvoiceRendering
 import Logging
@@ -14,10 +15,18 @@ import Glibc
 
 /// The billing service as `billingd` runs it (store, sandbox gateway, handlers, server), on a real
 /// socket and a real SQLite file in a temporary directory. `restart()` keeps the directory.
+///
+/// With `BILLING_TEST_POSTGRES` set to a database URL (`make test-postgres`), the store is that
+/// PostgreSQL database instead, in a schema of the harness's own that `finish()` drops: the same tests,
+/// the other engine.
 final class BillingHarness: Sendable {
     let directory: String
     var socketPath: String { directory + "/billingd.sock" }
     var databasePath: String { directory + "/billing.sqlite3" }
+    /// The PostgreSQL database the suite runs on, if one was named; nil runs it on SQLite.
+    static let postgresURL = ProcessInfo.processInfo.environment["BILLING_TEST_POSTGRES"].flatMap { $0.isEmpty ? nil : $0 }
+    /// This harness's schema in it.
+    let postgresSchema = "test_" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
     var gatewayDirectory: URL { URL(fileURLWithPath: directory + "/sandbox-gateway") }
 
     private struct Running: Sendable {
@@ -69,7 +78,7 @@ final class BillingHarness: Sendable {
     /// Starts the service on the directory's database, as `billingd` does: open, reconcile, serve.
     @discardableResult
     func start() async throws -> Billing.Upkeep {
-        let store = try await Store.open(path: databasePath, migrations: BillingSchema.migrations)
+        let store = try await openStore()
         let clock = clock
         let sandbox = try SandboxGateway(directory: gatewayDirectory, now: { clock.now })
         let gateway = FlakyGateway(wrapping: sandbox, lookUpLag: gatewayLookUpLag)
@@ -87,6 +96,14 @@ final class BillingHarness: Sendable {
         try server.start()
         running.withLock { $0 = Running(server: server, store: store, gateway: gateway, provider: provider, billing: billing) }
         return prepared
+    }
+
+    /// The harness's database, opened afresh: the SQLite file, or its schema of the PostgreSQL database.
+    func openStore() async throws -> Store {
+        guard let url = Self.postgresURL else { return try await Store.open(path: databasePath, migrations: BillingSchema.migrations) }
+        var location = try PostgresLocation(url: url)
+        location.schema = postgresSchema
+        return try await Store.open(postgres: location, migrations: BillingSchema.migrations)
     }
 
     /// The seller identity billingd would get from its flags (`--seller-name`, …).
@@ -128,6 +145,10 @@ final class BillingHarness: Sendable {
 
     func finish() async {
         await stop()
+        if Self.postgresURL != nil, let store = try? await openStore() {
+            _ = try? await store.write { [postgresSchema] tx in try tx.execute("DROP SCHEMA \(postgresSchema) CASCADE") }
+            await store.close()
+        }
         try? FileManager.default.removeItem(atPath: directory)
     }
 }

@@ -64,7 +64,7 @@ struct SecretsTests {
         seen += charges.map { "\($0.failureCode) \($0.failureMessage) \($0.description)" }
         await service.stop()
 
-        let store = try await Store.open(path: service.databasePath, migrations: BillingSchema.migrations)
+        let store = try await service.openStore()
         let tokens = try await store.read { tx in try tx.query("SELECT gateway_token FROM payment_methods").map { try $0.string("gateway_token") } }
         await store.close()
         #expect(!tokens.isEmpty)
