@@ -147,6 +147,13 @@ extension BillingV1 {
         case tooManySubscriptions = 229
         /// The test clock is being advanced by another call (ABORTED): retry once it answers.
         case testClockAdvancing = 230
+        /// The store's database server (PostgreSQL) cannot be reached or dropped the connection (UNAVAILABLE):
+        /// the change was not made, or, if the connection broke during its commit, may have been; retry with
+        /// the same idempotency key, which returns the first outcome if there was one.
+        case storeUnavailable = 231
+        /// Concurrent writes (from this or another billingd on the same database) conflicted with this one
+        /// more often than the store retries (ABORTED): nothing was stored; retry.
+        case storeConflict = 232
 
         /// The value's name in the .proto file.
         public var description: String {
@@ -213,6 +220,8 @@ extension BillingV1 {
             case .testClocksUnavailable: "ERROR_REASON_TEST_CLOCKS_UNAVAILABLE"
             case .tooManySubscriptions: "ERROR_REASON_TOO_MANY_SUBSCRIPTIONS"
             case .testClockAdvancing: "ERROR_REASON_TEST_CLOCK_ADVANCING"
+            case .storeUnavailable: "ERROR_REASON_STORE_UNAVAILABLE"
+            case .storeConflict: "ERROR_REASON_STORE_CONFLICT"
             }
         }
     }

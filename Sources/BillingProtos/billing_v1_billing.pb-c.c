@@ -9522,7 +9522,7 @@ const ProtobufCMessageDescriptor billing__v1__billing_overview__descriptor =
   (ProtobufCMessageInit) billing__v1__billing_overview__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue billing__v1__error_reason__enum_values_by_number[62] =
+static const ProtobufCEnumValue billing__v1__error_reason__enum_values_by_number[64] =
 {
   { "ERROR_REASON_UNSPECIFIED", "BILLING__V1__ERROR_REASON__ERROR_REASON_UNSPECIFIED", 0 },
   { "ERROR_REASON_CANCELLED", "BILLING__V1__ERROR_REASON__ERROR_REASON_CANCELLED", 1 },
@@ -9586,11 +9586,13 @@ static const ProtobufCEnumValue billing__v1__error_reason__enum_values_by_number
   { "ERROR_REASON_TEST_CLOCKS_UNAVAILABLE", "BILLING__V1__ERROR_REASON__ERROR_REASON_TEST_CLOCKS_UNAVAILABLE", 228 },
   { "ERROR_REASON_TOO_MANY_SUBSCRIPTIONS", "BILLING__V1__ERROR_REASON__ERROR_REASON_TOO_MANY_SUBSCRIPTIONS", 229 },
   { "ERROR_REASON_TEST_CLOCK_ADVANCING", "BILLING__V1__ERROR_REASON__ERROR_REASON_TEST_CLOCK_ADVANCING", 230 },
+  { "ERROR_REASON_STORE_UNAVAILABLE", "BILLING__V1__ERROR_REASON__ERROR_REASON_STORE_UNAVAILABLE", 231 },
+  { "ERROR_REASON_STORE_CONFLICT", "BILLING__V1__ERROR_REASON__ERROR_REASON_STORE_CONFLICT", 232 },
 };
 static const ProtobufCIntRange billing__v1__error_reason__value_ranges[] = {
-{0, 0},{100, 17},{200, 31},{0, 62}
+{0, 0},{100, 17},{200, 31},{0, 64}
 };
-static const ProtobufCEnumValueIndex billing__v1__error_reason__enum_values_by_name[62] =
+static const ProtobufCEnumValueIndex billing__v1__error_reason__enum_values_by_name[64] =
 {
   { "ERROR_REASON_ABORTED", 10 },
   { "ERROR_REASON_ALREADY_EXISTS", 6 },
@@ -9632,8 +9634,10 @@ static const ProtobufCEnumValueIndex billing__v1__error_reason__enum_values_by_n
   { "ERROR_REASON_SHUTTING_DOWN", 25 },
   { "ERROR_REASON_STORAGE_ERROR", 50 },
   { "ERROR_REASON_STORAGE_FULL", 49 },
+  { "ERROR_REASON_STORE_CONFLICT", 63 },
   { "ERROR_REASON_STORE_FAILED", 48 },
   { "ERROR_REASON_STORE_OVERLOADED", 47 },
+  { "ERROR_REASON_STORE_UNAVAILABLE", 62 },
   { "ERROR_REASON_SUBSCRIPTION_ENDED", 54 },
   { "ERROR_REASON_SUBSCRIPTION_NOT_ACTIVE", 56 },
   { "ERROR_REASON_SUBSCRIPTION_NOT_CANCELING", 55 },
@@ -9662,9 +9666,9 @@ const ProtobufCEnumDescriptor billing__v1__error_reason__descriptor =
   "ErrorReason",
   "Billing__V1__ErrorReason",
   "billing.v1",
-  62,
+  64,
   billing__v1__error_reason__enum_values_by_number,
-  62,
+  64,
   billing__v1__error_reason__enum_values_by_name,
   3,
   billing__v1__error_reason__value_ranges,

@@ -28,13 +28,26 @@ extension BillingError: RPCErrorConvertible {
 
 /// A store that is overloaded asks callers to back off; a full disk (RESOURCE_EXHAUSTED, `storage_full`)
 /// and an I/O error (UNAVAILABLE, `storage_error`) tell them that nothing was stored and that retrying
-/// later is safe; any other store failure is ours (INTERNAL, logged by type). None echoes SQL arguments.
+/// later is safe; so do an unreachable database server (UNAVAILABLE, `store_unavailable`) and writes that
+/// kept conflicting with other daemons' (ABORTED, `store_conflict`). Any other store failure is ours
+/// (INTERNAL, logged by type). None echoes SQL arguments.
 extension StoreError: RPCErrorConvertible {
     public var rpcError: RPCError {
         if kind == .overloaded {
             return RPCError(
                 .resourceExhausted, "the billing store is overloaded; retry with backoff",
                 reason: BillingError.Reason.storeOverloaded.rawValue)
+        }
+        if kind == .unavailable {
+            return RPCError(
+                .unavailable,
+                "the billing store's database cannot be reached; the change was not made, or, if the connection broke as it committed, may have been: retry later with the same idempotency key",
+                reason: BillingError.Reason.storeUnavailable.rawValue)
+        }
+        if kind == .conflict {
+            return RPCError(
+                .aborted, "concurrent changes to the same records kept conflicting with this one; nothing was stored; retry",
+                reason: BillingError.Reason.storeConflict.rawValue)
         }
         switch storageFault {
         case .full:

@@ -85,6 +85,10 @@ public struct BillingError: Error, Sendable, Hashable, Codable, CustomStringConv
         case storageFull = "storage_full"
         /// The store's disk gave an I/O error (UNAVAILABLE): nothing was stored; retry later.
         case storageError = "storage_error"
+        /// The store's database server cannot be reached (UNAVAILABLE): retry with the same idempotency key.
+        case storeUnavailable = "store_unavailable"
+        /// Concurrent writes conflicted with this one more often than the store retries (ABORTED): retry.
+        case storeConflict = "store_conflict"
         // Plans and subscriptions.
         case planNotFound = "plan_not_found"
         case planRetired = "plan_retired"

@@ -296,7 +296,18 @@ typedef enum _Billing__V1__ErrorReason {
   /*
    * The test clock is being advanced by another call (ABORTED): retry once it answers.
    */
-  BILLING__V1__ERROR_REASON__ERROR_REASON_TEST_CLOCK_ADVANCING = 230
+  BILLING__V1__ERROR_REASON__ERROR_REASON_TEST_CLOCK_ADVANCING = 230,
+  /*
+   * The store's database server (PostgreSQL) cannot be reached or dropped the connection (UNAVAILABLE):
+   * the change was not made, or, if the connection broke during its commit, may have been; retry with
+   * the same idempotency key, which returns the first outcome if there was one.
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_STORE_UNAVAILABLE = 231,
+  /*
+   * Concurrent writes (from this or another billingd on the same database) conflicted with this one
+   * more often than the store retries (ABORTED): nothing was stored; retry.
+   */
+  BILLING__V1__ERROR_REASON__ERROR_REASON_STORE_CONFLICT = 232
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(BILLING__V1__ERROR_REASON)
 } Billing__V1__ErrorReason;
 /*

@@ -71,6 +71,8 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_REASON_TEST_CLOCKS_UNAVAILABLE: _ClassVar[ErrorReason]
     ERROR_REASON_TOO_MANY_SUBSCRIPTIONS: _ClassVar[ErrorReason]
     ERROR_REASON_TEST_CLOCK_ADVANCING: _ClassVar[ErrorReason]
+    ERROR_REASON_STORE_UNAVAILABLE: _ClassVar[ErrorReason]
+    ERROR_REASON_STORE_CONFLICT: _ClassVar[ErrorReason]
 
 class ServiceStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -210,6 +212,8 @@ ERROR_REASON_TEST_CLOCK_BACKWARDS: ErrorReason
 ERROR_REASON_TEST_CLOCKS_UNAVAILABLE: ErrorReason
 ERROR_REASON_TOO_MANY_SUBSCRIPTIONS: ErrorReason
 ERROR_REASON_TEST_CLOCK_ADVANCING: ErrorReason
+ERROR_REASON_STORE_UNAVAILABLE: ErrorReason
+ERROR_REASON_STORE_CONFLICT: ErrorReason
 SERVICE_STATUS_UNSPECIFIED: ServiceStatus
 SERVICE_STATUS_ACTIVE: ServiceStatus
 SERVICE_STATUS_SUSPENDED: ServiceStatus
