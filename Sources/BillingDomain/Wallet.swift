@@ -51,6 +51,12 @@ public enum WalletEvent: Sendable, Hashable {
 /// transaction, so no `await` separates the check from the write. The actor keeps a copy of the committed
 /// state for reads, applied in ledger order, and decides — synchronously, between awaits — whether a
 /// recharge must start.
+///
+/// When other daemons write the same database (`Store.isShared`, PostgreSQL), that copy is a cache: reads
+/// refresh it first (`currentView`), every debit brings back the row's current auto-recharge settings and
+/// tells whether the account is suspended, and the one-recharge-in-flight rule is the wallet row's
+/// `pending_recharge_charge_id`, set by a transaction that checked it was empty (SERIALIZABLE makes that
+/// a compare-and-set across daemons).
 public actor Wallet {
     public let accountID: String
     private let context: BillingContext
@@ -116,6 +122,31 @@ public actor Wallet {
 
     // MARK: Reads
 
+    /// The view, refreshed from the database first when other daemons may have changed it.
+    public func currentView() async throws -> WalletView {
+        try await refreshIfShared()
+        return view
+    }
+
+    /// Takes the committed state when the store is shared. After the read's await, only a snapshot at
+    /// least as new as the ledger lines this actor applied replaces the copy.
+    private func refreshIfShared() async throws {
+        guard context.store.isShared else { return }
+        let month = Self.month(of: context.nowMilliseconds)
+        let snapshot = try await context.store.read { [accountID] tx in try WalletLedger.snapshot(of: accountID, month: month, in: tx) }
+        guard snapshot.lastSequence >= appliedSequence else { return }
+        balance = Money(amountMinor: snapshot.balanceMinor, currency: balance.currency)
+        appliedSequence = snapshot.lastSequence
+        settings = snapshot.settings
+        serviceStatus = snapshot.account.serviceStatus
+        suspensionReason = snapshot.account.suspensionReason
+        lastRechargeAtMilliseconds = snapshot.lastRechargeAtMilliseconds
+        lastRechargeChargeID = snapshot.lastRechargeChargeID
+        self.month = month
+        creditsThisMonth = snapshot.creditsThisMonthMinor
+        debitsThisMonth = snapshot.debitsThisMonthMinor
+    }
+
     public var view: WalletView {
         let currency = balance.currency
         return WalletView(
@@ -166,11 +197,18 @@ public actor Wallet {
             switch outcome {
             case .replayed(let earlier):
                 return (earlier, true)
-            case .debited(let transaction):
+            case .debited(let transaction, let currentSettings):
                 apply(transaction)
+                if context.store.isShared { noteCommitted(settings: currentSettings) }
                 await afterDebit()
                 return (transaction, false)
             case .suspended(let reason):
+                if context.store.isShared && serviceStatus == .active {
+                    // Suspended by another daemon.
+                    serviceStatus = .suspended
+                    suspensionReason = reason
+                    emit(.suspended(reason: reason))
+                }
                 throw BillingError.failedPrecondition(
                     "usage-based services of account \(accountID) are suspended: \(reason); add funds to restore them", reason: .walletSuspended)
             case .insufficient(let available):
@@ -182,6 +220,21 @@ public actor Wallet {
                 }
                 throw insufficientFunds(available: available, needed: usage.amount, recharging: recharging)
             }
+        }
+    }
+
+    /// What a debit committed on a shared store says about state other daemons may have changed: the
+    /// auto-recharge settings, and that services run (a debit succeeds only on an active account).
+    private func noteCommitted(settings current: AutoRechargeSettings) {
+        if current != settings {
+            settings = current
+            rechargeFailures = 0
+            rechargeRetryAfter = nil
+        }
+        if serviceStatus == .suspended {
+            serviceStatus = .active
+            suspensionReason = ""
+            emit(.restored)
         }
     }
 
@@ -356,6 +409,11 @@ public actor Wallet {
             started = .failure(error)
         }
         switch started {
+        case .success(nil) where context.store.isShared:
+            // Another daemon's recharge is in flight (or one a crash left, which reconciliation settles):
+            // the crossing has its one recharge already. Nothing failed here, so no backoff and no
+            // suspension; the credit reaches this copy with the next debit or read.
+            recharge = nil
         case .success(nil):
             // A recharge a crash or an outage left pending is settled by start-up reconciliation; until
             // then back off like after a failure instead of asking the database on every debit.

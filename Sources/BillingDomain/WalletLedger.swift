@@ -61,7 +61,9 @@ public struct UsageDebit: Sendable, Hashable {
 /// sum of the ledger.
 enum WalletLedger {
     enum DebitOutcome: Sendable {
-        case debited(WalletTransaction)
+        /// With the auto-recharge settings the wallet row had at that moment: another daemon may have
+        /// changed them (`Store.isShared`).
+        case debited(WalletTransaction, AutoRechargeSettings)
         /// The same usage id was debited before; nothing changed.
         case replayed(WalletTransaction)
         case insufficient(available: Int64)
@@ -78,21 +80,24 @@ enum WalletLedger {
     /// was refused costs more, on the rare path.
     static func debit(_ usage: UsageDebit, accountID: String, in tx: WriteTransaction, nowMilliseconds: Int64) throws -> DebitOutcome {
         if tx.dialect == .postgresql {
-            if let line = try debitInOneStatement(usage, accountID: accountID, in: tx, nowMilliseconds: nowMilliseconds) { return .debited(line) }
+            if let (line, settings) = try debitInOneStatement(usage, accountID: accountID, in: tx, nowMilliseconds: nowMilliseconds) {
+                return .debited(line, settings)
+            }
             return try refusedDebit(usage, accountID: accountID, in: tx)
         }
         let debited = try tx.queryOne("""
             UPDATE wallets SET balance_minor = balance_minor - ?1, last_entry_at_ms = \(latest("last_entry_at_ms", "?3"))
             WHERE account_id = ?2 AND balance_minor >= ?1
               AND (SELECT service_status FROM accounts WHERE id = ?2) = 'active'
-            RETURNING balance_minor, last_entry_at_ms
+            RETURNING balance_minor, last_entry_at_ms, auto_recharge_enabled, recharge_amount_minor, recharge_threshold_minor
             """, .integer(usage.amount.amountMinor), .text(accountID), .integer(nowMilliseconds))
         if let debited {
             do {
                 return .debited(try append(
                     accountID: accountID, amountMinor: -usage.amount.amountMinor, balanceAfterMinor: try debited.int64("balance_minor"),
                     currency: usage.amount.currency, category: usage.category, description: usage.description, source: .usage, chargeID: nil,
-                    usageID: usage.usageID, in: tx, createdAtMilliseconds: try debited.int64("last_entry_at_ms")))
+                    usageID: usage.usageID, in: tx, createdAtMilliseconds: try debited.int64("last_entry_at_ms")),
+                    try settings(from: debited, currency: usage.amount.currency))
             } catch let error as StoreError where error.isUniqueViolation {
                 throw UsageAlreadyRecorded()
             }
@@ -113,7 +118,9 @@ enum WalletLedger {
     /// server: the conditional UPDATE feeds the ledger line's INSERT, which feeds the month's totals
     /// (data-modifying WITH, which SQLite lacks). It is all or nothing: a usage id seen before fails the
     /// INSERT, and with it the UPDATE. Nil when the UPDATE's conditions refused the debit.
-    private static func debitInOneStatement(_ usage: UsageDebit, accountID: String, in tx: WriteTransaction, nowMilliseconds: Int64) throws -> WalletTransaction? {
+    private static func debitInOneStatement(
+        _ usage: UsageDebit, accountID: String, in tx: WriteTransaction, nowMilliseconds: Int64
+    ) throws -> (WalletTransaction, AutoRechargeSettings)? {
         let id = Identifier.make("wtx")
         let row: Row?
         do {
@@ -121,7 +128,7 @@ enum WalletLedger {
                 WITH debited AS (
                     UPDATE wallets SET balance_minor = balance_minor - ?1, last_entry_at_ms = GREATEST(last_entry_at_ms, ?3)
                     WHERE account_id = ?2 AND balance_minor >= ?1 AND (SELECT service_status FROM accounts WHERE id = ?2) = 'active'
-                    RETURNING balance_minor, last_entry_at_ms
+                    RETURNING balance_minor, last_entry_at_ms, auto_recharge_enabled, recharge_amount_minor, recharge_threshold_minor
                 ), line AS (
                     INSERT INTO wallet_transactions(id, account_id, amount_minor, balance_after_minor, currency, category, description, source, usage_id, created_at_ms)
                     SELECT ?4, ?2, -?1, balance_minor, ?5, ?6, ?7, 'usage', ?8, last_entry_at_ms FROM debited
@@ -132,7 +139,8 @@ enum WalletLedger {
                     ON CONFLICT(account_id, month, category) DO UPDATE SET debits_minor = wallet_month_totals.debits_minor + excluded.debits_minor,
                         transaction_count = wallet_month_totals.transaction_count + 1
                 )
-                SELECT seq, balance_after_minor, created_at_ms FROM line
+                SELECT seq, balance_after_minor, created_at_ms, auto_recharge_enabled, recharge_amount_minor, recharge_threshold_minor
+                FROM line, debited
                 """, .integer(usage.amount.amountMinor), .text(accountID), .integer(nowMilliseconds), .text(id), .text(usage.amount.currency.code),
                 .text(usage.category), .text(usage.description), .text(usage.usageID))
         } catch let error as StoreError where error.isUniqueViolation {
@@ -140,11 +148,20 @@ enum WalletLedger {
         }
         guard let row else { return nil }
         let currency = usage.amount.currency
-        return WalletTransaction(
+        let line = WalletTransaction(
             id: id, accountID: accountID, amount: Money(amountMinor: -usage.amount.amountMinor, currency: currency),
             balanceAfter: Money(amountMinor: try row.int64("balance_after_minor"), currency: currency), category: usage.category,
             description: usage.description, source: .usage, chargeID: nil, usageID: usage.usageID,
             createdAtMilliseconds: try row.int64("created_at_ms"), sequence: try row.int64("seq"))
+        return (line, try settings(from: row, currency: currency))
+    }
+
+    /// The auto-recharge columns of a wallet row.
+    static func settings(from row: Row, currency: Currency) throws -> AutoRechargeSettings {
+        AutoRechargeSettings(
+            isEnabled: try row.bool("auto_recharge_enabled"),
+            amount: Money(amountMinor: try row.int64("recharge_amount_minor"), currency: currency),
+            threshold: Money(amountMinor: try row.int64("recharge_threshold_minor"), currency: currency))
     }
 
     /// The ledger line an earlier debit with the same usage id made, if any; the same id with another
@@ -349,10 +366,7 @@ enum WalletLedger {
         let currency = account.currency
         return Snapshot(
             account: account, balanceMinor: try wallet.int64("balance_minor"),
-            settings: AutoRechargeSettings(
-                isEnabled: try wallet.bool("auto_recharge_enabled"),
-                amount: Money(amountMinor: try wallet.int64("recharge_amount_minor"), currency: currency),
-                threshold: Money(amountMinor: try wallet.int64("recharge_threshold_minor"), currency: currency)),
+            settings: try settings(from: wallet, currency: currency),
             lastRechargeAtMilliseconds: try wallet.optionalInt64("last_recharge_at_ms"),
             lastRechargeChargeID: try wallet.optionalString("last_recharge_charge_id"),
             lastSequence: lastSequence, creditsThisMonthMinor: try totals.int64("credits"), debitsThisMonthMinor: try totals.int64("debits"))

@@ -51,7 +51,7 @@ public final class WalletService: Sendable {
     }
 
     public func view(accountID: String) async throws -> WalletView {
-        try await withWallet(accountID) { await $0.view }
+        try await withWallet(accountID) { try await $0.currentView() }
     }
 
     public func recordUsage(accountID: String, usage: UsageDebit) async throws -> (transaction: WalletTransaction, replayed: Bool) {
@@ -101,7 +101,7 @@ public final class WalletService: Sendable {
     }
 
     public func events(accountID: String) async throws -> (WalletView, AsyncStream<WalletEvent>) {
-        try await withWallet(accountID) { wallet in try await (wallet.view, wallet.events()) }
+        try await withWallet(accountID) { wallet in try await (wallet.currentView(), wallet.events()) }
     }
 
     /// The ledger, newest first, filtered by category and creation time.

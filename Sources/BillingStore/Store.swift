@@ -144,6 +144,10 @@ public final class Store: Sendable {
         try await engine.read(body)
     }
 
+    /// Whether other processes (other billingd) may write the same database: a PostgreSQL store is, a SQLite
+    /// file has one writer process. Then what the domain keeps in memory is a cache to refresh, not the truth.
+    public var isShared: Bool { engine.isShared }
+
     /// Counters for tests and metrics: how many COMMITs, how many writes, how many waiting.
     public var statistics: StoreStatistics { engine.statistics }
 
@@ -174,6 +178,8 @@ struct SQLiteEngine: StoreEngine {
     }
 
     var statistics: StoreStatistics { writer.statistics }
+
+    var isShared: Bool { false }
 
     func close() async {
         await writer.close()

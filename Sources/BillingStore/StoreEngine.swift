@@ -8,6 +8,9 @@ package protocol StoreEngine: Sendable {
     func write<T: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> T) async throws -> T
     func read<T: Sendable>(_ body: @escaping @Sendable (ReadTransaction) throws -> T) async throws -> T
     var statistics: StoreStatistics { get }
+    /// Whether other processes may write the same database (PostgreSQL): then nothing a process keeps in
+    /// memory about the data is sure to be current.
+    var isShared: Bool { get }
     func close() async
 }
 

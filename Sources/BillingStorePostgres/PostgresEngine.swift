@@ -98,6 +98,8 @@ struct PostgresEngine: StoreEngine {
 
     var statistics: StoreStatistics { writer.statistics }
 
+    var isShared: Bool { true }
+
     func close() async {
         await writer.close()
         await readers.close()

@@ -25,9 +25,12 @@ final class BillingHarness: Sendable {
     var databasePath: String { directory + "/billing.sqlite3" }
     /// The PostgreSQL database the suite runs on, if one was named; nil runs it on SQLite.
     static let postgresURL = ProcessInfo.processInfo.environment["BILLING_TEST_POSTGRES"].flatMap { $0.isEmpty ? nil : $0 }
-    /// This harness's schema in it.
-    let postgresSchema = "test_" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
-    var gatewayDirectory: URL { URL(fileURLWithPath: directory + "/sandbox-gateway") }
+    /// This harness's schema in it (shared with the first daemon's harness when `sharingStoreWith` one).
+    let postgresSchema: String
+    /// Whether `finish()` drops the schema: the harness that made it does.
+    private let ownsSchema: Bool
+    /// The sandbox gateway's records: the directory's own, or the first daemon's when sharing its store.
+    let gatewayDirectory: URL
 
     private struct Running: Sendable {
         var server: RPCServer
@@ -54,10 +57,16 @@ final class BillingHarness: Sendable {
     init(
         clock: TestClock = TestClock(), gatewayLookUpLag: Duration = .zero, walletPolicy: WalletPolicy = WalletPolicy(),
         limits: MoneyLimits = MoneyLimits(), logLines: LogCapture? = nil, access: AccessPolicy = AccessPolicy(),
-        subscriptionPolicy: SubscriptionPolicy = SubscriptionPolicy(), allowsTestClocks: Bool = true
+        subscriptionPolicy: SubscriptionPolicy = SubscriptionPolicy(), allowsTestClocks: Bool = true,
+        sharingStoreWith firstDaemon: BillingHarness? = nil
     ) async throws {
         var template = Array("/tmp/billing-svc-XXXXXX".utf8CString)
         directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+        // A second daemon on the first one's PostgreSQL schema and sandbox gateway records: what two
+        // billingd on one database share. Its socket, server and domain objects are its own.
+        postgresSchema = firstDaemon?.postgresSchema ?? "test_" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
+        ownsSchema = firstDaemon == nil
+        gatewayDirectory = firstDaemon?.gatewayDirectory ?? URL(fileURLWithPath: directory + "/sandbox-gateway")
         self.clock = clock
         self.gatewayLookUpLag = gatewayLookUpLag
         self.walletPolicy = walletPolicy
@@ -145,7 +154,7 @@ final class BillingHarness: Sendable {
 
     func finish() async {
         await stop()
-        if Self.postgresURL != nil, let store = try? await openStore() {
+        if Self.postgresURL != nil, ownsSchema, let store = try? await openStore() {
             _ = try? await store.write { [postgresSchema] tx in try tx.execute("DROP SCHEMA \(postgresSchema) CASCADE") }
             await store.close()
         }

@@ -1,0 +1,131 @@
+import BillingClient
+import Foundation
+import Testing
+
+/// Two billingd on one PostgreSQL database (each with its own socket, server, wallet actors and gateway
+/// client; one schema and one sandbox processor between them): what one daemon keeps in memory
+/// serializes nothing in the other, so these prove that the database decides.
+@Suite("Two daemons on one PostgreSQL database", .enabled(if: BillingHarness.postgresURL != nil, "BILLING_TEST_POSTGRES names no database"))
+struct SharedStoreTests {
+    private func usd(_ minor: Int64) -> BillingV1.Money { BillingV1.Money(amountMinor: minor, currency: "USD") }
+
+    private func twoDaemons() async throws -> (BillingHarness, BillingHarness) {
+        let first = try await BillingHarness()
+        return (first, try await BillingHarness(clock: first.clock, sharingStoreWith: first))
+    }
+
+    private func executedCharges(_ daemons: (BillingHarness, BillingHarness)) async -> Int {
+        await daemons.0.gateway.executedCharges + daemons.1.gateway.executedCharges
+    }
+
+    @Test("debits from both daemons across the threshold make exactly one recharge, and every balance equals its ledger")
+    func oneRechargePerCrossingAcrossDaemons() async throws {
+        let daemons = try await twoDaemons()
+        let clients = [daemons.0.client(), daemons.1.client()]
+        let accountID = try await clients[0].readyAccount()
+        _ = try await clients[0].addBalance(.init(idempotencyKey: key(), accountID: accountID, amount: usd(10_000)))
+        // Configured through the other daemon, whose wallet actor the first never hears from.
+        _ = try await clients[1].configureAutoRecharge(.init(
+            idempotencyKey: key(), accountID: accountID, enabled: true, rechargeAmount: usd(5_000), threshold: usd(2_000)))
+        let chargesBefore = await executedCharges(daemons)
+        // 300 debits of 30, alternating daemons: the balance falls from 10,000 through 2,000 once.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<300 {
+                group.addTask {
+                    _ = try await clients[index % 2].recordUsage(.init(
+                        accountID: accountID, usageID: "u-\(index)", category: "sms", amount: self.usd(30), description: "test usage"))
+                }
+            }
+            try await group.waitForAll()
+        }
+        for client in clients { try await waitForNoRechargeInFlight(client, accountID) }
+        #expect(await executedCharges(daemons) - chargesBefore == 1)
+        let recharges = try await clients[1].listWalletTransactions(.init(accountID: accountID, pageSize: 100, categories: ["top-up"]))
+            .transactions.filter { $0.source == .autoRecharge }
+        #expect(recharges.count == 1)
+        for client in clients {
+            #expect(try await client.getWallet(.init(accountID: accountID)).wallet?.balance == usd(10_000 - 300 * 30 + 5_000))
+            try await expectLedgerMatchesBalance(client, accountID)
+        }
+        await daemons.1.finish()
+        await daemons.0.finish()
+    }
+
+    @Test("one idempotency key sent to both daemons at once charges once, and both answer with the same credit")
+    func oneKeyOnBothDaemonsChargesOnce() async throws {
+        let daemons = try await twoDaemons()
+        let clients = [daemons.0.client(), daemons.1.client()]
+        let accountID = try await clients[0].readyAccount()
+        let chargesBefore = await executedCharges(daemons)
+        let request = BillingV1.AddBalanceRequest(idempotencyKey: key(), accountID: accountID, amount: usd(2_500))
+        let replies = try await withThrowingTaskGroup(of: BillingV1.AddBalanceResponse.self) { group in
+            for index in 0..<8 { group.addTask { try await clients[index % 2].addBalance(request) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(Set(replies.map { $0.transaction?.id ?? "" }).count == 1)
+        #expect(Set(replies.map { $0.charge?.id ?? "" }).count == 1)
+        #expect(await executedCharges(daemons) - chargesBefore == 1)
+        let charges = try await clients[1].listCharges(.init(accountID: accountID)).charges
+        #expect(charges.count == 1)
+        for client in clients {
+            #expect(try await client.getWallet(.init(accountID: accountID)).wallet?.balance == usd(2_500))
+            try await expectLedgerMatchesBalance(client, accountID)
+        }
+        await daemons.1.finish()
+        await daemons.0.finish()
+    }
+
+    @Test("a wallet suspended on one daemon is suspended on the other, and funds added on either restore it for both")
+    func suspensionAndRestoreCrossDaemons() async throws {
+        let daemons = try await twoDaemons()
+        let clients = [daemons.0.client(), daemons.1.client()]
+        let accountID = try await clients[0].readyAccount()
+        _ = try await clients[0].addBalance(.init(idempotencyKey: key(), accountID: accountID, amount: usd(100)))
+        // The second daemon loads the wallet while it is active, then the first debits it to zero.
+        #expect(try await clients[1].getWallet(.init(accountID: accountID)).wallet?.serviceStatus == .active)
+        _ = try await clients[0].recordUsage(.init(accountID: accountID, usageID: key(), category: "sms", amount: usd(100), description: "all of it"))
+        #expect(try await clients[0].getWallet(.init(accountID: accountID)).wallet?.serviceStatus == .suspended)
+        #expect(try await clients[1].getWallet(.init(accountID: accountID)).wallet?.serviceStatus == .suspended)
+        let refused = await rpcError {
+            _ = try await clients[1].recordUsage(.init(accountID: accountID, usageID: key(), category: "sms", amount: usd(1), description: "more"))
+        }
+        #expect(refused?.detail("reason") == "wallet_suspended")
+        _ = try await clients[1].addBalance(.init(idempotencyKey: key(), accountID: accountID, amount: usd(500)))
+        for client in clients {
+            let wallet = try await client.getWallet(.init(accountID: accountID)).wallet
+            #expect(wallet?.serviceStatus == .active)
+            #expect(wallet?.balance == usd(500))
+        }
+        _ = try await clients[0].recordUsage(.init(accountID: accountID, usageID: key(), category: "sms", amount: usd(1), description: "again"))
+        await daemons.1.finish()
+        await daemons.0.finish()
+    }
+
+    @Test("both daemons running the renewal schedule at once bill each period once, with gapless invoice numbers")
+    func renewalsRunOnceAcrossDaemons() async throws {
+        let daemons = try await twoDaemons()
+        let clients = [daemons.0.client(), daemons.1.client()]
+        // Subscriptions on the wall clock, due now: the harness's clock is moved a month on.
+        var accounts: [String] = []
+        for _ in 0..<6 {
+            let accountID = try await clients[0].readyAccount()
+            _ = try await clients[0].createSubscription(.init(idempotencyKey: key(), accountID: accountID, planID: "starter-monthly-usd-v1", quantity: 1))
+            accounts.append(accountID)
+        }
+        daemons.0.clock.advance(by: 32 * 86_400)
+        async let first = daemons.0.billing.scheduler.runDue()
+        async let second = daemons.1.billing.scheduler.runDue()
+        let ran = try await first + second
+        #expect(ran >= accounts.count)
+        var numbers: [String] = []
+        for accountID in accounts {
+            let invoices = try await clients[1].listInvoices(.init(accountID: accountID)).invoices
+            #expect(invoices.count == 2, "one invoice at creation and one renewal")
+            numbers += invoices.map(\.number)
+        }
+        #expect(Set(numbers).count == numbers.count)
+        #expect(numbers.sorted() == (1...numbers.count).map { String(format: "INV-%06d", $0) })
+        await daemons.1.finish()
+        await daemons.0.finish()
+    }
+}
