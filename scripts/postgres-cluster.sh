@@ -7,10 +7,11 @@
 #   scripts/postgres-cluster.sh start DIR   creates the cluster if needed, starts it, creates database
 #                                           "billing" (owner "billing") and prints its postgres:// URL
 #   scripts/postgres-cluster.sh stop DIR    stops it (fast shutdown)
+#   scripts/postgres-cluster.sh crash DIR   stops it as a crash would (immediate: no checkpoint, clients cut off)
 #   scripts/postgres-cluster.sh url DIR     prints the URL again
 set -euo pipefail
-command=${1:?usage: postgres-cluster.sh start|stop|url DIR}
-dir=$(realpath -m "${2:?usage: postgres-cluster.sh start|stop|url DIR}")
+command=${1:?usage: postgres-cluster.sh start|stop|crash|url DIR}
+dir=$(realpath -m "${2:?usage: postgres-cluster.sh start|stop|crash|url DIR}")
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 [ -n "$bin" ] || { echo "PostgreSQL is not installed (apt-get install postgresql)" >&2; exit 1; }
 as_owner() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi }
@@ -34,10 +35,13 @@ start)
 stop)
   as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
   ;;
+crash)
+  as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null
+  ;;
 url)
   echo "$url"
   ;;
 *)
-  echo "usage: postgres-cluster.sh start|stop|url DIR" >&2; exit 64
+  echo "usage: postgres-cluster.sh start|stop|crash|url DIR" >&2; exit 64
   ;;
 esac

@@ -14,4 +14,5 @@ dir=$(mktemp -d /tmp/billing-pg-XXXXXX)
 trap 'scripts/postgres-cluster.sh stop "$dir" 2>/dev/null || true; rm -rf "$dir"' EXIT
 url=$(scripts/postgres-cluster.sh start "$dir")
 echo "== the test suite on PostgreSQL ($url)"
-BILLING_TEST_POSTGRES="$url" ${SWIFT:-swift} test --skip-build --no-parallel "$@"
+# The outage test stops and starts this cluster (BILLING_TEST_POSTGRES_CLUSTER), so tests run one at a time.
+BILLING_TEST_POSTGRES="$url" BILLING_TEST_POSTGRES_CLUSTER="$dir" ${SWIFT:-swift} test --skip-build --no-parallel "$@"

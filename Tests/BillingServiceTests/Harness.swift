@@ -25,6 +25,9 @@ final class BillingHarness: Sendable {
     var databasePath: String { directory + "/billing.sqlite3" }
     /// The PostgreSQL database the suite runs on, if one was named; nil runs it on SQLite.
     static let postgresURL = ProcessInfo.processInfo.environment["BILLING_TEST_POSTGRES"].flatMap { $0.isEmpty ? nil : $0 }
+    /// The folder of that database's cluster (scripts/postgres-cluster.sh), for the test that stops and
+    /// starts it; set only by the one-test-at-a-time run of scripts/test-postgres.sh.
+    static let postgresCluster = ProcessInfo.processInfo.environment["BILLING_TEST_POSTGRES_CLUSTER"].flatMap { $0.isEmpty ? nil : $0 }
     /// This harness's schema in it (shared with the first daemon's harness when `sharingStoreWith` one).
     let postgresSchema: String
     /// Whether `finish()` drops the schema: the harness that made it does.
