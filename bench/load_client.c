@@ -310,8 +310,6 @@ struct load {
     size_t scratch_capacity;
 };
 
-static void flush(struct load *l, struct connection *c);
-
 /* Queues the REQUEST frame of `message` for `call`; it goes out with the connection's next send(). */
 static void queue_request(struct load *l, struct call *call, const char *service, const ProtobufCMessage *message)
 {
