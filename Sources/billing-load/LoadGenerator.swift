@@ -39,6 +39,9 @@ struct BillingLoad: AsyncParsableCommand {
     @Option(help: "Instead of a load: open this many connections, make one health check on each, and hold them idle for --seconds (for measuring the server's memory).")
     var holdIdle = 0
 
+    @Option(help: "The server's process id: its CPU time per call is reported beside billing-load's own (from /proc/PID/stat).")
+    var serverPID: Int32?
+
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
@@ -51,6 +54,7 @@ struct BillingLoad: AsyncParsableCommand {
         guard (0...10_000).contains(holdIdle) else { throw ValidationError("--hold-idle must be 0...10000") }
         guard (1...100_000).contains(accounts) else { throw ValidationError("--accounts must be 1...100000") }
         guard seconds > 0, seconds <= 600, warmup >= 0, warmup <= 60 else { throw ValidationError("--seconds must be in (0, 600], --warmup in [0, 60]") }
+        if let serverPID, ProcessCPU.seconds(of: serverPID) == nil { throw ValidationError("--server-pid: cannot read /proc/\(serverPID)/stat") }
         _ = try Mix(mix)
     }
 
@@ -63,7 +67,7 @@ struct BillingLoad: AsyncParsableCommand {
             return BillingServiceClient(RPCClient(configuration: configuration))
         }
         let accountIDs = mix.needsAccounts ? try await Setup.accounts(accounts, using: clients, funded: mix.debits) : []
-        let run = LoadRun(mix: mix, clients: clients, accountIDs: accountIDs, inFlight: inFlight, countLimit: count)
+        let run = LoadRun(mix: mix, clients: clients, accountIDs: accountIDs, inFlight: inFlight, countLimit: count, serverPID: serverPID)
         let progress = quiet || json ? nil : Task { await run.reportProgress(every: .seconds(1)) }
         let result = await run.measure(warmup: .milliseconds(Int(warmup * 1000)), duration: .milliseconds(Int(seconds * 1000)))
         progress?.cancel()
