@@ -56,8 +56,13 @@ public enum WalletEvent: Sendable, Hashable {
 /// refresh it first (`currentView`), every debit brings back the row's current auto-recharge settings and
 /// tells whether the account is suspended, and the one-recharge-in-flight rule is the wallet row's
 /// `pending_recharge_charge_id`, set by a transaction that checked it was empty (SERIALIZABLE makes that
-/// a compare-and-set across daemons).
+/// a compare-and-set across daemons). Every transaction that changes a wallet notifies the account id on
+/// `noticeChannel`; a daemon whose copy of that wallet has watchers catches up (`catchUpForWatchers`),
+/// so `WatchWallet` reports the changes another daemon made too.
 public actor Wallet {
+    /// The store channel (PostgreSQL `NOTIFY`) that carries the account id of every changed wallet.
+    public static let noticeChannel = "billing_wallet"
+
     public let accountID: String
     private let context: BillingContext
     private let policy: WalletPolicy
@@ -81,6 +86,9 @@ public actor Wallet {
         didSet { holds.store((recharge == nil ? 0 : 1) + watchers.count, ordering: .relaxed) }
     }
     private var nextWatcherID = 0
+    /// On a shared store, the ledger lines applied lately, by sequence: a line can arrive twice, from the
+    /// call that made it and from a catch-up after its notice, and must count once.
+    private var appliedLines = Set<Int64>()
     /// What keeps this wallet in memory besides calls: a recharge in flight and each watcher.
     private let holds = Atomic<Int>(0)
 
@@ -126,6 +134,35 @@ public actor Wallet {
     public func currentView() async throws -> WalletView {
         try await refreshIfShared()
         return view
+    }
+
+    /// On a shared store, after a notice that this wallet changed: if anyone watches it, applies the
+    /// ledger lines it has not seen (each emits its event) and takes the account's status and settings,
+    /// announcing a suspension or a restore that another daemon made.
+    func catchUpForWatchers() async {
+        guard context.store.isShared, !watchers.isEmpty else { return }
+        let month = Self.month(of: context.nowMilliseconds)
+        let since = appliedSequence
+        guard let (lines, snapshot) = try? await context.store.read({ [accountID] tx in
+            (try tx.query("SELECT * FROM wallet_transactions WHERE account_id = ? AND seq > ? ORDER BY seq LIMIT 500", .text(accountID), .integer(since))
+                .map(WalletLedger.transaction(from:)),
+             try WalletLedger.snapshot(of: accountID, month: month, in: tx))
+        }) else { return }
+        for line in lines { apply(line) }
+        if snapshot.lastSequence >= appliedSequence {
+            balance = Money(amountMinor: snapshot.balanceMinor, currency: balance.currency)
+            appliedSequence = snapshot.lastSequence
+            creditsThisMonth = snapshot.creditsThisMonthMinor
+            debitsThisMonth = snapshot.debitsThisMonthMinor
+            self.month = month
+        }
+        settings = snapshot.settings
+        let account = snapshot.account
+        if account.serviceStatus != serviceStatus {
+            serviceStatus = account.serviceStatus
+            suspensionReason = account.suspensionReason
+            emit(serviceStatus == .suspended ? .suspended(reason: suspensionReason) : .restored)
+        }
     }
 
     /// Takes the committed state when the store is shared. After the read's await, only a snapshot at
@@ -469,6 +506,10 @@ public actor Wallet {
 
     /// Applies a committed ledger line; lines may come back out of order, only newer ones move the balance.
     private func apply(_ transaction: WalletTransaction) {
+        if context.store.isShared {
+            guard appliedLines.insert(transaction.sequence).inserted else { return }
+            if appliedLines.count > 4096 { appliedLines = appliedLines.filter { $0 > appliedSequence - 100_000 } }
+        }
         let transactionMonth = Self.month(of: transaction.createdAtMilliseconds)
         if transactionMonth != month {
             month = transactionMonth

@@ -71,16 +71,22 @@ extension Store {
             _ = try? await writers[0].perform { $0.disconnect() }
             throw error
         }
+        let notices = PostgresNotices(
+            configuration: PostgresSession.configuration(
+                for: location, applicationName: configuration.applicationName,
+                connectTimeout: .milliseconds(Int64(configuration.connectTimeout.components.seconds * 1000)), statementTimeoutMilliseconds: 0),
+            logger: logger)
         return Store(
             engine: PostgresEngine(
                 writer: PostgresWriter(sessions: writers, configuration: configuration),
-                readers: PostgresReaders(sessions: readers, maxQueuedReads: configuration.maxQueuedReads)))
+                readers: PostgresReaders(sessions: readers, maxQueuedReads: configuration.maxQueuedReads), listeners: notices))
     }
 }
 
 struct PostgresEngine: StoreEngine {
     let writer: PostgresWriter
     let readers: PostgresReaders
+    let listeners: PostgresNotices
 
     func write<T: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (caller: CheckedContinuation<T, any Error>) in
@@ -100,7 +106,10 @@ struct PostgresEngine: StoreEngine {
 
     var isShared: Bool { true }
 
+    func notices(on channel: String) -> AsyncStream<String> { listeners.notices(on: channel) }
+
     func close() async {
+        listeners.close()
         await writer.close()
         await readers.close()
     }

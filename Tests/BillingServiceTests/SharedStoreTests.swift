@@ -101,6 +101,39 @@ struct SharedStoreTests {
         await daemons.0.finish()
     }
 
+    @Test("a watcher on one daemon hears of the debits, the suspension and the restore made through the other")
+    func watchersHearOfTheOtherDaemonsChanges() async throws {
+        let daemons = try await twoDaemons()
+        let clients = [daemons.0.client(), daemons.1.client()]
+        let accountID = try await clients[0].readyAccount()
+        _ = try await clients[0].addBalance(.init(idempotencyKey: key(), accountID: accountID, amount: usd(100)))
+        // Read on a task of its own, so that a missing event fails the test after five seconds instead of hanging it.
+        let watch = clients[1].watchWallet(.init(accountID: accountID))
+        let heard = Task { () -> [BillingV1.WalletEvent] in
+            var events: [BillingV1.WalletEvent] = []
+            for try await event in watch {
+                events.append(event)
+                if events.count == 6 { break }
+            }
+            return events
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        _ = try await clients[0].recordUsage(.init(accountID: accountID, usageID: "first", category: "sms", amount: usd(40), description: "one"))
+        _ = try await clients[0].recordUsage(.init(accountID: accountID, usageID: "second", category: "sms", amount: usd(60), description: "the rest"))
+        _ = try await clients[0].addBalance(.init(idempotencyKey: key(), accountID: accountID, amount: usd(500)))
+        let timeout = Task {
+            try await Task.sleep(for: .seconds(5))
+            heard.cancel()
+        }
+        let events = try await heard.value
+        timeout.cancel()
+        #expect(events.map(\.kind) == [.snapshot, .balanceChanged, .balanceChanged, .suspended, .balanceChanged, .restored])
+        #expect(events.compactMap { $0.transaction?.usageID }.prefix(2) == ["first", "second"])
+        #expect(events.dropFirst().first?.transaction?.balanceAfter == usd(60))
+        await daemons.1.finish()
+        await daemons.0.finish()
+    }
+
     @Test("both daemons running the renewal schedule at once bill each period once, with gapless invoice numbers")
     func renewalsRunOnceAcrossDaemons() async throws {
         let daemons = try await twoDaemons()
