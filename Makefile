@@ -9,7 +9,7 @@ SWIFT ?= swift
 PYTHON ?= python3
 PYTHON_VENV := .build/python-venv
 
-.PHONY: run run-postgres test test-postgres test-python crash-test fuzz deps build release bench bench-renewals bench-ledger generate generate-python
+.PHONY: run run-postgres test test-postgres test-python crash-test fuzz deps build release bench bench-postgres bench-renewals bench-ledger generate generate-python
 
 # DEVELOPMENT ONLY: a seller identity that says on every invoice that it is not real. billingd has no
 # default seller in code; production passes its own flags (docs/OPERATIONS.md).
@@ -37,14 +37,15 @@ run-postgres: deps
 CRASH_ROUNDS ?= 20
 CRASH_FLAGS = --rounds $(CRASH_ROUNDS) $(if $(CRASH_SEED),--seed $(CRASH_SEED))
 
-## Runs the whole test suite: Swift on SQLite, Swift again on a throwaway PostgreSQL cluster, the crash
-## test (CI-sized: 20 rounds of SIGKILL under load), then the Python client against the debug billingd.
+## Runs the whole test suite: Swift, the crash test (CI-sized: 20 rounds of SIGKILL under load) and the
+## Python client against the debug billingd, all on SQLite; then Swift and Python again on a throwaway
+## PostgreSQL cluster.
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
-	scripts/test-postgres.sh
 	.build/debug/billing-crash $(CRASH_FLAGS)
 	$(MAKE) test-python
+	scripts/test-postgres.sh
 
 ## The Swift suite on PostgreSQL alone (TESTS=--filter NAME narrows it).
 test-postgres: deps
@@ -123,6 +124,11 @@ RENEWALS ?= 100000
 bench-renewals: deps
 	$(SWIFT) build -c release --product renewal-bench
 	$$($(SWIFT) build -c release --show-bin-path)/renewal-bench --subscriptions $(RENEWALS)
+
+## Record usage on PostgreSQL through one and two billingd against pgbench running the same debit, on a
+## throwaway cluster (release build; a few minutes).
+bench-postgres: deps
+	bash scripts/bench-postgres.sh
 
 ## A wallet's reads with ten million ledger lines against 100 (LEDGER_LINES=1000000 for a quick run).
 LEDGER_LINES ?= 10000000
