@@ -153,8 +153,8 @@ public final class Store: Sendable {
     /// ends at once: no other process writes its file.
     public func notices(on channel: String) -> AsyncStream<String> { engine.notices(on: channel) }
 
-    /// Yielded by `notices(on:)` after the engine could not listen for a while (a lost connection):
-    /// notices may have been missed, so listeners catch up on everything they follow.
+    /// Yielded by `notices(on:)` whenever the engine starts listening, at first and after a lost connection:
+    /// notices sent before may have been missed, so listeners catch up on everything they follow.
     public static let noticesMayHaveBeenMissed = "*"
 
     /// Counters for tests and metrics: how many COMMITs, how many writes, how many waiting.

@@ -5,8 +5,8 @@ import Synchronization
 
 /// `LISTEN` for `Store.notices(on:)`: each channel on a connection of its own (a listening connection
 /// cannot run the sessions' blocking statements), reconnecting a second after it breaks. Notices sent
-/// while it was not listening are lost, so after every reconnection it yields `Store.noticesMayHaveBeenMissed`,
-/// and whoever listens catches up on everything it watches.
+/// while it was not listening are lost, so each time LISTEN takes effect (the first time too) it yields
+/// `Store.noticesMayHaveBeenMissed`, and whoever listens catches up on everything it follows.
 final class PostgresNotices: Sendable {
     private let configuration: PostgresConnection.Configuration
     private let logger: Logger
@@ -20,17 +20,17 @@ final class PostgresNotices: Sendable {
     func notices(on channel: String) -> AsyncStream<String> {
         let (stream, continuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(4096))
         let task = Task { [configuration, logger] in
-            var connectedBefore = false
             while !Task.isCancelled {
                 do {
                     let connection = try await PostgresConnection.connect(
                         on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration, id: 0, logger: logger
                     ).get()
                     do {
-                        let notices = try await connection.listen(channel)
-                        if connectedBefore { continuation.yield(Store.noticesMayHaveBeenMissed) }
-                        connectedBefore = true
-                        for try await notice in notices { continuation.yield(notice.payload) }
+                        try await connection.listen(on: channel) { notices in
+                            // Whatever was sent before LISTEN took effect, at start or while reconnecting, was missed.
+                            continuation.yield(Store.noticesMayHaveBeenMissed)
+                            for try await notice in notices { continuation.yield(notice.payload) }
+                        }
                     } catch {}
                     try? await connection.close()
                 } catch {

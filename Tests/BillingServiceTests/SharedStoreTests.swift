@@ -75,6 +75,34 @@ struct SharedStoreTests {
         await daemons.0.finish()
     }
 
+    /// Every top-up issues an invoice, and every invoice bumps the one row of invoice numbers: the hottest
+    /// row two daemons share. Retried whole, a batch of them once lost to the other daemon ten times running.
+    @Test("top-ups through both daemons at once, all bumping the one invoice-number row, all succeed, numbered without gaps")
+    func topUpsContendingForInvoiceNumbers() async throws {
+        let daemons = try await twoDaemons()
+        let clients = [daemons.0.client(), daemons.1.client()]
+        var accounts: [String] = []
+        for _ in 0..<10 { accounts.append(try await clients[0].readyAccount()) }
+        let accountIDs = accounts
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<200 {
+                group.addTask {
+                    _ = try await clients[index % 2].addBalance(.init(
+                        idempotencyKey: key(), accountID: accountIDs[index % accountIDs.count], amount: self.usd(100)))
+                }
+            }
+            try await group.waitForAll()
+        }
+        var numbers: [String] = []
+        for accountID in accountIDs {
+            numbers += try await clients[1].listInvoices(.init(accountID: accountID, pageSize: 100)).invoices.map(\.number)
+            #expect(try await clients[0].getWallet(.init(accountID: accountID)).wallet?.balance == usd(2_000))
+        }
+        #expect(numbers.sorted() == (1...200).map { String(format: "INV-%06d", $0) })
+        await daemons.1.finish()
+        await daemons.0.finish()
+    }
+
     @Test("a wallet suspended on one daemon is suspended on the other, and funds added on either restore it for both")
     func suspensionAndRestoreCrossDaemons() async throws {
         let daemons = try await twoDaemons()
