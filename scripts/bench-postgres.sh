@@ -3,7 +3,8 @@
 # load client, 64 calls in flight per daemon over 1,000 accounts each), against pgbench running the same
 # debit — the one statement billingd sends, in a SERIALIZABLE transaction — with 64 and 128 clients, on
 # one throwaway cluster (scripts/postgres-cluster.sh), one case after another in the same run.
-# SECONDS_PER_CASE (default 5) sets the length. Prints a table; docs/PERFORMANCE.md keeps the latest.
+# SECONDS_PER_CASE (default 5) sets the length; POSTGRES_WRITERS (default 1) billingd's --postgres-writers.
+# Prints a table; docs/PERFORMANCE.md keeps the latest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${SECONDS_PER_CASE:-5}
@@ -22,7 +23,7 @@ daemon() {  # daemon N: starts billingd N on the cluster's schema "bench", shari
   "$bin/billingd" --socket "$work/d$1.sock" --database "$url&schema=bench" --metrics-socket "" \
     --gateway-directory "$work/gateway" --provider-directory "$work/provider" \
     --seller-name "Benchmark Ltd (not a real seller)" --seller-address "1 Benchmark Road" --seller-tax-id NONE \
-    --invoice-number-prefix BENCH --log-level warning >"$work/d$1.log" 2>&1 &
+    --invoice-number-prefix BENCH --log-level warning --postgres-writers "${POSTGRES_WRITERS:-1}" >"$work/d$1.log" 2>&1 &
   eval "daemon$1=$!"
   for _ in $(seq 100); do [ -S "$work/d$1.sock" ] && return; sleep 0.1; done
   echo "billingd $1 did not start:" >&2; cat "$work/d$1.log" >&2; exit 1

@@ -88,6 +88,9 @@ struct Billingd: AsyncParsableCommand {
     @Option(help: "Wallets kept in memory; past it, idle ones are dropped (least recently used first) and reloaded on next use.")
     var maxLoadedWallets = WalletPolicy().maxLoadedWallets
 
+    @Option(help: "With PostgreSQL: connections that commit batches of writes at once (1–32). More overlap their round trips; as serializable transactions they may conflict and retry.")
+    var postgresWriters = PostgresStoreConfiguration().writerCount
+
     // Invoices are legal documents: who issues them is configuration, with no default in code.
     // `make run` passes development values that say so on every page.
 
@@ -131,6 +134,7 @@ struct Billingd: AsyncParsableCommand {
         guard maxConnections > 0, maxCallsPerConnection > 0, idleTimeoutSeconds > 0, shutdownGraceSeconds >= 0, maxLoadedWallets > 0 else {
             throw ValidationError("limits must be positive")
         }
+        guard (1...32).contains(postgresWriters) else { throw ValidationError("--postgres-writers must be between 1 and 32") }
         guard (1...MoneyLimits.ceilingMaxAmountMinor).contains(maxAmountMinor) else {
             throw ValidationError("--max-amount-minor must be between 1 and \(MoneyLimits.ceilingMaxAmountMinor)")
         }
@@ -231,6 +235,7 @@ struct Billingd: AsyncParsableCommand {
         if let postgres {
             var storeConfiguration = PostgresStoreConfiguration()
             storeConfiguration.onEvent = onStoreEvent
+            storeConfiguration.writerCount = postgresWriters
             store = try await Store.open(postgres: postgres, migrations: BillingSchema.migrations, configuration: storeConfiguration)
         } else {
             var storeConfiguration = Store.Configuration()
