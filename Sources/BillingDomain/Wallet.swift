@@ -89,6 +89,9 @@ public actor Wallet {
     /// On a shared store, the ledger lines applied lately, by sequence: a line can arrive twice, from the
     /// call that made it and from a catch-up after its notice, and must count once.
     private var appliedLines = Set<Int64>()
+    /// Counts this copy's own service-status changes: a snapshot read across one of them may predate it
+    /// (a status change adds no ledger line to tell by), so its status is not taken.
+    private var statusChanges = 0
     /// What keeps this wallet in memory besides calls: a recharge in flight and each watcher.
     private let holds = Atomic<Int>(0)
 
@@ -143,45 +146,46 @@ public actor Wallet {
         guard context.store.isShared, !watchers.isEmpty else { return }
         let month = Self.month(of: context.nowMilliseconds)
         let since = appliedSequence
+        let statusChangesBefore = statusChanges
         guard let (lines, snapshot) = try? await context.store.read({ [accountID] tx in
             (try tx.query("SELECT * FROM wallet_transactions WHERE account_id = ? AND seq > ? ORDER BY seq LIMIT 500", .text(accountID), .integer(since))
                 .map(WalletLedger.transaction(from:)),
              try WalletLedger.snapshot(of: accountID, month: month, in: tx))
         }) else { return }
         for line in lines { apply(line) }
-        if snapshot.lastSequence >= appliedSequence {
-            balance = Money(amountMinor: snapshot.balanceMinor, currency: balance.currency)
-            appliedSequence = snapshot.lastSequence
-            creditsThisMonth = snapshot.creditsThisMonthMinor
-            debitsThisMonth = snapshot.debitsThisMonthMinor
-            self.month = month
-        }
-        settings = snapshot.settings
-        let account = snapshot.account
-        if account.serviceStatus != serviceStatus {
-            serviceStatus = account.serviceStatus
-            suspensionReason = account.suspensionReason
-            emit(serviceStatus == .suspended ? .suspended(reason: suspensionReason) : .restored)
+        if take(snapshot, month: month, status: false) && statusChanges == statusChangesBefore {
+            setServiceStatus(snapshot.account.serviceStatus, reason: snapshot.account.suspensionReason)
         }
     }
 
-    /// Takes the committed state when the store is shared. After the read's await, only a snapshot at
-    /// least as new as the ledger lines this actor applied replaces the copy.
+    /// Takes the committed state when the store is shared.
     private func refreshIfShared() async throws {
         guard context.store.isShared else { return }
         let month = Self.month(of: context.nowMilliseconds)
+        let statusChangesBefore = statusChanges
         let snapshot = try await context.store.read { [accountID] tx in try WalletLedger.snapshot(of: accountID, month: month, in: tx) }
-        guard snapshot.lastSequence >= appliedSequence else { return }
+        take(snapshot, month: month, status: statusChanges == statusChangesBefore)
+    }
+
+    /// Takes a snapshot read after an await if it is at least as new as the ledger lines this actor
+    /// applied meanwhile, with the service status too if `status` (silently: reads announce nothing);
+    /// returns whether it was new enough to take.
+    @discardableResult
+    private func take(_ snapshot: WalletLedger.Snapshot, month: String, status: Bool) -> Bool {
+        guard snapshot.lastSequence >= appliedSequence else { return false }
         balance = Money(amountMinor: snapshot.balanceMinor, currency: balance.currency)
         appliedSequence = snapshot.lastSequence
         settings = snapshot.settings
-        serviceStatus = snapshot.account.serviceStatus
-        suspensionReason = snapshot.account.suspensionReason
         lastRechargeAtMilliseconds = snapshot.lastRechargeAtMilliseconds
         lastRechargeChargeID = snapshot.lastRechargeChargeID
         self.month = month
         creditsThisMonth = snapshot.creditsThisMonthMinor
         debitsThisMonth = snapshot.debitsThisMonthMinor
+        if status {
+            serviceStatus = snapshot.account.serviceStatus
+            suspensionReason = snapshot.account.suspensionReason
+        }
+        return true
     }
 
     public var view: WalletView {
@@ -240,12 +244,8 @@ public actor Wallet {
                 await afterDebit()
                 return (transaction, false)
             case .suspended(let reason):
-                if context.store.isShared && serviceStatus == .active {
-                    // Suspended by another daemon.
-                    serviceStatus = .suspended
-                    suspensionReason = reason
-                    emit(.suspended(reason: reason))
-                }
+                // Suspended by another daemon, if this copy did not know.
+                if context.store.isShared { setServiceStatus(.suspended, reason: reason) }
                 throw BillingError.failedPrecondition(
                     "usage-based services of account \(accountID) are suspended: \(reason); add funds to restore them", reason: .walletSuspended)
             case .insufficient(let available):
@@ -268,11 +268,7 @@ public actor Wallet {
             rechargeFailures = 0
             rechargeRetryAfter = nil
         }
-        if serviceStatus == .suspended {
-            serviceStatus = .active
-            suspensionReason = ""
-            emit(.restored)
-        }
+        setServiceStatus(.active)
     }
 
     // MARK: Funds
@@ -331,11 +327,7 @@ public actor Wallet {
     func commitCredit<T: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> (T, WalletTransaction?, Bool)) async throws -> T {
         let (result, credit, restored) = try await context.store.write(body)
         if let credit { apply(credit) }
-        if restored || (credit != nil && serviceStatus == .suspended) {
-            serviceStatus = .active
-            suspensionReason = ""
-            emit(.restored)
-        }
+        if restored || credit != nil { setServiceStatus(.active) }
         return result
     }
 
@@ -494,9 +486,7 @@ public actor Wallet {
             // Only if the balance is still zero: a credit may have landed while we waited.
             let changed = try await context.store.write { [accountID] tx in try AccountRecords.suspendIfWalletEmpty(accountID, reason: reason, in: tx) }
             guard changed, balance.isZero else { return }
-            serviceStatus = .suspended
-            suspensionReason = reason
-            emit(.suspended(reason: reason))
+            setServiceStatus(.suspended, reason: reason)
         } catch {
             // The debit that got here is durable; suspension is retried by the next debit at zero.
         }
@@ -536,11 +526,17 @@ public actor Wallet {
             lastRechargeChargeID = credit.charge.id
         }
         if credit.charge.purpose == .walletAutoRecharge { emit(.rechargeSucceeded(chargeID: credit.charge.id, amount: credit.charge.amount)) }
-        if credit.restored || (credit.transaction != nil && serviceStatus == .suspended) {
-            serviceStatus = .active
-            suspensionReason = ""
-            emit(.restored)
-        }
+        if credit.restored || credit.transaction != nil { setServiceStatus(.active) }
+    }
+
+    /// Changes the copy's service status and tells the watchers, once: a change can be learned twice on a
+    /// shared store (from the call that made it and from the catch-up after its notice).
+    private func setServiceStatus(_ status: Account.ServiceStatus, reason: String = "") {
+        guard status != serviceStatus else { return }
+        statusChanges += 1
+        serviceStatus = status
+        suspensionReason = reason
+        emit(status == .suspended ? .suspended(reason: reason) : .restored)
     }
 
     private func emit(_ event: WalletEvent) {
