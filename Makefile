@@ -8,7 +8,7 @@ SWIFT ?= swift
 PYTHON ?= python3
 PYTHON_VENV := .build/python-venv
 
-.PHONY: run test test-python crash-test fuzz deps build release bench bench-renewals bench-ledger generate generate-python
+.PHONY: run test test-python crash-test fuzz deps build release bench bench-renewals bench-ledger bench-hostile generate generate-python
 
 # DEVELOPMENT ONLY: a seller identity that says on every invoice that it is not real. billingd has no
 # default seller in code; production passes its own flags (docs/OPERATIONS.md).
@@ -115,3 +115,15 @@ LEDGER_LINES ?= 10000000
 bench-ledger: deps
 	$(SWIFT) build -c release --product ledger-bench
 	$$($(SWIFT) build -c release --show-bin-path)/ledger-bench --lines $(LEDGER_LINES)
+
+# The hostile clients (docs/RELIABILITY.md): HOSTILE_SECONDS measured per phase; HOSTILE_ATTACKS=a,b runs
+# only those attacks (bench/bin/hostile_clients --help lists them).
+HOSTILE_SECONDS ?= 10
+
+## A good client's health-check latency beside nothing, a CPU burner, then each attack in turn, against a
+## release billingd it starts (about 3 minutes; the table is the run's result).
+bench-hostile: deps
+	$(MAKE) -s -C bench $(CURDIR)/bench/bin/hostile_clients
+	$(SWIFT) build -c release --product billingd
+	bench/bin/hostile_clients --billingd $$($(SWIFT) build -c release --show-bin-path)/billingd \
+		--seconds $(HOSTILE_SECONDS) $(if $(HOSTILE_ATTACKS),--attacks $(HOSTILE_ATTACKS))
