@@ -143,6 +143,11 @@ public final class FrameChannel: @unchecked Sendable {
         isClosed = true
         outbound = []
         outboundOffset = 0
+        // The bytes of an incomplete frame go now, not when the last reference to this channel does
+        // (the close-after-flush timer holds one for a second): peers refused over the inbound budget
+        // that came straight back held their refused frames beside the budget, 700 MB where it allows 64.
+        decoder = FrameDecoder(maxPayloadSize: decoder.maxPayloadSize)
+        prefaceBytes = []
         if let writeSource {
             if !writeSourceArmed { writeSource.resume() }
             writeSource.cancel()
