@@ -121,7 +121,10 @@ final class CallDispatcher: @unchecked Sendable {
             run(call) { try await body(payload, context) }
         case .serverStream(let body):
             let window = min(request.streamWindow == 0 ? limits.defaultStreamWindow : request.streamWindow, StreamWindow.max)
-            let stream = ServerStreamWriter(initialCredit: window, maxCredit: StreamWindow.max) { [self] message in
+            // The writer holds the call weakly: the call holds the writer, and a cycle between them kept
+            // both, and this whole dispatcher, alive for good once the stream had ended.
+            let stream = ServerStreamWriter(initialCredit: window, maxCredit: StreamWindow.max) { [self, weak call] message in
+                guard let call else { return }
                 queue.async { [self] in
                     guard calls[streamID] === call else { return }
                     transport.sendData(streamID: streamID, payload: message)
