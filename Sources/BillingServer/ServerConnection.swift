@@ -33,7 +33,7 @@ final class ServerConnection: CallTransport, @unchecked Sendable {
             fileDescriptor: fileDescriptor, queue: queue,
             maxFramePayloadBytes: configuration.limits.maxFramePayloadBytes,
             maxBufferedOutboundBytes: configuration.limits.maxBufferedOutboundBytesPerConnection,
-            inboundBudget: inboundBudget, readBuffer: loop.readBuffer
+            inboundBudget: inboundBudget, readBuffer: loop.readBuffer, turnQueue: loop.queue
         )
         self.peer = UnixSocket.peerCredentials(of: fileDescriptor)
         self.limits = configuration.limits

@@ -58,20 +58,36 @@ public final class FrameChannel: @unchecked Sendable {
     private var malformed: FrameDecodingError?
     private var readSource: (any DispatchSourceRead)?
     private var writeSource: (any DispatchSourceWrite)?
+    /// No more reading for now: the peer is not reading its replies, or the channel is closing.
     private var readingPaused = false
+    /// A turn that stopped at `framesPerTurn` waits behind the other channels on `turnQueue`.
+    private var turnPending = false
+    /// Whether the read source is suspended (it is while reading is paused or a turn is pending).
+    private var readSourceSuspended = false
     private var writeSourceArmed = false
     private var sourcesAwaitingCancel = 0
     private(set) public var isClosed = false
     private let readBuffer: ReadBuffer
     private let inboundBudget: InboundBudget?
+    /// Where a busy channel's next turn waits for its place (see `framesPerTurn`).
+    private let turnQueue: DispatchQueue?
     /// The part of `inboundBudget` this channel holds: the bytes of its incomplete frame.
     private var budgetHeld = 0
 
-    /// - Parameter readBuffer: where reads land before the decoder copies them; channels whose queues
-    ///   target one serial queue may share one (a new one by default).
+    /// Frames handed to `onFrame` in one turn of the queue. A peer that pipelines small frames sent
+    /// thousands in one turn (each 64 KiB read holds about 1,400 health checks), and every other
+    /// connection on the same thread waited for all of them.
+    public static let framesPerTurn = 16
+
+    /// - Parameters:
+    ///   - readBuffer: where reads land before the decoder copies them; channels whose queues target one
+    ///     serial queue may share one (a new one by default).
+    ///   - turnQueue: the serial queue `queue` runs on, if it shares one with other channels. A turn that
+    ///     ends with more to read is continued through it, so that the others' waiting work runs first:
+    ///     work added to `queue` while it runs would run in the same go.
     public init(
         fileDescriptor: Int32, queue: DispatchQueue, maxFramePayloadBytes: Int, maxBufferedOutboundBytes: Int, inboundBudget: InboundBudget? = nil,
-        readBuffer: ReadBuffer? = nil
+        readBuffer: ReadBuffer? = nil, turnQueue: DispatchQueue? = nil
     ) {
         self.fileDescriptor = fileDescriptor
         self.queue = queue
@@ -79,6 +95,7 @@ public final class FrameChannel: @unchecked Sendable {
         self.inboundBudget = inboundBudget
         self.decoder = FrameDecoder(maxPayloadSize: maxFramePayloadBytes)
         self.readBuffer = readBuffer ?? ReadBuffer()
+        self.turnQueue = turnQueue
     }
 
     /// Sends this side's preface and starts reading.
@@ -86,7 +103,7 @@ public final class FrameChannel: @unchecked Sendable {
         dispatchPrecondition(condition: .onQueue(queue))
         sendRaw(ConnectionPreface.bytes())
         let read = DispatchSource.makeReadSource(fileDescriptor: fileDescriptor, queue: queue)
-        read.setEventHandler { [unowned self] in self.readAvailableBytes() }
+        read.setEventHandler { [unowned self] in self.readTurn() }
         readSource = read
         let write = DispatchSource.makeWriteSource(fileDescriptor: fileDescriptor, queue: queue)
         write.setEventHandler { [unowned self] in self.flush() }
@@ -153,7 +170,7 @@ public final class FrameChannel: @unchecked Sendable {
             writeSource.cancel()
         }
         if let readSource {
-            if readingPaused { readSource.resume() }
+            if readSourceSuspended { readSource.resume() }
             readSource.cancel()
         } else {
             Glibc.close(fileDescriptor)
@@ -168,14 +185,18 @@ public final class FrameChannel: @unchecked Sendable {
         onTransfer = { _, _ in }
     }
 
-    /// Reads until the socket says it has nothing more (EAGAIN), never stopping at a short read: the
-    /// peer's close can arrive in the same readiness event as its last bytes, and Dispatch may not report
-    /// it again, which left the connections of peers that sent a preface and closed at once open until
-    /// the idle timeout. At most four reads per turn of the queue, so that one busy peer cannot starve
-    /// the queue's other work; the rest is read in a later turn.
-    private func readAvailableBytes() {
+    /// One turn: the frames already decoded, then reads until the socket says it has nothing more
+    /// (EAGAIN), never stopping at a short read: the peer's close can arrive in the same readiness event
+    /// as its last bytes, and Dispatch may not report it again, which left the connections of peers that
+    /// sent a preface and closed at once open until the idle timeout. A turn ends early after four reads
+    /// or `framesPerTurn` frames, so that one busy peer cannot starve the others on the same thread; the
+    /// rest waits for a later turn (`continueLater`).
+    private func readTurn() {
+        guard !isClosed, !readingPaused, !turnPending else { return }
+        var framesLeft = Self.framesPerTurn
+        guard deliverFrames(&framesLeft) else { return }
         for _ in 0..<4 {
-            guard !isClosed, !readingPaused else { return }
+            guard framesLeft > 0, !readingPaused else { break }
             let count = Glibc.read(fileDescriptor, readBuffer.bytes.baseAddress, readBuffer.bytes.count)
             if count == 0 { return close(.peerClosed) }
             if count < 0 {
@@ -193,20 +214,45 @@ public final class FrameChannel: @unchecked Sendable {
                 guard onPreface(ConnectionPreface.check(prefaceBytes)) else { return }
             }
             decoder.append(bytes)
-            do {
-                while !isClosed, closeWhenFlushed == nil, let decoded = try decoder.next() {
-                    onFrame(decoded)
-                }
-            } catch {
-                malformed = error
-                pauseReading()
-                onMalformed(error)
-                if !isClosed && closeWhenFlushed == nil { close(.malformed(error)) }
-                return
-            }
-            guard holdWithinBudget(decoder.bufferedByteCount) else { return }
+            guard deliverFrames(&framesLeft), holdWithinBudget(decoder.bufferedByteCount) else { return }
         }
-        queue.async { [self] in readAvailableBytes() }
+        continueLater()
+    }
+
+    /// Hands decoded frames to `onFrame`, at most `framesLeft`, while the channel is open and reading;
+    /// false when it must read no more (malformed bytes, or it closed).
+    private func deliverFrames(_ framesLeft: inout Int) -> Bool {
+        do {
+            while framesLeft > 0, !isClosed, closeWhenFlushed == nil, !readingPaused, let decoded = try decoder.next() {
+                framesLeft -= 1
+                onFrame(decoded)
+            }
+            return !isClosed && closeWhenFlushed == nil
+        } catch {
+            malformed = error
+            pauseReading()
+            onMalformed(error)
+            if !isClosed && closeWhenFlushed == nil { close(.malformed(error)) }
+            return false
+        }
+    }
+
+    /// Continues reading in a later turn: behind the other channels' work on `turnQueue` when there is
+    /// one. The read source waits meanwhile, or it would start the turn early, on this queue.
+    private func continueLater() {
+        guard !isClosed, !readingPaused else { return }
+        turnPending = true
+        updateReadSource()
+        let next: @Sendable () -> Void = { [self] in
+            turnPending = false
+            updateReadSource()
+            readTurn()
+        }
+        if let turnQueue {
+            turnQueue.async { [queue] in queue.async(execute: next) }
+        } else {
+            queue.async(execute: next)
+        }
     }
 
     /// Accounts for the bytes the decoder holds; false (and the channel stops reading) when they would
@@ -261,7 +307,9 @@ public final class FrameChannel: @unchecked Sendable {
             pauseReading()
         } else if readingPaused, buffered <= maxBufferedOutboundBytes / 2, closeWhenFlushed == nil, malformed == nil {
             readingPaused = false
-            readSource?.resume()
+            // Frames decoded before the pause may wait in the decoder with nothing more in the socket,
+            // so a turn is scheduled rather than left to the read source (which resumes with it).
+            continueLater()
         }
         if outboundOffset > 1 << 20 {
             outbound.removeFirst(outboundOffset)
@@ -270,9 +318,17 @@ public final class FrameChannel: @unchecked Sendable {
     }
 
     private func pauseReading() {
-        guard !readingPaused, let readSource else { return }
+        guard !readingPaused else { return }
         readingPaused = true
-        readSource.suspend()
+        updateReadSource()
+    }
+
+    /// Suspends the read source while reading is paused or a turn is pending, and resumes it after.
+    private func updateReadSource() {
+        let suspended = readingPaused || turnPending
+        guard let readSource, !isClosed, suspended != readSourceSuspended else { return }
+        readSourceSuspended = suspended
+        if suspended { readSource.suspend() } else { readSource.resume() }
     }
 }
 
