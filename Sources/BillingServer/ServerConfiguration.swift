@@ -18,6 +18,11 @@ public struct ServerLimits: Sendable {
     public var maxCallsInFlightPerConnection = 256
     /// Open connections; more are told GOAWAY with RESOURCE_EXHAUSTED and closed.
     public var maxConnections = 4096
+    /// Connections accepted per second (refused ones included), in bursts of up to a tenth of it; more
+    /// wait in the kernel's listen backlog. Each new connection costs the server about 50 µs of CPU, so
+    /// a peer that connects and closes as fast as it can took a core and left other clients waiting for
+    /// it; at this rate churn costs at most about a tenth of a core. 0: no limit.
+    public var maxNewConnectionsPerSecond = 2000
     /// Reply bytes waiting for a peer that does not read; past it the server stops reading that peer.
     public var maxBufferedOutboundBytesPerConnection = 8 * 1024 * 1024
     /// A connection with no call in flight and no traffic for this long is closed.

@@ -70,6 +70,9 @@ struct Billingd: AsyncParsableCommand {
     @Option(help: "Open connections.")
     var maxConnections = ServerLimits().maxConnections
 
+    @Option(help: "New connections accepted per second; more wait in the listen backlog (0: no limit).")
+    var maxNewConnectionsPerSecond = ServerLimits().maxNewConnectionsPerSecond
+
     @Option(help: "Unsent reply bytes per connection before the server stops reading from it.")
     var maxBufferedBytesPerConnection = ServerLimits().maxBufferedOutboundBytesPerConnection
 
@@ -125,7 +128,9 @@ struct Billingd: AsyncParsableCommand {
         guard mode_t(socketMode, radix: 8) != nil else { throw ValidationError("--socket-mode must be octal, for example 660") }
         guard maxFrameBytes >= 1024, maxFrameBytes <= 64 * 1024 * 1024 else { throw ValidationError("--max-frame-bytes must be between 1 KiB and 64 MiB") }
         guard maxPartialFrameBytes >= maxFrameBytes else { throw ValidationError("--max-partial-frame-bytes must be at least --max-frame-bytes") }
-        guard maxConnections > 0, maxCallsPerConnection > 0, idleTimeoutSeconds > 0, shutdownGraceSeconds >= 0, maxLoadedWallets > 0 else {
+        guard maxConnections > 0, maxNewConnectionsPerSecond >= 0, maxCallsPerConnection > 0, idleTimeoutSeconds > 0, shutdownGraceSeconds >= 0,
+            maxLoadedWallets > 0
+        else {
             throw ValidationError("limits must be positive")
         }
         guard (1...MoneyLimits.ceilingMaxAmountMinor).contains(maxAmountMinor) else {
@@ -217,6 +222,7 @@ struct Billingd: AsyncParsableCommand {
         configuration.limits.maxMetadataBytes = maxMetadataBytes
         configuration.limits.maxCallsInFlightPerConnection = maxCallsPerConnection
         configuration.limits.maxConnections = maxConnections
+        configuration.limits.maxNewConnectionsPerSecond = maxNewConnectionsPerSecond
         configuration.limits.maxBufferedOutboundBytesPerConnection = maxBufferedBytesPerConnection
         configuration.limits.idleTimeout = .seconds(idleTimeoutSeconds)
         configuration.shutdownGracePeriod = .seconds(shutdownGraceSeconds)

@@ -97,6 +97,32 @@ struct ConnectionTests {
         await server.stop()
     }
 
+    /// New connections are admitted at `maxNewConnectionsPerSecond`, in bursts of a tenth of it (at least
+    /// 16); the rest wait in the listen backlog and are admitted in their turn, none refused. Without it a
+    /// peer connecting and closing as fast as it could took a core, and other clients waited behind it.
+    @Test func newConnectionsAreAdmittedAtTheirRateAndTheRestWait() async throws {
+        let rate = 100, burst = 16, peers = 60
+        let server = try TestServer { $0.limits.maxNewConnectionsPerSecond = rate }
+        // Let the bucket fill to its burst: the server was just started.
+        try await Task.sleep(for: .milliseconds(300))
+        let started = ContinuousClock.now
+        let waiting = try (0..<peers).map { _ in try RawPeer(path: server.socketPath) }
+        // Time enough to accept them all, had there been no rate.
+        try await Task.sleep(for: .milliseconds(100))
+        let admittedEarly = server.server.openConnectionCount
+        let elapsed = ContinuousClock.now - started
+        let allowed = burst + Int(Double(rate) * (Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds))) + 1
+        #expect(admittedEarly <= allowed, "\(admittedEarly) of \(peers) admitted within \(elapsed); the rate allows \(allowed)")
+        // The others are admitted in their turn, and every one is served.
+        try await eventually { server.server.openConnectionCount == peers }
+        for (index, peer) in waiting.enumerated() { peer.request(stream: 1, method: "Echo", payload: Array("\(index)".utf8)) }
+        for (index, peer) in waiting.enumerated() {
+            let frames = await peer.readFrames(1)
+            #expect(try frames.first.map { try response($0).payload } == Array("\(index)".utf8))
+        }
+        await server.stop()
+    }
+
     @Test func malformedFrameClosesOnlyThatConnection() async throws {
         let server = try TestServer()
         let bystander = server.client()
