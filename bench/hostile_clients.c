@@ -276,7 +276,8 @@ struct server {
     char folder[64];       /* its temporary folder, when started here */
 };
 
-static pid_t start_billingd(const char *binary, const char *folder, uint32_t max_connections, const char *log_level)
+static pid_t start_billingd(const char *binary, const char *folder, uint32_t max_connections, const char *log_level,
+                            char **extra, int extra_count)
 {
     char socket_path[128], database[128], log_path[128], connections[16];
     snprintf(socket_path, sizeof socket_path, "%s/billingd.sock", folder);
@@ -291,10 +292,16 @@ static pid_t start_billingd(const char *binary, const char *folder, uint32_t max
         if (log < 0 || null < 0) _exit(127);
         dup2(null, STDOUT_FILENO);
         dup2(log, STDERR_FILENO);
-        execl(binary, binary, "--socket", socket_path, "--database", database, "--metrics-socket", "",
-              "--seller-name", "Hostile clients benchmark (not a real seller)", "--seller-address", "1 Benchmark Road",
-              "--seller-tax-id", "NONE", "--invoice-number-prefix", "HOSTILE", "--log-level", log_level,
-              "--max-connections", connections, (char *)NULL);
+        char *fixed[] = {(char *)binary, "--socket", socket_path, "--database", database, "--metrics-socket", "",
+                         "--seller-name", "Hostile clients benchmark (not a real seller)", "--seller-address",
+                         "1 Benchmark Road", "--seller-tax-id", "NONE", "--invoice-number-prefix", "HOSTILE",
+                         "--log-level", (char *)log_level, "--max-connections", connections};
+        size_t fixed_count = sizeof fixed / sizeof fixed[0];
+        char **arguments = calloc(fixed_count + (size_t)extra_count + 1, sizeof *arguments);
+        if (arguments == NULL) _exit(127);
+        memcpy(arguments, fixed, sizeof fixed);
+        for (int i = 0; i < extra_count; i++) arguments[fixed_count + (size_t)i] = extra[i];
+        execv(binary, arguments);
         _exit(127);
     }
     return pid;
@@ -919,6 +926,8 @@ static void burn_run(uint64_t until, int report_fd)
 
 struct options {
     const char *billingd, *socket_path, *log_level;
+    char **billingd_flags;      /* after "--": passed to the billingd started here */
+    int billingd_flag_count;
     double seconds, warmup, rate;
     uint32_t max_connections;
     const char *only;           /* comma-separated attack names, or NULL for all */
@@ -1074,10 +1083,11 @@ static void usage(FILE *to)
     fprintf(to,
             "usage: hostile_clients (--billingd PATH | --socket PATH) [--seconds S] [--warmup W] [--rate R]\n"
             "                       [--max-connections N] [--flood-connections F] [--log-level L]\n"
-            "                       [--attacks a,b,...] [--json] [--keep]\n"
+            "                       [--attacks a,b,...] [--json] [--keep] [-- BILLINGD-FLAGS...]\n"
             "\n"
             "--billingd PATH  start this billingd on a temporary folder (--max-connections N, default 512,\n"
-            "                 --log-level L, default warning) and stop it at the end; --keep keeps the folder\n"
+            "                 --log-level L, default warning, and any flags after --) and stop it at the end;\n"
+            "                 --keep keeps the folder (its log, the database)\n"
             "--socket PATH    use the billingd listening there instead\n"
             "S seconds measured per phase (default 10) after W of warm-up (default 1); R good calls a second\n"
             "(default 200); F connections in the flood (default 2 x N; with --socket, set it above the\n"
@@ -1160,6 +1170,10 @@ int main(int argc, char **argv)
             o.json = true;
         } else if (strcmp(name, "--keep") == 0) {
             o.keep = true;
+        } else if (strcmp(name, "--") == 0) {
+            o.billingd_flags = argv + i + 1;
+            o.billingd_flag_count = argc - i - 1;
+            break;
         } else {
             fprintf(stderr, "hostile_clients: unknown option %s\n", name);
             usage(stderr);
@@ -1181,7 +1195,8 @@ int main(int argc, char **argv)
         if (mkdtemp(server.folder) == NULL) die("mkdtemp: %s", strerror(errno));
         snprintf(socket_path, sizeof socket_path, "%s/billingd.sock", server.folder);
         server.socket_path = socket_path;
-        server.child = start_billingd(o.billingd, server.folder, o.max_connections, o.log_level);
+        server.child = start_billingd(o.billingd, server.folder, o.max_connections, o.log_level, o.billingd_flags,
+                                      o.billingd_flag_count);
         cleanup_server = &server;
         cleanup_options = &o;
         atexit(stop_server);
