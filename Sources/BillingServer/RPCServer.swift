@@ -39,7 +39,8 @@ public final class RPCServer: Sendable {
     private let logger: Logger
     let metrics = ServerMetrics()
     private let acceptQueue = DispatchQueue(label: "billing.accept")
-    private let inboundBudget: InboundBudget
+    private let inboundBudget: ByteBudget
+    private let outboundBudget: ByteBudget
     /// The serial queues every connection's queue runs on, assigned in turn: at most one thread each.
     /// A queue of its own per connection let connection churn grow the process to hundreds of threads;
     /// Dispatch's global pool, as wide as the cores, would queue every call behind a flood of connections.
@@ -62,7 +63,8 @@ public final class RPCServer: Sendable {
         self.logger = logger
         self.services = services + [health]
         self.router = Router(services: self.services)
-        self.inboundBudget = InboundBudget(limitBytes: configuration.limits.maxBufferedInboundBytes)
+        self.inboundBudget = ByteBudget(limitBytes: configuration.limits.maxBufferedInboundBytes)
+        self.outboundBudget = ByteBudget(limitBytes: configuration.limits.maxBufferedOutboundBytes)
     }
 
     /// Binds the socket and starts accepting connections. Throws when the socket cannot be created,
@@ -133,6 +135,9 @@ public final class RPCServer: Sendable {
     /// Connections open now, for tests and metrics.
     public var openConnectionCount: Int { state.withLock { $0.connections.count } }
 
+    /// Reply bytes queued for peers that have not taken them yet, across all connections.
+    public var bufferedOutboundBytes: Int { outboundBudget.usedBytes }
+
     private func acceptPendingConnections(on listeningSocket: Int32) {
         for _ in 0..<64 {
             guard takeAdmissionToken() else { return }
@@ -176,7 +181,8 @@ public final class RPCServer: Sendable {
         // Made outside the lock: it sets up queues and timers, and every connection that closes takes the
         // same lock to leave the table.
         let connection = ServerConnection(
-            id: id, fileDescriptor: fd, loop: loops[Int(id % UInt64(loops.count))], inboundBudget: inboundBudget, router: router,
+            id: id, fileDescriptor: fd, loop: loops[Int(id % UInt64(loops.count))], inboundBudget: inboundBudget, outboundBudget: outboundBudget,
+            router: router,
             configuration: configuration,
             metrics: metrics, logger: logger
         ) { [weak self] closed in self?.forget(closed) }

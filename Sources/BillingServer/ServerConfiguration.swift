@@ -25,6 +25,10 @@ public struct ServerLimits: Sendable {
     public var maxNewConnectionsPerSecond = 2000
     /// Reply bytes waiting for a peer that does not read; past it the server stops reading that peer.
     public var maxBufferedOutboundBytesPerConnection = 8 * 1024 * 1024
+    /// Reply bytes waiting for their peers across every connection: past it, every connection holding
+    /// more than 64 KiB of them (`FrameChannel.outboundShareBytes`) stops being read too. 32 peers that
+    /// never read took 256 MB at 8 MiB each, and the limit on connections allowed 4,096 of them.
+    public var maxBufferedOutboundBytes = 64 * 1024 * 1024
     /// A connection with no call in flight and no traffic for this long is closed.
     public var idleTimeout: Duration = .seconds(300)
     /// The deadline of a call whose request names none, and the longest one a request may ask for.

@@ -24,7 +24,7 @@ final class ServerConnection: CallTransport, @unchecked Sendable {
     /// - Parameter loop: the serial queue this connection's own queue runs on, and its read buffer (see
     ///   `RPCServer.loops`).
     init(
-        id: UInt64, fileDescriptor: Int32, loop: RPCServer.Loop, inboundBudget: InboundBudget, router: Router, configuration: ServerConfiguration,
+        id: UInt64, fileDescriptor: Int32, loop: RPCServer.Loop, inboundBudget: ByteBudget, outboundBudget: ByteBudget, router: Router, configuration: ServerConfiguration,
         metrics: ServerMetrics, logger: Logger, onClosed: @escaping @Sendable (ServerConnection) -> Void
     ) {
         self.id = id
@@ -33,7 +33,7 @@ final class ServerConnection: CallTransport, @unchecked Sendable {
             fileDescriptor: fileDescriptor, queue: queue,
             maxFramePayloadBytes: configuration.limits.maxFramePayloadBytes,
             maxBufferedOutboundBytes: configuration.limits.maxBufferedOutboundBytesPerConnection,
-            inboundBudget: inboundBudget, readBuffer: loop.readBuffer, turnQueue: loop.queue
+            inboundBudget: inboundBudget, outboundBudget: outboundBudget, readBuffer: loop.readBuffer, turnQueue: loop.queue
         )
         self.peer = UnixSocket.peerCredentials(of: fileDescriptor)
         self.limits = configuration.limits

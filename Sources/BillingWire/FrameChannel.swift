@@ -9,7 +9,9 @@ import Glibc
 /// Everything happens on `queue`, a serial queue: Dispatch sources tell it when the socket is readable
 /// or writable; bytes are decoded incrementally; frames sent in one turn of the queue leave in one
 /// system call. When the peer stops reading and unsent bytes pass `maxBufferedOutboundBytes`, the channel
-/// stops reading from the peer too, so a slow peer cannot grow this process's memory.
+/// stops reading from the peer too, so a slow peer cannot grow this process's memory; and so does a
+/// channel holding more than `outboundShareBytes` while its channels together pass their outbound budget,
+/// so that many slow peers cannot either.
 public final class FrameChannel: @unchecked Sendable {
     /// Why a channel closed.
     public enum CloseReason: Sendable, CustomStringConvertible {
@@ -44,7 +46,7 @@ public final class FrameChannel: @unchecked Sendable {
     public var onClose: (CloseReason) -> Void = { _ in }
     /// Called after each system call that moved bytes, for metrics.
     public var onTransfer: (_ received: Int, _ sent: Int) -> Void = { _, _ in }
-    /// Called when the bytes of an incomplete frame would pass the process's `InboundBudget`; the
+    /// Called when the bytes of an incomplete frame would pass the process's `ByteBudget`; the
     /// channel reads no more. The owner says why to the peer and closes; by default the channel closes.
     public var onOverBudget: () -> Void = {}
 
@@ -68,11 +70,19 @@ public final class FrameChannel: @unchecked Sendable {
     private var sourcesAwaitingCancel = 0
     private(set) public var isClosed = false
     private let readBuffer: ReadBuffer
-    private let inboundBudget: InboundBudget?
+    private let inboundBudget: ByteBudget?
+    /// Unsent bytes of all the channels that share it.
+    private let outboundBudget: ByteBudget?
     /// Where a busy channel's next turn waits for its place (see `framesPerTurn`).
     private let turnQueue: DispatchQueue?
     /// The part of `inboundBudget` this channel holds: the bytes of its incomplete frame.
     private var budgetHeld = 0
+    /// The part of `outboundBudget` this channel holds: its unsent bytes, as last counted.
+    private var outboundHeld = 0
+
+    /// Unsent bytes a channel may hold while the outbound budget is exceeded; past it, the channel stops
+    /// reading its peer. A peer that reads its replies holds next to none, so it is never stopped.
+    public static let outboundShareBytes = 64 * 1024
 
     /// Frames handed to `onFrame` in one turn of the queue. A peer that pipelines small frames sent
     /// thousands in one turn (each 64 KiB read holds about 1,400 health checks), and every other
@@ -80,19 +90,21 @@ public final class FrameChannel: @unchecked Sendable {
     public static let framesPerTurn = 16
 
     /// - Parameters:
+    ///   - outboundBudget: counts this channel's unsent bytes with those of the channels that share it.
     ///   - readBuffer: where reads land before the decoder copies them; channels whose queues target one
     ///     serial queue may share one (a new one by default).
     ///   - turnQueue: the serial queue `queue` runs on, if it shares one with other channels. A turn that
     ///     ends with more to read is continued through it, so that the others' waiting work runs first:
     ///     work added to `queue` while it runs would run in the same go.
     public init(
-        fileDescriptor: Int32, queue: DispatchQueue, maxFramePayloadBytes: Int, maxBufferedOutboundBytes: Int, inboundBudget: InboundBudget? = nil,
-        readBuffer: ReadBuffer? = nil, turnQueue: DispatchQueue? = nil
+        fileDescriptor: Int32, queue: DispatchQueue, maxFramePayloadBytes: Int, maxBufferedOutboundBytes: Int, inboundBudget: ByteBudget? = nil,
+        outboundBudget: ByteBudget? = nil, readBuffer: ReadBuffer? = nil, turnQueue: DispatchQueue? = nil
     ) {
         self.fileDescriptor = fileDescriptor
         self.queue = queue
         self.maxBufferedOutboundBytes = maxBufferedOutboundBytes
         self.inboundBudget = inboundBudget
+        self.outboundBudget = outboundBudget
         self.decoder = FrameDecoder(maxPayloadSize: maxFramePayloadBytes)
         self.readBuffer = readBuffer ?? ReadBuffer()
         self.turnQueue = turnQueue
@@ -125,7 +137,8 @@ public final class FrameChannel: @unchecked Sendable {
         guard !isClosed else { return }
         frame.append(to: &outbound)
         scheduleFlush()
-        if bufferedOutboundBytes > maxBufferedOutboundBytes { pauseReading() }
+        countOutbound()
+        if holdsTooMuchOutbound { pauseReading() }
     }
 
     /// Queues raw bytes (the preface, or a plain-text refusal to a peer that speaks no frames).
@@ -134,10 +147,35 @@ public final class FrameChannel: @unchecked Sendable {
         guard !isClosed else { return }
         outbound.append(contentsOf: bytes)
         scheduleFlush()
+        countOutbound()
     }
 
     /// Bytes queued but not yet taken by the socket.
     public var bufferedOutboundBytes: Int { outbound.count - outboundOffset }
+
+    /// Whether this channel should stop reading its peer until the peer takes more of its replies: it holds
+    /// more unsent bytes than its own limit, or more than its share while all channels hold too many.
+    private var holdsTooMuchOutbound: Bool {
+        let buffered = bufferedOutboundBytes
+        return buffered > maxBufferedOutboundBytes || (buffered > Self.outboundShareBytes && outboundBudget?.isOverLimit == true)
+    }
+
+    /// Whether it may read again: it holds half its own limit at most, and half its share if all channels
+    /// still hold too many.
+    private var mayReadAgain: Bool {
+        let buffered = bufferedOutboundBytes
+        return buffered <= maxBufferedOutboundBytes / 2 && (buffered <= Self.outboundShareBytes / 2 || outboundBudget?.isOverLimit != true)
+    }
+
+    /// Brings this channel's part of the outbound budget up to date with its unsent bytes.
+    private func countOutbound() {
+        guard let outboundBudget else { return }
+        let buffered = bufferedOutboundBytes
+        if buffered != outboundHeld {
+            outboundBudget.add(buffered - outboundHeld)
+            outboundHeld = buffered
+        }
+    }
 
     /// How long `closeAfterFlush` waits for a peer to take the last bytes before closing anyway.
     public static let closeFlushTimeout: DispatchTimeInterval = .seconds(1)
@@ -160,6 +198,8 @@ public final class FrameChannel: @unchecked Sendable {
         isClosed = true
         outbound = []
         outboundOffset = 0
+        outboundBudget?.give(outboundHeld)
+        outboundHeld = 0
         // The bytes of an incomplete frame go now, not when the last reference to this channel does
         // (the close-after-flush timer holds one for a second): peers refused over the inbound budget
         // that came straight back held their refused frames beside the budget, 700 MB where it allows 64.
@@ -290,6 +330,7 @@ public final class FrameChannel: @unchecked Sendable {
             outboundOffset += written
             onTransfer(0, written)
         }
+        countOutbound()
         if outboundOffset == outbound.count {
             outbound.removeAll(keepingCapacity: outbound.capacity <= 1 << 20)
             outboundOffset = 0
@@ -302,10 +343,9 @@ public final class FrameChannel: @unchecked Sendable {
             writeSource?.resume()
             writeSourceArmed = true
         }
-        let buffered = bufferedOutboundBytes
-        if buffered > maxBufferedOutboundBytes {
+        if holdsTooMuchOutbound {
             pauseReading()
-        } else if readingPaused, buffered <= maxBufferedOutboundBytes / 2, closeWhenFlushed == nil, malformed == nil {
+        } else if readingPaused, mayReadAgain, closeWhenFlushed == nil, malformed == nil {
             readingPaused = false
             // Frames decoded before the pause may wait in the decoder with nothing more in the socket,
             // so a turn is scheduled rather than left to the read source (which resumes with it).

@@ -214,6 +214,52 @@ struct ConnectionTests {
         await server.stop()
     }
 
+    /// Peers that never read cannot together exhaust memory: once the replies waiting across all
+    /// connections pass the server's budget, each peer holding more than its share is no longer read.
+    /// Before, each could hold the per-connection limit: 32 peers took 256 MB.
+    @Test func peersThatNeverReadCannotTogetherExhaustMemory() async throws {
+        let budget = 1 << 20, peerCount = 8
+        let server = try TestServer { $0.limits.maxBufferedOutboundBytes = budget }
+        let request = Frame(streamID: 1, type: .request, payload: RequestEnvelope(service: TestService.serviceName, method: "Big", payload: Array("65536".utf8)).wireBytes())
+        let peers = try (0..<peerCount).map { _ in try RawPeer(path: server.socketPath) }
+        await withTaskGroup(of: Void.self) { group in
+            for peer in peers {
+                group.addTask {
+                    // Requests for 64 KiB replies until the server has not read this peer for a second.
+                    await offPool {
+                        var stream: UInt32 = 1
+                        while stream < 200_000 {
+                            var frame = request
+                            frame.header.streamID = stream
+                            let bytes = frame.encoded
+                            var offset = 0
+                            while offset < bytes.count {
+                                guard let taken = UnixSocket.writeSome(peer.fd, bytes, from: offset) else { return }
+                                offset += taken
+                                if offset < bytes.count && !peer.waitFor(POLLOUT, milliseconds: 1000) { return }
+                            }
+                            stream += 2
+                        }
+                    }
+                }
+            }
+        }
+        // Until the server has answered everything it read.
+        var held = server.server.bufferedOutboundBytes
+        for _ in 0..<50 {
+            try await Task.sleep(for: .milliseconds(200))
+            let now = server.server.bufferedOutboundBytes
+            if now == held { break }
+            held = now
+        }
+        // The budget, and per peer its share plus the replies of the calls it had started when it was
+        // stopped (a turn of 16 at most): about 1 MiB each. The per-connection limit alone let each
+        // hold 8 MiB.
+        #expect(held < budget + peerCount * (1 << 20) + (1 << 20), "\(held >> 10) KiB of replies held for \(peerCount) peers that never read")
+        #expect(try await server.client().test("Echo", "others") == "others")
+        await server.stop()
+    }
+
     @Test func allowlistRefusesOtherUsersWithPermissionDenied() async throws {
         let refusing = try TestServer { $0.access = AccessPolicy(allowedUserIDs: [getuid() &+ 4242]) }
         await #expect(throws: RPCError(.permissionDenied, "uid \(getuid()) is not allowed to call this server")) {
