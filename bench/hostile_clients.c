@@ -929,21 +929,22 @@ struct options {
     char **billingd_flags;      /* after "--": passed to the billingd started here */
     int billingd_flag_count;
     double seconds, warmup, rate;
-    uint32_t max_connections;
+    uint32_t max_connections, rounds;
     const char *only;           /* comma-separated attack names, or NULL for all */
     bool json, keep;
 };
 
+/* One phase's figures, pooled over the rounds: every good call's latency, the peaks, the sums. */
 struct phase_result {
     const char *name;
+    struct latencies latencies;         /* all rounds' calls; sorted once they are all in */
     uint32_t p50_us, p99_us, max_us;
-    size_t calls;
-    uint32_t failed, skipped, reconnects;
+    uint32_t reconnects, runs;
     long peak_rss_kib, rss_after_kib, peak_threads;
-    double server_cpu, attacker_cpu;       /* cores, averaged over the phase */
+    double server_cpu, attacker_cpu;    /* cores, summed over the runs (divided by `runs` to print) */
     struct attack_totals attack;
-    bool answered_after;
-    int sockets_before, sockets_after;
+    bool not_answered_after;            /* in any round */
+    int sockets_left;                   /* the most attack sockets any round left open on the server */
 };
 
 enum phase_kind { PHASE_QUIET, PHASE_BURNER, PHASE_ATTACK };
@@ -952,12 +953,11 @@ enum phase_kind { PHASE_QUIET, PHASE_BURNER, PHASE_ATTACK };
 static struct server *cleanup_server;
 static const struct options *cleanup_options;
 
-static struct phase_result run_phase(const struct options *o, struct server *server, struct sampler *sampler,
-                                     struct good_client *good, enum phase_kind kind, const struct attack *a,
-                                     const char *name)
+/* Runs one phase once and adds what it measured to `r`. */
+static void run_phase(const struct options *o, struct server *server, struct sampler *sampler, struct good_client *good,
+                      enum phase_kind kind, const struct attack *a, struct phase_result *r)
 {
-    struct phase_result r = {.name = name};
-    r.sockets_before = proc_open_sockets(server->pid);
+    int sockets_before = proc_open_sockets(server->pid);
     bool exact_peak = reset_peak_rss(server->pid);
     atomic_store(&sampler->peak_rss_kib, 0);
     atomic_store(&sampler->peak_threads, 0);
@@ -983,48 +983,55 @@ static struct phase_result run_phase(const struct options *o, struct server *ser
         close(report[1]);
     }
 
-    struct latencies l = {.capacity = (size_t)(o->rate * o->seconds) + 16};
-    l.microseconds = calloc(l.capacity, sizeof *l.microseconds);
-    if (l.microseconds == NULL) die("out of memory");
     uint32_t reconnects_before = good->reconnects;
-    good_run(good, o->rate, measure_from, until, &l);
+    good_run(good, o->rate, measure_from, until, &r->latencies);
     double elapsed = (double)(now_ns() - started) / 1e9;
 
     if (attacker > 0) {
         struct rusage usage;
+        struct attack_totals totals_of_run = {0};
         int status;
         kill(attacker, SIGTERM); /* it stops at the same deadline anyway */
-        if (read(report[0], &r.attack, sizeof r.attack) != sizeof r.attack) memset(&r.attack, 0, sizeof r.attack);
+        if (read(report[0], &totals_of_run, sizeof totals_of_run) != sizeof totals_of_run) memset(&totals_of_run, 0, sizeof totals_of_run);
         close(report[0]);
         wait4(attacker, &status, 0, &usage);
-        r.attacker_cpu = ((double)usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 + (double)usage.ru_stime.tv_sec
-                          + usage.ru_stime.tv_usec / 1e6) / elapsed;
+        r->attacker_cpu += ((double)usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 + (double)usage.ru_stime.tv_sec
+                            + usage.ru_stime.tv_usec / 1e6) / elapsed;
+        r->attack.connections += totals_of_run.connections;
+        r->attack.connect_failures += totals_of_run.connect_failures;
+        r->attack.closed_by_server += totals_of_run.closed_by_server;
+        r->attack.bytes_sent += totals_of_run.bytes_sent;
+        r->attack.bytes_received += totals_of_run.bytes_received;
+        r->attack.responses += totals_of_run.responses;
     }
-    r.server_cpu = (proc_cpu_seconds(server->pid) - cpu_before) / elapsed;
+    r->server_cpu += (proc_cpu_seconds(server->pid) - cpu_before) / elapsed;
     atomic_store(&sampler->sampling, false);
     long sampled = atomic_load(&sampler->peak_rss_kib), hwm = exact_peak ? proc_status(server->pid, "VmHWM:") : -1;
-    r.peak_rss_kib = hwm > sampled ? hwm : sampled;
-    r.peak_threads = atomic_load(&sampler->peak_threads);
-
-    qsort(l.microseconds, l.count, sizeof *l.microseconds, compare_u32);
-    r.calls = l.count;
-    r.p50_us = percentile(&l, 50, 100);
-    r.p99_us = percentile(&l, 99, 100);
-    r.max_us = l.count > 0 ? l.microseconds[l.count - 1] : 0;
-    r.failed = l.failed;
-    r.skipped = l.skipped;
-    r.reconnects = good->reconnects - reconnects_before;
-    free(l.microseconds);
+    if (hwm > r->peak_rss_kib) r->peak_rss_kib = hwm;
+    if (sampled > r->peak_rss_kib) r->peak_rss_kib = sampled;
+    if (atomic_load(&sampler->peak_threads) > r->peak_threads) r->peak_threads = atomic_load(&sampler->peak_threads);
+    r->reconnects += good->reconnects - reconnects_before;
+    r->runs++;
 
     /* Afterwards: a new connection is answered; the attackers' connections are all closed on the
      * server's side too (none left for the idle timeout); memory comes back. */
-    r.answered_after = answers_a_new_connection(server->socket_path);
+    if (!answers_a_new_connection(server->socket_path)) r->not_answered_after = true;
     uint64_t settle_until = now_ns() + (uint64_t)(SETTLE_SECONDS * 1e9);
-    while ((r.sockets_after = proc_open_sockets(server->pid)) > r.sockets_before && now_ns() < settle_until)
-        sleep_seconds(0.05);
+    int sockets_after;
+    while ((sockets_after = proc_open_sockets(server->pid)) > sockets_before && now_ns() < settle_until) sleep_seconds(0.05);
+    if (sockets_after - sockets_before > r->sockets_left) r->sockets_left = sockets_after - sockets_before;
     sleep_seconds(1);
-    r.rss_after_kib = proc_status(server->pid, "VmRSS:");
-    return r;
+    r->rss_after_kib = proc_status(server->pid, "VmRSS:");
+}
+
+/* The percentiles of all the rounds' calls together. */
+static void finish_phase(struct phase_result *r)
+{
+    struct latencies *l = &r->latencies;
+    qsort(l->microseconds, l->count, sizeof *l->microseconds, compare_u32);
+    r->p50_us = percentile(l, 50, 100);
+    r->p99_us = percentile(l, 99, 100);
+    r->max_us = l->count > 0 ? l->microseconds[l->count - 1] : 0;
 }
 
 static void print_header(void)
@@ -1036,13 +1043,14 @@ static void print_header(void)
 static void print_row(const struct phase_result *r, uint32_t baseline_p99)
 {
     char answered[64];
-    snprintf(answered, sizeof answered, "%s%s", r->answered_after ? "answered" : "NOT ANSWERED",
-             r->sockets_after > r->sockets_before ? " SOCKETS LEFT" : "");
+    snprintf(answered, sizeof answered, "%s%s", r->not_answered_after ? "NOT ANSWERED" : "answered",
+             r->sockets_left > 0 ? " SOCKETS LEFT" : "");
     printf("%-17s %7u %8u %6.2f %8u %8.1fM %8.1fM %7ld %5.0f%% %5.0f%% %8llu %9.1f %s", r->name, r->p50_us, r->p99_us,
            baseline_p99 > 0 ? (double)r->p99_us / baseline_p99 : 1.0, r->max_us, r->peak_rss_kib / 1024.0,
-           r->rss_after_kib / 1024.0, r->peak_threads, r->server_cpu * 100, r->attacker_cpu * 100,
+           r->rss_after_kib / 1024.0, r->peak_threads, r->server_cpu / r->runs * 100, r->attacker_cpu / r->runs * 100,
            (unsigned long long)r->attack.connections, r->attack.bytes_sent / 1048576.0, answered);
-    if (r->failed > 0 || r->reconnects > 0) printf(" (good calls failed: %u, reconnects: %u)", r->failed, r->reconnects);
+    if (r->latencies.failed > 0 || r->reconnects > 0)
+        printf(" (good calls failed: %u, reconnects: %u)", r->latencies.failed, r->reconnects);
     printf("\n");
     fflush(stdout);
 }
@@ -1053,13 +1061,13 @@ static void print_json(const struct phase_result *r, uint32_t baseline_p99)
            "\"failed\":%u,\"skipped\":%u,\"reconnects\":%u,\"peak_rss_kib\":%ld,\"rss_after_kib\":%ld,\"peak_threads\":%ld,"
            "\"server_cpu\":%.3f,\"attacker_cpu\":%.3f,\"attack_connections\":%llu,\"attack_connect_failures\":%llu,"
            "\"attack_closed_by_server\":%llu,\"attack_bytes_sent\":%llu,\"attack_bytes_received\":%llu,"
-           "\"attack_responses\":%llu,\"answered_after\":%s,\"sockets_before\":%d,\"sockets_after\":%d}\n",
-           r->name, r->calls, r->p50_us, r->p99_us, r->max_us, baseline_p99 > 0 ? (double)r->p99_us / baseline_p99 : 1.0,
-           r->failed, r->skipped, r->reconnects, r->peak_rss_kib, r->rss_after_kib, r->peak_threads, r->server_cpu,
-           r->attacker_cpu, (unsigned long long)r->attack.connections, (unsigned long long)r->attack.connect_failures,
-           (unsigned long long)r->attack.closed_by_server, (unsigned long long)r->attack.bytes_sent,
-           (unsigned long long)r->attack.bytes_received, (unsigned long long)r->attack.responses,
-           r->answered_after ? "true" : "false", r->sockets_before, r->sockets_after);
+           "\"attack_responses\":%llu,\"answered_after\":%s,\"rounds\":%u,\"sockets_left\":%d}\n",
+           r->name, r->latencies.count, r->p50_us, r->p99_us, r->max_us, baseline_p99 > 0 ? (double)r->p99_us / baseline_p99 : 1.0,
+           r->latencies.failed, r->latencies.skipped, r->reconnects, r->peak_rss_kib, r->rss_after_kib, r->peak_threads,
+           r->server_cpu / r->runs, r->attacker_cpu / r->runs, (unsigned long long)r->attack.connections,
+           (unsigned long long)r->attack.connect_failures, (unsigned long long)r->attack.closed_by_server,
+           (unsigned long long)r->attack.bytes_sent, (unsigned long long)r->attack.bytes_received,
+           (unsigned long long)r->attack.responses, r->not_answered_after ? "false" : "true", r->runs, r->sockets_left);
     fflush(stdout);
 }
 
@@ -1081,7 +1089,7 @@ static bool selected(const struct options *o, const char *name)
 static void usage(FILE *to)
 {
     fprintf(to,
-            "usage: hostile_clients (--billingd PATH | --socket PATH) [--seconds S] [--warmup W] [--rate R]\n"
+            "usage: hostile_clients (--billingd PATH | --socket PATH) [--seconds S] [--rounds N] [--warmup W] [--rate R]\n"
             "                       [--max-connections N] [--flood-connections F] [--log-level L]\n"
             "                       [--attacks a,b,...] [--json] [--keep] [-- BILLINGD-FLAGS...]\n"
             "\n"
@@ -1089,7 +1097,8 @@ static void usage(FILE *to)
             "                 --log-level L, default warning, and any flags after --) and stop it at the end;\n"
             "                 --keep keeps the folder (its log, the database)\n"
             "--socket PATH    use the billingd listening there instead\n"
-            "S seconds measured per phase (default 10) after W of warm-up (default 1); R good calls a second\n"
+            "S seconds measured per phase (default 10) after W of warm-up (default 1), each phase once per round\n"
+            "(N rounds, default 1; percentiles over all rounds' calls); R good calls a second\n"
             "(default 200); F connections in the flood (default 2 x N; with --socket, set it above the\n"
             "server's --max-connections). Attacks:");
     for (size_t i = 0; i < ATTACK_COUNT; i++) fprintf(to, " %s", attacks[i].name);
@@ -1140,7 +1149,7 @@ static void on_signal(int signal_number)
 
 int main(int argc, char **argv)
 {
-    struct options o = {.seconds = 10, .warmup = 1, .rate = 200, .max_connections = 512, .log_level = "warning"};
+    struct options o = {.seconds = 10, .warmup = 1, .rate = 200, .max_connections = 512, .rounds = 1, .log_level = "warning"};
     bool flood_given = false;
     for (int i = 1; i < argc; i++) {
         const char *name = argv[i];
@@ -1153,6 +1162,8 @@ int main(int argc, char **argv)
             o.socket_path = option_value(argc, argv, &i);
         } else if (strcmp(name, "--seconds") == 0) {
             o.seconds = parse_number(name, option_value(argc, argv, &i), 0.5, 600);
+        } else if (strcmp(name, "--rounds") == 0) {
+            o.rounds = (uint32_t)parse_number(name, option_value(argc, argv, &i), 1, 100);
         } else if (strcmp(name, "--warmup") == 0) {
             o.warmup = parse_number(name, option_value(argc, argv, &i), 0, 60);
         } else if (strcmp(name, "--rate") == 0) {
@@ -1232,42 +1243,66 @@ int main(int argc, char **argv)
     pthread_t sampling_thread;
     if (pthread_create(&sampling_thread, NULL, sample_server, &sampler) != 0) die("pthread_create failed");
 
-    fprintf(stderr, "billingd pid %d on %s; %g s per phase after %g s of warm-up, good client %g calls/s\n", server.pid,
-            server.socket_path, o.seconds, o.warmup, o.rate);
+    fprintf(stderr, "billingd pid %d on %s; %u round(s), %g s per phase after %g s of warm-up, good client %g calls/s\n",
+            server.pid, server.socket_path, o.rounds, o.seconds, o.warmup, o.rate);
     /* Warm-up, not measured: the server's first calls and its start-up upkeep pass. */
     struct latencies warmup = {.capacity = 0};
     good_run(&good, o.rate, UINT64_MAX, now_ns() + 2000000000ull, &warmup);
-    if (!o.json) print_header();
-    struct phase_result baseline = run_phase(&o, &server, &sampler, &good, PHASE_QUIET, NULL, "baseline");
-    uint32_t reference = baseline.p99_us;
-    o.json ? print_json(&baseline, reference) : print_row(&baseline, reference);
-    struct phase_result burner = run_phase(&o, &server, &sampler, &good, PHASE_BURNER, NULL, "cpu-burner");
-    o.json ? print_json(&burner, reference) : print_row(&burner, reference);
-    double worst = 0;
-    const char *worst_name = "none";
+
+    /* The phases in their order: a round runs each once; the rounds' calls are pooled, so that what
+     * else the machine was doing meanwhile falls on every phase alike. */
+    struct phase_result phases[ATTACK_COUNT + 3];
+    const struct attack *phase_attack[ATTACK_COUNT + 3];
+    enum phase_kind phase_kind[ATTACK_COUNT + 3];
+    size_t phase_count = 0;
+    phases[phase_count] = (struct phase_result){.name = "baseline"}, phase_kind[phase_count++] = PHASE_QUIET;
+    phases[phase_count] = (struct phase_result){.name = "cpu-burner"}, phase_kind[phase_count++] = PHASE_BURNER;
     for (size_t i = 0; i < ATTACK_COUNT; i++) {
         if (!selected(&o, attacks[i].name)) continue;
-        struct phase_result r = run_phase(&o, &server, &sampler, &good, PHASE_ATTACK, &attacks[i], attacks[i].name);
-        o.json ? print_json(&r, reference) : print_row(&r, reference);
-        double ratio = reference > 0 ? (double)r.p99_us / reference : 0;
-        if (ratio > worst) worst = ratio, worst_name = attacks[i].name;
+        phase_attack[phase_count] = &attacks[i];
+        phases[phase_count] = (struct phase_result){.name = attacks[i].name}, phase_kind[phase_count++] = PHASE_ATTACK;
     }
-    struct phase_result again = run_phase(&o, &server, &sampler, &good, PHASE_QUIET, NULL, "baseline-again");
-    o.json ? print_json(&again, reference) : print_row(&again, reference);
+    phases[phase_count] = (struct phase_result){.name = "baseline-again"}, phase_kind[phase_count++] = PHASE_QUIET;
+    for (size_t p = 0; p < phase_count; p++) {
+        struct latencies *l = &phases[p].latencies;
+        l->capacity = (size_t)o.rounds * ((size_t)(o.rate * o.seconds) + 16);
+        l->microseconds = calloc(l->capacity, sizeof *l->microseconds);
+        if (l->microseconds == NULL) die("out of memory");
+    }
+    for (uint32_t round = 1; round <= o.rounds; round++) {
+        for (size_t p = 0; p < phase_count; p++) {
+            fprintf(stderr, "\rround %u of %u: %-17s", round, o.rounds, phases[p].name);
+            run_phase(&o, &server, &sampler, &good, phase_kind[p], phase_attack[p], &phases[p]);
+        }
+    }
+    fprintf(stderr, "\r%50s\r", "");
+    for (size_t p = 0; p < phase_count; p++) finish_phase(&phases[p]);
+
+    uint32_t reference = phases[0].p99_us;
+    double worst = 0;
+    const char *worst_name = "none";
+    if (!o.json) print_header();
+    for (size_t p = 0; p < phase_count; p++) {
+        o.json ? print_json(&phases[p], reference) : print_row(&phases[p], reference);
+        double ratio = reference > 0 ? (double)phases[p].p99_us / reference : 0;
+        if (phase_kind[p] == PHASE_ATTACK && ratio > worst) worst = ratio, worst_name = phases[p].name;
+    }
+    struct phase_result *burner = &phases[1], *again = &phases[phase_count - 1];
 
     atomic_store(&sampler.stop, true);
     pthread_join(sampling_thread, NULL);
     if (!o.json) {
         printf("\nworst attack: %s at %.2fx the baseline p99 (the burner: %.2fx; the baseline again: %.2fx)\n", worst_name,
-               worst, reference > 0 ? (double)burner.p99_us / reference : 0, reference > 0 ? (double)again.p99_us / reference : 0);
+               worst, reference > 0 ? (double)burner->p99_us / reference : 0, reference > 0 ? (double)again->p99_us / reference : 0);
         printf("\nattacks:\n");
         for (size_t i = 0; i < ATTACK_COUNT; i++)
             if (selected(&o, attacks[i].name)) printf("  %-17s %s\n", attacks[i].name, attacks[i].what);
-        printf("columns: good client p50/p99/max (one Check at a time, %g/s, each timed from its write to its reply);\n"
-               "  p99 x = ratio to the first baseline; RSS peak = server VmHWM reset before the phase; RSS after =\n"
-               "  once the attack's sockets closed, plus 1 s; threads = peak; srv/atk = CPU of server/attacker (100%% =\n"
-               "  a core); conns = connections the attacker opened; after = a new connection answered SERVING.\n",
-               o.rate);
+        printf("columns: good client p50/p99/max over %u round(s) of %g s (one Check at a time, %g/s, each timed from its\n"
+               "  write to its reply); p99 x = ratio to the baseline's p99; RSS peak = server VmHWM, reset before each\n"
+               "  phase; RSS after = once the attack's sockets closed, plus 1 s (last round); threads = peak;\n"
+               "  srv/atk = CPU of server/attacker (100%% = a core); conns = connections the attacker opened (all\n"
+               "  rounds); after = a new connection answered SERVING after every round.\n",
+               o.rounds, o.seconds, o.rate);
     }
     return 0;
 }
