@@ -44,15 +44,10 @@ public final class RPCServer: Sendable {
     /// The serial queues every connection's queue runs on, assigned in turn: at most one thread each.
     /// A queue of its own per connection let connection churn grow the process to hundreds of threads;
     /// Dispatch's global pool, as wide as the cores, would queue every call behind a flood of connections.
-    /// Two loops per core bound the threads and let the system share the cores among them. Each loop
-    /// has one read buffer, shared by its connections (whose queues it runs one at a time).
-    private let loops: [Loop] = (0..<max(4, 2 * sysconf(Int32(_SC_NPROCESSORS_ONLN)))).map {
-        Loop(queue: DispatchQueue(label: "billing.loop.\($0)"), readBuffer: ReadBuffer())
-    }
-
-    struct Loop {
-        let queue: DispatchQueue
-        let readBuffer: ReadBuffer
+    /// Two loops per core bound the threads and let the system share the cores among them. The
+    /// connections of a loop share its read buffer and take turns on it (`ChannelLoop`).
+    private let loops: [ChannelLoop] = (0..<max(4, 2 * sysconf(Int32(_SC_NPROCESSORS_ONLN)))).map {
+        ChannelLoop(label: "billing.loop.\($0)")
     }
     private let state = Mutex(State())
     private let listener = Listener()

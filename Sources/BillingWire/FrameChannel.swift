@@ -70,11 +70,11 @@ public final class FrameChannel: @unchecked Sendable {
     private var sourcesAwaitingCancel = 0
     private(set) public var isClosed = false
     private let readBuffer: ReadBuffer
+    /// The loop this channel's queue runs on, shared with other channels, if any.
+    private let loop: ChannelLoop?
     private let inboundBudget: ByteBudget?
     /// Unsent bytes of all the channels that share it.
     private let outboundBudget: ByteBudget?
-    /// Where a busy channel's next turn waits for its place (see `framesPerTurn`).
-    private let turnQueue: DispatchQueue?
     /// The part of `inboundBudget` this channel holds: the bytes of its incomplete frame.
     private var budgetHeld = 0
     /// The part of `outboundBudget` this channel holds: its unsent bytes, as last counted.
@@ -84,21 +84,18 @@ public final class FrameChannel: @unchecked Sendable {
     /// reading its peer. A peer that reads its replies holds next to none, so it is never stopped.
     public static let outboundShareBytes = 64 * 1024
 
-    /// Frames handed to `onFrame` in one turn of the queue. A peer that pipelines small frames sent
-    /// thousands in one turn (each 64 KiB read holds about 1,400 health checks), and every other
+    /// Frames handed to `onFrame` in one turn of the queue, at most. A peer that pipelines small frames
+    /// sent thousands in one turn (each 64 KiB read holds about 1,400 health checks), and every other
     /// connection on the same thread waited for all of them.
     public static let framesPerTurn = 16
 
     /// - Parameters:
     ///   - outboundBudget: counts this channel's unsent bytes with those of the channels that share it.
-    ///   - readBuffer: where reads land before the decoder copies them; channels whose queues target one
-    ///     serial queue may share one (a new one by default).
-    ///   - turnQueue: the serial queue `queue` runs on, if it shares one with other channels. A turn that
-    ///     ends with more to read is continued through it, so that the others' waiting work runs first:
-    ///     work added to `queue` while it runs would run in the same go.
+    ///   - loop: the loop `queue` runs on, when it shares one with other channels (a server's connections
+    ///     do): they share its read buffer, and its time (`ChannelLoop`).
     public init(
         fileDescriptor: Int32, queue: DispatchQueue, maxFramePayloadBytes: Int, maxBufferedOutboundBytes: Int, inboundBudget: ByteBudget? = nil,
-        outboundBudget: ByteBudget? = nil, readBuffer: ReadBuffer? = nil, turnQueue: DispatchQueue? = nil
+        outboundBudget: ByteBudget? = nil, loop: ChannelLoop? = nil
     ) {
         self.fileDescriptor = fileDescriptor
         self.queue = queue
@@ -106,8 +103,8 @@ public final class FrameChannel: @unchecked Sendable {
         self.inboundBudget = inboundBudget
         self.outboundBudget = outboundBudget
         self.decoder = FrameDecoder(maxPayloadSize: maxFramePayloadBytes)
-        self.readBuffer = readBuffer ?? ReadBuffer()
-        self.turnQueue = turnQueue
+        self.readBuffer = loop?.readBuffer ?? ReadBuffer()
+        self.loop = loop
     }
 
     /// Sends this side's preface and starts reading.
@@ -230,10 +227,11 @@ public final class FrameChannel: @unchecked Sendable {
     /// as its last bytes, and Dispatch may not report it again, which left the connections of peers that
     /// sent a preface and closed at once open until the idle timeout. A turn ends early after four reads
     /// or `framesPerTurn` frames, so that one busy peer cannot starve the others on the same thread; the
-    /// rest waits for a later turn (`continueLater`).
+    /// rest waits for a later turn (`continueLater`). On a shared loop a turn is shorter while others
+    /// wait for theirs (`ChannelLoop.framesForNextTurn`).
     private func readTurn() {
         guard !isClosed, !readingPaused, !turnPending else { return }
-        var framesLeft = Self.framesPerTurn
+        var framesLeft = loop?.framesForNextTurn ?? Self.framesPerTurn
         guard deliverFrames(&framesLeft) else { return }
         for _ in 0..<4 {
             guard framesLeft > 0, !readingPaused else { break }
@@ -277,19 +275,22 @@ public final class FrameChannel: @unchecked Sendable {
         }
     }
 
-    /// Continues reading in a later turn: behind the other channels' work on `turnQueue` when there is
-    /// one. The read source waits meanwhile, or it would start the turn early, on this queue.
+    /// Continues reading in a later turn: on a shared loop, behind the work already waiting there (work
+    /// added to this channel's own queue while it runs would run in the same go). The read source waits
+    /// meanwhile, or it would start the turn early.
     private func continueLater() {
         guard !isClosed, !readingPaused else { return }
         turnPending = true
         updateReadSource()
+        loop?.waitingTurns += 1
         let next: @Sendable () -> Void = { [self] in
+            loop?.waitingTurns -= 1
             turnPending = false
             updateReadSource()
             readTurn()
         }
-        if let turnQueue {
-            turnQueue.async { [queue] in queue.async(execute: next) }
+        if let loop {
+            loop.queue.async { [queue] in queue.async(execute: next) }
         } else {
             queue.async(execute: next)
         }
@@ -372,14 +373,41 @@ public final class FrameChannel: @unchecked Sendable {
     }
 }
 
+/// A serial queue that several channels' queues run on (a server's loop: one thread for many
+/// connections), and what they share there.
+///
+/// They share one read buffer: channels on one loop never read at the same time, and an idle connection
+/// then holds no 64 KiB buffer of its own. And they share the loop's time: a quiet connection's request
+/// waits for the turns of the busy ones queued before it, so a turn hands over fewer frames while more
+/// channels wait for theirs, and all their turns together hand over about `framesPerRound`, however
+/// many they are. With 16 frames a turn, a health check behind 8 connections pipelining calls waited
+/// for 128 of their calls.
+public final class ChannelLoop: @unchecked Sendable {
+    /// Frames that the turns of all the channels waiting on a loop hand over together, about.
+    public static let framesPerRound = 32
+
+    public let queue: DispatchQueue
+    let readBuffer = ReadBuffer()
+    /// Channels whose next turn waits on `queue`. Touched on `queue` only: every channel's queue runs on
+    /// it, so their code does too.
+    var waitingTurns = 0
+
+    public init(label: String) {
+        queue = DispatchQueue(label: label)
+    }
+
+    /// The frames of a turn starting now: an equal share of a round with the channels waiting.
+    var framesForNextTurn: Int {
+        max(1, min(FrameChannel.framesPerTurn, Self.framesPerRound / (waitingTurns + 1)))
+    }
+}
+
 /// The buffer a channel reads into; everything read is copied out (into the decoder, the preface)
-/// before the read handler returns. Channels whose queues target one serial queue never read at the
-/// same time, so they can share one: the server gives each of its loops one, and an idle connection
-/// then holds no 64 KiB buffer of its own.
-public final class ReadBuffer: @unchecked Sendable {
+/// before the read handler returns, so channels that never read at the same time can share one.
+final class ReadBuffer: @unchecked Sendable {
     let bytes: UnsafeMutableRawBufferPointer
 
-    public init(byteCount: Int = 64 * 1024) {
+    init(byteCount: Int = 64 * 1024) {
         bytes = .allocate(byteCount: byteCount, alignment: 16)
     }
 
