@@ -362,6 +362,17 @@ static int proc_open_sockets(pid_t pid)
     return sockets;
 }
 
+/* The machine's load average over the last minute: other work running beside the benchmark. */
+static double load_average(void)
+{
+    double load = -1;
+    FILE *file = fopen("/proc/loadavg", "r");
+    if (file == NULL) return load;
+    if (fscanf(file, "%lf", &load) != 1) load = -1;
+    fclose(file);
+    return load;
+}
+
 /* Resets the kernel's resident high-water mark, so that VmHWM is this phase's peak (Linux ≥ 4.0). */
 static bool reset_peak_rss(pid_t pid)
 {
@@ -1245,6 +1256,7 @@ int main(int argc, char **argv)
 
     fprintf(stderr, "billingd pid %d on %s; %u round(s), %g s per phase after %g s of warm-up, good client %g calls/s\n",
             server.pid, server.socket_path, o.rounds, o.seconds, o.warmup, o.rate);
+    double load_before = load_average();
     /* Warm-up, not measured: the server's first calls and its start-up upkeep pass. */
     struct latencies warmup = {.capacity = 0};
     good_run(&good, o.rate, UINT64_MAX, now_ns() + 2000000000ull, &warmup);
@@ -1276,6 +1288,7 @@ int main(int argc, char **argv)
         }
     }
     fprintf(stderr, "\r%50s\r", "");
+    double load_after = load_average();
     for (size_t p = 0; p < phase_count; p++) finish_phase(&phases[p]);
 
     uint32_t reference = phases[0].p99_us;
@@ -1291,9 +1304,14 @@ int main(int argc, char **argv)
 
     atomic_store(&sampler.stop, true);
     pthread_join(sampling_thread, NULL);
+    if (o.json) printf("{\"load_average_before\":%.2f,\"load_average_after\":%.2f,\"cores\":%ld}\n", load_before, load_after,
+                       sysconf(_SC_NPROCESSORS_ONLN));
     if (!o.json) {
         printf("\nworst attack: %s at %.2fx the baseline p99 (the burner: %.2fx; the baseline again: %.2fx)\n", worst_name,
                worst, reference > 0 ? (double)burner->p99_us / reference : 0, reference > 0 ? (double)again->p99_us / reference : 0);
+        printf("machine load average (1 min, %ld cores): %.2f before, %.2f after; anything above what this\n"
+               "  run adds (about 1 to 2) is other work, and noise in the figures\n",
+               sysconf(_SC_NPROCESSORS_ONLN), load_before, load_after);
         printf("\nattacks:\n");
         for (size_t i = 0; i < ATTACK_COUNT; i++)
             if (selected(&o, attacks[i].name)) printf("  %-17s %s\n", attacks[i].name, attacks[i].what);
