@@ -113,19 +113,33 @@ public final class FrameChannel: @unchecked Sendable {
         sendRaw(ConnectionPreface.bytes())
         let read = DispatchSource.makeReadSource(fileDescriptor: fileDescriptor, queue: queue)
         read.setEventHandler { [unowned self] in self.readTurn() }
+        closeDescriptorWhenCancelled(read)
         readSource = read
+        read.activate()
+    }
+
+    /// The descriptor is closed once every source watching it is cancelled, never while Dispatch still
+    /// watches it.
+    private func closeDescriptorWhenCancelled(_ source: any DispatchSourceProtocol) {
+        sourcesAwaitingCancel += 1
+        source.setCancelHandler { [self] in
+            sourcesAwaitingCancel -= 1
+            if sourcesAwaitingCancel == 0 { Glibc.close(fileDescriptor) }
+        }
+    }
+
+    /// Waits for the socket to take more. The write source is made the first time a write would block:
+    /// most connections never fill their socket, and one made for each connection cost Dispatch's one
+    /// event thread a registration and a removal per connection, which connection churn multiplied.
+    private func armWriteSource() {
+        guard !writeSourceArmed else { return }
+        writeSourceArmed = true
+        if let writeSource { return writeSource.resume() }
         let write = DispatchSource.makeWriteSource(fileDescriptor: fileDescriptor, queue: queue)
         write.setEventHandler { [unowned self] in self.flush() }
+        closeDescriptorWhenCancelled(write)
         writeSource = write
-        // The descriptor is closed once both sources are cancelled, never while Dispatch still watches it.
-        for source in [read, write] as [any DispatchSourceProtocol] {
-            source.setCancelHandler { [self] in
-                sourcesAwaitingCancel -= 1
-                if sourcesAwaitingCancel == 0 { Glibc.close(fileDescriptor) }
-            }
-        }
-        sourcesAwaitingCancel = 2
-        read.activate()
+        write.activate()
     }
 
     /// Queues a frame; frames queued in the same turn of the queue leave together.
@@ -340,9 +354,8 @@ public final class FrameChannel: @unchecked Sendable {
                 writeSourceArmed = false
             }
             if let reason = closeWhenFlushed { return close(reason) }
-        } else if !writeSourceArmed {
-            writeSource?.resume()
-            writeSourceArmed = true
+        } else {
+            armWriteSource()
         }
         if holdsTooMuchOutbound {
             pauseReading()
