@@ -64,18 +64,21 @@ struct FairnessTests {
         let channels = try (0..<channelCount).map { _ in try LoopedChannel(loop: loop) }
         // Which channel handed over each frame, in order (onFrame runs on the loop, one at a time).
         let order = Mutex<[Int]>([])
-        var bytes = ConnectionPreface.bytes()
-        for index in 0..<framesEach { bytes += Frame(streamID: UInt32(2 * index + 1), type: .cancel, payload: []).encoded }
-        for looped in channels { #expect(write(looped.peer, bytes, bytes.count) == bytes.count) }
-        // All start together: the loop waits until every channel's start is queued behind the gate.
-        let gate = DispatchSemaphore(value: 0)
-        loop.queue.async { gate.wait() }
         for (index, looped) in channels.enumerated() {
-            looped.queue.async {
+            looped.queue.sync {
                 looped.channel.onFrame = { _ in order.withLock { $0.append(index) } }
                 looped.channel.start()
             }
+            #expect(write(looped.peer, ConnectionPreface.bytes(), ConnectionPreface.size) == ConnectionPreface.size)
         }
+        // The frames reach every channel while the loop is held, so that all of them wait for a turn at
+        // once when it is let go (Dispatch reports each socket readable in its own time).
+        var bytes: [UInt8] = []
+        for index in 0..<framesEach { bytes += Frame(streamID: UInt32(2 * index + 1), type: .cancel, payload: []).encoded }
+        let gate = DispatchSemaphore(value: 0)
+        loop.queue.async { gate.wait() }
+        for looped in channels { #expect(write(looped.peer, bytes, bytes.count) == bytes.count) }
+        try await Task.sleep(for: .milliseconds(300))
         gate.signal()
         try await eventually { order.withLock { $0.count } == channelCount * framesEach }
         // Turns are runs of one channel's frames. Count those once every channel has had a turn and a round
