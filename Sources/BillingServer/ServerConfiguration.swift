@@ -23,11 +23,15 @@ public struct ServerLimits: Sendable {
     /// a peer that connects and closes as fast as it can took a core and left other clients waiting for
     /// it; at this rate churn costs at most about a tenth of a core. 0: no limit.
     public var maxNewConnectionsPerSecond = 2000
-    /// Reply bytes waiting for a peer that does not read; past it the server stops reading that peer.
-    public var maxBufferedOutboundBytesPerConnection = 8 * 1024 * 1024
+    /// Reply bytes waiting for a peer that does not read; past it the server stops reading that peer. A
+    /// client that reads its replies never comes near it (its socket holds about 200 KiB more), and a
+    /// larger reply is still sent whole. It was 8 MiB: 32 peers that never read made the server answer
+    /// a quarter of a gigabyte of calls before it stopped reading them, and a good client's health check
+    /// waited behind that work (p99 12 ms, 3x its baseline; with 256 KiB, within its baseline).
+    public var maxBufferedOutboundBytesPerConnection = 256 * 1024
     /// Reply bytes waiting for their peers across every connection: past it, every connection holding
-    /// more than 64 KiB of them (`FrameChannel.outboundShareBytes`) stops being read too. 32 peers that
-    /// never read took 256 MB at 8 MiB each, and the limit on connections allowed 4,096 of them.
+    /// more than 64 KiB of them (`FrameChannel.outboundShareBytes`) stops being read too. The limit on
+    /// connections would otherwise allow 4,096 peers that never read to hold the per-connection limit each.
     public var maxBufferedOutboundBytes = 64 * 1024 * 1024
     /// A connection with no call in flight and no traffic for this long is closed.
     public var idleTimeout: Duration = .seconds(300)

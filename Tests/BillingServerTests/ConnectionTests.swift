@@ -219,7 +219,10 @@ struct ConnectionTests {
     /// Before, each could hold the per-connection limit: 32 peers took 256 MB.
     @Test func peersThatNeverReadCannotTogetherExhaustMemory() async throws {
         let budget = 1 << 20, peerCount = 8
-        let server = try TestServer { $0.limits.maxBufferedOutboundBytes = budget }
+        let server = try TestServer {
+            $0.limits.maxBufferedOutboundBytes = budget
+            $0.limits.maxBufferedOutboundBytesPerConnection = 8 << 20
+        }
         let request = Frame(streamID: 1, type: .request, payload: RequestEnvelope(service: TestService.serviceName, method: "Big", payload: Array("65536".utf8)).wireBytes())
         let peers = try (0..<peerCount).map { _ in try RawPeer(path: server.socketPath) }
         await withTaskGroup(of: Void.self) { group in
@@ -254,8 +257,43 @@ struct ConnectionTests {
         }
         // The budget, and per peer its share plus the replies of the calls it had started when it was
         // stopped (a turn of 16 at most): about 1 MiB each. The per-connection limit alone let each
-        // hold 8 MiB.
+        // hold it (8 MiB here, the default until the next test's change).
         #expect(held < budget + peerCount * (1 << 20) + (1 << 20), "\(held >> 10) KiB of replies held for \(peerCount) peers that never read")
+        #expect(try await server.client().test("Echo", "others") == "others")
+        await server.stop()
+    }
+
+    /// By default a peer that never reads is no longer read once about 256 KiB of replies wait for it,
+    /// plus the replies of the calls it had started then. With 8 MiB, 32 such peers made the server
+    /// answer a quarter of a gigabyte of calls first, and a good client waited behind that work.
+    @Test func aPeerThatNeverReadsIsStoppedSoonByDefault() async throws {
+        let server = try TestServer()
+        let peer = try RawPeer(path: server.socketPath)
+        let request = Frame(streamID: 1, type: .request, payload: RequestEnvelope(service: TestService.serviceName, method: "Big", payload: Array("65536".utf8)).wireBytes())
+        await offPool {
+            var stream: UInt32 = 1
+            while stream < 200_000 {
+                var frame = request
+                frame.header.streamID = stream
+                let bytes = frame.encoded
+                var offset = 0
+                while offset < bytes.count {
+                    guard let taken = UnixSocket.writeSome(peer.fd, bytes, from: offset) else { return }
+                    offset += taken
+                    if offset < bytes.count && !peer.waitFor(POLLOUT, milliseconds: 1000) { return }
+                }
+                stream += 2
+            }
+        }
+        var held = server.server.bufferedOutboundBytes
+        for _ in 0..<50 {
+            try await Task.sleep(for: .milliseconds(200))
+            let now = server.server.bufferedOutboundBytes
+            if now == held { break }
+            held = now
+        }
+        // 256 KiB, and a turn's 16 calls of 64 KiB each started before the server stopped reading.
+        #expect(held <= (256 << 10) + 16 * (64 << 10) + (64 << 10), "\(held >> 10) KiB of replies held for a peer that never reads")
         #expect(try await server.client().test("Echo", "others") == "others")
         await server.stop()
     }
