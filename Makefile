@@ -116,14 +116,15 @@ bench-ledger: deps
 	$(SWIFT) build -c release --product ledger-bench
 	$$($(SWIFT) build -c release --show-bin-path)/ledger-bench --lines $(LEDGER_LINES)
 
-# The hostile clients (docs/RELIABILITY.md): HOSTILE_SECONDS measured per phase; HOSTILE_ATTACKS=a,b runs
-# only those attacks (bench/bin/hostile_clients --help lists them).
-HOSTILE_SECONDS ?= 10
+# The hostile clients (docs/RELIABILITY.md): HOSTILE_ROUNDS rounds of every phase, HOSTILE_SECONDS measured in
+# each; HOSTILE_ATTACKS=a,b runs only those attacks (bench/bin/hostile_clients --help lists them).
+HOSTILE_ROUNDS ?= 3
+HOSTILE_SECONDS ?= 5
 
 ## A good client's health-check latency beside nothing, a CPU burner, then each attack in turn, against a
-## release billingd it starts (about 3 minutes; the table is the run's result).
+## release billingd it starts (about 5 minutes; the table is the run's result).
 bench-hostile: deps
 	$(MAKE) -s -C bench $(CURDIR)/bench/bin/hostile_clients
 	$(SWIFT) build -c release --product billingd
 	bench/bin/hostile_clients --billingd $$($(SWIFT) build -c release --show-bin-path)/billingd \
-		--seconds $(HOSTILE_SECONDS) $(if $(HOSTILE_ATTACKS),--attacks $(HOSTILE_ATTACKS))
+		--rounds $(HOSTILE_ROUNDS) --seconds $(HOSTILE_SECONDS) $(if $(HOSTILE_ATTACKS),--attacks $(HOSTILE_ATTACKS))

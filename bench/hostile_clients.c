@@ -1287,7 +1287,7 @@ int main(int argc, char **argv)
             run_phase(&o, &server, &sampler, &good, phase_kind[p], phase_attack[p], &phases[p]);
         }
     }
-    fprintf(stderr, "\r%50s\r", "");
+    fprintf(stderr, "\n");
     double load_after = load_average();
     for (size_t p = 0; p < phase_count; p++) finish_phase(&phases[p]);
 
