@@ -62,7 +62,7 @@ public final class FrameChannel: @unchecked Sendable {
     private var writeSource: (any DispatchSourceWrite)?
     /// No more reading for now: the peer is not reading its replies, or the channel is closing.
     private var readingPaused = false
-    /// A turn that stopped at `framesPerTurn` waits behind the other channels on `turnQueue`.
+    /// A turn that stopped early waits for its place (`continueLater`).
     private var turnPending = false
     /// Whether the read source is suspended (it is while reading is paused or a turn is pending).
     private var readSourceSuspended = false
