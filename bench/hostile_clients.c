@@ -1,6 +1,6 @@
 /*
  * hostile_clients: a well-behaved client's latency while other clients attack billingd, side by side
- * in one run (issue 15, docs/RELIABILITY.md "Hostile clients, measured").
+ * in one run (issue 15; docs/RELIABILITY.md, "A good client beside hostile ones"; `make bench-hostile`).
  *
  *   hostile_clients --billingd PATH [options]    starts PATH on a fresh temporary folder, stops it at the end
  *   hostile_clients --socket PATH [options]      uses a billingd already listening on PATH
@@ -9,11 +9,12 @@
  * (--rate, one call at a time), timing each from its write to its reply. It does so with nothing else
  * running (the baseline), beside a process that only burns a core (the control: what any busy
  * neighbour costs on a small machine), and beside each attack in turn; and once more at the end, to
- * show how far the baseline itself drifts. For every phase it prints the good client's p50 and p99,
- * the p99's ratio to the baseline's, the server's resident memory peak (VmHWM, reset before the
- * phase) and thread count peak, the server's and the attacker's CPU, and whether a new connection is
- * still answered afterwards (and how many of the server's sockets are left open once the attackers
- * have gone).
+ * show how far the baseline itself drifts. With --rounds N the whole sequence runs N times and each
+ * phase's percentiles pool its calls from every round. For every phase it prints the good client's p50
+ * and p99, the p99's ratio to the baseline's, the server's resident memory peak (VmHWM, reset before
+ * the phase) and thread count peak, the server's and the attacker's CPU, and whether a new connection
+ * is still answered afterwards (and whether any of the attack's sockets were left open on the server's
+ * side once the attackers had gone).
  *
  * Each attacker is one process with one thread around epoll, like the control burner: at most one
  * core, so that a good client suffering much more than beside the burner is the server's doing, not
@@ -52,7 +53,6 @@
 #define HEADER_BYTES 10
 #define TYPE_REQUEST 0x01
 #define TYPE_RESPONSE 0x02
-#define TYPE_DATA 0x03
 #define TYPE_GOAWAY 0x05
 
 #define MAX_FRAME_BYTES (4u << 20)          /* billingd's default frame limit */
@@ -225,7 +225,7 @@ static bool read_check_response(const uint8_t *p, size_t length, uint64_t *code,
     return true;
 }
 
-/* Frames out of a byte stream, skipping payloads over `keep` bytes, for peers that only count. */
+/* The frames in a byte stream, payloads skipped, for attackers that only count the answers. */
 struct frame_counter {
     uint8_t head[HEADER_BYTES];
     size_t head_length;

@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// One busy peer must not hold the thread its connection shares with others: the hostile clients'
-/// pipelining peers made a health check on a neighbouring connection wait for seconds.
+/// pipelining peers made a health check on a neighbouring connection wait up to a second.
 @Suite("Fairness between connections on one thread")
 struct FairnessTests {
     /// A channel on a queue that targets a shared loop, as the server's connections are, reading from
