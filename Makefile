@@ -9,7 +9,7 @@ SWIFT ?= swift
 PYTHON ?= python3
 PYTHON_VENV := .build/python-venv
 
-.PHONY: run run-postgres test test-postgres test-python crash-test fuzz deps build release bench bench-postgres bench-renewals bench-ledger generate generate-python
+.PHONY: run run-postgres test test-postgres test-python crash-test fuzz deps build release bench bench-postgres bench-renewals bench-ledger bench-hostile generate generate-python
 
 # DEVELOPMENT ONLY: a seller identity that says on every invoice that it is not real. billingd has no
 # default seller in code; production passes its own flags (docs/OPERATIONS.md).
@@ -135,3 +135,16 @@ LEDGER_LINES ?= 10000000
 bench-ledger: deps
 	$(SWIFT) build -c release --product ledger-bench
 	$$($(SWIFT) build -c release --show-bin-path)/ledger-bench --lines $(LEDGER_LINES)
+
+# The hostile clients (docs/RELIABILITY.md): HOSTILE_ROUNDS rounds of every phase, HOSTILE_SECONDS measured in
+# each; HOSTILE_ATTACKS=a,b runs only those attacks (bench/bin/hostile_clients --help lists them).
+HOSTILE_ROUNDS ?= 3
+HOSTILE_SECONDS ?= 5
+
+## A good client's health-check latency beside nothing, a CPU burner, then each attack in turn, against a
+## release billingd it starts (about 5 minutes; the table is the run's result).
+bench-hostile: deps
+	$(MAKE) -s -C bench $(CURDIR)/bench/bin/hostile_clients
+	$(SWIFT) build -c release --product billingd
+	bench/bin/hostile_clients --billingd $$($(SWIFT) build -c release --show-bin-path)/billingd \
+		--rounds $(HOSTILE_ROUNDS) --seconds $(HOSTILE_SECONDS) $(if $(HOSTILE_ATTACKS),--attacks $(HOSTILE_ATTACKS))
