@@ -35,6 +35,7 @@ struct Checker {
             let tables = try Tables(database)
             checkAcknowledged(acknowledged, tables, &report)
             checkLedgers(tables, &report)
+            checkRechargeCrossings(tables, &report)
             checkCharges(tables, journal: journal, &report)
             checkSubscriptions(tables, &report)
             try checkInvoiceNumbers(tables, &report)
@@ -67,7 +68,7 @@ struct Checker {
         var charges: [String: Charge] = [:]
         var invoices: [String: Invoice] = [:]
         var cards: [String: (account: String, removed: Bool)] = [:]
-        var wallets: [(account: String, balance: Int64, pendingRecharge: String?)] = []
+        var wallets: [(account: String, balance: Int64, pendingRecharge: String?, threshold: Int64)] = []
         var subscriptions: [String: Subscription] = [:]
         /// By subscription, in period order (then invoice order).
         var periodInvoices: [String: [PeriodInvoice]] = [:]
@@ -128,8 +129,8 @@ struct Checker {
             for row in try database.rows("SELECT id, account_id, removed_at_ms IS NOT NULL FROM payment_methods") {
                 cards[row[0] ?? ""] = (row[1] ?? "", row[2] == "1")
             }
-            wallets = try database.rows("SELECT account_id, balance_minor, pending_recharge_charge_id FROM wallets").map {
-                ($0[0] ?? "", Int64($0[1] ?? "") ?? -1, $0[2])
+            wallets = try database.rows("SELECT account_id, balance_minor, pending_recharge_charge_id, recharge_threshold_minor FROM wallets").map {
+                ($0[0] ?? "", Int64($0[1] ?? "") ?? -1, $0[2], Int64($0[3] ?? "") ?? 0)
             }
         }
     }
@@ -231,6 +232,32 @@ struct Checker {
             if let marker = wallet.pendingRecharge {
                 report.expect(tables.charges[marker]?.status == "pending", "wallet \(wallet.account) is marked recharging by \(marker), which is \(tables.charges[marker]?.status ?? "missing")")
             }
+        }
+    }
+
+    /// One auto-recharge per crossing of the threshold: a recharge starts when a debit leaves the
+    /// balance at or below the threshold (or falls short, which with debits no larger than the
+    /// threshold, as in this test, also means a balance below it), and only once the previous one is
+    /// settled. So between two recharge credits of a wallet, in ledger order, the balance must have been
+    /// at or below the threshold again, at the earlier credit or after it; a second credit without that
+    /// is a second recharge for the same crossing (two daemons, say, each starting one). Assumes the
+    /// threshold stays what it is now, as the load never changes it.
+    private func checkRechargeCrossings(_ tables: Tables, _ report: inout CheckReport) {
+        for wallet in tables.wallets {
+            var low = true  // a new wallet is empty, at or below any threshold
+            var doubled: [String] = []
+            for line in tables.ledgers[wallet.account] ?? [] {
+                if line.source == "auto_recharge" {
+                    if !low { doubled.append("\(line.chargeID ?? line.id) (balance \(line.balanceAfter - line.amount) before it)") }
+                    low = line.balanceAfter <= wallet.threshold
+                } else if line.balanceAfter <= wallet.threshold {
+                    low = true
+                }
+            }
+            report.expect(
+                doubled.isEmpty,
+                "wallet \(wallet.account): \(doubled.count) auto-recharges credited with the balance above the threshold \(wallet.threshold) ever since the previous one: "
+                    + "a second recharge for one crossing: \(doubled.prefix(3).joined(separator: ", "))")
         }
     }
 

@@ -92,6 +92,16 @@ struct CheckerSelfTest {
             Corruption(name: "a key left pending after its charge settled", sql: """
                 UPDATE idempotency_keys SET state = 'pending' WHERE rowid = (SELECT rowid FROM idempotency_keys WHERE charge_id IS NOT NULL LIMIT 1)
                 """),
+            // Two recharge credits in a row, the balance above the threshold in between: what two daemons
+            // each starting a recharge for one crossing would leave.
+            Corruption(name: "a second recharge for one crossing", sql: """
+                INSERT INTO wallet_transactions(id, account_id, amount_minor, balance_after_minor, currency, category, description, source, created_at_ms)
+                SELECT id || '-recharge-1', account_id, 1000, balance_after_minor + 1000, currency, category, description, 'auto_recharge', created_at_ms
+                FROM wallet_transactions WHERE account_id = \(account) ORDER BY seq DESC LIMIT 1;
+                INSERT INTO wallet_transactions(id, account_id, amount_minor, balance_after_minor, currency, category, description, source, created_at_ms)
+                SELECT id || '-recharge-2', account_id, 1000, balance_after_minor + 1000, currency, category, description, 'auto_recharge', created_at_ms
+                FROM wallet_transactions WHERE account_id = \(account) ORDER BY seq DESC LIMIT 1
+                """, expecting: "a second recharge for one crossing"),
             Corruption(name: "money taken at the gateway under a charge the database never recorded", gatewaySQL: """
                 INSERT INTO charges (idempotency_key, token, description, reference, status, amount_minor, currency)
                 VALUES ('ch_self_test', 'tok_self_test', 'self-test', 'ch_self_test', 'succeeded', 100, 'USD')
