@@ -135,14 +135,14 @@ final class CrashRun {
         do {
             // Load until the kill (on the other daemon, until the killed one serves again).
             let stops = servers.map { _ in StopFlag() }
-            let (cut, renewal, atKill, restartedAt, sameKey) = try await withClients { clients in
+            let (cut, renewal, atKill, restartedAt, restart, sameKey) = try await withClients { clients in
                 let load = Load(
                     clients: clients, fixture: fixture, log: log, addedCards: addedCards, round: round, sameKeyPercent: sameKeyPercent)
                 let run = subscribed.map { RenewalRun(client: clients[advancedBy], log: log, round: round, clockID: $0.clockID, target: target) }
                 let workers = workers  // a copy: the load task must not touch this non-Sendable run
                 async let unknown = load.run(workers: workers, seed: loadSeed, stops: stops)
                 async let renewal = Self.renew(run, after: advanceDelay)
-                let killed: Result<(AtKill, Int64), any Error>
+                let killed: Result<(AtKill, Int64, Duration), any Error>
                 do {
                     try await Task.sleep(for: .milliseconds(killAfter))
                     stops[victim].set()
@@ -152,8 +152,9 @@ final class CrashRun {
                     let atKill = try readAtKill(target: target)
                     // Restart: start-up reconciliation has run once billingd answers.
                     let restartedAt = Int64(Date().timeIntervalSince1970 * 1000)
+                    let restarting = ContinuousClock.now
                     try await servers[victim].start(within: startTimeout)
-                    killed = .success((atKill, restartedAt))
+                    killed = .success((atKill, restartedAt, ContinuousClock.now - restarting))
                 } catch {
                     killed = .failure(error)
                 }
@@ -161,8 +162,8 @@ final class CrashRun {
                 stops.forEach { $0.set() }
                 let cut = try await unknown
                 let renewalResult = try await renewal
-                let (atKill, restartedAt) = try killed.get()
-                return (cut, renewalResult, atKill, restartedAt, load.sameKeyReport.figures)
+                let (atKill, restartedAt, restart) = try killed.get()
+                return (cut, renewalResult, atKill, restartedAt, restart, load.sameKeyReport.figures)
             }
             unknown += cut
             let acknowledgedUnderLoad = log.all.count - before
@@ -192,6 +193,7 @@ final class CrashRun {
             line += " · \(acknowledgedUnderLoad) acknowledged, \(cut.count) unknown (\(resent.answered) resent and answered)"
             if sameKey.sent > 0 { line += " · \(sameKey.sent) sent to both daemons" }
             if atKill.pendingCharges > 0 { line += " · \(atKill.pendingCharges) charge\(atKill.pendingCharges == 1 ? "" : "s") pending at the kill" }
+            line += " · restarted in \(restart.components.seconds * 1000 + restart.components.attoseconds / 1_000_000_000_000_000) ms"
             line += renewalNote
             line += " · \(replayed.count) replayed · \(report.checks) checks"
         } catch {
