@@ -143,6 +143,7 @@ final class CrashRun {
                 async let unknown = load.run(workers: workers, seed: loadSeed, stops: stops)
                 async let renewal = Self.renew(run, after: advanceDelay)
                 let killed: Result<(AtKill, Int64, Duration), any Error>
+                var restartFailures: [String] = []
                 do {
                     try await Task.sleep(for: .milliseconds(killAfter))
                     stops[victim].set()
@@ -153,7 +154,17 @@ final class CrashRun {
                     // Restart: start-up reconciliation has run once billingd answers.
                     let restartedAt = Int64(Date().timeIntervalSince1970 * 1000)
                     let restarting = ContinuousClock.now
-                    try await servers[victim].start(within: startTimeout)
+                    // A start that fails fails the round; the daemon is started again, so that the
+                    // round's checks and the next rounds still have every daemon.
+                    for attempt in 1...3 {
+                        do {
+                            try await servers[victim].start(within: startTimeout)
+                            break
+                        } catch {
+                            restartFailures.append("restarting after the kill, attempt \(attempt): \(error)")
+                            if attempt == 3 { throw error }
+                        }
+                    }
                     killed = .success((atKill, restartedAt, ContinuousClock.now - restarting))
                 } catch {
                     killed = .failure(error)
@@ -162,6 +173,7 @@ final class CrashRun {
                 stops.forEach { $0.set() }
                 let cut = try await unknown
                 let renewalResult = try await renewal
+                failures += restartFailures
                 let (atKill, restartedAt, restart) = try killed.get()
                 return (cut, renewalResult, atKill, restartedAt, restart, load.sameKeyReport.figures)
             }

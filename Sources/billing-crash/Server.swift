@@ -81,12 +81,18 @@ final class ServerProcess {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             guard process.isRunning else {
-                throw CrashTestError("\(name) exited with status \(process.terminationStatus) at start-up; see \(logPath)")
+                throw CrashTestError("\(name) exited with status \(process.terminationStatus) at start-up (\(lastLogLine)); see \(logPath)")
             }
             if (try? await HealthClient(client).check()) == .serving { return }
             try await Task.sleep(for: .milliseconds(20))
         }
         throw CrashTestError("\(name) did not answer a health check within \(timeout); see \(logPath)")
+    }
+
+    /// The last line billingd wrote: at an exit during start-up, its reason.
+    private var lastLogLine: String {
+        let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").last.map(String.init) ?? "no output"
     }
 
     /// SIGKILL: no drain, no close, nothing flushed that was not already durable. Returns once the
