@@ -133,6 +133,7 @@ final class CrashRun {
         let several = servers.count > 1
         var line = "round \(round)/\(rounds): kill \(several ? servers[victim].name + " " : "")after \(killAfter) ms"
         do {
+            failures += try await restartDaemonsThatEnded()
             // Load until the kill (on the other daemon, until the killed one serves again).
             let stops = servers.map { _ in StopFlag() }
             let (cut, renewal, atKill, restartedAt, restart, sameKey) = try await withClients { clients in
@@ -195,6 +196,7 @@ final class CrashRun {
             let replayed = try await withClients { try await replaySample($0) }
             failures += replayed.failures
             summary.replays += replayed.count
+            failures += try await restartDaemonsThatEnded()
 
             let database = try self.database.reader()
             try await waitUntilNoChargeIsPending(database)
@@ -221,6 +223,18 @@ final class CrashRun {
         if !new.isEmpty { summary.roundsWithNewFailures += 1 }
         summary.failures += failures.map { "round \(round): \($0)" }
         fflush(nil)  // every stream: a line per round reaches a pipe (CI) as the round ends
+        return failures
+    }
+
+    /// Each daemon that ended without being killed (a crash) is a failure; it is started again, so that
+    /// the rounds after it still have every daemon.
+    private func restartDaemonsThatEnded() async throws -> [String] {
+        var failures: [String] = []
+        for server in servers {
+            guard let ended = server.endedByItself() else { continue }
+            failures.append(ended)
+            try await server.start(within: startTimeout)
+        }
         return failures
     }
 

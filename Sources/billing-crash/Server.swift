@@ -89,6 +89,16 @@ final class ServerProcess {
         throw CrashTestError("\(name) did not answer a health check within \(timeout); see \(logPath)")
     }
 
+    /// How billingd ended if it ended by itself (a crash, an exit) rather than by `kill()` or `stop()`:
+    /// nil while it runs. The process is forgotten, so that `start` can run it again.
+    func endedByItself() -> String? {
+        guard let process, !process.isRunning else { return nil }
+        let how = process.terminationReason == .uncaughtSignal ? "signal \(process.terminationStatus)" : "status \(process.terminationStatus)"
+        runningServers.withLock { _ = $0.remove(process.processIdentifier) }
+        self.process = nil
+        return "\(name) ended by itself (\(how)); its last line: \(lastLogLine); see \(logPath)"
+    }
+
     /// The last line billingd wrote: at an exit during start-up, its reason.
     private var lastLogLine: String {
         let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
