@@ -133,7 +133,7 @@ final class CrashRun {
         let several = servers.count > 1
         var line = "round \(round)/\(rounds): kill \(several ? servers[victim].name + " " : "")after \(killAfter) ms"
         do {
-            failures += try await restartDaemonsThatEnded()
+            failures += try await restartDaemonsThatEnded(round: round)
             // Load until the kill (on the other daemon, until the killed one serves again).
             let stops = servers.map { _ in StopFlag() }
             let (cut, renewal, atKill, restartedAt, restart, sameKey) = try await withClients { clients in
@@ -162,7 +162,7 @@ final class CrashRun {
                             try await servers[victim].start(within: startTimeout)
                             break
                         } catch {
-                            restartFailures.append("restarting after the kill, attempt \(attempt): \(error)")
+                            restartFailures.append("round \(round), restarting after the kill, attempt \(attempt): \(error)")
                             if attempt == 3 { throw error }
                         }
                     }
@@ -196,7 +196,7 @@ final class CrashRun {
             let replayed = try await withClients { try await replaySample($0) }
             failures += replayed.failures
             summary.replays += replayed.count
-            failures += try await restartDaemonsThatEnded()
+            failures += try await restartDaemonsThatEnded(round: round)
 
             let database = try self.database.reader()
             try await waitUntilNoChargeIsPending(database)
@@ -214,6 +214,7 @@ final class CrashRun {
             failures.append("the round could not run: \(error)")
         }
         // What a round found stays in the data, so later rounds find it again: each prints what is new.
+        // (Events, such as a failed restart, name their round, so that each is new.)
         let new = failures.filter { !summary.distinctFailures.contains($0) }
         print(line + (failures.isEmpty ? " · ok" : new.isEmpty ? " · FAILED (as before)" : " · FAILED"))
         for failure in new.prefix(20) { print("  - \(failure)") }
@@ -228,11 +229,11 @@ final class CrashRun {
 
     /// Each daemon that ended without being killed (a crash) is a failure; it is started again, so that
     /// the rounds after it still have every daemon.
-    private func restartDaemonsThatEnded() async throws -> [String] {
+    private func restartDaemonsThatEnded(round: Int) async throws -> [String] {
         var failures: [String] = []
         for server in servers {
             guard let ended = server.endedByItself() else { continue }
-            failures.append(ended)
+            failures.append("round \(round): \(ended)")
             try await server.start(within: startTimeout)
         }
         return failures
