@@ -117,12 +117,10 @@ final class PostgresCluster {
     /// and `asOwner` (the cluster's files and socket belong to `postgres` then).
     static func command(_ executable: String, _ arguments: [String], asOwner: Bool, environment: [String: String] = [:]) -> (executable: String, arguments: [String]) {
         let assignments = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-        let inner = ["env"] + assignments + [executable] + arguments
-        if asOwner && getuid() == 0 {
-            let runuser = ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "runuser"
-            return ("/usr/bin/env", [runuser, "-u", "postgres", "--"] + inner)
-        }
-        return ("/usr/bin/env", inner)
+        guard asOwner && getuid() == 0 else { return ("/usr/bin/env", assignments + [executable] + arguments) }
+        // env sets the variables in the command's own environment, whatever runuser passes on.
+        let runuser = ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "runuser"
+        return (runuser, ["-u", "postgres", "--", "/usr/bin/env"] + assignments + [executable] + arguments)
     }
 
     /// Runs a command to its end: its status, standard output (unless `output` takes it) and standard
