@@ -73,8 +73,12 @@ struct CheckerSelfTest {
             Corruption(name: "a charge reconciliation left pending", sql: """
                 UPDATE charges SET status = 'pending' WHERE id = (SELECT id FROM charges ORDER BY status = 'failed' DESC, seq LIMIT 1)
                 """),
+            // A wallet charge: a run too short for a recharge falls back on a top-up (set-up makes one),
+            // rather than on an invoice payment, which has no credit to lose.
             Corruption(name: "a recharge charged without its credit", sql: """
-                DELETE FROM wallet_transactions WHERE charge_id = (SELECT id FROM charges WHERE status = 'succeeded' ORDER BY purpose = 'wallet_auto_recharge' DESC, seq DESC LIMIT 1)
+                DELETE FROM wallet_transactions WHERE charge_id = (
+                    SELECT id FROM charges WHERE status = 'succeeded' AND purpose IN ('wallet_auto_recharge', 'wallet_top_up')
+                    ORDER BY purpose = 'wallet_auto_recharge' DESC, seq DESC LIMIT 1)
                 """),
             Corruption(name: "an invoice number skipped", sql: """
                 UPDATE invoices SET number = substr(number, 1, length(number) - 6) || '999999' WHERE seq = (SELECT max(seq) FROM invoices WHERE number IS NOT NULL)
