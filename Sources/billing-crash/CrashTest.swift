@@ -97,9 +97,10 @@ struct CrashTest: AsyncParsableCommand {
         let database: CrashDatabase
         let cluster: PostgresCluster?
         if let clusterScript {
-            cluster = try PostgresCluster(script: clusterScript)
-            database = .postgres(cluster!)
-            print("PostgreSQL cluster \(cluster!.directory) (removed at the end): two daemons on \(cluster!.url), one killed each round; "
+            let made = try PostgresCluster(script: clusterScript)
+            cluster = made
+            database = .postgres(made)
+            print("PostgreSQL cluster \(made.directory) (removed at the end): two daemons on \(made.url), one killed each round; "
                   + "\(sameKeyPercent) % of operations sent to both under one key; load \(loadThroughRestart ? "goes on" : "stops") on the other daemon during a restart")
         } else {
             cluster = nil
@@ -107,7 +108,7 @@ struct CrashTest: AsyncParsableCommand {
         }
         defer { cluster?.stop() }
 
-        let names = database.daemons == 1 ? ["billingd"] : (0..<database.daemons).map { "billingd-" + String(UnicodeScalar(UInt8(ascii: "a") + UInt8($0))) }
+        let names = database.daemons == 1 ? ["billingd"] : ["billingd-a", "billingd-b"]
         let run = try CrashRun(
             servers: names.map { ServerProcess(executable: executable, directory: directory, name: $0, database: database.argument, catalog: catalog) },
             database: database, directory: directory, seed: seed, workers: workers, accounts: accounts,
