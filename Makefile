@@ -9,7 +9,7 @@ SWIFT ?= swift
 PYTHON ?= python3
 PYTHON_VENV := .build/python-venv
 
-.PHONY: run run-postgres test test-postgres test-python crash-test fuzz deps build release bench bench-postgres bench-renewals bench-ledger bench-hostile generate generate-python
+.PHONY: run run-postgres test test-postgres test-python crash-test crash-test-postgres fuzz deps build release bench bench-postgres bench-renewals bench-ledger bench-hostile generate generate-python
 
 # DEVELOPMENT ONLY: a seller identity that says on every invoice that it is not real. billingd has no
 # default seller in code; production passes its own flags (docs/OPERATIONS.md).
@@ -33,17 +33,20 @@ run-postgres: deps
 	.build/debug/billingd $(DEV_SELLER_FLAGS) --catalog catalog/plans.json --database "$$(scripts/postgres-cluster.sh url data/postgres)"
 
 # The crash test (docs/RELIABILITY.md): CI-sized by default; `make crash-test CRASH_ROUNDS=500` is the
-# long run, and CRASH_SEED=n repeats the choices of a printed seed.
+# long run, and CRASH_SEED=n repeats the choices of a printed seed. `make test` runs CRASH_POSTGRES_ROUNDS
+# rounds with two daemons on PostgreSQL after the SQLite ones.
 CRASH_ROUNDS ?= 20
+CRASH_POSTGRES_ROUNDS ?= 10
 CRASH_FLAGS = --rounds $(CRASH_ROUNDS) $(if $(CRASH_SEED),--seed $(CRASH_SEED))
 
-## Runs the whole test suite: Swift, the crash test (CI-sized: 20 rounds of SIGKILL under load) and the
-## Python client against the debug billingd, all on SQLite; then Swift and Python again on a throwaway
-## PostgreSQL cluster.
+## Runs the whole test suite: Swift on SQLite; the crash test (CI-sized: 20 rounds of SIGKILL under load
+## on SQLite, then 10 with two daemons on a PostgreSQL cluster of its own); the Python client against the
+## debug billingd; then Swift and Python again on a throwaway PostgreSQL cluster.
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	.build/debug/billing-crash $(CRASH_FLAGS)
+	.build/debug/billing-crash --postgres --rounds $(CRASH_POSTGRES_ROUNDS) $(if $(CRASH_SEED),--seed $(CRASH_SEED))
 	$(MAKE) test-python
 	scripts/test-postgres.sh
 
@@ -66,6 +69,13 @@ crash-test: deps
 	$(SWIFT) build --product billingd
 	$(SWIFT) build --product billing-crash
 	.build/debug/billing-crash $(CRASH_FLAGS)
+
+## The crash test on PostgreSQL: two debug billingd on one throwaway cluster under load, one of them
+## SIGKILLed and restarted each round, the same checks after every round.
+crash-test-postgres: deps
+	$(SWIFT) build --product billingd
+	$(SWIFT) build --product billing-crash
+	.build/debug/billing-crash --postgres $(CRASH_FLAGS)
 
 # The fuzz targets (fuzz/, docs/RELIABILITY.md): CI-sized by default, each for FUZZ_RUNS executions or
 # FUZZ_SECONDS seconds, whichever ends first; `fuzz/run.sh TARGET -max_total_time=3600` is a long run.

@@ -141,7 +141,7 @@ let package = Package(
         ),
         // The crash test: SIGKILLs a real billingd under load for many rounds and checks, after each
         // restart, that nothing acknowledged was lost or doubled (docs/RELIABILITY.md). It reads the
-        // database with plain SQL (CSQLite), not through the store it checks.
+        // database with plain SQL (CSQLite; on PostgreSQL, psql), not through the store it checks.
         .executableTarget(
             name: "billing-crash",
             dependencies: [

@@ -14,12 +14,13 @@ struct CheckReport: Sendable {
 
 /// The invariants of billingd's database after a restart, read with plain SQL in one read
 /// transaction, and compared with the acknowledged-operations log and the sandbox gateway's record (its own SQLite database).
+/// The SQL is the dialect SQLite and PostgreSQL share, so the same checks run on both engines.
 ///
 /// Run when nothing is in flight (the load has stopped, resends are answered, no charge is pending):
 /// start-up reconciliation has then settled every charge the sandbox knows, so "pending" can only
 /// mean a charge this process started after the restart.
 struct Checker {
-    let database: DatabaseReader
+    let database: any DatabaseReader
     let gatewayRecordPath: String
     /// When billingd was restarted (Unix ms): a charge created before then and still pending is one
     /// that reconciliation failed to settle.
@@ -30,11 +31,12 @@ struct Checker {
         // The gateway's record first: billingd records a charge pending before it calls the gateway, so
         // every charge in this read of the gateway's record is in the later database snapshot.
         let journal = try readGatewayRecord()
+        try checkStorage(&report)
         try database.snapshot {
-            try checkIntegrity(&report)
             let tables = try Tables(database)
             checkAcknowledged(acknowledged, tables, &report)
             checkLedgers(tables, &report)
+            checkRechargeCrossings(tables, &report)
             checkCharges(tables, journal: journal, &report)
             checkSubscriptions(tables, &report)
             try checkInvoiceNumbers(tables, &report)
@@ -67,7 +69,7 @@ struct Checker {
         var charges: [String: Charge] = [:]
         var invoices: [String: Invoice] = [:]
         var cards: [String: (account: String, removed: Bool)] = [:]
-        var wallets: [(account: String, balance: Int64, pendingRecharge: String?)] = []
+        var wallets: [(account: String, balance: Int64, pendingRecharge: String?, threshold: Int64)] = []
         var subscriptions: [String: Subscription] = [:]
         /// By subscription, in period order (then invoice order).
         var periodInvoices: [String: [PeriodInvoice]] = [:]
@@ -79,7 +81,7 @@ struct Checker {
         /// The scheduled renewal of each subscription: when, and on which clock.
         var renewals: [String: (due: Int64, clock: String?)] = [:]
 
-        init(_ database: DatabaseReader) throws {
+        init(_ database: any DatabaseReader) throws {
             for row in try database.rows(
                 "SELECT id, account_id, amount_minor, balance_after_minor, source, charge_id, usage_id FROM wallet_transactions ORDER BY account_id, seq")
             {
@@ -125,20 +127,22 @@ struct Checker {
             for row in try database.rows("SELECT subscription_id, due_at_ms, test_clock_id FROM subscription_schedule WHERE action = 'renew'") {
                 renewals[row[0] ?? ""] = (Int64(row[1] ?? "") ?? -1, row[2])
             }
-            for row in try database.rows("SELECT id, account_id, removed_at_ms IS NOT NULL FROM payment_methods") {
+            for row in try database.rows("SELECT id, account_id, CASE WHEN removed_at_ms IS NULL THEN 0 ELSE 1 END FROM payment_methods") {
                 cards[row[0] ?? ""] = (row[1] ?? "", row[2] == "1")
             }
-            wallets = try database.rows("SELECT account_id, balance_minor, pending_recharge_charge_id FROM wallets").map {
-                ($0[0] ?? "", Int64($0[1] ?? "") ?? -1, $0[2])
+            wallets = try database.rows("SELECT account_id, balance_minor, pending_recharge_charge_id, recharge_threshold_minor FROM wallets").map {
+                ($0[0] ?? "", Int64($0[1] ?? "") ?? -1, $0[2], Int64($0[3] ?? "") ?? 0)
             }
         }
     }
 
     // MARK: The checks
 
-    private func checkIntegrity(_ report: inout CheckReport) throws {
-        let result = try database.rows("PRAGMA integrity_check").compactMap { $0.first ?? nil }
-        report.expect(result == ["ok"], "PRAGMA integrity_check: \(result.prefix(5).joined(separator: "; "))")
+    /// The engine's own check of its storage (SQLite: PRAGMA integrity_check; PostgreSQL: amcheck, if
+    /// installed; the run says at its start when there is none).
+    private func checkStorage(_ report: inout CheckReport) throws {
+        guard let result = try database.storageCheck() else { return }
+        report.expect(result.problems.isEmpty, "\(result.name): \(result.problems.prefix(5).joined(separator: "; "))")
     }
 
     /// Every acknowledged operation is there exactly once with the ids its reply gave; every refused
@@ -230,6 +234,30 @@ struct Checker {
             // The recharge marker names a charge still in flight, or nothing.
             if let marker = wallet.pendingRecharge {
                 report.expect(tables.charges[marker]?.status == "pending", "wallet \(wallet.account) is marked recharging by \(marker), which is \(tables.charges[marker]?.status ?? "missing")")
+            }
+        }
+    }
+
+    /// One auto-recharge per crossing of the threshold: a recharge starts when a debit leaves the
+    /// balance at or below the threshold (or falls short, which with debits no larger than the
+    /// threshold, as in this test, also means a balance below it), and only once the previous one is
+    /// settled. So between two recharge credits of a wallet, in ledger order, the balance must have been
+    /// at or below the threshold again, at the earlier credit or after it; a second credit without that
+    /// is a second recharge for the same crossing (two daemons, say, each starting one). Assumes the
+    /// threshold stays what it is now, as the load never changes it.
+    private func checkRechargeCrossings(_ tables: Tables, _ report: inout CheckReport) {
+        for wallet in tables.wallets {
+            var low = true  // a new wallet is empty, at or below any threshold
+            for line in tables.ledgers[wallet.account] ?? [] {
+                if line.source == "auto_recharge" {
+                    report.expect(
+                        low,
+                        "wallet \(wallet.account): auto-recharge \(line.chargeID ?? line.id) credited with the balance above the threshold \(wallet.threshold) "
+                            + "ever since the previous recharge (\(line.balanceAfter - line.amount) before it): a second recharge for one crossing")
+                    low = line.balanceAfter <= wallet.threshold
+                } else if line.balanceAfter <= wallet.threshold {
+                    low = true
+                }
             }
         }
     }
@@ -418,7 +446,7 @@ struct Checker {
     private func readGatewayRecord() throws -> GatewayJournal {
         var journal = GatewayJournal()
         guard FileManager.default.fileExists(atPath: gatewayRecordPath) else { return journal }
-        let record = try DatabaseReader(path: gatewayRecordPath)
+        let record = try SQLiteReader(path: gatewayRecordPath)
         let primaryKey = try record.rows("SELECT name FROM pragma_table_info('charges') WHERE pk > 0")
         journal.keyedByIdempotencyKey = primaryKey.count == 1 && primaryKey[0].first == "idempotency_key"
         for row in try record.rows("SELECT idempotency_key, status, amount_minor FROM charges") {

@@ -1,11 +1,11 @@
-import CSQLite
 import Foundation
 
 /// Proves that the checker can fail: each corruption, applied to a copy of a database that passed
 /// (or to a copy of the log or the gateway's record), must be reported. A checker that passes
-/// everything would pass every crash too; this keeps it honest.
+/// everything would pass every crash too; this keeps it honest. The corruptions are SQL both engines
+/// run; the copies are the engine's (`CrashDatabase.copy`).
 struct CheckerSelfTest {
-    let databasePath: String
+    let database: CrashDatabase
     let gatewayRecordPath: String
     let directory: URL
     let acknowledged: [AcknowledgedOperation]
@@ -13,7 +13,7 @@ struct CheckerSelfTest {
     /// One way the data could be wrong after a crash.
     struct Corruption {
         var name: String
-        /// Run on the copy of the database (the append-only triggers are dropped first).
+        /// Run on the copy of the database (with the append-only triggers off, see `DatabaseCopy.corrupt`).
         var sql: String = ""
         /// Run on the copy of the gateway's record (its SQLite database).
         var gatewaySQL: String?
@@ -31,31 +31,21 @@ struct CheckerSelfTest {
         let corruptions = try self.corruptions()
         var missed: [String] = []
         for (index, corruption) in corruptions.enumerated() {
-            let copy = directory.appendingPathComponent("self-test-\(index).sqlite3").path
+            let copy = try database.copy(index, in: directory, forDamage: corruption.damageFile)
             let journal = directory.appendingPathComponent("self-test-\(index)-gateway.sqlite3").path
             defer {
-                try? FileManager.default.removeItem(atPath: copy)
+                copy.remove()
                 try? FileManager.default.removeItem(atPath: journal)
             }
-            _ = try DatabaseReader(path: databasePath).rows("VACUUM INTO ?", copy)
-            _ = try DatabaseReader(path: gatewayRecordPath).rows("VACUUM INTO ?", journal)
-            if !corruption.sql.isEmpty {
-                try Self.execute("DROP TRIGGER wallet_transactions_no_update; DROP TRIGGER wallet_transactions_no_delete; " + corruption.sql, on: copy)
-            }
-            if let sql = corruption.gatewaySQL {
-                try Self.execute(sql, on: journal)
-            }
-            if corruption.damageFile {
-                let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: copy))
-                handle.seek(toFileOffset: 3 * 4096)
-                handle.write(Data(repeating: 0x55, count: 2 * 4096))
-                try handle.close()
-            }
+            _ = try SQLiteReader(path: gatewayRecordPath).rows("VACUUM INTO ?", journal)
+            if !corruption.sql.isEmpty { try copy.corrupt(corruption.sql) }
+            if let sql = corruption.gatewaySQL { try SQLiteCopy.execute(sql, on: journal) }
+            if corruption.damageFile { try copy.damage() }
             let log = corruption.changeLog?(acknowledged) ?? acknowledged
             let reported: Bool
             do {
                 let checker = Checker(
-                    database: try DatabaseReader(path: copy), gatewayRecordPath: journal,
+                    database: try copy.reader(), gatewayRecordPath: journal,
                     restartedAtMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
                 let failures = try checker.check(log).failures
                 reported = corruption.expecting.map { text in failures.contains { $0.contains(text) } } ?? !failures.isEmpty
@@ -83,15 +73,29 @@ struct CheckerSelfTest {
             Corruption(name: "a charge reconciliation left pending", sql: """
                 UPDATE charges SET status = 'pending' WHERE id = (SELECT id FROM charges ORDER BY status = 'failed' DESC, seq LIMIT 1)
                 """),
+            // A wallet charge: a run too short for a recharge falls back on a top-up (set-up makes one),
+            // rather than on an invoice payment, which has no credit to lose.
             Corruption(name: "a recharge charged without its credit", sql: """
-                DELETE FROM wallet_transactions WHERE charge_id = (SELECT id FROM charges WHERE status = 'succeeded' ORDER BY purpose = 'wallet_auto_recharge' DESC, seq DESC LIMIT 1)
+                DELETE FROM wallet_transactions WHERE charge_id = (
+                    SELECT id FROM charges WHERE status = 'succeeded' AND purpose IN ('wallet_auto_recharge', 'wallet_top_up')
+                    ORDER BY purpose = 'wallet_auto_recharge' DESC, seq DESC LIMIT 1)
                 """),
             Corruption(name: "an invoice number skipped", sql: """
                 UPDATE invoices SET number = substr(number, 1, length(number) - 6) || '999999' WHERE seq = (SELECT max(seq) FROM invoices WHERE number IS NOT NULL)
                 """),
             Corruption(name: "a key left pending after its charge settled", sql: """
-                UPDATE idempotency_keys SET state = 'pending' WHERE rowid = (SELECT rowid FROM idempotency_keys WHERE charge_id IS NOT NULL LIMIT 1)
+                UPDATE idempotency_keys SET state = 'pending' WHERE (scope, key) IN (SELECT scope, key FROM idempotency_keys WHERE charge_id IS NOT NULL LIMIT 1)
                 """),
+            // Two recharge credits in a row, the balance above the threshold in between: what two daemons
+            // each starting a recharge for one crossing would leave.
+            Corruption(name: "a second recharge for one crossing", sql: """
+                INSERT INTO wallet_transactions(id, account_id, amount_minor, balance_after_minor, currency, category, description, source, created_at_ms)
+                SELECT id || '-recharge-1', account_id, 1000, balance_after_minor + 1000, currency, category, description, 'auto_recharge', created_at_ms
+                FROM wallet_transactions WHERE account_id = \(account) ORDER BY seq DESC LIMIT 1;
+                INSERT INTO wallet_transactions(id, account_id, amount_minor, balance_after_minor, currency, category, description, source, created_at_ms)
+                SELECT id || '-recharge-2', account_id, 1000, balance_after_minor + 1000, currency, category, description, 'auto_recharge', created_at_ms
+                FROM wallet_transactions WHERE account_id = \(account) ORDER BY seq DESC LIMIT 1
+                """, expecting: "a second recharge for one crossing"),
             Corruption(name: "money taken at the gateway under a charge the database never recorded", gatewaySQL: """
                 INSERT INTO charges (idempotency_key, token, description, reference, status, amount_minor, currency)
                 VALUES ('ch_self_test', 'tok_self_test', 'self-test', 'ch_self_test', 'succeeded', 100, 'USD')
@@ -121,7 +125,7 @@ struct CheckerSelfTest {
     /// Corruptions of the subscriptions' periods, each caught by a check of its own; those the data
     /// cannot show (no subscription, no renewal yet) are left out.
     private func subscriptionCorruptions() throws -> [Corruption] {
-        let database = try DatabaseReader(path: databasePath)
+        let database = try self.database.reader()
         let periods = "billing_reason IN ('subscription_create', 'subscription_cycle')"
         // The latest period of a subscription, and the latest period invoice paid by a succeeded charge
         // (not the same one when a run left the latest periods unpaid).
@@ -191,17 +195,4 @@ struct CheckerSelfTest {
 
     /// An SQL string literal.
     private static func quoted(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
-
-    /// Runs `sql` on the copy, read-write: the only writes this program makes to any database.
-    private static func execute(_ sql: String, on path: String) throws {
-        var handle: OpaquePointer?
-        defer { sqlite3_close(handle) }
-        guard sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK else { throw CrashTestError("cannot open the self-test copy \(path)") }
-        var message: UnsafeMutablePointer<CChar>?
-        guard sqlite3_exec(handle, sql, nil, nil, &message) == SQLITE_OK else {
-            let text = message.map { String(cString: $0) } ?? "unknown error"
-            sqlite3_free(message)
-            throw CrashTestError("self-test corruption failed: \(text)")
-        }
-    }
 }

@@ -73,35 +73,50 @@ struct Fixture: Sendable {
 
 /// Concurrent workers sending a mix of operations until told to stop. Each logs its acknowledged
 /// operation before starting the next; what was in flight when the server died comes back as unknown.
+///
+/// With several daemons, worker `w` sends to daemon `w % daemons` and stops when that daemon's flag is
+/// set, and every worker picks among all accounts, so that wallets and recharges are contended across
+/// daemons. `sameKeyPercent` of the operations are sent to two daemons at once under one key (a client
+/// retrying on another daemon before the first answered): both answers must be the one outcome.
 struct Load: Sendable {
-    let client: BillingServiceClient
+    /// One client per daemon.
+    let clients: [BillingServiceClient]
     let fixture: Fixture
     let log: OperationLog
     let addedCards: AddedCards
     let round: Int
+    var sameKeyPercent = 0
+    /// Where answers of one key sent to two daemons disagreed.
+    let sameKeyReport = SameKeyReport()
 
     /// The mix, in percent: mostly debits (which start auto-recharges when they cross the
     /// threshold), top-ups, and card changes (a declining card makes recharges and top-ups fail).
     static let weights: [(Operation.Kind, Int)] = [(.debit, 74), (.topUp, 9), (.setPrimaryCard, 9), (.addCard, 4), (.removeCard, 4)]
 
-    /// Runs `workers` loops until `stop` is set; returns the operations whose outcome is unknown.
-    func run(workers: Int, seed: UInt64, stop: StopFlag) async throws -> [Operation] {
+    /// Runs `workers` loops, each until its daemon's flag in `stops` is set; returns the operations
+    /// whose outcome is unknown.
+    func run(workers: Int, seed: UInt64, stops: [StopFlag]) async throws -> [Operation] {
         try await withThrowingTaskGroup(of: [Operation].self) { group in
             for worker in 0..<workers {
-                group.addTask { try await self.work(worker, generator: SeededGenerator(seed: seed &+ UInt64(worker) &* 0x1000_0001), stop: stop) }
+                group.addTask {
+                    try await self.work(worker, daemon: worker % clients.count, generator: SeededGenerator(seed: seed &+ UInt64(worker) &* 0x1000_0001),
+                                        stop: stops[worker % clients.count])
+                }
             }
             return try await group.reduce(into: []) { $0 += $1 }
         }
     }
 
-    private func work(_ worker: Int, generator: SeededGenerator, stop: StopFlag) async throws -> [Operation] {
+    private func work(_ worker: Int, daemon: Int, generator: SeededGenerator, stop: StopFlag) async throws -> [Operation] {
         var generator = generator
         var unknown: [Operation] = []
         var count = 0
         while !stop.isSet {
             count += 1
             let operation = next(key: "r\(round)-w\(worker)-\(count)", using: &generator)
-            switch await client.send(operation) {
+            let twice = clients.count > 1 && Int.random(in: 0..<100, using: &generator) < sameKeyPercent
+            let sent = twice ? await sendToTwo(operation, first: daemon, second: (daemon + 1) % clients.count) : await clients[daemon].send(operation)
+            switch sent {
             case .acknowledged(let outcome):
                 try log.append(round: round, operation: operation, outcome: outcome, resent: false)
                 addedCards.note(operation, outcome)
@@ -113,6 +128,41 @@ struct Load: Sendable {
             }
         }
         return unknown
+    }
+
+    /// Sends `operation` to two daemons at once. Outcomes that the key records (every success, and a
+    /// declined top-up) must be the same on both; a refusal that recorded nothing (insufficient funds,
+    /// no primary card) may meet a success, as a later retry could. Returns the recorded outcome if
+    /// there is one, else either answer; unknown only when neither daemon answered.
+    private func sendToTwo(_ operation: Operation, first: Int, second: Int) async -> Sent {
+        async let one = clients[first].send(operation)
+        async let other = clients[second].send(operation)
+        let sent = [await one, await other]
+        let answers = sent.compactMap { sent -> Outcome? in
+            if case .acknowledged(let outcome) = sent { return outcome }
+            return nil
+        }
+        sameKeyReport.noteSent(answered: answers.count)
+        guard let answer = answers.first else { return sent[0] }
+        let recorded = answers.filter { Self.isRecorded($0, of: operation) }
+        if recorded.count == 2, !Self.same(recorded[0], recorded[1], of: operation) {
+            sameKeyReport.note("\(operation.kind.rawValue) \(operation.key) sent to two daemons at once: \(recorded[0]) on one, \(recorded[1]) on the other")
+        }
+        return .acknowledged(recorded.first ?? answer)
+    }
+
+    /// Whether the key keeps this outcome, so that a retry must get it back.
+    static func isRecorded(_ outcome: Outcome, of operation: Operation) -> Bool {
+        outcome.isOK || (operation.kind == .topUp && outcome.result == "card_declined")
+    }
+
+    /// One outcome told twice: the same result and ids (a replayed debit says so; the other does not).
+    static func same(_ one: Outcome, _ other: Outcome, of operation: Operation) -> Bool {
+        var one = one
+        var other = other
+        one.replayed = false
+        other.replayed = false
+        return one == other
     }
 
     private func next(key: String, using generator: inout SeededGenerator) -> Operation {
@@ -142,6 +192,16 @@ struct Load: Sendable {
             preconditionFailure("\(kind) is not in the load's mix: the set-up subscribes, and the round's renewal run advances the clock")
         }
     }
+}
+
+/// What the load's sends of one key to two daemons found: how many, how many got two answers, and
+/// every disagreement.
+final class SameKeyReport: Sendable {
+    private let state = Mutex<(sent: Int, answeredTwice: Int, disagreements: [String])>((0, 0, []))
+
+    func noteSent(answered: Int) { state.withLock { $0.sent += 1; if answered == 2 { $0.answeredTwice += 1 } } }
+    func note(_ disagreement: String) { state.withLock { $0.disagreements.append(disagreement) } }
+    var figures: (sent: Int, answeredTwice: Int, disagreements: [String]) { state.withLock { $0 } }
 }
 
 /// Set once, when the kill is about to land: workers start no new operation after it.
