@@ -389,7 +389,7 @@ public actor Wallet {
         let multiple = max(1, shortfall / settings.amount.amountMinor + 1)
         guard multiple <= maxMultiple else { return .exceedsLimit(maxCharge: maxCharge) }
         let credit = Money(amountMinor: settings.amount.amountMinor * multiple, currency: balance.currency)
-        let task = Task { await self.performRecharge(credit) }
+        let task = Task { [settings] in await self.performRecharge(credit, threshold: settings.threshold.amountMinor, covering: debit?.amountMinor) }
         recharge = (task, credit)
         emit(.rechargeStarted(amount: credit))
         return .started(task)
@@ -416,15 +416,28 @@ public actor Wallet {
         }
     }
 
-    private func performRecharge(_ amount: Money) async {
+    /// What the transaction that would start a recharge found.
+    private enum RechargeStart: Sendable {
+        case started(PendingCharge)
+        /// Another recharge is in flight: the marker in the wallet row is set.
+        case inFlight
+        /// The committed balance no longer needs one: another daemon's recharge for this crossing landed
+        /// after this copy decided (found by the two-daemon crash test: a second recharge for one crossing).
+        case notNeeded
+    }
+
+    private func performRecharge(_ amount: Money, threshold: Int64, covering debit: Int64?) async {
         let context = context
         let accountID = accountID
         let now = context.nowMilliseconds
-        let started: Result<PendingCharge?, any Error>
+        let started: Result<RechargeStart, any Error>
         do {
-            started = .success(try await context.store.write { tx in
+            started = .success(try await context.store.write { tx -> RechargeStart in
                 // At most one recharge per wallet, also across restarts: the marker lives in the row.
-                guard try !WalletLedger.hasPendingRecharge(accountID, in: tx) else { return nil }
+                guard try !WalletLedger.hasPendingRecharge(accountID, in: tx) else { return .inFlight }
+                // The decision was taken on this actor's copy; the database's balance has the last word.
+                let balance = try WalletLedger.balance(of: accountID, in: tx) ?? 0
+                guard balance <= threshold || balance < (debit ?? 0) else { return .notNeeded }
                 let account = try AccountRecords.account(accountID, in: tx)
                 try ChargeLifecycle.requireCompleteBillingInformation(accountID, in: tx)
                 let (card, token) = try ChargeLifecycle.primaryCard(of: account, in: tx, now: context.now())
@@ -432,24 +445,26 @@ public actor Wallet {
                     accountID: accountID, amount: amount, card: card, description: "Wallet auto-recharge", purpose: .walletAutoRecharge,
                     invoiceID: nil, in: tx, nowMilliseconds: now)
                 try WalletLedger.markPendingRecharge(chargeID, accountID: accountID, in: tx)
-                return PendingCharge(chargeID: chargeID, token: token, amount: amount, description: "Wallet auto-recharge")
+                return .started(PendingCharge(chargeID: chargeID, token: token, amount: amount, description: "Wallet auto-recharge"))
             })
         } catch {
             started = .failure(error)
         }
         switch started {
-        case .success(nil) where context.store.isShared:
+        case .success(.notNeeded):
+            recharge = nil
+        case .success(.inFlight) where context.store.isShared:
             // Another daemon's recharge is in flight (or one a crash left, which reconciliation settles):
             // the crossing has its one recharge already. Nothing failed here, so no backoff and no
             // suspension; the credit reaches this copy with the next debit or read.
             recharge = nil
-        case .success(nil):
+        case .success(.inFlight):
             // A recharge a crash or an outage left pending is settled by start-up reconciliation; until
             // then back off like after a failure instead of asking the database on every debit.
             await rechargeFailed(reason: "an earlier recharge is still pending at the payment gateway")
         case .failure(let error):
             await rechargeFailed(reason: (error as? BillingError)?.message ?? "the recharge could not be recorded")
-        case .success(let pending?):
+        case .success(.started(let pending)):
             do {
                 guard case .walletCredit(let credit) = try await Settlement.send(pending, context: context) else {
                     throw BillingError.internalError("a recharge settled as another purpose")
