@@ -268,7 +268,7 @@ struct Billingd: AsyncParsableCommand {
                 subscriptionPolicy: try subscriptionPolicy(), allowsTestClocks: true),
             walletPolicy: walletPolicy, fulfilment: provider)
         // Charges a crash left pending are settled before the first call, so wallets load settled balances.
-        let prepared = try await billing.prepare()
+        let prepared = try await prepareRetryingConflicts(billing, logger: logger)
         logger.info("store ready", metadata: ["reconciled_charges": "\(prepared.reconciledCharges)", "purged_idempotency_keys": "\(prepared.purgedKeys)"])
 
         // One service group: SIGTERM or SIGINT shuts every service down gracefully (the server drains
@@ -313,6 +313,21 @@ struct Billingd: AsyncParsableCommand {
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+/// `billing.prepare()`, again after a conflict with other daemons' writes (PostgreSQL): start-up
+/// reconciliation settles charges through wallet rows a busy daemon beside it updates all the time, and a
+/// conflict stored nothing, so trying again is safe. A daemon exited at start-up on it (docs/RELIABILITY.md).
+private func prepareRetryingConflicts(_ billing: Billing, logger: Logger) async throws -> Billing.Upkeep {
+    for attempt in 1... {
+        do {
+            return try await billing.prepare()
+        } catch let error as StoreError where error.kind == .conflict && attempt < 10 {
+            logger.warning("start-up conflicted with other daemons' writes; trying again", metadata: ["attempt": "\(attempt)"])
+            try await Task.sleep(for: .milliseconds(100 * attempt))
+        }
+    }
+    preconditionFailure("unreachable: the loop returns or throws")
+}
 
 /// One error line when the disk starts refusing writes (naming the cause), one notice when writes succeed
 /// again: an episode of hundreds of failed writes is two lines, not hundreds (docs/OPERATIONS.md).
