@@ -6,26 +6,18 @@ import Synchronization
 /// Each read goes to the reader with the fewest reads in hand, so one slow read does not hold up the others.
 final class ReaderPool: Sendable {
     private let readers: [SQLiteConnection]
-    private let maxQueuedReads: Int
-    private let state: Mutex<State>
-
-    private struct State {
-        /// Reads handed to each reader and not yet finished, by reader index.
-        var readsInHand: [Int]
-        var isClosed = false
-    }
+    private let slots: ReadSlots
 
     init(readers: [SQLiteConnection], maxQueuedReads: Int) {
         precondition(!readers.isEmpty, "a store needs at least one reader")
         self.readers = readers
-        self.maxQueuedReads = maxQueuedReads
-        self.state = Mutex(State(readsInHand: Array(repeating: 0, count: readers.count)))
+        self.slots = ReadSlots(readers: readers.count, maxQueuedReads: maxQueuedReads)
     }
 
     /// Runs `body` inside `BEGIN DEFERRED ... COMMIT` on a reader, so all its queries see one snapshot.
     func read<T: Sendable>(_ body: @escaping @Sendable (ReadTransaction) throws -> T) async throws -> T {
-        let index = try checkOut()
-        defer { checkIn(index) }
+        let index = try slots.checkOut()
+        defer { slots.checkIn(index) }
         return try await readers[index].perform { connection in
             try connection.execute("BEGIN DEFERRED", [], origin: .store)
             do {
@@ -41,11 +33,24 @@ final class ReaderPool: Sendable {
 
     /// Refuses new reads, lets the ones already on a reader's queue finish, then closes every reader.
     func close() async {
-        state.withLock { $0.isClosed = true }
+        slots.close()
         for reader in readers { await reader.closeOnQueue() }
     }
+}
 
-    private func checkOut() throws -> Int {
+/// Which reader takes the next read, for every engine: the one with the fewest reads in hand, so one
+/// slow read does not hold up the others; `overloaded` past `maxQueuedReads`, `closed` after `close`.
+package final class ReadSlots: Sendable {
+    private let maxQueuedReads: Int
+    private let state: Mutex<(readsInHand: [Int], isClosed: Bool)>
+
+    package init(readers: Int, maxQueuedReads: Int) {
+        self.maxQueuedReads = maxQueuedReads
+        self.state = Mutex((Array(repeating: 0, count: readers), false))
+    }
+
+    /// The index of the reader to use; give it back with `checkIn` when the read ends.
+    package func checkOut() throws -> Int {
         try state.withLock { state in
             guard !state.isClosed else { throw StoreError.closed("start a read") }
             let inHand = state.readsInHand.reduce(0, +)
@@ -58,7 +63,12 @@ final class ReaderPool: Sendable {
         }
     }
 
-    private func checkIn(_ index: Int) {
+    package func checkIn(_ index: Int) {
         state.withLock { $0.readsInHand[index] -= 1 }
+    }
+
+    /// Refuses new reads from now on.
+    package func close() {
+        state.withLock { $0.isClosed = true }
     }
 }

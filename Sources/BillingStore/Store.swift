@@ -173,13 +173,7 @@ struct SQLiteEngine: StoreEngine {
     let readers: ReaderPool
 
     func write<T: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { (caller: CheckedContinuation<T, any Error>) in
-            do {
-                try writer.enqueue(QueuedWrite(body, answering: caller))
-            } catch {
-                caller.resume(throwing: error)
-            }
-        }
+        try await QueuedWrite.submit(body, to: writer.enqueue)
     }
 
     func read<T: Sendable>(_ body: @escaping @Sendable (ReadTransaction) throws -> T) async throws -> T {

@@ -223,6 +223,20 @@ package struct QueuedWrite: Sendable {
     /// COMMIT), or this body's unresolved deferred foreign key.
     package let fail: @Sendable (any Error) -> Void
 
+    /// Queues `body` with `enqueue` and waits for its answer: every engine's `write`. A refused enqueue
+    /// (overloaded, closed) is the caller's error at once.
+    package static func submit<T: Sendable>(
+        _ body: @escaping @Sendable (WriteTransaction) throws -> T, to enqueue: (QueuedWrite) throws -> Void
+    ) async throws -> T {
+        try await withCheckedThrowingContinuation { (caller: CheckedContinuation<T, any Error>) in
+            do {
+                try enqueue(QueuedWrite(body, answering: caller))
+            } catch {
+                caller.resume(throwing: error)
+            }
+        }
+    }
+
     /// Wraps a typed body and the caller's continuation; the writer calls exactly one of `deliver` and `fail`.
     package init<T: Sendable>(
         _ body: @escaping @Sendable (WriteTransaction) throws -> T,

@@ -92,13 +92,7 @@ struct PostgresEngine: StoreEngine {
     let listeners: PostgresNotices
 
     func write<T: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { (caller: CheckedContinuation<T, any Error>) in
-            do {
-                try writer.enqueue(QueuedWrite(body, answering: caller))
-            } catch {
-                caller.resume(throwing: error)
-            }
-        }
+        try await QueuedWrite.submit(body, to: writer.enqueue)
     }
 
     func read<T: Sendable>(_ body: @escaping @Sendable (ReadTransaction) throws -> T) async throws -> T {
@@ -344,23 +338,16 @@ final class PostgresWriter: Sendable {
 /// Reader sessions; each read is one REPEATABLE READ, READ ONLY transaction: one snapshot for all its queries.
 final class PostgresReaders: Sendable {
     private let sessions: [PostgresSession]
-    private let maxQueuedReads: Int
-    private let state: Mutex<State>
-
-    private struct State {
-        var readsInHand: [Int]
-        var isClosed = false
-    }
+    private let slots: ReadSlots
 
     init(sessions: [PostgresSession], maxQueuedReads: Int) {
         self.sessions = sessions
-        self.maxQueuedReads = maxQueuedReads
-        self.state = Mutex(State(readsInHand: Array(repeating: 0, count: sessions.count)))
+        self.slots = ReadSlots(readers: sessions.count, maxQueuedReads: maxQueuedReads)
     }
 
     func read<T: Sendable>(_ body: @escaping @Sendable (ReadTransaction) throws -> T) async throws -> T {
-        let index = try checkOut()
-        defer { state.withLock { $0.readsInHand[index] -= 1 } }
+        let index = try slots.checkOut()
+        defer { slots.checkIn(index) }
         return try await sessions[index].perform { session in
             do {
                 return try Self.read(body, on: session)
@@ -386,21 +373,8 @@ final class PostgresReaders: Sendable {
     }
 
     func close() async {
-        state.withLock { $0.isClosed = true }
+        slots.close()
         for session in sessions { _ = try? await session.perform { $0.disconnect() } }
-    }
-
-    private func checkOut() throws -> Int {
-        try state.withLock { state in
-            guard !state.isClosed else { throw StoreError.closed("start a read") }
-            let inHand = state.readsInHand.reduce(0, +)
-            guard inHand < maxQueuedReads else {
-                throw StoreError(.overloaded, operation: "start a read", message: "the store is overloaded: \(inHand) reads in progress")
-            }
-            let index = state.readsInHand.indices.min { state.readsInHand[$0] < state.readsInHand[$1] }!
-            state.readsInHand[index] += 1
-            return index
-        }
     }
 }
 
