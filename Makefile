@@ -9,7 +9,7 @@ SWIFT ?= swift
 PYTHON ?= python3
 PYTHON_VENV := .build/python-venv
 
-.PHONY: run run-postgres test test-postgres test-python crash-test crash-test-postgres fuzz deps build release bench bench-renewals bench-ledger generate generate-python
+.PHONY: run run-postgres test test-postgres test-python crash-test crash-test-postgres fuzz deps build release bench bench-postgres bench-renewals bench-ledger bench-hostile generate generate-python
 
 # DEVELOPMENT ONLY: a seller identity that says on every invoice that it is not real. billingd has no
 # default seller in code; production passes its own flags (docs/OPERATIONS.md).
@@ -39,16 +39,16 @@ CRASH_ROUNDS ?= 20
 CRASH_POSTGRES_ROUNDS ?= 10
 CRASH_FLAGS = --rounds $(CRASH_ROUNDS) $(if $(CRASH_SEED),--seed $(CRASH_SEED))
 
-## Runs the whole test suite: Swift on SQLite, Swift again on a throwaway PostgreSQL cluster, the crash
-## test (CI-sized: 20 rounds of SIGKILL under load, then 10 with two daemons on PostgreSQL), then the
-## Python client against the debug billingd.
+## Runs the whole test suite: Swift on SQLite; the crash test (CI-sized: 20 rounds of SIGKILL under load
+## on SQLite, then 10 with two daemons on a PostgreSQL cluster of its own); the Python client against the
+## debug billingd; then Swift and Python again on a throwaway PostgreSQL cluster.
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
-	scripts/test-postgres.sh
 	.build/debug/billing-crash $(CRASH_FLAGS)
 	.build/debug/billing-crash --postgres --rounds $(CRASH_POSTGRES_ROUNDS) $(if $(CRASH_SEED),--seed $(CRASH_SEED))
 	$(MAKE) test-python
+	scripts/test-postgres.sh
 
 ## The Swift suite on PostgreSQL alone (TESTS=--filter NAME narrows it).
 test-postgres: deps
@@ -135,8 +135,26 @@ bench-renewals: deps
 	$(SWIFT) build -c release --product renewal-bench
 	$$($(SWIFT) build -c release --show-bin-path)/renewal-bench --subscriptions $(RENEWALS)
 
+## Record usage on PostgreSQL through one and two billingd against pgbench running the same debit, on a
+## throwaway cluster (release build; a few minutes).
+bench-postgres: deps
+	bash scripts/bench-postgres.sh
+
 ## A wallet's reads with ten million ledger lines against 100 (LEDGER_LINES=1000000 for a quick run).
 LEDGER_LINES ?= 10000000
 bench-ledger: deps
 	$(SWIFT) build -c release --product ledger-bench
 	$$($(SWIFT) build -c release --show-bin-path)/ledger-bench --lines $(LEDGER_LINES)
+
+# The hostile clients (docs/RELIABILITY.md): HOSTILE_ROUNDS rounds of every phase, HOSTILE_SECONDS measured in
+# each; HOSTILE_ATTACKS=a,b runs only those attacks (bench/bin/hostile_clients --help lists them).
+HOSTILE_ROUNDS ?= 3
+HOSTILE_SECONDS ?= 5
+
+## A good client's health-check latency beside nothing, a CPU burner, then each attack in turn, against a
+## release billingd it starts (about 5 minutes; the table is the run's result).
+bench-hostile: deps
+	$(MAKE) -s -C bench $(CURDIR)/bench/bin/hostile_clients
+	$(SWIFT) build -c release --product billingd
+	bench/bin/hostile_clients --billingd $$($(SWIFT) build -c release --show-bin-path)/billingd \
+		--rounds $(HOSTILE_ROUNDS) --seconds $(HOSTILE_SECONDS) $(if $(HOSTILE_ATTACKS),--attacks $(HOSTILE_ATTACKS))

@@ -2,7 +2,8 @@
 # A PostgreSQL cluster of our own for the tests (make test-postgres, CI) and for make run-postgres:
 # initdb and pg_ctl as a non-root user (the Debian package's `postgres` when run as root), listening only
 # on a Unix socket inside the cluster's folder (no TCP port), C collation, trust authentication (the
-# folder is 0700, so only its owner and root reach the socket).
+# folder is 0700, so only its owner and root reach the socket), and room for the predicate locks of
+# billingd's serializable batches (max_pred_locks_per_transaction; docs/OPERATIONS.md).
 #
 #   scripts/postgres-cluster.sh start DIR   creates the cluster if needed, starts it, creates database
 #                                           "billing" (owner "billing") and prints its postgres:// URL
@@ -26,7 +27,7 @@ start)
     as_owner "$bin/initdb" -D "$dir/data" -U billing --auth=trust --locale=C --encoding=UTF8 >"$dir/initdb.log"
   fi
   as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
-    -o "-c listen_addresses='' -c unix_socket_directories='$dir' -c max_connections=300" start >/dev/null
+    -o "-c listen_addresses='' -c unix_socket_directories='$dir' -c max_connections=300 -c max_pred_locks_per_transaction=256" start >/dev/null
   as_owner "$bin/psql" -h "$dir" -U billing -d postgres -qAt \
     -c "SELECT 1 FROM pg_database WHERE datname = 'billing'" | grep -q 1 \
     || as_owner "$bin/createdb" -h "$dir" -U billing --locale=C --template=template0 billing

@@ -50,15 +50,19 @@ enum AccountRecords {
     /// Suspends usage-based services, unless the wallet holds money again (a credit may have landed
     /// since the caller looked); returns whether it did.
     static func suspendIfWalletEmpty(_ accountID: String, reason: String, in tx: WriteTransaction) throws -> Bool {
-        try tx.execute("""
+        let suspended = try tx.execute("""
             UPDATE accounts SET service_status = 'suspended', suspension_reason = ?1
             WHERE id = ?2 AND service_status = 'active' AND (SELECT balance_minor FROM wallets WHERE account_id = ?2) = 0
             """, .text(reason), .text(accountID)) > 0
+        if suspended { try tx.notify(Wallet.noticeChannel, accountID) }
+        return suspended
     }
 
     /// Lifts a suspension; returns whether there was one.
     static func restoreServices(_ accountID: String, in tx: WriteTransaction) throws -> Bool {
-        try tx.execute(
+        let restored = try tx.execute(
             "UPDATE accounts SET service_status = 'active', suspension_reason = '' WHERE id = ? AND service_status = 'suspended'", .text(accountID)) > 0
+        if restored { try tx.notify(Wallet.noticeChannel, accountID) }
+        return restored
     }
 }

@@ -56,8 +56,13 @@ public enum WalletEvent: Sendable, Hashable {
 /// refresh it first (`currentView`), every debit brings back the row's current auto-recharge settings and
 /// tells whether the account is suspended, and the one-recharge-in-flight rule is the wallet row's
 /// `pending_recharge_charge_id`, set by a transaction that checked it was empty (SERIALIZABLE makes that
-/// a compare-and-set across daemons).
+/// a compare-and-set across daemons). Every transaction that changes a wallet notifies the account id on
+/// `noticeChannel`; a daemon whose copy of that wallet has watchers catches up (`catchUpForWatchers`),
+/// so `WatchWallet` reports the changes another daemon made too.
 public actor Wallet {
+    /// The store channel (PostgreSQL `NOTIFY`) that carries the account id of every changed wallet.
+    public static let noticeChannel = "billing_wallet"
+
     public let accountID: String
     private let context: BillingContext
     private let policy: WalletPolicy
@@ -81,6 +86,12 @@ public actor Wallet {
         didSet { holds.store((recharge == nil ? 0 : 1) + watchers.count, ordering: .relaxed) }
     }
     private var nextWatcherID = 0
+    /// On a shared store, the ledger lines applied lately, by sequence: a line can arrive twice, from the
+    /// call that made it and from a catch-up after its notice, and must count once.
+    private var appliedLines = Set<Int64>()
+    /// Counts this copy's own service-status changes: a snapshot read across one of them may predate it
+    /// (a status change adds no ledger line to tell by), so its status is not taken.
+    private var statusChanges = 0
     /// What keeps this wallet in memory besides calls: a recharge in flight and each watcher.
     private let holds = Atomic<Int>(0)
 
@@ -128,23 +139,53 @@ public actor Wallet {
         return view
     }
 
-    /// Takes the committed state when the store is shared. After the read's await, only a snapshot at
-    /// least as new as the ledger lines this actor applied replaces the copy.
+    /// On a shared store, after a notice that this wallet changed: if anyone watches it, applies the
+    /// ledger lines it has not seen (each emits its event) and takes the account's status and settings,
+    /// announcing a suspension or a restore that another daemon made.
+    func catchUpForWatchers() async {
+        guard context.store.isShared, !watchers.isEmpty else { return }
+        let month = Self.month(of: context.nowMilliseconds)
+        let since = appliedSequence
+        let statusChangesBefore = statusChanges
+        guard let (lines, snapshot) = try? await context.store.read({ [accountID] tx in
+            (try tx.query("SELECT * FROM wallet_transactions WHERE account_id = ? AND seq > ? ORDER BY seq LIMIT 500", .text(accountID), .integer(since))
+                .map(WalletLedger.transaction(from:)),
+             try WalletLedger.snapshot(of: accountID, month: month, in: tx))
+        }) else { return }
+        for line in lines { apply(line) }
+        if take(snapshot, month: month, status: false) && statusChanges == statusChangesBefore {
+            setServiceStatus(snapshot.account.serviceStatus, reason: snapshot.account.suspensionReason)
+        }
+    }
+
+    /// Takes the committed state when the store is shared.
     private func refreshIfShared() async throws {
         guard context.store.isShared else { return }
         let month = Self.month(of: context.nowMilliseconds)
+        let statusChangesBefore = statusChanges
         let snapshot = try await context.store.read { [accountID] tx in try WalletLedger.snapshot(of: accountID, month: month, in: tx) }
-        guard snapshot.lastSequence >= appliedSequence else { return }
+        take(snapshot, month: month, status: statusChanges == statusChangesBefore)
+    }
+
+    /// Takes a snapshot read after an await if it is at least as new as the ledger lines this actor
+    /// applied meanwhile, with the service status too if `status` (silently: reads announce nothing);
+    /// returns whether it was new enough to take.
+    @discardableResult
+    private func take(_ snapshot: WalletLedger.Snapshot, month: String, status: Bool) -> Bool {
+        guard snapshot.lastSequence >= appliedSequence else { return false }
         balance = Money(amountMinor: snapshot.balanceMinor, currency: balance.currency)
         appliedSequence = snapshot.lastSequence
         settings = snapshot.settings
-        serviceStatus = snapshot.account.serviceStatus
-        suspensionReason = snapshot.account.suspensionReason
         lastRechargeAtMilliseconds = snapshot.lastRechargeAtMilliseconds
         lastRechargeChargeID = snapshot.lastRechargeChargeID
         self.month = month
         creditsThisMonth = snapshot.creditsThisMonthMinor
         debitsThisMonth = snapshot.debitsThisMonthMinor
+        if status {
+            serviceStatus = snapshot.account.serviceStatus
+            suspensionReason = snapshot.account.suspensionReason
+        }
+        return true
     }
 
     public var view: WalletView {
@@ -203,12 +244,8 @@ public actor Wallet {
                 await afterDebit()
                 return (transaction, false)
             case .suspended(let reason):
-                if context.store.isShared && serviceStatus == .active {
-                    // Suspended by another daemon.
-                    serviceStatus = .suspended
-                    suspensionReason = reason
-                    emit(.suspended(reason: reason))
-                }
+                // Suspended by another daemon, if this copy did not know.
+                if context.store.isShared { setServiceStatus(.suspended, reason: reason) }
                 throw BillingError.failedPrecondition(
                     "usage-based services of account \(accountID) are suspended: \(reason); add funds to restore them", reason: .walletSuspended)
             case .insufficient(let available):
@@ -231,11 +268,7 @@ public actor Wallet {
             rechargeFailures = 0
             rechargeRetryAfter = nil
         }
-        if serviceStatus == .suspended {
-            serviceStatus = .active
-            suspensionReason = ""
-            emit(.restored)
-        }
+        setServiceStatus(.active)
     }
 
     // MARK: Funds
@@ -294,11 +327,7 @@ public actor Wallet {
     func commitCredit<T: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> (T, WalletTransaction?, Bool)) async throws -> T {
         let (result, credit, restored) = try await context.store.write(body)
         if let credit { apply(credit) }
-        if restored || (credit != nil && serviceStatus == .suspended) {
-            serviceStatus = .active
-            suspensionReason = ""
-            emit(.restored)
-        }
+        if restored || credit != nil { setServiceStatus(.active) }
         return result
     }
 
@@ -360,7 +389,7 @@ public actor Wallet {
         let multiple = max(1, shortfall / settings.amount.amountMinor + 1)
         guard multiple <= maxMultiple else { return .exceedsLimit(maxCharge: maxCharge) }
         let credit = Money(amountMinor: settings.amount.amountMinor * multiple, currency: balance.currency)
-        let task = Task { await self.performRecharge(credit) }
+        let task = Task { [settings] in await self.performRecharge(credit, threshold: settings.threshold.amountMinor, covering: debit?.amountMinor) }
         recharge = (task, credit)
         emit(.rechargeStarted(amount: credit))
         return .started(task)
@@ -387,15 +416,28 @@ public actor Wallet {
         }
     }
 
-    private func performRecharge(_ amount: Money) async {
+    /// What the transaction that would start a recharge found.
+    private enum RechargeStart: Sendable {
+        case started(PendingCharge)
+        /// Another recharge is in flight: the marker in the wallet row is set.
+        case inFlight
+        /// The committed balance no longer needs one: another daemon's recharge for this crossing landed
+        /// after this copy decided (found by the two-daemon crash test: a second recharge for one crossing).
+        case notNeeded
+    }
+
+    private func performRecharge(_ amount: Money, threshold: Int64, covering debit: Int64?) async {
         let context = context
         let accountID = accountID
         let now = context.nowMilliseconds
-        let started: Result<PendingCharge?, any Error>
+        let started: Result<RechargeStart, any Error>
         do {
-            started = .success(try await context.store.write { tx in
+            started = .success(try await context.store.write { tx -> RechargeStart in
                 // At most one recharge per wallet, also across restarts: the marker lives in the row.
-                guard try !WalletLedger.hasPendingRecharge(accountID, in: tx) else { return nil }
+                guard try !WalletLedger.hasPendingRecharge(accountID, in: tx) else { return .inFlight }
+                // The decision was taken on this actor's copy; the database's balance has the last word.
+                let balance = try WalletLedger.balance(of: accountID, in: tx) ?? 0
+                guard balance <= threshold || balance < (debit ?? 0) else { return .notNeeded }
                 let account = try AccountRecords.account(accountID, in: tx)
                 try ChargeLifecycle.requireCompleteBillingInformation(accountID, in: tx)
                 let (card, token) = try ChargeLifecycle.primaryCard(of: account, in: tx, now: context.now())
@@ -403,24 +445,26 @@ public actor Wallet {
                     accountID: accountID, amount: amount, card: card, description: "Wallet auto-recharge", purpose: .walletAutoRecharge,
                     invoiceID: nil, in: tx, nowMilliseconds: now)
                 try WalletLedger.markPendingRecharge(chargeID, accountID: accountID, in: tx)
-                return PendingCharge(chargeID: chargeID, token: token, amount: amount, description: "Wallet auto-recharge")
+                return .started(PendingCharge(chargeID: chargeID, token: token, amount: amount, description: "Wallet auto-recharge"))
             })
         } catch {
             started = .failure(error)
         }
         switch started {
-        case .success(nil) where context.store.isShared:
+        case .success(.notNeeded):
+            recharge = nil
+        case .success(.inFlight) where context.store.isShared:
             // Another daemon's recharge is in flight (or one a crash left, which reconciliation settles):
             // the crossing has its one recharge already. Nothing failed here, so no backoff and no
             // suspension; the credit reaches this copy with the next debit or read.
             recharge = nil
-        case .success(nil):
+        case .success(.inFlight):
             // A recharge a crash or an outage left pending is settled by start-up reconciliation; until
             // then back off like after a failure instead of asking the database on every debit.
             await rechargeFailed(reason: "an earlier recharge is still pending at the payment gateway")
         case .failure(let error):
             await rechargeFailed(reason: (error as? BillingError)?.message ?? "the recharge could not be recorded")
-        case .success(let pending?):
+        case .success(.started(let pending)):
             do {
                 guard case .walletCredit(let credit) = try await Settlement.send(pending, context: context) else {
                     throw BillingError.internalError("a recharge settled as another purpose")
@@ -457,9 +501,7 @@ public actor Wallet {
             // Only if the balance is still zero: a credit may have landed while we waited.
             let changed = try await context.store.write { [accountID] tx in try AccountRecords.suspendIfWalletEmpty(accountID, reason: reason, in: tx) }
             guard changed, balance.isZero else { return }
-            serviceStatus = .suspended
-            suspensionReason = reason
-            emit(.suspended(reason: reason))
+            setServiceStatus(.suspended, reason: reason)
         } catch {
             // The debit that got here is durable; suspension is retried by the next debit at zero.
         }
@@ -469,6 +511,10 @@ public actor Wallet {
 
     /// Applies a committed ledger line; lines may come back out of order, only newer ones move the balance.
     private func apply(_ transaction: WalletTransaction) {
+        if context.store.isShared {
+            guard appliedLines.insert(transaction.sequence).inserted else { return }
+            if appliedLines.count > 4096 { appliedLines = appliedLines.filter { $0 > appliedSequence - 100_000 } }
+        }
         let transactionMonth = Self.month(of: transaction.createdAtMilliseconds)
         if transactionMonth != month {
             month = transactionMonth
@@ -495,11 +541,17 @@ public actor Wallet {
             lastRechargeChargeID = credit.charge.id
         }
         if credit.charge.purpose == .walletAutoRecharge { emit(.rechargeSucceeded(chargeID: credit.charge.id, amount: credit.charge.amount)) }
-        if credit.restored || (credit.transaction != nil && serviceStatus == .suspended) {
-            serviceStatus = .active
-            suspensionReason = ""
-            emit(.restored)
-        }
+        if credit.restored || credit.transaction != nil { setServiceStatus(.active) }
+    }
+
+    /// Changes the copy's service status and tells the watchers, once: a change can be learned twice on a
+    /// shared store (from the call that made it and from the catch-up after its notice).
+    private func setServiceStatus(_ status: Account.ServiceStatus, reason: String = "") {
+        guard status != serviceStatus else { return }
+        statusChanges += 1
+        serviceStatus = status
+        suspensionReason = reason
+        emit(status == .suspended ? .suspended(reason: reason) : .restored)
     }
 
     private func emit(_ event: WalletEvent) {

@@ -76,7 +76,7 @@ enum WalletLedger {
 
     /// Debits if, and only if, the account is active and the balance covers it: one UPDATE checks and
     /// writes, so nothing can come between them; the ledger line follows in the same transaction. This is
-    /// the hottest write of the service, hence two statements on the common path; finding out why a debit
+    /// the hottest write of the service, hence few statements on the common path; finding out why a debit
     /// was refused costs more, on the rare path.
     static func debit(_ usage: UsageDebit, accountID: String, in tx: WriteTransaction, nowMilliseconds: Int64) throws -> DebitOutcome {
         if tx.dialect == .postgresql {
@@ -139,7 +139,8 @@ enum WalletLedger {
                     ON CONFLICT(account_id, month, category) DO UPDATE SET debits_minor = wallet_month_totals.debits_minor + excluded.debits_minor,
                         transaction_count = wallet_month_totals.transaction_count + 1
                 )
-                SELECT seq, balance_after_minor, created_at_ms, auto_recharge_enabled, recharge_amount_minor, recharge_threshold_minor
+                SELECT seq, balance_after_minor, created_at_ms, auto_recharge_enabled, recharge_amount_minor, recharge_threshold_minor,
+                    pg_notify('\(Wallet.noticeChannel)', ?2) IS NULL AS notified
                 FROM line, debited
                 """, .integer(usage.amount.amountMinor), .text(accountID), .integer(nowMilliseconds), .text(id), .text(usage.amount.currency.code),
                 .text(usage.category), .text(usage.description), .text(usage.usageID))
@@ -223,6 +224,7 @@ enum WalletLedger {
                 debits_minor = wallet_month_totals.debits_minor + excluded.debits_minor, transaction_count = wallet_month_totals.transaction_count + 1
             """, .text(accountID), .text(Wallet.month(of: createdAtMilliseconds)), .text(category), .integer(max(0, amountMinor)),
             .integer(max(0, -amountMinor)))
+        try tx.notify(Wallet.noticeChannel, accountID)
         return WalletTransaction(
             id: id, accountID: accountID, amount: Money(amountMinor: amountMinor, currency: currency),
             balanceAfter: Money(amountMinor: balanceAfterMinor, currency: currency), category: category, description: description,
@@ -318,6 +320,7 @@ enum WalletLedger {
         try tx.execute(
             "UPDATE wallets SET auto_recharge_enabled = ?, recharge_amount_minor = ?, recharge_threshold_minor = ? WHERE account_id = ?",
             .bool(settings.isEnabled), .integer(settings.amount.amountMinor), .integer(settings.threshold.amountMinor), .text(accountID))
+        try tx.notify(Wallet.noticeChannel, accountID)
     }
 
     /// Whether a recharge charge is in flight. The marker lives in the row, so at most one recharge per

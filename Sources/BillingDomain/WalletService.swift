@@ -27,6 +27,23 @@ public final class WalletService: Sendable {
         self.context = context
         self.policy = policy
         self.loaded = Mutex(LoadedWallets(capacity: policy.maxLoadedWallets))
+        if context.store.isShared { followOtherDaemons() }
+    }
+
+    /// On a shared store: each notice that a wallet changed (from any daemon) lets its copy here catch up,
+    /// if it is loaded and watched; after notices may have been missed, every loaded wallet does. Ends when
+    /// the store closes.
+    private func followOtherDaemons() {
+        let notices = context.store.notices(on: Wallet.noticeChannel)
+        Task { [weak self] in
+            for await accountID in notices {
+                guard let self else { return }
+                let wallets = self.loaded.withLock { loaded in
+                    accountID == Store.noticesMayHaveBeenMissed ? loaded.wallets : loaded.wallet(accountID).map { [$0] } ?? []
+                }
+                for wallet in wallets { await wallet.catchUpForWatchers() }
+            }
+        }
     }
 
     /// Runs `body` with the account's wallet actor, loading it once however many callers ask at the
@@ -156,6 +173,9 @@ struct LoadedWallets {
 
     var count: Int { entries.count }
     var wallets: [Wallet] { entries.values.compactMap(\.wallet) }
+
+    /// The account's wallet if it is loaded; loads nothing.
+    func wallet(_ accountID: String) -> Wallet? { entries[accountID]?.wallet }
 
     /// The account's wallet, held until `release`: its load, and the wallet itself once loaded (the
     /// common case, which then needs no await). `load` starts a load when there is none, after making room.

@@ -55,7 +55,8 @@ final class CallDispatcher: @unchecked Sendable {
     private let executor: QueueExecutor
     private var calls: [UInt32: Call] = [:]
     private var isDraining = false
-    private var deadlineTimer: DeadlineTimer!
+    /// Made with the first call: connections that never call (most hostile ones) need none.
+    private var deadlineTimer: DeadlineTimer?
 
     init(
         transport: any CallTransport, queue: DispatchQueue, connectionID: UInt64, peer: PeerCredentials?, router: Router,
@@ -71,7 +72,6 @@ final class CallDispatcher: @unchecked Sendable {
         self.metrics = metrics
         self.logger = logger
         self.executor = QueueExecutor(queue: queue)
-        self.deadlineTimer = DeadlineTimer(queue: queue) { [unowned self] in expireDeadlines() }
     }
 
     var isIdle: Bool { calls.isEmpty }
@@ -113,7 +113,7 @@ final class CallDispatcher: @unchecked Sendable {
         let requested = request.timeoutNanoseconds == 0 ? limits.defaultCallTimeout : .nanoseconds(request.timeoutNanoseconds)
         let call = Call(streamID: streamID, method: method, requestID: requestID, started: started, deadline: started + min(requested, limits.maxCallTimeout))
         calls[streamID] = call
-        deadlineTimer.arm(at: call.deadline)
+        armDeadline(at: call.deadline)
         let context = CallContext(method: method, requestID: requestID, deadline: call.deadline, peer: peer, metadata: request.metadata)
         let payload = request.payload
         switch handler {
@@ -121,7 +121,10 @@ final class CallDispatcher: @unchecked Sendable {
             run(call) { try await body(payload, context) }
         case .serverStream(let body):
             let window = min(request.streamWindow == 0 ? limits.defaultStreamWindow : request.streamWindow, StreamWindow.max)
-            let stream = ServerStreamWriter(initialCredit: window, maxCredit: StreamWindow.max) { [self] message in
+            // The writer holds the call weakly: the call holds the writer, and a cycle between them kept
+            // both, and this whole dispatcher, alive for good once the stream had ended.
+            let stream = ServerStreamWriter(initialCredit: window, maxCredit: StreamWindow.max) { [self, weak call] message in
+                guard let call else { return }
                 queue.async { [self] in
                     guard calls[streamID] === call else { return }
                     transport.sendData(streamID: streamID, payload: message)
@@ -216,7 +219,7 @@ final class CallDispatcher: @unchecked Sendable {
             call.stream?.close(RPCError(.cancelled, "the connection closed"))
             record(method: call.method, requestID: call.requestID, code: .cancelled, started: call.started)
         }
-        deadlineTimer.cancel()
+        deadlineTimer?.cancel()
     }
 
     // MARK: Answers
@@ -274,13 +277,18 @@ final class CallDispatcher: @unchecked Sendable {
 
     // MARK: Time
 
+    private func armDeadline(at deadline: ContinuousClock.Instant) {
+        if deadlineTimer == nil { deadlineTimer = DeadlineTimer(queue: queue) { [unowned self] in expireDeadlines() } }
+        deadlineTimer?.arm(at: deadline)
+    }
+
     private func expireDeadlines() {
         let now = ContinuousClock.now
         for call in Array(calls.values) {
             if call.deadline <= now {
                 finish(call, RPCError(.deadlineExceeded, "the call did not finish within its deadline"))
             } else {
-                deadlineTimer.arm(at: call.deadline)
+                armDeadline(at: call.deadline)
             }
         }
     }

@@ -22,10 +22,13 @@ public final class RPCServer: Sendable {
         var isShuttingDown = false
     }
 
-    /// The listening socket's accept source and whether it is paused; touched on `acceptQueue` only.
+    /// The listening socket's accept source, whether it is paused, and the admission tokens (one per new
+    /// connection, `maxNewConnectionsPerSecond` of them a second); touched on `acceptQueue` only.
     private final class Listener: @unchecked Sendable {
         var source: (any DispatchSourceRead)?
         var isPaused = false
+        var tokens: Double = 0
+        var refilled = ContinuousClock.now
     }
 
     public let configuration: ServerConfiguration
@@ -36,19 +39,15 @@ public final class RPCServer: Sendable {
     private let logger: Logger
     let metrics = ServerMetrics()
     private let acceptQueue = DispatchQueue(label: "billing.accept")
-    private let inboundBudget: InboundBudget
+    private let inboundBudget: ByteBudget
+    private let outboundBudget: ByteBudget
     /// The serial queues every connection's queue runs on, assigned in turn: at most one thread each.
     /// A queue of its own per connection let connection churn grow the process to hundreds of threads;
     /// Dispatch's global pool, as wide as the cores, would queue every call behind a flood of connections.
-    /// Two loops per core bound the threads and let the system share the cores among them. Each loop
-    /// has one read buffer, shared by its connections (whose queues it runs one at a time).
-    private let loops: [Loop] = (0..<max(4, 2 * sysconf(Int32(_SC_NPROCESSORS_ONLN)))).map {
-        Loop(queue: DispatchQueue(label: "billing.loop.\($0)"), readBuffer: ReadBuffer())
-    }
-
-    struct Loop {
-        let queue: DispatchQueue
-        let readBuffer: ReadBuffer
+    /// Two loops per core bound the threads and let the system share the cores among them. The
+    /// connections of a loop share its read buffer and take turns on it (`ChannelLoop`).
+    private let loops: [ChannelLoop] = (0..<max(4, 2 * sysconf(Int32(_SC_NPROCESSORS_ONLN)))).map {
+        ChannelLoop(label: "billing.loop.\($0)")
     }
     private let state = Mutex(State())
     private let listener = Listener()
@@ -59,7 +58,8 @@ public final class RPCServer: Sendable {
         self.logger = logger
         self.services = services + [health]
         self.router = Router(services: self.services)
-        self.inboundBudget = InboundBudget(limitBytes: configuration.limits.maxBufferedInboundBytes)
+        self.inboundBudget = ByteBudget(limitBytes: configuration.limits.maxBufferedInboundBytes)
+        self.outboundBudget = ByteBudget(limitBytes: configuration.limits.maxBufferedOutboundBytes)
     }
 
     /// Binds the socket and starts accepting connections. Throws when the socket cannot be created,
@@ -130,27 +130,58 @@ public final class RPCServer: Sendable {
     /// Connections open now, for tests and metrics.
     public var openConnectionCount: Int { state.withLock { $0.connections.count } }
 
+    /// Reply bytes queued for peers that have not taken them yet, across all connections.
+    public var bufferedOutboundBytes: Int { outboundBudget.usedBytes }
+
     private func acceptPendingConnections(on listeningSocket: Int32) {
         for _ in 0..<64 {
+            guard takeAdmissionToken() else { return }
             switch UnixSocket.accept(listeningSocket) {
             case .connection(let fd): admit(fd)
-            case .noneWaiting: return
+            case .noneWaiting:
+                listener.tokens += 1
+                return
             case .outOfDescriptors:
                 logger.error("out of file descriptors; pausing accepts for 100 ms")
-                return pauseAccepting()
+                return pauseAccepting(for: .milliseconds(100))
             }
         }
     }
 
+    /// One new connection's worth of the admission rate, or false (and accepting pauses until there is
+    /// some again): past the rate, connections wait in the listen backlog instead of taking the CPU
+    /// that the connections already open need.
+    private func takeAdmissionToken() -> Bool {
+        let rate = Double(configuration.limits.maxNewConnectionsPerSecond)
+        guard rate > 0 else { return true }
+        let burst = max(16, rate / 10)
+        let now = ContinuousClock.now
+        let elapsed = now - listener.refilled
+        listener.refilled = now
+        listener.tokens = min(burst, listener.tokens + rate * (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
+        guard listener.tokens < 1 else {
+            listener.tokens -= 1
+            return true
+        }
+        // Wait for a few connections' worth at once, not one at a time: fewer wake-ups.
+        pauseAccepting(for: .microseconds(Int(max(1_000, 8 / rate * 1e6))))
+        return false
+    }
+
     private func admit(_ fd: Int32) {
-        let (connection, refusal): (ServerConnection, RPCError?) = state.withLock { state in
-            let id = state.nextConnectionID
-            state.nextConnectionID += 1
-            let connection = ServerConnection(
-                id: id, fileDescriptor: fd, loop: loops[Int(id % UInt64(loops.count))], inboundBudget: inboundBudget, router: router,
-                configuration: configuration,
-                metrics: metrics, logger: logger
-            ) { [weak self] closed in self?.forget(closed) }
+        let id = state.withLock { state in
+            defer { state.nextConnectionID += 1 }
+            return state.nextConnectionID
+        }
+        // Made outside the lock: it sets up queues and timers, and every connection that closes takes the
+        // same lock to leave the table.
+        let connection = ServerConnection(
+            id: id, fileDescriptor: fd, loop: loops[Int(id % UInt64(loops.count))], inboundBudget: inboundBudget, outboundBudget: outboundBudget,
+            router: router,
+            configuration: configuration,
+            metrics: metrics, logger: logger
+        ) { [weak self] closed in self?.forget(closed) }
+        let refusal: RPCError? = state.withLock { state in
             let refusal: RPCError? =
                 if state.isShuttingDown {
                     RPCError(.unavailable, "the server is shutting down", reason: .shuttingDown)
@@ -160,7 +191,7 @@ public final class RPCServer: Sendable {
                     nil
                 }
             state.connections[id] = connection
-            return (connection, refusal)
+            return refusal
         }
         metrics.openConnections.increment()
         if let refusal {
@@ -177,11 +208,11 @@ public final class RPCServer: Sendable {
         metrics.openConnections.decrement()
     }
 
-    private func pauseAccepting() {
+    private func pauseAccepting(for pause: DispatchTimeInterval) {
         guard let source = listener.source, !listener.isPaused else { return }
         listener.isPaused = true
         source.suspend()
-        acceptQueue.asyncAfter(deadline: .now() + .milliseconds(100)) { [self] in resumeAccepting() }
+        acceptQueue.asyncAfter(deadline: .now() + pause) { [self] in resumeAccepting() }
     }
 
     private func resumeAccepting() {

@@ -18,8 +18,21 @@ public struct ServerLimits: Sendable {
     public var maxCallsInFlightPerConnection = 256
     /// Open connections; more are told GOAWAY with RESOURCE_EXHAUSTED and closed.
     public var maxConnections = 4096
-    /// Reply bytes waiting for a peer that does not read; past it the server stops reading that peer.
-    public var maxBufferedOutboundBytesPerConnection = 8 * 1024 * 1024
+    /// Connections accepted per second (refused ones included), in bursts of up to a tenth of it; more
+    /// wait in the kernel's listen backlog. Each new connection costs the server about 50–100 µs of CPU,
+    /// so a peer that connected and closed as fast as it could took a core and left other clients
+    /// waiting behind it; at this rate churn costs about a fifth of a core (17–27 % measured). 0: no limit.
+    public var maxNewConnectionsPerSecond = 2000
+    /// Reply bytes waiting for a peer that does not read; past it the server stops reading that peer. A
+    /// client that reads its replies never comes near it (its socket holds about 200 KiB more), and a
+    /// larger reply is still sent whole. It was 8 MiB: 32 peers that never read made the server answer
+    /// a quarter of a gigabyte of calls before it stopped reading them, and a good client's health check
+    /// waited behind that work (p99 12 ms, 3x its baseline; with 256 KiB, within its baseline).
+    public var maxBufferedOutboundBytesPerConnection = 256 * 1024
+    /// Reply bytes waiting for their peers across every connection: past it, every connection holding
+    /// more than 64 KiB of them (`FrameChannel.outboundShareBytes`) stops being read too. The limit on
+    /// connections would otherwise allow 4,096 peers that never read to hold the per-connection limit each.
+    public var maxBufferedOutboundBytes = 64 * 1024 * 1024
     /// A connection with no call in flight and no traffic for this long is closed.
     public var idleTimeout: Duration = .seconds(300)
     /// The deadline of a call whose request names none, and the longest one a request may ask for.

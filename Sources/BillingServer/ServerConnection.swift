@@ -21,10 +21,9 @@ final class ServerConnection: CallTransport, @unchecked Sendable {
     private var lastActivity = ContinuousClock.now
     private var idleTimer: (any DispatchSourceTimer)?
 
-    /// - Parameter loop: the serial queue this connection's own queue runs on, and its read buffer (see
-    ///   `RPCServer.loops`).
+    /// - Parameter loop: the loop this connection's own queue runs on (see `RPCServer.loops`).
     init(
-        id: UInt64, fileDescriptor: Int32, loop: RPCServer.Loop, inboundBudget: InboundBudget, router: Router, configuration: ServerConfiguration,
+        id: UInt64, fileDescriptor: Int32, loop: ChannelLoop, inboundBudget: ByteBudget, outboundBudget: ByteBudget, router: Router, configuration: ServerConfiguration,
         metrics: ServerMetrics, logger: Logger, onClosed: @escaping @Sendable (ServerConnection) -> Void
     ) {
         self.id = id
@@ -33,7 +32,7 @@ final class ServerConnection: CallTransport, @unchecked Sendable {
             fileDescriptor: fileDescriptor, queue: queue,
             maxFramePayloadBytes: configuration.limits.maxFramePayloadBytes,
             maxBufferedOutboundBytes: configuration.limits.maxBufferedOutboundBytesPerConnection,
-            inboundBudget: inboundBudget, readBuffer: loop.readBuffer
+            inboundBudget: inboundBudget, outboundBudget: outboundBudget, loop: loop
         )
         self.peer = UnixSocket.peerCredentials(of: fileDescriptor)
         self.limits = configuration.limits

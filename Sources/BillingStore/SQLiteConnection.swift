@@ -138,6 +138,8 @@ extension SQLiteConnection: StatementRunner {
     func runStatement(_ sql: String, _ arguments: [SQLValue]) throws -> Int { try execute(sql, arguments, origin: .caller) }
     func queryRows(_ sql: String, _ arguments: [SQLValue]) throws -> [Row] { try query(sql, arguments, origin: .caller) }
     func queryRow(_ sql: String, _ arguments: [SQLValue]) throws -> Row? { try queryOne(sql, arguments, origin: .caller) }
+    /// One process writes a SQLite file: there is nobody to tell.
+    func notify(_ channel: String, _ payload: String) throws {}
 }
 
 extension SQLiteConnection {

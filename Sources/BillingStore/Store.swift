@@ -148,6 +148,15 @@ public final class Store: Sendable {
     /// file has one writer process. Then what the domain keeps in memory is a cache to refresh, not the truth.
     public var isShared: Bool { engine.isShared }
 
+    /// What committed transactions of every process sharing the database sent on `channel`
+    /// (`WriteTransaction.notify`), this one's included, while the store is open. A SQLite store's stream
+    /// ends at once: no other process writes its file.
+    public func notices(on channel: String) -> AsyncStream<String> { engine.notices(on: channel) }
+
+    /// Yielded by `notices(on:)` whenever the engine starts listening, at first and after a lost connection:
+    /// notices sent before may have been missed, so listeners catch up on everything they follow.
+    public static let noticesMayHaveBeenMissed = "*"
+
     /// Counters for tests and metrics: how many COMMITs, how many writes, how many waiting.
     public var statistics: StoreStatistics { engine.statistics }
 
@@ -180,6 +189,8 @@ struct SQLiteEngine: StoreEngine {
     var statistics: StoreStatistics { writer.statistics }
 
     var isShared: Bool { false }
+
+    func notices(on channel: String) -> AsyncStream<String> { AsyncStream { $0.finish() } }
 
     func close() async {
         await writer.close()

@@ -11,6 +11,9 @@ package protocol StoreEngine: Sendable {
     /// Whether other processes may write the same database (PostgreSQL): then nothing a process keeps in
     /// memory about the data is sure to be current.
     var isShared: Bool { get }
+    /// Payloads that committed transactions, of any process, sent on `channel` (`WriteTransaction.notify`);
+    /// an engine whose database no other process writes finishes the stream at once.
+    func notices(on channel: String) -> AsyncStream<String>
     func close() async
 }
 
@@ -23,6 +26,8 @@ package protocol StatementRunner: AnyObject {
     func queryRows(_ sql: String, _ arguments: [SQLValue]) throws -> [Row]
     /// The only row of a query, or nil; throws `misuse` if the query returns more than one.
     func queryRow(_ sql: String, _ arguments: [SQLValue]) throws -> Row?
+    /// Tells the other processes on the database `payload` on `channel` once the transaction commits.
+    func notify(_ channel: String, _ payload: String) throws
 }
 
 /// The SQL spoken by the engine under a transaction. Statements are written once, in the subset both

@@ -35,6 +35,13 @@ public struct WriteTransaction: Querying {
         try runner.runStatement(sql, arguments)
     }
 
+    /// Tells the other processes that share the database (`Store.isShared`) `payload` on `channel` when,
+    /// and only if, this transaction commits; they read it from `Store.notices(on:)`. On SQLite, which
+    /// no other process writes, nobody is listening and this does nothing.
+    public func notify(_ channel: String, _ payload: String) throws {
+        try runner.notify(channel, payload)
+    }
+
     /// Every row of a query, including the changes this body made so far.
     public func query(_ sql: String, arguments: [SQLValue]) throws -> [Row] {
         try runner.queryRows(sql, arguments)

@@ -18,9 +18,12 @@ public struct PostgresStoreConfiguration: Sendable {
     public var maxQueuedWrites = 4096
     /// Reads in progress or waiting; beyond it `read` throws `overloaded`.
     public var maxQueuedReads = 1024
-    /// Attempts of one batch that PostgreSQL aborts for a serialization failure or a deadlock (SQLSTATE
-    /// 40001, 40P01) before its callers get `conflict`.
-    public var maxAttempts = 10
+    /// Attempts of one write that PostgreSQL aborts for a serialization failure or a deadlock (SQLSTATE
+    /// 40001, 40P01) before its caller gets `conflict`. A batch that conflicts is split: each of its
+    /// writes then runs alone with this many attempts of its own. Many: PostgreSQL's serializable
+    /// isolation also aborts on false conflicts (its predicate locks cover index pages, not keys, so two
+    /// top-ups of different accounts in a young database collide), and each attempt is short.
+    public var maxAttempts = 30
     /// What `pg_stat_activity` shows for this daemon's connections.
     public var applicationName = "billingd"
     public var connectTimeout: Duration = .seconds(5)
@@ -71,16 +74,22 @@ extension Store {
             _ = try? await writers[0].perform { $0.disconnect() }
             throw error
         }
+        let notices = PostgresNotices(
+            configuration: PostgresSession.configuration(
+                for: location, applicationName: configuration.applicationName,
+                connectTimeout: .milliseconds(Int64(configuration.connectTimeout.components.seconds * 1000)), statementTimeoutMilliseconds: 0),
+            logger: logger)
         return Store(
             engine: PostgresEngine(
                 writer: PostgresWriter(sessions: writers, configuration: configuration),
-                readers: PostgresReaders(sessions: readers, maxQueuedReads: configuration.maxQueuedReads)))
+                readers: PostgresReaders(sessions: readers, maxQueuedReads: configuration.maxQueuedReads), listeners: notices))
     }
 }
 
 struct PostgresEngine: StoreEngine {
     let writer: PostgresWriter
     let readers: PostgresReaders
+    let listeners: PostgresNotices
 
     func write<T: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (caller: CheckedContinuation<T, any Error>) in
@@ -100,7 +109,10 @@ struct PostgresEngine: StoreEngine {
 
     var isShared: Bool { true }
 
+    func notices(on channel: String) -> AsyncStream<String> { listeners.notices(on: channel) }
+
     func close() async {
+        listeners.close()
         await writer.close()
         await readers.close()
     }
@@ -109,12 +121,12 @@ struct PostgresEngine: StoreEngine {
 // MARK: - Writes
 
 /// Group commit on PostgreSQL: each writer session takes what is queued (up to `maxWritesPerTransaction`),
-/// runs it as one SERIALIZABLE transaction with a SAVEPOINT per body, and answers the callers after COMMIT.
+/// runs it as one SERIALIZABLE transaction (a SAVEPOINT per body once one failed), and answers the callers after COMMIT.
 ///
 /// SERIALIZABLE is what keeps the domain's rules true with several daemons on one database: a body that
 /// checks a balance (or an idempotency key, or a schedule row) and then writes is guaranteed that no
 /// concurrent transaction, in this daemon or another, changed what it read; if one did, PostgreSQL aborts
-/// with SQLSTATE 40001 and the whole batch runs again from the start. Bodies are pure functions of what
+/// with SQLSTATE 40001 and its writes run again, one per transaction. Bodies are pure functions of what
 /// they read, so running one again is safe; only the last run's result is delivered.
 final class PostgresWriter: Sendable {
     private let sessions: [PostgresSession]
@@ -186,7 +198,8 @@ final class PostgresWriter: Sendable {
         }
     }
 
-    /// Runs the batch until it commits, fails as a whole, or has conflicted `maxAttempts` times.
+    /// Runs the batch until it commits or fails as a whole; after a conflict, runs its writes one by one,
+    /// each until it commits, fails, or has conflicted `maxAttempts` times.
     ///
     /// A batch first runs without a savepoint per body: two round trips fewer per body, and bodies rarely
     /// fail. If one does, the transaction is rolled back and the batch runs again with savepoints, so
@@ -202,11 +215,19 @@ final class PostgresWriter: Sendable {
             } catch is BodyFailedWithoutSavepoint {
                 session.rollbackQuietly()
                 savepoints = true
-            } catch let error as StoreError where error.isSerializationConflict && attempt < maxAttempts {
+            } catch let error as StoreError where error.isSerializationConflict && (attempt < maxAttempts || batch.count > 1) {
                 session.rollbackQuietly()
                 state.withLock { $0.statistics.transactionsRetried += 1 }
-                // Jittered, growing pause so that the conflicting batches do not meet again at once.
-                usleep(UInt32.random(in: 0...(UInt32(500) << min(attempt, 6))))
+                // A batch that conflicted runs again one body per transaction, each with attempts of its own:
+                // a short transaction has a short window in which another daemon can beat it, whereas a
+                // long batch retried whole can lose to the other daemon's batches again and again (as
+                // every top-up of both daemons bumping the one invoice-number row did).
+                if batch.count > 1 {
+                    for write in batch { commit([write], on: session) }
+                    return
+                }
+                // Jittered, growing pause so that the conflicting transactions do not meet again at once.
+                usleep(UInt32.random(in: 0...(UInt32(500) << min(attempt, 8))))
                 attempt += 1
             } catch {
                 session.rollbackQuietly()

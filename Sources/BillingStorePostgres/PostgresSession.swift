@@ -122,17 +122,7 @@ final class PostgresSession: @unchecked Sendable {
     private func openConnection() throws -> PostgresConnection {
         if let connection, !connection.isClosed { return connection }
         connection = nil
-        var configuration: PostgresConnection.Configuration =
-            switch location.endpoint {
-            case .unixSocket(let path):
-                .init(unixSocketPath: path, username: location.username, password: location.password, database: location.database)
-            case .tcp(let host, let port):
-                .init(host: host, port: port, username: location.username, password: location.password, database: location.database, tls: .disable)
-            }
-        configuration.options.connectTimeout = connectTimeout
-        var parameters = [("statement_timeout", "\(statementTimeoutMilliseconds)"), ("TimeZone", "UTC"), ("application_name", applicationName)]
-        if let schema = location.schema { parameters.append(("search_path", schema)) }
-        configuration.options.additionalStartupParameters = parameters
+        let configuration = connectionConfiguration()
         let id = nextConnectionID
         nextConnectionID += 1
         do {
@@ -146,6 +136,29 @@ final class PostgresSession: @unchecked Sendable {
                 .unavailable, operation: "connect to the \(location)",
                 message: "PostgreSQL cannot be reached (\(Self.cause(of: error))); nothing was stored; retry later")
         }
+    }
+
+    /// How every connection of the store connects: endpoint, user, and the settings it starts with.
+    static func configuration(
+        for location: PostgresLocation, applicationName: String, connectTimeout: TimeAmount, statementTimeoutMilliseconds: Int
+    ) -> PostgresConnection.Configuration {
+        var configuration: PostgresConnection.Configuration =
+            switch location.endpoint {
+            case .unixSocket(let path):
+                .init(unixSocketPath: path, username: location.username, password: location.password, database: location.database)
+            case .tcp(let host, let port):
+                .init(host: host, port: port, username: location.username, password: location.password, database: location.database, tls: .disable)
+            }
+        configuration.options.connectTimeout = connectTimeout
+        var parameters = [("statement_timeout", "\(statementTimeoutMilliseconds)"), ("TimeZone", "UTC"), ("application_name", applicationName)]
+        if let schema = location.schema { parameters.append(("search_path", schema)) }
+        configuration.options.additionalStartupParameters = parameters
+        return configuration
+    }
+
+    private func connectionConfiguration() -> PostgresConnection.Configuration {
+        Self.configuration(
+            for: location, applicationName: applicationName, connectTimeout: connectTimeout, statementTimeoutMilliseconds: statementTimeoutMilliseconds)
     }
 
     // MARK: Results and errors
@@ -169,6 +182,7 @@ final class PostgresSession: @unchecked Sendable {
             case .text, .varchar, .name, .bpchar: return .text(try cell.decode(String.self))
             case .bytea: return .blob(Array(buffer: try cell.decode(ByteBuffer.self)))
             case .float4, .float8: return .real(try cell.decode(Double.self))
+            case .void: return .null
             case .numeric:
                 let number = try cell.decode(Decimal.self)
                 if let integer = Int64(number.description) { return .integer(integer) }
@@ -203,7 +217,7 @@ final class PostgresSession: @unchecked Sendable {
     }
 
     /// A short cause without payloads: the PSQLError code, or the error's type.
-    private static func cause(of error: any Error) -> String {
+    static func cause(of error: any Error) -> String {
         if let error = error as? PSQLError { return "\(error.code)" }
         if let error = error as? IOError { return "errno \(error.errnoCode)" }
         return "\(type(of: error))"
@@ -230,6 +244,10 @@ final class PostgresStatementRunner: StatementRunner {
 
     func queryRows(_ sql: String, _ arguments: [SQLValue]) throws -> [Row] {
         try session.callerStatement(sql, arguments).rows
+    }
+
+    func notify(_ channel: String, _ payload: String) throws {
+        _ = try session.callerStatement("SELECT pg_notify(?, ?) IS NULL AS sent", [.text(channel), .text(payload)])
     }
 
     func queryRow(_ sql: String, _ arguments: [SQLValue]) throws -> Row? {

@@ -73,8 +73,14 @@ struct Billingd: AsyncParsableCommand {
     @Option(help: "Open connections.")
     var maxConnections = ServerLimits().maxConnections
 
+    @Option(help: "New connections accepted per second; more wait in the listen backlog (0: no limit).")
+    var maxNewConnectionsPerSecond = ServerLimits().maxNewConnectionsPerSecond
+
     @Option(help: "Unsent reply bytes per connection before the server stops reading from it.")
     var maxBufferedBytesPerConnection = ServerLimits().maxBufferedOutboundBytesPerConnection
+
+    @Option(help: "Unsent reply bytes across all connections; past it, the server stops reading every connection holding more than 64 KiB of them.")
+    var maxBufferedBytes = ServerLimits().maxBufferedOutboundBytes
 
     @Option(help: "Seconds a connection with no calls may stay idle.")
     var idleTimeoutSeconds = 300
@@ -87,6 +93,9 @@ struct Billingd: AsyncParsableCommand {
 
     @Option(help: "Wallets kept in memory; past it, idle ones are dropped (least recently used first) and reloaded on next use.")
     var maxLoadedWallets = WalletPolicy().maxLoadedWallets
+
+    @Option(help: "With PostgreSQL: connections that commit batches of writes at once (1–32). More overlap their round trips; as serializable transactions they may conflict and retry.")
+    var postgresWriters = PostgresStoreConfiguration().writerCount
 
     // Invoices are legal documents: who issues them is configuration, with no default in code.
     // `make run` passes development values that say so on every page.
@@ -128,9 +137,12 @@ struct Billingd: AsyncParsableCommand {
         guard mode_t(socketMode, radix: 8) != nil else { throw ValidationError("--socket-mode must be octal, for example 660") }
         guard maxFrameBytes >= 1024, maxFrameBytes <= 64 * 1024 * 1024 else { throw ValidationError("--max-frame-bytes must be between 1 KiB and 64 MiB") }
         guard maxPartialFrameBytes >= maxFrameBytes else { throw ValidationError("--max-partial-frame-bytes must be at least --max-frame-bytes") }
-        guard maxConnections > 0, maxCallsPerConnection > 0, idleTimeoutSeconds > 0, shutdownGraceSeconds >= 0, maxLoadedWallets > 0 else {
+        guard maxConnections > 0, maxNewConnectionsPerSecond >= 0, maxCallsPerConnection > 0, maxBufferedBytes > 0, idleTimeoutSeconds > 0,
+            shutdownGraceSeconds >= 0, maxLoadedWallets > 0
+        else {
             throw ValidationError("limits must be positive")
         }
+        guard (1...32).contains(postgresWriters) else { throw ValidationError("--postgres-writers must be between 1 and 32") }
         guard (1...MoneyLimits.ceilingMaxAmountMinor).contains(maxAmountMinor) else {
             throw ValidationError("--max-amount-minor must be between 1 and \(MoneyLimits.ceilingMaxAmountMinor)")
         }
@@ -221,7 +233,9 @@ struct Billingd: AsyncParsableCommand {
         configuration.limits.maxMetadataBytes = maxMetadataBytes
         configuration.limits.maxCallsInFlightPerConnection = maxCallsPerConnection
         configuration.limits.maxConnections = maxConnections
+        configuration.limits.maxNewConnectionsPerSecond = maxNewConnectionsPerSecond
         configuration.limits.maxBufferedOutboundBytesPerConnection = maxBufferedBytesPerConnection
+        configuration.limits.maxBufferedOutboundBytes = maxBufferedBytes
         configuration.limits.idleTimeout = .seconds(idleTimeoutSeconds)
         configuration.shutdownGracePeriod = .seconds(shutdownGraceSeconds)
 
@@ -231,6 +245,7 @@ struct Billingd: AsyncParsableCommand {
         if let postgres {
             var storeConfiguration = PostgresStoreConfiguration()
             storeConfiguration.onEvent = onStoreEvent
+            storeConfiguration.writerCount = postgresWriters
             store = try await Store.open(postgres: postgres, migrations: BillingSchema.migrations, configuration: storeConfiguration)
         } else {
             var storeConfiguration = Store.Configuration()

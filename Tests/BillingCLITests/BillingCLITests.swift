@@ -392,9 +392,12 @@ final class Daemon {
         var template = Array("/tmp/billing-cli-test-XXXXXX".utf8CString)
         directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
         let socket = directory + "/billingd.sock"
+        // On the PostgreSQL run of the suite (scripts/test-postgres.sh), a schema of this daemon's own.
+        let database = ProcessInfo.processInfo.environment["BILLING_TEST_POSTGRES"].flatMap { $0.isEmpty ? nil : $0 }
+            .map { $0 + "&schema=cli_" + String(UInt64.random(in: 0...UInt64.max), radix: 36) } ?? directory + "/billing.sqlite3"
         process.executableURL = billingd
         process.arguments = [
-            "--socket", socket, "--database", directory + "/billing.sqlite3", "--metrics-socket", "", "--log-level", "error",
+            "--socket", socket, "--database", database, "--metrics-socket", "", "--log-level", "error",
             "--seller-name", "Test Seller", "--seller-address", "1 Test Street", "--seller-tax-id", "TEST",
             "--invoice-number-prefix", "TEST", "--catalog", repository.appendingPathComponent("catalog/plans.json").path,
         ]

@@ -97,6 +97,32 @@ struct ConnectionTests {
         await server.stop()
     }
 
+    /// New connections are admitted at `maxNewConnectionsPerSecond`, in bursts of a tenth of it (at least
+    /// 16); the rest wait in the listen backlog and are admitted in their turn, none refused. Without it a
+    /// peer connecting and closing as fast as it could took a core, and other clients waited behind it.
+    @Test func newConnectionsAreAdmittedAtTheirRateAndTheRestWait() async throws {
+        let rate = 100, burst = 16, peers = 60
+        let server = try TestServer { $0.limits.maxNewConnectionsPerSecond = rate }
+        // Let the bucket fill to its burst: the server was just started.
+        try await Task.sleep(for: .milliseconds(300))
+        let started = ContinuousClock.now
+        let waiting = try (0..<peers).map { _ in try RawPeer(path: server.socketPath) }
+        // Time enough to accept them all, had there been no rate.
+        try await Task.sleep(for: .milliseconds(100))
+        let admittedEarly = server.server.openConnectionCount
+        let elapsed = ContinuousClock.now - started
+        let allowed = burst + Int(Double(rate) * (Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds))) + 1
+        #expect(admittedEarly <= allowed, "\(admittedEarly) of \(peers) admitted within \(elapsed); the rate allows \(allowed)")
+        // The others are admitted in their turn, and every one is served.
+        try await eventually { server.server.openConnectionCount == peers }
+        for (index, peer) in waiting.enumerated() { peer.request(stream: 1, method: "Echo", payload: Array("\(index)".utf8)) }
+        for (index, peer) in waiting.enumerated() {
+            let frames = await peer.readFrames(1)
+            #expect(try frames.first.map { try response($0).payload } == Array("\(index)".utf8))
+        }
+        await server.stop()
+    }
+
     @Test func malformedFrameClosesOnlyThatConnection() async throws {
         let server = try TestServer()
         let bystander = server.client()
@@ -186,6 +212,75 @@ struct ConnectionTests {
         // Everyone else is still served.
         #expect(try await server.client().test("Echo", "others") == "others")
         await server.stop()
+    }
+
+    /// Peers that never read cannot together exhaust memory: once the replies waiting across all
+    /// connections pass the server's budget, each peer holding more than its share is no longer read.
+    /// Before, each could hold the per-connection limit: 32 peers took 256 MB.
+    @Test func peersThatNeverReadCannotTogetherExhaustMemory() async throws {
+        let budget = 1 << 20, peerCount = 8
+        let server = try TestServer {
+            $0.limits.maxBufferedOutboundBytes = budget
+            $0.limits.maxBufferedOutboundBytesPerConnection = 8 << 20
+        }
+        let peers = try (0..<peerCount).map { _ in try RawPeer(path: server.socketPath) }
+        await withTaskGroup(of: Void.self) { group in
+            for peer in peers { group.addTask { await Self.askForBigRepliesUntilNotRead(peer) } }
+        }
+        let held = try await Self.settledBufferedOutboundBytes(server)
+        // The budget, and per peer its share plus the replies of the calls it had started when it was
+        // stopped (a turn of 16 at most): about 1 MiB each. The per-connection limit alone let each
+        // hold it (8 MiB here, the old default).
+        #expect(held < budget + peerCount * (1 << 20) + (1 << 20), "\(held >> 10) KiB of replies held for \(peerCount) peers that never read")
+        #expect(try await server.client().test("Echo", "others") == "others")
+        await server.stop()
+    }
+
+    /// By default a peer that never reads is no longer read once about 256 KiB of replies wait for it,
+    /// plus the replies of the calls it had started then. With 8 MiB, 32 such peers made the server
+    /// answer a quarter of a gigabyte of calls first, and a good client waited behind that work.
+    @Test func aPeerThatNeverReadsIsStoppedSoonByDefault() async throws {
+        let server = try TestServer()
+        let peer = try RawPeer(path: server.socketPath)
+        await Self.askForBigRepliesUntilNotRead(peer)
+        let held = try await Self.settledBufferedOutboundBytes(server)
+        // 256 KiB, and a turn's 16 calls of 64 KiB each started before the server stopped reading.
+        #expect(held <= (256 << 10) + 16 * (64 << 10) + (64 << 10), "\(held >> 10) KiB of replies held for a peer that never reads")
+        #expect(try await server.client().test("Echo", "others") == "others")
+        await server.stop()
+    }
+
+    /// Sends requests for 64 KiB replies, never reading one, until the server has not read this peer
+    /// for a second.
+    static func askForBigRepliesUntilNotRead(_ peer: RawPeer) async {
+        let request = Frame(streamID: 1, type: .request, payload: RequestEnvelope(service: TestService.serviceName, method: "Big", payload: Array("65536".utf8)).wireBytes())
+        await offPool {
+            var stream: UInt32 = 1
+            while stream < 200_000 {
+                var frame = request
+                frame.header.streamID = stream
+                let bytes = frame.encoded
+                var offset = 0
+                while offset < bytes.count {
+                    guard let taken = UnixSocket.writeSome(peer.fd, bytes, from: offset) else { return }
+                    offset += taken
+                    if offset < bytes.count && !peer.waitFor(POLLOUT, milliseconds: 1000) { return }
+                }
+                stream += 2
+            }
+        }
+    }
+
+    /// The replies waiting across the server's connections, once it has answered everything it read.
+    static func settledBufferedOutboundBytes(_ server: TestServer) async throws -> Int {
+        var held = server.server.bufferedOutboundBytes
+        for _ in 0..<50 {
+            try await Task.sleep(for: .milliseconds(200))
+            let now = server.server.bufferedOutboundBytes
+            if now == held { break }
+            held = now
+        }
+        return held
     }
 
     @Test func allowlistRefusesOtherUsersWithPermissionDenied() async throws {

@@ -155,6 +155,56 @@ extension SocketTimingSuites {
             await daemon.stop()
         }
 
+        /// The hostile clients' half frames: 100 peers each send all but the last byte of a 4 MiB frame and
+        /// wait; the server refuses those past its 64 MiB budget, and they come straight back. A refused
+        /// peer's bytes must go when it is refused, not a second later: they were kept beside the budget,
+        /// and resident memory rose by 655–1,137 MB here.
+        @Test func peersRefusedOverTheInboundBudgetThatComeBackCannotExhaustMemory() async throws {
+            let daemon = try await Daemon.start()
+            let baseline = daemon.residentBytes
+            try #require(daemon.resetPeakResident(), "clear_refs refused: the peak cannot be measured")
+            let frameBytes = 4 << 20
+            var header = [UInt8](repeating: 0, count: 10)
+            header[0] = UInt8(frameBytes >> 24); header[1] = UInt8((frameBytes >> 16) & 0xFF)
+            header[2] = UInt8((frameBytes >> 8) & 0xFF); header[3] = UInt8(frameBytes & 0xFF)
+            header[7] = 1; header[8] = 1  // stream 1, REQUEST
+            let partial = ConnectionPreface.bytes() + header + [UInt8](repeating: 0x41, count: frameBytes - 1)
+            let refusals = await offPool { () -> Int in
+                var peers = [(fd: Int32, sent: Int)](repeating: (-1, 0), count: 100)
+                var refusals = 0
+                var scratch = [UInt8](repeating: 0, count: 65536)
+                let until = ContinuousClock.now + .seconds(3)
+                while ContinuousClock.now < until {
+                    for index in peers.indices {
+                        if peers[index].fd < 0 {
+                            peers[index] = ((try? UnixSocket.connect(path: daemon.socketPath)) ?? -1, 0)
+                            continue
+                        }
+                        let fd = peers[index].fd
+                        // Read what the server says; its close (after the GOAWAY) sends the peer straight back.
+                        let got = read(fd, &scratch, scratch.count)
+                        var gone = got == 0 || (got < 0 && errno != EAGAIN)
+                        if !gone, peers[index].sent < partial.count {
+                            if let written = UnixSocket.writeSome(fd, partial, from: peers[index].sent) { peers[index].sent += written } else { gone = true }
+                        }
+                        if gone {
+                            close(fd)
+                            peers[index] = (-1, 0)
+                            refusals += 1
+                        }
+                    }
+                    usleep(200)
+                }
+                for peer in peers where peer.fd >= 0 { close(peer.fd) }
+                return refusals
+            }
+            let peak = daemon.peakResidentBytes
+            #expect(refusals > 100, "only \(refusals) peers were refused: the attack did not run")
+            // 64 MiB of budget, plus what a refused peer may read past it, plus the allocator's slack.
+            #expect(peak - baseline < 128 << 20, "resident: \(baseline >> 20) MiB before, \(peak >> 20) MiB at the peak (\(refusals) refusals)")
+            await daemon.stop()
+        }
+
         @Test func tenThousandConnectionsComingAndGoingKeepTheThreadsFew() async throws {
             let daemon = try await Daemon.start()
             let before = daemon.threads

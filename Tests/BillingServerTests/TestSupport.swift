@@ -255,6 +255,21 @@ final class Daemon: Sendable {
         return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
     }
 
+    /// The resident high-water mark since `resetPeakResident()` (VmHWM), in bytes.
+    var peakResidentBytes: Int {
+        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
+    }
+
+    /// Makes the high-water mark the current resident size (Linux's clear_refs "5"); false if refused.
+    func resetPeakResident() -> Bool {
+        let fd = open("/proc/\(process.processIdentifier)/clear_refs", O_WRONLY)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return write(fd, "5", 1) == 1
+    }
+
     var threads: Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.processIdentifier)/task").count) ?? 0 }
     /// Its open sockets (the listener and the connections), not the files and event descriptors Dispatch
     /// and SQLite open as they go.

@@ -75,6 +75,34 @@ struct SharedStoreTests {
         await daemons.0.finish()
     }
 
+    /// Every top-up issues an invoice, and every invoice bumps the one row of invoice numbers: the hottest
+    /// row two daemons share. Retried whole, a batch of them once lost to the other daemon ten times running.
+    @Test("top-ups through both daemons at once, all bumping the one invoice-number row, all succeed, numbered without gaps")
+    func topUpsContendingForInvoiceNumbers() async throws {
+        let daemons = try await twoDaemons()
+        let clients = [daemons.0.client(), daemons.1.client()]
+        var accounts: [String] = []
+        for _ in 0..<10 { accounts.append(try await clients[0].readyAccount()) }
+        let accountIDs = accounts
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<100 {
+                group.addTask {
+                    _ = try await clients[index % 2].addBalance(.init(
+                        idempotencyKey: key(), accountID: accountIDs[index % accountIDs.count], amount: self.usd(100)))
+                }
+            }
+            try await group.waitForAll()
+        }
+        var numbers: [String] = []
+        for accountID in accountIDs {
+            numbers += try await clients[1].listInvoices(.init(accountID: accountID, pageSize: 100)).invoices.map(\.number)
+            #expect(try await clients[0].getWallet(.init(accountID: accountID)).wallet?.balance == usd(1_000))
+        }
+        #expect(numbers.sorted() == (1...100).map { String(format: "INV-%06d", $0) })
+        await daemons.1.finish()
+        await daemons.0.finish()
+    }
+
     @Test("a wallet suspended on one daemon is suspended on the other, and funds added on either restore it for both")
     func suspensionAndRestoreCrossDaemons() async throws {
         let daemons = try await twoDaemons()
@@ -97,6 +125,39 @@ struct SharedStoreTests {
             #expect(wallet?.balance == usd(500))
         }
         _ = try await clients[0].recordUsage(.init(accountID: accountID, usageID: key(), category: "sms", amount: usd(1), description: "again"))
+        await daemons.1.finish()
+        await daemons.0.finish()
+    }
+
+    @Test("a watcher on one daemon hears of the debits, the suspension and the restore made through the other")
+    func watchersHearOfTheOtherDaemonsChanges() async throws {
+        let daemons = try await twoDaemons()
+        let clients = [daemons.0.client(), daemons.1.client()]
+        let accountID = try await clients[0].readyAccount()
+        _ = try await clients[0].addBalance(.init(idempotencyKey: key(), accountID: accountID, amount: usd(100)))
+        // Collected on a task of its own; each step waits (at most five seconds) for the events it causes
+        // before the next step, since a catch-up that runs late sums up what happened meanwhile (a
+        // suspension undone before it ran would not be announced).
+        let watch = clients[1].watchWallet(.init(accountID: accountID))
+        let heard = SharedList()
+        let collector = Task {
+            for try await event in watch { heard.append("\(event.kind) \(event.transaction?.usageID ?? "")") }
+        }
+        func waitFor(_ count: Int) async throws {
+            for _ in 0..<500 where heard.values.count < count { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        try await waitFor(1)
+        _ = try await clients[0].recordUsage(.init(accountID: accountID, usageID: "first", category: "sms", amount: usd(40), description: "one"))
+        try await waitFor(2)
+        _ = try await clients[0].recordUsage(.init(accountID: accountID, usageID: "second", category: "sms", amount: usd(60), description: "the rest"))
+        try await waitFor(4)
+        _ = try await clients[0].addBalance(.init(idempotencyKey: key(), accountID: accountID, amount: usd(500)))
+        try await waitFor(6)
+        collector.cancel()
+        #expect(heard.values == [
+            "KIND_SNAPSHOT ", "KIND_BALANCE_CHANGED first", "KIND_BALANCE_CHANGED second", "KIND_SUSPENDED ", "KIND_BALANCE_CHANGED ",
+            "KIND_RESTORED ",
+        ])
         await daemons.1.finish()
         await daemons.0.finish()
     }

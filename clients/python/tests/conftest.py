@@ -47,10 +47,19 @@ class Billingd:
     def socket_path(self) -> str:
         return str(self.folder / "billingd.sock")
 
+    @property
+    def database(self) -> str:
+        """The SQLite file in the folder or, on the PostgreSQL run (BILLING_TEST_POSTGRES, set by
+        scripts/test-postgres.sh), a schema of this folder's own in that database."""
+        url = os.environ.get("BILLING_TEST_POSTGRES", "")
+        if not url:
+            return str(self.folder / "billing.sqlite3")
+        return f"{url}&schema=py_{abs(hash(str(self.folder))):x}"
+
     def start(self, *extra_flags: str) -> None:
         log = open(self.folder / "billingd.log", "ab")
         self.process = subprocess.Popen(
-            [str(BILLINGD), "--socket", self.socket_path, "--database", str(self.folder / "billing.sqlite3"),
+            [str(BILLINGD), "--socket", self.socket_path, "--database", self.database,
              "--metrics-socket", "", "--log-level", "warning", *SELLER_FLAGS, *CATALOG_FLAGS, *extra_flags],
             stdout=log, stderr=subprocess.STDOUT,
         )
