@@ -77,7 +77,7 @@ extension Store {
         let notices = PostgresNotices(
             configuration: PostgresSession.configuration(
                 for: location, applicationName: configuration.applicationName,
-                connectTimeout: .milliseconds(Int64(configuration.connectTimeout.components.seconds * 1000)), statementTimeoutMilliseconds: 0),
+                connectTimeout: .milliseconds(PostgresSession.milliseconds(of: configuration.connectTimeout)), statementTimeoutMilliseconds: 0),
             logger: logger)
         return Store(
             engine: PostgresEngine(

@@ -32,9 +32,14 @@ final class PostgresSession: @unchecked Sendable {
         self.queue = DispatchQueue(label: label)
         self.location = location
         self.applicationName = applicationName
-        self.connectTimeout = .milliseconds(Int64(connectTimeout.components.seconds * 1000 + connectTimeout.components.attoseconds / 1_000_000_000_000_000))
-        self.statementTimeoutMilliseconds = Int(statementTimeout.components.seconds * 1000)
+        self.connectTimeout = .milliseconds(Self.milliseconds(of: connectTimeout))
+        self.statementTimeoutMilliseconds = Int(Self.milliseconds(of: statementTimeout))
         self.logger = logger
+    }
+
+    /// A duration in whole milliseconds, as PostgreSQL's settings and NIO's timeouts take it.
+    static func milliseconds(of duration: Duration) -> Int64 {
+        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
     }
 
     /// A store dropped without `close()` still closes its connections; each is kept alive until closed.
