@@ -117,11 +117,13 @@ final class SandboxRecord {
         sqlite3_extended_result_codes(handle, 1)
         // Another process (the crash test's checker) may read it; wait for its lock rather than fail.
         sqlite3_busy_timeout(handle, 5000)
-        try execute("PRAGMA journal_mode = WAL")
+        try retryingWhileLocked { try execute("PRAGMA journal_mode = WAL") }
         try execute("PRAGMA synchronous = FULL")
         // Memory stays bounded whatever the record's size: SQLite's page cache is capped (2 MiB).
         try execute("PRAGMA cache_size = -2048")
-        try execute(Self.schema)
+        // The write lock first: a deferred transaction that reads the schema and then writes can
+        // deadlock with another process doing the same, and SQLite answers that with "locked" at once.
+        try retryingWhileLocked { try execute("BEGIN IMMEDIATE; \(Self.schema); COMMIT") }
         try requirePragma("journal_mode", equals: "wal")
         try requirePragma("synchronous", equals: "2")
         try importJournalIfPresent()
@@ -288,6 +290,23 @@ final class SandboxRecord {
             let text = message.map { String(cString: $0) } ?? String(cString: sqlite3_errmsg(handle))
             sqlite3_free(message)
             throw failure(text)
+        }
+    }
+
+    /// Runs a set-up step again while another process holds the database's lock, for up to ten
+    /// seconds. Daemons that share a sandbox directory start together, and switching a new database
+    /// to WAL takes the lock without waiting in SQLite's busy handler.
+    private func retryingWhileLocked(_ step: () throws -> Void) throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while true {
+            do {
+                return try step()
+            } catch {
+                let code = sqlite3_errcode(handle) & 0xff
+                if sqlite3_get_autocommit(handle) == 0 { _ = sqlite3_exec(handle, "ROLLBACK", nil, nil, nil) }
+                guard code == SQLITE_BUSY || code == SQLITE_LOCKED, ContinuousClock.now < deadline else { throw error }
+                usleep(10_000)
+            }
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import BillingDomain
@@ -414,5 +415,25 @@ struct SandboxGatewayTests {
                                              description: "")
         #expect(charge.status == .failed)
         #expect(charge.failureCode == "expired_card")
+    }
+
+    /// Two daemons sharing one sandbox directory (the crash test's set-up) start at the same
+    /// moment: each must wait for the other's set-up of the new database, never fail with
+    /// "database is locked".
+    @Test("several processes opening one new sandbox database at once all succeed")
+    func concurrentOpening() async throws {
+        for _ in 0..<20 {
+            let directory = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let failures = Mutex<[String]>([])
+            DispatchQueue.concurrentPerform(iterations: 6) { _ in
+                do {
+                    _ = try SandboxGateway(directory: directory)
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                }
+            }
+            #expect(failures.withLock { $0 } == [])
+        }
     }
 }
