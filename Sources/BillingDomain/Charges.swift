@@ -34,6 +34,9 @@ public struct Charge: Sendable, Hashable, Codable {
     /// account on a test clock); what reconciliation measures a pending charge's age by. Nil in
     /// outcomes stored before it existed.
     var recordedAtMilliseconds: Int64?
+    /// When this service last sent the charge and got no answer, its look-up not telling either. Nil
+    /// if the charge was settled by the answer to its call, or no call was ever made.
+    var unansweredAtMilliseconds: Int64?
 }
 
 /// The life of a charge, shared by every way of taking money; it knows no invoices and no wallets
@@ -58,6 +61,9 @@ enum ChargeLifecycle {
         case notCharged(reason: String)
         /// The gateway could not be asked, or does not know the charge yet; the charge stays pending.
         case unknown
+        /// The charge was sent and no answer came back, nor from its look-up; the charge stays
+        /// pending, marked as sent, so that reconciliation can tell it from one never sent.
+        case unanswered
     }
 
     /// The primary card of an account with its gateway token, or FAILED_PRECONDITION saying why there
@@ -112,7 +118,9 @@ enum ChargeLifecycle {
         do {
             return .settled(try await gateway.charge(token: token, amount: amount, idempotencyKey: chargeID, description: description))
         } catch {
-            return await lookUp(gateway, chargeID: chargeID)
+            let found = await lookUp(gateway, chargeID: chargeID)
+            if case .unknown = found { return .unanswered }
+            return found
         }
     }
 
@@ -135,9 +143,9 @@ enum ChargeLifecycle {
         try await Task { try await work() }.value
     }
 
-    /// Records the outcome of a pending charge. Returns the charge (still pending for `.unknown`) and
-    /// whether this call settled it: only the call that settles a charge may act on it (credit a wallet,
-    /// mark an invoice paid), so settling twice never credits twice.
+    /// Records the outcome of a pending charge. Returns the charge (still pending for `.unknown` and
+    /// `.unanswered`) and whether this call settled it: only the call that settles a charge may act on
+    /// it (credit a wallet, mark an invoice paid), so settling twice never credits twice.
     static func settle(_ chargeID: String, with outcome: GatewayOutcome, in tx: WriteTransaction, nowMilliseconds: Int64) throws -> (charge: Charge, settledNow: Bool) {
         var changed = 0
         switch outcome {
@@ -154,6 +162,9 @@ enum ChargeLifecycle {
                 """, .text(notChargedCode), .text(reason), .integer(nowMilliseconds), .text(chargeID))
         case .unknown:
             break
+        case .unanswered:
+            try tx.execute(
+                "UPDATE charges SET unanswered_at_ms = ? WHERE id = ? AND status = 'pending'", .integer(nowMilliseconds), .text(chargeID))
         }
         return (try charge(chargeID, in: tx), changed > 0)
     }
@@ -222,7 +233,8 @@ enum ChargeLifecycle {
             gatewayReference: try row.string("gateway_reference"), description: try row.string("description"),
             purpose: Charge.Purpose(rawValue: try row.string("purpose")) ?? .invoicePayment,
             invoiceID: try row.optionalString("invoice_id"), createdAtMilliseconds: try row.int64("created_at_ms"),
-            recordedAtMilliseconds: try row.optionalInt64("recorded_at_ms"))
+            recordedAtMilliseconds: try row.optionalInt64("recorded_at_ms"),
+            unansweredAtMilliseconds: try row.optionalInt64("unanswered_at_ms"))
     }
 }
 

@@ -38,7 +38,7 @@ struct ChargeReconciler: Sendable {
                         settled += 1
                         continue
                     }
-                    outcome = .notCharged(reason: "the payment gateway has no record of this charge; nothing was charged")
+                    outcome = .notCharged(reason: Self.notChargedReason(charge))
                 } else {
                     continue  // too young to be sure: the gateway's look-up may lag, or a live call may still land
                 }
@@ -68,5 +68,15 @@ struct ChargeReconciler: Sendable {
             """, .text(chargeID)) != nil
         else { return nil }
         return try ChargeLifecycle.resendable(chargeID, in: tx)
+    }
+
+    /// Why a charge unknown to the gateway was not made, as the payment history shows it: sent
+    /// without an answer, or cut off by a stop between recording it and hearing back (a stop leaves
+    /// no mark, so a charge without one is the latter).
+    static func notChargedReason(_ charge: Charge) -> String {
+        if charge.unansweredAtMilliseconds != nil {
+            return "the payment gateway could not be reached when this charge was sent, and it has no record of it; nothing was charged"
+        }
+        return "this charge never reached the payment gateway: the service stopped before sending it (or while sending it); nothing was charged"
     }
 }

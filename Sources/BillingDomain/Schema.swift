@@ -301,5 +301,11 @@ public enum BillingSchema {
             -- scanned the table.
             CREATE INDEX idempotency_keys_by_charge ON idempotency_keys(charge_id) WHERE charge_id IS NOT NULL;
             """, postgresql: PostgreSQLSchema.version6),
+        Migration(version: 7, name: "charges whose gateway call went unanswered", sql: """
+            -- Set when this service sent a charge and got no answer (and its look-up did not tell):
+            -- reconciliation then knows a charge it finds unknown to the gateway was sent, and one
+            -- without it never reached the gateway before the service stopped.
+            ALTER TABLE charges ADD COLUMN unanswered_at_ms INTEGER;
+            """, postgresql: PostgreSQLSchema.version7),
     ]
 }

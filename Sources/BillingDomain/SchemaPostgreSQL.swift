@@ -313,4 +313,8 @@ enum PostgreSQLSchema {
         -- scanned the table.
         CREATE INDEX idempotency_keys_by_charge ON idempotency_keys(charge_id) WHERE charge_id IS NOT NULL;
         """
+
+    static let version7 = """
+        ALTER TABLE charges ADD COLUMN unanswered_at_ms BIGINT;
+        """
 }

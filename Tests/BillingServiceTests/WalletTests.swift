@@ -289,8 +289,41 @@ struct WalletTests {
         #expect(try await service.maintain().reconciledCharges == 1)
         let failed = try await client.listCharges(.init(accountID: accountID, statuses: [.failed])).charges
         #expect(failed.map(\.failureCode) == ["not_charged"])
+        #expect(failed.first?.failureMessage.contains("could not be reached when this charge was sent") == true)
         #expect(try await client.getWallet(.init(accountID: accountID)).wallet?.balance == usd(400))
         #expect(await service.gateway.chargeCalls == 1)
+        try await expectLedgerMatchesBalance(client, accountID)
+        await service.finish()
+    }
+
+    /// A stop between recording a charge and sending it leaves a pending charge the gateway never saw;
+    /// its failure says so rather than blaming the gateway.
+    @Test func aChargeTheServiceNeverSentSaysSoWhenReconciled() async throws {
+        let service = try await BillingHarness()
+        var client = service.client()
+        let accountID = try await client.readyAccount()
+        let card = try #require(try await client.listPaymentMethods(.init(accountID: accountID)).paymentMethods.first)
+        await service.stop()
+        // What a top-up's first transaction wrote before the process stopped (Charges.recordPending).
+        let store = try await service.openStore()
+        let now = Int64(service.clock.now.timeIntervalSince1970 * 1000)
+        _ = try await store.write { [accountID] tx in
+            try tx.execute("""
+                INSERT INTO charges(id, account_id, amount_minor, currency, status, payment_method_id, card_brand, card_last4,
+                                    description, purpose, created_at_ms, recorded_at_ms)
+                VALUES ('ch_never_sent', ?, 2500, 'USD', 'pending', ?, 'visa', ?, 'Wallet funds', 'wallet_top_up', ?, ?)
+                """, .text(accountID), .text(card.id), .text(card.last4), .integer(now), .integer(now))
+        }
+        await store.close()
+
+        #expect(try await service.restart().reconciledCharges == 1)
+        client = service.client()
+        let failed = try await client.listCharges(.init(accountID: accountID, statuses: [.failed])).charges
+        #expect(failed.map(\.id) == ["ch_never_sent"])
+        #expect(failed.first?.failureCode == "not_charged")
+        #expect(failed.first?.failureMessage.contains("never reached the payment gateway") == true)
+        #expect(await service.gateway.chargeCalls == 0)
+        #expect(try await client.getWallet(.init(accountID: accountID)).wallet?.balance == usd(0))
         try await expectLedgerMatchesBalance(client, accountID)
         await service.finish()
     }
