@@ -28,7 +28,7 @@ struct ChargeReconciler: Sendable {
             do {
                 if let found = try await context.gateway.lookUpCharge(idempotencyKey: charge.id) {
                     outcome = .settled(found)
-                } else if now - (charge.recordedAtMilliseconds ?? charge.createdAtMilliseconds) >= notChargedAfter.milliseconds {
+                } else if now - (charge.recordedAtMilliseconds ?? charge.createdAtMilliseconds) >= waitBeforeNotCharged(charge, abandoned: notChargedAfter).milliseconds {
                     // A subscription payment the schedule decided (a renewal, a scheduled retry) has no
                     // caller to retry it: it is sent now, under its own gateway key, rather than recorded
                     // as a failed attempt that never reached the card.
@@ -68,6 +68,16 @@ struct ChargeReconciler: Sendable {
             """, .text(chargeID)) != nil
         else { return nil }
         return try ChargeLifecycle.resendable(chargeID, in: tx)
+    }
+
+    /// How long a live gateway call may still make a charge the gateway does not know yet.
+    static let liveCallsMayLandWithin: Duration = .seconds(3600)
+
+    /// `abandoned` for a charge no live call can still make, or, on a database several daemons share,
+    /// the wait for live calls for a charge another daemon recorded (it may be sending it right now).
+    private func waitBeforeNotCharged(_ charge: Charge, abandoned: Duration) -> Duration {
+        guard context.store.isShared, charge.recordedBy != context.instanceName else { return abandoned }
+        return max(abandoned, Self.liveCallsMayLandWithin)
     }
 
     /// Why a charge unknown to the gateway was not made, as the payment history shows it: sent

@@ -315,6 +315,7 @@ enum PostgreSQLSchema {
         """
 
     static let version7 = """
+        ALTER TABLE charges ADD COLUMN recorded_by TEXT;
         ALTER TABLE charges ADD COLUMN unanswered_at_ms BIGINT;
         """
 }

@@ -189,4 +189,41 @@ struct SharedStoreTests {
         await daemons.1.finish()
         await daemons.0.finish()
     }
+
+    /// A daemon starting up cannot know whether another daemon is sending one of its pending charges
+    /// right now: declaring that charge not charged would free its key, and the other daemon's call,
+    /// landing later, would take money without its credit. It settles as abandoned only its own.
+    @Test("at start-up a daemon declares not charged only the pending charges an earlier run of itself left, never another daemon's")
+    func startUpLeavesAnotherDaemonsChargesInFlightAlone() async throws {
+        let daemons = try await twoDaemons()
+        var client = daemons.0.client()
+        let accountID = try await client.readyAccount()
+        let card = try #require(try await client.listPaymentMethods(.init(accountID: accountID)).paymentMethods.first)
+        // What a top-up's first transaction wrote on each daemon, neither sent yet (Charges.recordPending).
+        let now = Int64(daemons.0.clock.now.timeIntervalSince1970 * 1000)
+        let store = try await daemons.0.openStore()
+        for (id, recordedBy) in [("ch_first_daemons", daemons.0.socketPath), ("ch_second_daemons", daemons.1.socketPath)] {
+            _ = try await store.write { [accountID] tx in
+                try tx.execute("""
+                    INSERT INTO charges(id, account_id, amount_minor, currency, status, payment_method_id, card_brand, card_last4,
+                                        description, purpose, created_at_ms, recorded_at_ms, recorded_by)
+                    VALUES (?, ?, 2500, 'USD', 'pending', ?, 'visa', ?, 'Wallet funds', 'wallet_top_up', ?, ?, ?)
+                    """, .text(id), .text(accountID), .text(card.id), .text(card.last4), .integer(now), .integer(now), .text(recordedBy))
+            }
+        }
+        await store.close()
+
+        #expect(try await daemons.0.restart().reconciledCharges == 1)
+        client = daemons.0.client()
+        let charges = try await client.listCharges(.init(accountID: accountID)).charges
+        #expect(Dictionary(uniqueKeysWithValues: charges.map { ($0.id, $0.status) })
+                == ["ch_first_daemons": .failed, "ch_second_daemons": .pending])
+        // An hour on, no live call can still make it: the running upkeep settles it.
+        daemons.0.clock.advance(by: 3_601)
+        #expect(try await daemons.0.maintain().reconciledCharges == 1)
+        #expect(try await client.listCharges(.init(accountID: accountID, statuses: [.pending])).charges.isEmpty)
+        try await expectLedgerMatchesBalance(client, accountID)
+        await daemons.1.finish()
+        await daemons.0.finish()
+    }
 }
