@@ -48,6 +48,8 @@ public final class Billing: Sendable {
     public func prepare() async throws -> Upkeep {
         let inUse = try await context.store.read { tx in try PlansInUse.all(in: tx) }
         try context.catalog.checkPlansInUse(inUse)
+        // What an earlier run of this daemon was doing when it stopped is no longer being done.
+        _ = try await context.store.write { [holder = context.instanceName] tx in try Claims.releaseAll(heldBy: holder, in: tx) }
         return Upkeep(
             reconciledCharges: try await reconciler.reconcile(minimumAge: .zero, notChargedAfter: context.gateway.lookUpLag),
             purgedKeys: try await purgeExpiredIdempotencyKeys())

@@ -226,4 +226,32 @@ struct SharedStoreTests {
         await daemons.1.finish()
         await daemons.0.finish()
     }
+
+    /// Fulfilment is delivered under a claim per subscription: two daemons' upkeep passes running at
+    /// once send each action once between them, never twice (each daemon here has its own provider
+    /// client, so a doubled delivery would show in the sum).
+    @Test("two daemons delivering fulfilment at once send each action once between them")
+    func fulfilmentIsDeliveredOnceAcrossDaemons() async throws {
+        let daemons = try await twoDaemons()
+        let clients = [daemons.0.client(), daemons.1.client()]
+        var subscriptions: [String] = []
+        // Undelivered at first: the provider is unreachable when each subscription is created.
+        await daemons.0.provider.failNextCalls(8)
+        for _ in 0..<8 {
+            let (_, account) = try await clients[0].clockAccount(at: utcMilliseconds(2027, 1, 1))
+            subscriptions.append(try #require(try await clients[0].subscribe(account, plan: "managed-postgres-small-usd-v1").subscription?.id))
+        }
+        for id in subscriptions { #expect(await daemons.0.provider.actions(for: id) == []) }
+
+        daemons.0.clock.advance(by: 5)  // past the first backoff
+        async let first = daemons.0.maintain()
+        async let second = daemons.1.maintain()
+        _ = try await (first, second)
+        for id in subscriptions {
+            let delivered = await daemons.0.provider.actions(for: id) + daemons.1.provider.actions(for: id)
+            #expect(delivered == [.provision], "subscription \(id)")
+        }
+        await daemons.1.finish()
+        await daemons.0.finish()
+    }
 }
