@@ -2,7 +2,8 @@
 # make bench-postgres: record usage on PostgreSQL through one and through two billingd (release builds, the C
 # load client, 64 calls in flight per daemon over 1,000 accounts each), against pgbench running the same
 # debit — the one statement billingd sends, in a SERIALIZABLE transaction — with 64 and 128 clients, on
-# one throwaway cluster (scripts/postgres-cluster.sh), one case after another in the same run.
+# one throwaway cluster (scripts/postgres-cluster.sh), one case after another in the same run. Then one and
+# two billingd again with 8 calls in flight each, far from the database's limit: the daemons' own scaling.
 # SECONDS_PER_CASE (default 5) sets the length; POSTGRES_WRITERS (default 1) billingd's --postgres-writers.
 # Prints a table; docs/PERFORMANCE.md keeps the latest.
 set -euo pipefail
@@ -28,9 +29,9 @@ daemon() {  # daemon N: starts billingd N on the cluster's schema "bench", shari
   for _ in $(seq 100); do [ -S "$work/d$1.sock" ] && return; sleep 0.1; done
   echo "billingd $1 did not start:" >&2; cat "$work/d$1.log" >&2; exit 1
 }
-load() {  # load N: record usage through daemon N
+load() {  # load N [IN_FLIGHT]: record usage through daemon N
   local pid; eval "pid=\$daemon$1"
-  bench/bin/load_client "$work/d$1.sock" --mix record-usage --in-flight 64 --accounts 1000 --seconds "$seconds" --server-pid "$pid" --json
+  bench/bin/load_client "$work/d$1.sock" --mix record-usage --in-flight "${2:-64}" --accounts 1000 --seconds "$seconds" --server-pid "$pid" --json
 }
 field() { python3 -c 'import json,sys; print(json.loads(sys.stdin.read())[sys.argv[1]])' "$1"; }
 
@@ -41,6 +42,12 @@ echo "== two billingd" >&2
 daemon 2
 load 1 >"$work/two-1.json" & first=$!
 load 2 >"$work/two-2.json" & second=$!
+wait $first $second
+# The daemons' own scaling, with the database far from its limit: 8 calls in flight per daemon.
+echo "== one and two billingd, 8 in flight" >&2
+light_one=$(load 1 8)
+load 1 8 >"$work/light-1.json" & first=$!
+load 2 8 >"$work/light-2.json" & second=$!
 wait $first $second
 
 echo "== pgbench" >&2
@@ -78,10 +85,13 @@ pgbench() {  # pgbench CLIENTS: transactions per second
 pg64=$(pgbench 64)
 pg128=$(pgbench 128)
 
-python3 - "$one" "$(cat "$work/two-1.json")" "$(cat "$work/two-2.json")" "$pg64" "$pg128" <<'PY'
+python3 - "$one" "$(cat "$work/two-1.json")" "$(cat "$work/two-2.json")" "$pg64" "$pg128" \
+  "$light_one" "$(cat "$work/light-1.json")" "$(cat "$work/light-2.json")" <<'PY'
 import json, sys
 one, two_a, two_b = (json.loads(x) for x in sys.argv[1:4])
 pg64, pg128 = float(sys.argv[4]), float(sys.argv[5])
+light_one, light_a, light_b = (json.loads(x) for x in sys.argv[6:9])
+light_two = light_a["calls_per_second"] + light_b["calls_per_second"]
 two = two_a["calls_per_second"] + two_b["calls_per_second"]
 def errors(*runs): return sum(r["error_count"] for r in runs)
 print(f"{'case':44} {'debits/s':>10} {'p50 ms':>8} {'p99 ms':>8}  ratio")
@@ -89,5 +99,7 @@ print(f"{'pgbench, same debit, 64 clients':44} {pg64:>10,.0f}")
 print(f"{'pgbench, same debit, 128 clients':44} {pg128:>10,.0f}")
 print(f"{'1 billingd, 64 in flight (C client)':44} {one['calls_per_second']:>10,.0f} {one['p50_us']/1000:>8.2f} {one['p99_us']/1000:>8.2f}  {one['calls_per_second']/pg64:.2f}x pgbench-64 (target >= 0.60)")
 print(f"{'2 billingd, 64 in flight each':44} {two:>10,.0f} {max(two_a['p50_us'], two_b['p50_us'])/1000:>8.2f} {max(two_a['p99_us'], two_b['p99_us'])/1000:>8.2f}  {two/one['calls_per_second']:.2f}x one billingd (target >= 1.5); {two/pg128:.2f}x pgbench-128")
-print(f"errors: {errors(one, two_a, two_b)}; server CPU us/debit: one {one.get('server_cpu_us_per_call', '?')}, two {two_a.get('server_cpu_us_per_call', '?')} / {two_b.get('server_cpu_us_per_call', '?')}")
+print(f"{'1 billingd, 8 in flight':44} {light_one['calls_per_second']:>10,.0f} {light_one['p50_us']/1000:>8.2f} {light_one['p99_us']/1000:>8.2f}")
+print(f"{'2 billingd, 8 in flight each':44} {light_two:>10,.0f} {max(light_a['p50_us'], light_b['p50_us'])/1000:>8.2f} {max(light_a['p99_us'], light_b['p99_us'])/1000:>8.2f}  {light_two/light_one['calls_per_second']:.2f}x one billingd at 8 (target >= 1.5 when the database is not the limit)")
+print(f"errors: {errors(one, two_a, two_b, light_one, light_a, light_b)}; server CPU us/debit: one {one.get('server_cpu_us_per_call', '?')}, two {two_a.get('server_cpu_us_per_call', '?')} / {two_b.get('server_cpu_us_per_call', '?')}")
 PY
