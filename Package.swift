@@ -42,6 +42,10 @@ let package = Package(
             linkerSettings: [.linkedLibrary("protobuf-c")]
         ),
 
+        // `Locked` (Synchronization's Mutex with its critical sections visible to ThreadSanitizer) and the
+        // ThreadSanitizer annotations behind it, for what TSan cannot see by itself (`make test-tsan`).
+        .target(name: "BillingLocking", swiftSettings: strict),
+
         // The persistence layer: the store boundary (Store, transactions, rows, migrations) and its embedded
         // engine, SQLite: connections, statements, the group-commit writer, the readers.
         .target(name: "BillingStore", dependencies: ["CSQLite"], swiftSettings: strict),
@@ -177,6 +181,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "BillingStoreTests", dependencies: ["BillingStore", "CSQLiteFaults"], swiftSettings: strict),
+        .testTarget(name: "BillingLockingTests", dependencies: ["BillingLocking"], swiftSettings: strict),
         // The PostgreSQL engine on a real cluster (BILLING_TEST_POSTGRES; scripts/test-postgres.sh starts one).
         .testTarget(name: "BillingStorePostgresTests", dependencies: ["BillingStore", "BillingStorePostgres"], swiftSettings: strict),
         // Tests only: a SQLite VFS over the default one that fails writes, fsyncs or truncations on cue
