@@ -1,7 +1,7 @@
 import BillingGateway
+import BillingLocking
 import BillingStore
 import Foundation
-import Synchronization
 
 /// A test clock: a time that stands still until it is advanced.
 public struct TestClock: Sendable, Hashable, Codable {
@@ -30,7 +30,7 @@ public final class SubscriptionScheduler: Sendable {
     let context: BillingContext
     let provider: (any FulfilmentProvider)?
     let concurrency: Int
-    private let advancing = Mutex<Set<String>>([])
+    private let advancing = Locked<Set<String>>([])
 
     init(context: BillingContext, provider: (any FulfilmentProvider)?, concurrency: Int = 32) {
         self.context = context

@@ -1,8 +1,8 @@
+import BillingLocking
 import BillingStore
 import Dispatch
 import Logging
 import PostgresNIO
-import Synchronization
 
 /// How the PostgreSQL engine runs; every queue has a bound, as in the SQLite engine.
 public struct PostgresStoreConfiguration: Sendable {
@@ -128,7 +128,7 @@ final class PostgresWriter: Sendable {
     private let maxQueuedWrites: Int
     private let maxAttempts: Int
     private let onEvent: (@Sendable (StoreEvent) -> Void)?
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     private struct State {
         var queued: [QueuedWrite] = []
@@ -145,7 +145,7 @@ final class PostgresWriter: Sendable {
         self.maxQueuedWrites = configuration.maxQueuedWrites
         self.maxAttempts = configuration.maxAttempts
         self.onEvent = configuration.onEvent
-        self.state = Mutex(State(idleSessions: Array(sessions.indices.reversed())))
+        self.state = Locked(State(idleSessions: Array(sessions.indices.reversed())))
     }
 
     var statistics: StoreStatistics {
