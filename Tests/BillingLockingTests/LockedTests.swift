@@ -13,7 +13,7 @@ struct LockedTests {
 
     /// Four threads contend for one lock. Every increment counts; and under ThreadSanitizer (`make test-tsan`)
     /// nothing is reported: with `Synchronization.Mutex` in its place, the contended lock is taken inside
-    /// the uninstrumented runtime and TSan reports races on both counters.
+    /// the uninstrumented runtime and TSan reports a race (3 runs out of 3 of the same code, alone).
     @Test func contendedCriticalSectionsCountEveryIncrementAndAreOrderedForThreadSanitizer() {
         let guarded = Guarded()
         let group = DispatchGroup()
