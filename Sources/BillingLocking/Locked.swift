@@ -22,11 +22,11 @@ import Glibc
 /// A real race is still reported: code that touches the value, or anything else the lock guards,
 /// without taking the lock gets no ordering from these calls.
 public struct Locked<Value: ~Copyable>: ~Copyable, @unchecked Sendable {
-    private let mutex: Mutex<Value>
+    @usableFromInline let mutex: Mutex<Value>
     /// The address TSan orders critical sections by; never read or written. (The value's own address
     /// would do, but taking it counts as an access to the value, which TSan would check before the
     /// acquire.)
-    private let synchronizationAddress: UnsafeMutableRawPointer
+    @usableFromInline let synchronizationAddress: UnsafeMutableRawPointer
 
     public init(_ initialValue: consuming sending Value) {
         mutex = Mutex(initialValue)
@@ -37,7 +37,9 @@ public struct Locked<Value: ~Copyable>: ~Copyable, @unchecked Sendable {
         synchronizationAddress.deallocate()
     }
 
-    /// Runs `body` with the value while holding the lock, as `Mutex.withLock` does.
+    /// Runs `body` with the value while holding the lock, as `Mutex.withLock` does. Inlinable, as that one
+    /// is, so that callers in other modules get it specialized rather than through generic code.
+    @inlinable
     public borrowing func withLock<Result: ~Copyable, E: Error>(
         _ body: (inout sending Value) throws(E) -> sending Result
     ) throws(E) -> sending Result {
@@ -56,19 +58,19 @@ public struct Locked<Value: ~Copyable>: ~Copyable, @unchecked Sendable {
 /// Found by name at run time, as the Swift concurrency runtime finds them, so that one build of the code
 /// serves both: a TSan build links the TSan runtime into the executable, a normal build does not.
 public enum ThreadSanitizer {
-    private typealias Annotation = @convention(c) (UnsafeMutableRawPointer?) -> Void
+    @usableFromInline typealias Annotation = @convention(c) (UnsafeMutableRawPointer?) -> Void
 
-    private static let acquireAnnotation = function(named: "__tsan_acquire")
-    private static let releaseAnnotation = function(named: "__tsan_release")
+    @usableFromInline static let acquireAnnotation = function(named: "__tsan_acquire")
+    @usableFromInline static let releaseAnnotation = function(named: "__tsan_release")
 
     /// What was released on `address` so far happens before what this thread does next.
-    @inline(__always)
+    @inlinable
     public static func acquire(_ address: UnsafeMutableRawPointer) {
         acquireAnnotation?(address)
     }
 
     /// What this thread did so far happens before a later `acquire` of `address`.
-    @inline(__always)
+    @inlinable
     public static func release(_ address: UnsafeMutableRawPointer) {
         releaseAnnotation?(address)
     }
