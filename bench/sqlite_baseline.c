@@ -1,7 +1,7 @@
 /*
  * sqlite_baseline: the raw limit of the disk for the wallet's debit, written the way the store writes.
  *
- *   sqlite_baseline PATH [--mode single|batch] [--batch-size B] [--seconds S] [--json]
+ *   sqlite_baseline PATH [--mode single|batch] [--batch-size B] [--seconds S] [--checkpoint inline|background] [--json]
  *
  * Creates a fresh database at PATH with the store's settings (journal_mode=WAL, synchronous=FULL,
  * foreign_keys=ON, each read back as the store does), a wallet schema with 1000 accounts, and then
@@ -9,6 +9,11 @@
  *
  *   --mode single   each debit in its own BEGIN IMMEDIATE ... COMMIT: one fsync'ed commit per debit;
  *   --mode batch    B debits (default 64) per transaction: what group commit can reach at best.
+ *
+ * --checkpoint says who copies the WAL back into the database file: "inline" (the default, SQLite's
+ * own: the commit that takes the WAL past 1000 pages checkpoints before it returns, fsyncs included)
+ * or "background" (wal_autocheckpoint=0 on the writer; a thread with a connection of its own runs
+ * PRAGMA wal_checkpoint(PASSIVE) every 100 ms), to see what the inline checkpoints add to the tail.
  *
  * A debit is two statements, prepared once and reused:
  *   UPDATE accounts SET balance_minor = balance_minor - ? WHERE id = ? AND balance_minor >= ?
@@ -23,6 +28,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -122,6 +128,8 @@ static void check(int result, const char *what)
 
 /* Ctrl-C ends the run early but still reports and removes the files. */
 static volatile sig_atomic_t stop_requested;
+/* Set when the measured run is over, for the background checkpointer. */
+static volatile sig_atomic_t background_done;
 
 static void request_stop(int signal_number)
 {
@@ -280,10 +288,10 @@ static void commit_batch(struct writer *w, uint32_t batch_size)
 
 static void usage(FILE *to)
 {
-    fprintf(to, "usage: sqlite_baseline PATH [--mode single|batch] [--batch-size B] [--seconds S] [--json]\n"
+    fprintf(to, "usage: sqlite_baseline PATH [--mode single|batch] [--batch-size B] [--seconds S] [--checkpoint inline|background] [--json]\n"
                 "\n"
                 "PATH must not exist; it and its -wal and -shm files are deleted at the end.\n"
-                "defaults: --mode single, --batch-size 64 in batch mode (1 in single mode), --seconds 3\n");
+                "defaults: --mode single, --batch-size 64 in batch mode (1 in single mode), --seconds 3, --checkpoint inline\n");
 }
 
 static void usage_error(const char *format, ...)
@@ -298,10 +306,27 @@ static void usage_error(const char *format, ...)
     exit(2);
 }
 
+/* --checkpoint background: checkpoints every 100 ms on a connection of its own until the run ends. */
+static void *checkpoint_in_background(void *path)
+{
+    sqlite3 *connection;
+    if (sqlite3_open_v2(path, &connection, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) die("the checkpointer cannot open %s", (char *)path);
+    sqlite3_busy_timeout(connection, 1000);
+    struct timespec pause = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
+    while (!stop_requested && !background_done) {
+        nanosleep(&pause, NULL);
+        int log_frames = 0, checkpointed = 0;
+        int result = sqlite3_wal_checkpoint_v2(connection, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &checkpointed);
+        if (result != SQLITE_OK && result != SQLITE_BUSY) die("checkpoint: %s", sqlite3_errstr(result));
+    }
+    sqlite3_close(connection);
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     const char *path = NULL;
-    bool batch = false, json = false;
+    bool batch = false, json = false, background_checkpoints = false;
     long batch_size = 0; /* 0: the mode's default */
     double seconds = 3;
 
@@ -324,6 +349,11 @@ int main(int argc, char **argv)
             if (!value || end == value || *end != '\0' || batch_size < 1 || batch_size > MAX_BATCH_SIZE)
                 usage_error("--batch-size must be a whole number from 1 to %d", MAX_BATCH_SIZE);
             i++;
+        } else if (strcmp(argument, "--checkpoint") == 0) {
+            if (!value || (strcmp(value, "inline") != 0 && strcmp(value, "background") != 0))
+                usage_error("--checkpoint must be inline or background");
+            background_checkpoints = strcmp(value, "background") == 0;
+            i++;
         } else if (strcmp(argument, "--seconds") == 0) {
             seconds = value ? strtod(value, &end) : 0;
             if (!value || end == value || *end != '\0' || !(seconds > 0 && seconds <= MAX_SECONDS))
@@ -340,8 +370,8 @@ int main(int argc, char **argv)
     if (batch_size == 0) batch_size = batch ? 64 : 1;
 
     char name[32];
-    if (batch) snprintf(name, sizeof name, "sqlite-batch-%ld", batch_size);
-    else snprintf(name, sizeof name, "sqlite-single");
+    if (batch) snprintf(name, sizeof name, "sqlite-batch-%ld%s", batch_size, background_checkpoints ? "-bgckpt" : "");
+    else snprintf(name, sizeof name, "sqlite-single%s", background_checkpoints ? "-bgckpt" : "");
 
     struct sigaction action = {.sa_handler = request_stop};
     sigemptyset(&action.sa_mask);
@@ -359,6 +389,12 @@ int main(int argc, char **argv)
     check(sqlite3_prepare_v2(database, DEBIT_SQL, -1, &w.debit, NULL), "prepare the debit");
     check(sqlite3_prepare_v2(database, INSERT_SQL, -1, &w.insert, NULL), "prepare the insert");
 
+    pthread_t checkpointer;
+    if (background_checkpoints) {
+        execute("PRAGMA wal_autocheckpoint = 0");
+        if (pthread_create(&checkpointer, NULL, checkpoint_in_background, (void *)path) != 0) die("cannot start the checkpointer");
+    }
+
     uint64_t start_ns = monotonic_ns();
     double elapsed;
     do {
@@ -366,6 +402,10 @@ int main(int argc, char **argv)
         elapsed = (double)(monotonic_ns() - start_ns) / 1e9;
     } while (elapsed < seconds && !stop_requested);
 
+    if (background_checkpoints) {
+        background_done = 1;
+        pthread_join(checkpointer, NULL);
+    }
     double debits_per_second = (double)w.debits / elapsed;
     double transactions_per_second = (double)w.transactions / elapsed;
     struct percentiles commit = recorder_percentiles(&w.commit_latency);

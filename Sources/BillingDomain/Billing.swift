@@ -43,10 +43,13 @@ public final class Billing: Sendable {
 
     /// Work to do before serving: settle charges a crash left pending, drop expired idempotency keys.
     /// With no call of this process in flight, a charge the gateway does not know is declared not
-    /// charged once it is older than the gateway's look-up lag.
+    /// charged once it is older than the gateway's look-up lag; on a database other daemons share,
+    /// only if an earlier run of this daemon recorded it (another's may be in flight).
     public func prepare() async throws -> Upkeep {
         let inUse = try await context.store.read { tx in try PlansInUse.all(in: tx) }
         try context.catalog.checkPlansInUse(inUse)
+        // What an earlier run of this daemon was doing when it stopped is no longer being done.
+        _ = try await context.store.write { [holder = context.instanceName] tx in try Claims.releaseAll(heldBy: holder, in: tx) }
         return Upkeep(
             reconciledCharges: try await reconciler.reconcile(minimumAge: .zero, notChargedAfter: context.gateway.lookUpLag),
             purgedKeys: try await purgeExpiredIdempotencyKeys())
@@ -57,7 +60,8 @@ public final class Billing: Sendable {
     /// the gateway's look-up lag, if longer), when no live call can still make it. And drop expired keys.
     public func maintain() async throws -> Upkeep {
         let upkeep = Upkeep(
-            reconciledCharges: try await reconciler.reconcile(minimumAge: .seconds(60), notChargedAfter: max(.seconds(3600), context.gateway.lookUpLag)),
+            reconciledCharges: try await reconciler.reconcile(
+                minimumAge: .seconds(60), notChargedAfter: max(ChargeReconciler.liveCallsMayLandWithin, context.gateway.lookUpLag)),
             purgedKeys: try await purgeExpiredIdempotencyKeys())
         await scheduler.deliverFulfilment(for: nil)
         return upkeep

@@ -19,6 +19,10 @@ public struct BillingContext: Sendable {
     public let subscriptionPolicy: SubscriptionPolicy
     /// Whether accounts may live on test clocks: only with the sandbox gateway, never a real one.
     public let allowsTestClocks: Bool
+    /// This daemon among those sharing a database, the same across its restarts and never two live at
+    /// once (billingd: the host name and the socket path). Charges record it, so that start-up
+    /// reconciliation declares abandoned only what an earlier run of this daemon left pending.
+    public let instanceName: String
 
     /// The seller block printed on every invoice.
     public var seller: InvoiceDocument.Seller { invoicing.seller }
@@ -28,7 +32,7 @@ public struct BillingContext: Sendable {
     public init(
         store: Store, gateway: any PaymentGateway, now: @escaping @Sendable () -> Date = Date.init,
         invoicing: InvoiceSettings, limits: MoneyLimits = MoneyLimits(), catalog: PlanCatalog = .empty, subscriptionPolicy: SubscriptionPolicy = SubscriptionPolicy(),
-        allowsTestClocks: Bool = false
+        allowsTestClocks: Bool = false, instanceName: String = "billingd"
     ) {
         self.store = store
         self.gateway = gateway
@@ -38,6 +42,7 @@ public struct BillingContext: Sendable {
         self.catalog = catalog
         self.subscriptionPolicy = subscriptionPolicy
         self.allowsTestClocks = allowsTestClocks
+        self.instanceName = instanceName
     }
 
     /// Now, in the store's unit.

@@ -34,6 +34,9 @@ public struct Charge: Sendable, Hashable, Codable {
     /// account on a test clock); what reconciliation measures a pending charge's age by. Nil in
     /// outcomes stored before it existed.
     var recordedAtMilliseconds: Int64?
+    /// The daemon that recorded it (``BillingContext/instanceName``); nil for charges recorded before
+    /// this was kept.
+    var recordedBy: String?
     /// When this service last sent the charge and got no answer, its look-up not telling either. Nil
     /// if the charge was settled by the answer to its call, or no call was ever made.
     var unansweredAtMilliseconds: Int64?
@@ -96,18 +99,19 @@ enum ChargeLifecycle {
     /// - Parameters:
     ///   - nowMilliseconds: the charge's date (the account's test clock, if it has one).
     ///   - wallMilliseconds: the wall clock, when it differs from `nowMilliseconds`.
+    ///   - recordedBy: the daemon that will send it (``BillingContext/instanceName``).
     static func recordPending(
         accountID: String, amount: Money, card: PaymentMethod, description: String, purpose: Charge.Purpose,
-        invoiceID: String?, in tx: WriteTransaction, nowMilliseconds: Int64, wallMilliseconds: Int64? = nil
+        invoiceID: String?, recordedBy: String, in tx: WriteTransaction, nowMilliseconds: Int64, wallMilliseconds: Int64? = nil
     ) throws -> String {
         let id = Identifier.make("ch")
         try tx.execute("""
             INSERT INTO charges(id, account_id, amount_minor, currency, status, payment_method_id, card_brand, card_last4,
-                                description, purpose, invoice_id, created_at_ms, recorded_at_ms)
-            VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)
+                                description, purpose, invoice_id, created_at_ms, recorded_at_ms, recorded_by)
+            VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, .text(id), .text(accountID), .integer(amount.amountMinor), .text(amount.currency.code), .text(card.id),
             .text(card.brand.rawValue), .text(card.last4), .text(description), .text(purpose.rawValue), SQLValue(invoiceID), .integer(nowMilliseconds),
-            .integer(wallMilliseconds ?? nowMilliseconds))
+            .integer(wallMilliseconds ?? nowMilliseconds), .text(recordedBy))
         return id
     }
 
@@ -234,7 +238,7 @@ enum ChargeLifecycle {
             purpose: Charge.Purpose(rawValue: try row.string("purpose")) ?? .invoicePayment,
             invoiceID: try row.optionalString("invoice_id"), createdAtMilliseconds: try row.int64("created_at_ms"),
             recordedAtMilliseconds: try row.optionalInt64("recorded_at_ms"),
-            unansweredAtMilliseconds: try row.optionalInt64("unanswered_at_ms"))
+            recordedBy: try row.optionalString("recorded_by"), unansweredAtMilliseconds: try row.optionalInt64("unanswered_at_ms"))
     }
 }
 

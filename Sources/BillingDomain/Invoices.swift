@@ -200,7 +200,7 @@ public struct InvoiceService: Sendable {
                 let description = "Invoice \(invoice.number ?? invoice.id)"
                 let chargeID = try ChargeLifecycle.recordPending(
                     accountID: accountID, amount: invoice.amountDue, card: card, description: description,
-                    purpose: .invoicePayment, invoiceID: invoice.id, in: tx, nowMilliseconds: now)
+                    purpose: .invoicePayment, invoiceID: invoice.id, recordedBy: context.instanceName, in: tx, nowMilliseconds: now)
                 return PendingCharge(chargeID: chargeID, token: token, amount: invoice.amountDue, description: description)
             }
             switch once {

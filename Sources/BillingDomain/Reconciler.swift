@@ -24,39 +24,56 @@ struct ChargeReconciler: Sendable {
         }
         var settled = 0
         for charge in pending {
-            let outcome: ChargeLifecycle.GatewayOutcome
+            // With other daemons on the database, theirs may be reconciling it too: one at a time. (Alone,
+            // this daemon runs one pass at a time, and the claim's two writes per charge are saved.)
+            let claims = context.store.isShared
+            if claims, try await !context.takeClaim(.chargeReconciliation, charge.id, for: Self.claimDuration) { continue }
             do {
-                if let found = try await context.gateway.lookUpCharge(idempotencyKey: charge.id) {
-                    outcome = .settled(found)
-                } else if now - (charge.recordedAtMilliseconds ?? charge.createdAtMilliseconds) >= notChargedAfter.milliseconds {
-                    // A subscription payment the schedule decided (a renewal, a scheduled retry) has no
-                    // caller to retry it: it is sent now, under its own gateway key, rather than recorded
-                    // as a failed attempt that never reached the card.
-                    let context = context
-                    if let resend = try await context.store.read({ tx in try Self.scheduledSubscriptionPayment(charge.id, in: tx) }) {
-                        _ = try await Settlement.send(resend, context: context)
-                        settled += 1
-                        continue
-                    }
-                    outcome = .notCharged(reason: Self.notChargedReason(charge))
-                } else {
-                    continue  // too young to be sure: the gateway's look-up may lag, or a live call may still land
-                }
+                if try await reconcile(charge, now: now, notChargedAfter: notChargedAfter) { settled += 1 }
             } catch {
-                continue  // the gateway cannot be asked now; the next round tries again
+                if claims { try? await context.releaseClaim(.chargeReconciliation, charge.id) }
+                throw error
             }
-            switch charge.purpose {
-            case .invoicePayment:
-                let context = context
-                _ = try await context.store.write { tx in
-                    try Settlement.settle(charge.id, with: outcome, context: context, in: tx, nowMilliseconds: context.nowMilliseconds)
-                }
-            case .walletTopUp, .walletAutoRecharge:
-                try await wallets.settlePending(accountID: charge.accountID, chargeID: charge.id, outcome: outcome)
-            }
-            settled += 1
+            if claims { try? await context.releaseClaim(.chargeReconciliation, charge.id) }
         }
         return settled
+    }
+
+    /// How long a pass holds a charge's claim: longer than a look-up and a settlement take.
+    static let claimDuration: Duration = .seconds(300)
+
+    /// Settles one pending charge if the gateway (or its age) says how; returns whether it did.
+    private func reconcile(_ charge: Charge, now: Int64, notChargedAfter: Duration) async throws -> Bool {
+        let outcome: ChargeLifecycle.GatewayOutcome
+        do {
+            if let found = try await context.gateway.lookUpCharge(idempotencyKey: charge.id) {
+                outcome = .settled(found)
+            } else if now - (charge.recordedAtMilliseconds ?? charge.createdAtMilliseconds) >= waitBeforeNotCharged(charge, abandoned: notChargedAfter).milliseconds {
+                // A subscription payment the schedule decided (a renewal, a scheduled retry) has no
+                // caller to retry it: it is sent now, under its own gateway key, rather than recorded
+                // as a failed attempt that never reached the card.
+                let context = context
+                if let resend = try await context.store.read({ tx in try Self.scheduledSubscriptionPayment(charge.id, in: tx) }) {
+                    _ = try await Settlement.send(resend, context: context)
+                    return true
+                }
+                outcome = .notCharged(reason: Self.notChargedReason(charge))
+            } else {
+                return false  // too young to be sure: the gateway's look-up may lag, or a live call may still land
+            }
+        } catch {
+            return false  // the gateway cannot be asked now; the next round tries again
+        }
+        switch charge.purpose {
+        case .invoicePayment:
+            let context = context
+            _ = try await context.store.write { tx in
+                try Settlement.settle(charge.id, with: outcome, context: context, in: tx, nowMilliseconds: context.nowMilliseconds)
+            }
+        case .walletTopUp, .walletAutoRecharge:
+            try await wallets.settlePending(accountID: charge.accountID, chargeID: charge.id, outcome: outcome)
+        }
+        return true
     }
 
     /// The pending charge as a subscription's scheduled payment attempt whose invoice is still open,
@@ -68,6 +85,16 @@ struct ChargeReconciler: Sendable {
             """, .text(chargeID)) != nil
         else { return nil }
         return try ChargeLifecycle.resendable(chargeID, in: tx)
+    }
+
+    /// How long a live gateway call may still make a charge the gateway does not know yet.
+    static let liveCallsMayLandWithin: Duration = .seconds(3600)
+
+    /// `abandoned` for a charge no live call can still make, or, on a database several daemons share,
+    /// the wait for live calls for a charge another daemon recorded (it may be sending it right now).
+    private func waitBeforeNotCharged(_ charge: Charge, abandoned: Duration) -> Duration {
+        guard context.store.isShared, charge.recordedBy != context.instanceName else { return abandoned }
+        return max(abandoned, Self.liveCallsMayLandWithin)
     }
 
     /// Why a charge unknown to the gateway was not made, as the payment history shows it: sent

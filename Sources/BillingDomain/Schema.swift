@@ -301,7 +301,21 @@ public enum BillingSchema {
             -- scanned the table.
             CREATE INDEX idempotency_keys_by_charge ON idempotency_keys(charge_id) WHERE charge_id IS NOT NULL;
             """, postgresql: PostgreSQLSchema.version6),
-        Migration(version: 7, name: "charges whose gateway call went unanswered", sql: """
+        Migration(version: 7, name: "work claimed by one daemon at a time; who recorded each charge, whether its call went unanswered", sql: """
+            -- Claims.swift: a test clock's advance, a subscription's fulfilment delivery, a charge's
+            -- reconciliation, each run by one holder at a time, until it releases or the claim expires.
+            CREATE TABLE work_claims (
+                kind TEXT NOT NULL,
+                id TEXT NOT NULL,
+                holder TEXT NOT NULL,
+                expires_at_ms INTEGER NOT NULL,
+                PRIMARY KEY (kind, id)
+            );
+            CREATE INDEX work_claims_by_holder ON work_claims(holder);
+            -- The daemon that recorded the charge (BillingContext.instanceName): with several daemons
+            -- on one database, one starting up settles as abandoned only the charges an earlier run of
+            -- itself left; another daemon's may still be in flight.
+            ALTER TABLE charges ADD COLUMN recorded_by TEXT;
             -- Set when this service sent a charge and got no answer (and its look-up did not tell):
             -- reconciliation then knows a charge it finds unknown to the gateway was sent, and one
             -- without it never reached the gateway before the service stopped.

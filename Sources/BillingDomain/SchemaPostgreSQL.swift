@@ -315,6 +315,15 @@ enum PostgreSQLSchema {
         """
 
     static let version7 = """
+        CREATE TABLE work_claims (
+            kind TEXT NOT NULL,
+            id TEXT NOT NULL,
+            holder TEXT NOT NULL,
+            expires_at_ms BIGINT NOT NULL,
+            PRIMARY KEY (kind, id)
+        );
+        CREATE INDEX work_claims_by_holder ON work_claims(holder);
+        ALTER TABLE charges ADD COLUMN recorded_by TEXT;
         ALTER TABLE charges ADD COLUMN unanswered_at_ms BIGINT;
         """
 }

@@ -84,7 +84,7 @@ enum SubscriptionBilling {
             let description = "Invoice \(invoice.number ?? invoice.id)"
             let chargeID = try ChargeLifecycle.recordPending(
                 accountID: invoice.accountID, amount: invoice.amountDue, card: card, description: description, purpose: .invoicePayment,
-                invoiceID: invoice.id, in: tx, nowMilliseconds: now, wallMilliseconds: context.nowMilliseconds)
+                invoiceID: invoice.id, recordedBy: context.instanceName, in: tx, nowMilliseconds: now, wallMilliseconds: context.nowMilliseconds)
             return .success(PendingCharge(chargeID: chargeID, token: token, amount: invoice.amountDue, description: description))
         } catch let refusal as BillingError where refusal.kind == .failedPrecondition {
             return .failure(refusal)

@@ -1,5 +1,4 @@
 import BillingGateway
-import BillingLocking
 import BillingStore
 import Foundation
 
@@ -30,7 +29,6 @@ public final class SubscriptionScheduler: Sendable {
     let context: BillingContext
     let provider: (any FulfilmentProvider)?
     let concurrency: Int
-    private let advancing = Locked<Set<String>>([])
 
     init(context: BillingContext, provider: (any FulfilmentProvider)?, concurrency: Int = 32) {
         self.context = context
@@ -278,7 +276,7 @@ public final class SubscriptionScheduler: Sendable {
     /// Delivers waiting fulfilment actions (of `subscriptionIDs`, or all); failures wait for a later round.
     func deliverFulfilment(for subscriptionIDs: Set<String>?) async {
         guard let provider else { return }
-        _ = try? await Fulfilment.deliver(provider: provider, store: context.store, nowMilliseconds: context.nowMilliseconds, subscriptionIDs: subscriptionIDs)
+        _ = try? await Fulfilment.deliver(provider: provider, context: context, subscriptionIDs: subscriptionIDs)
     }
 
     // MARK: Test clocks
@@ -328,12 +326,29 @@ public final class SubscriptionScheduler: Sendable {
         guard target - clock.frozenTimeMilliseconds <= Self.maxAdvanceMilliseconds else {
             throw BillingError.invalidArgument("a clock moves at most five years at once; advance in steps", field: "frozen_time_unix_ms")
         }
-        guard advancing.withLock({ $0.insert(clockID).inserted }) else {
+        // Claimed in the database: another call, on this daemon or another, may be advancing it.
+        guard try await context.takeClaim(.testClockAdvance, clockID, for: Self.advanceClaimDuration) else {
             throw BillingError.aborted("test clock \(clockID) is being advanced by another call; retry once it answers", reason: .testClockAdvancing)
         }
-        defer { advancing.withLock { _ = $0.remove(clockID) } }
+        do {
+            let result = try await advanceHoldingClaim(clockID, to: target, key: key)
+            try? await context.releaseClaim(.testClockAdvance, clockID)
+            return result
+        } catch {
+            try? await context.releaseClaim(.testClockAdvance, clockID)
+            throw error
+        }
+    }
+
+    /// How long an advance holds its clock's claim without renewing it (it renews at every step).
+    static let advanceClaimDuration: Duration = .seconds(300)
+
+    private func advanceHoldingClaim(_ clockID: String, to target: Int64, key: IdempotencyKey) async throws -> (TestClock, Int) {
         var ran = 0
         while let next = try await context.store.read({ tx in try SubscriptionRecords.nextDue(onTestClock: clockID, atOrBefore: target, in: tx) }) {
+            guard try await context.renewClaim(.testClockAdvance, clockID, for: Self.advanceClaimDuration) else {
+                throw BillingError.aborted("test clock \(clockID) was taken over while advancing (its claim expired); retry", reason: .testClockAdvancing)
+            }
             try await context.store.write { tx in try TestClockRecords.move(clockID, to: next, in: tx) }
             let due = try await context.store.read { tx in try SubscriptionRecords.due(atOrBefore: next, testClockID: clockID, limit: Self.pageSize, in: tx) }
             let (count, failures) = await run(due)

@@ -283,7 +283,7 @@ public actor Wallet {
             let (card, token) = try ChargeLifecycle.primaryCard(of: account, in: tx, now: context.now())
             let chargeID = try ChargeLifecycle.recordPending(
                 accountID: accountID, amount: amount, card: card, description: "Wallet funds", purpose: .walletTopUp, invoiceID: nil,
-                in: tx, nowMilliseconds: now)
+                recordedBy: context.instanceName, in: tx, nowMilliseconds: now)
             return PendingCharge(chargeID: chargeID, token: token, amount: amount, description: "Wallet funds")
         }
         guard case .settled(.walletCredit(let credit)) = once else {
@@ -443,7 +443,7 @@ public actor Wallet {
                 let (card, token) = try ChargeLifecycle.primaryCard(of: account, in: tx, now: context.now())
                 let chargeID = try ChargeLifecycle.recordPending(
                     accountID: accountID, amount: amount, card: card, description: "Wallet auto-recharge", purpose: .walletAutoRecharge,
-                    invoiceID: nil, in: tx, nowMilliseconds: now)
+                    invoiceID: nil, recordedBy: context.instanceName, in: tx, nowMilliseconds: now)
                 try WalletLedger.markPendingRecharge(chargeID, accountID: accountID, in: tx)
                 return .started(PendingCharge(chargeID: chargeID, token: token, amount: amount, description: "Wallet auto-recharge"))
             })

@@ -16,6 +16,8 @@ final class SQLiteConnection: @unchecked Sendable {
         case writer
         /// Read-only: opened with SQLITE_OPEN_READONLY and `query_only`, reads committed data without blocking the writer.
         case reader
+        /// Copies the WAL back into the database file (`Checkpointer`); runs no statement of callers.
+        case checkpointer
     }
 
     /// Who wrote a statement: callers' statements may not control transactions, the store's own may.
@@ -54,6 +56,7 @@ final class SQLiteConnection: @unchecked Sendable {
         let flags = switch role {
         case .writer: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         case .reader: SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
+        case .checkpointer: SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX
         }
         let result = sqlite3_open_v2(path, &handle, flags, vfsName)
         guard result == SQLITE_OK, let handle else {
@@ -86,6 +89,11 @@ final class SQLiteConnection: @unchecked Sendable {
         case .reader:
             try execute("PRAGMA query_only = ON", [], origin: .store)
             try require("PRAGMA journal_mode", returns: "wal")
+        case .checkpointer:
+            // A checkpoint fsyncs the database file before it lets the WAL be reused, at FULL as at NORMAL.
+            try require("PRAGMA journal_mode", returns: "wal")
+            try execute("PRAGMA synchronous = FULL", [], origin: .store)
+            try require("PRAGMA synchronous", returns: "2")
         }
         try execute("PRAGMA foreign_keys = ON", [], origin: .store)
         try require("PRAGMA foreign_keys", returns: "1")
@@ -133,6 +141,14 @@ final class SQLiteConnection: @unchecked Sendable {
         }
         handOver.acquire()
         return result
+    }
+
+    /// Copies what it can of the WAL into the database file without waiting for the writer or readers
+    /// (a PASSIVE checkpoint). Returns SQLite's result code: SQLITE_BUSY when another checkpoint runs.
+    func checkpointPassively() -> Int32 {
+        dispatchPrecondition(condition: .onQueue(queue))
+        guard let handle else { return SQLITE_MISUSE }
+        return sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
     }
 
     /// `close()` from any task: hops to the connection's queue, behind any work already there.

@@ -35,6 +35,11 @@ public final class Store: Sendable {
         public var maxQueuedReads = 1024
         /// How long a connection waits for a lock another process holds before failing with SQLITE_BUSY.
         public var busyTimeoutMilliseconds: Int32 = 5000
+        /// How often a connection of its own copies the WAL into the database file (`Checkpointer`), so
+        /// that no commit does it and makes its batch wait; nil leaves it to SQLite (the commit that takes
+        /// the WAL past 1000 pages checkpoints). Tests that count the disk's calls to fail one on cue turn
+        /// it off, since the checkpointer's calls would land among them at random.
+        public var checkpointInterval: Duration? = .milliseconds(100)
         /// Prepared statements kept per connection.
         public var statementCacheCapacity = 128
         /// Permission bits of the database file and its WAL and shared-memory files, whatever the umask:
@@ -60,6 +65,7 @@ public final class Store: Sendable {
             try require(maxQueuedReads >= 1, "maxQueuedReads must be at least 1")
             try require(busyTimeoutMilliseconds >= 0, "busyTimeoutMilliseconds must not be negative")
             try require(statementCacheCapacity >= 1, "statementCacheCapacity must be at least 1")
+            try require(checkpointInterval.map { $0 > .zero } ?? true, "checkpointInterval must be positive")
             try require(fileMode & 0o007 == 0, "fileMode may give the owner and the group access, never others")
         }
     }
@@ -82,6 +88,11 @@ public final class Store: Sendable {
             path: path, role: .writer, label: "billing.store.writer", configuration: configuration)
         do {
             try await writerConnection.perform { try $0.migrate(migrations) }
+            if configuration.checkpointInterval != nil {
+                try await writerConnection.perform { connection in
+                    _ = try connection.queryOne("PRAGMA wal_autocheckpoint = 0", [], origin: .store)
+                }
+            }
         } catch {
             await writerConnection.closeOnQueue()
             throw error
@@ -99,6 +110,19 @@ public final class Store: Sendable {
             await writerConnection.closeOnQueue()
             throw error
         }
+        var checkpointer: Checkpointer?
+        if let interval = configuration.checkpointInterval {
+            do {
+                checkpointer = Checkpointer(
+                    connection: try await SQLiteConnection.open(
+                        path: path, role: .checkpointer, label: "billing.store.checkpointer", configuration: configuration),
+                    interval: interval)
+            } catch {
+                for connection in readerConnections { await connection.closeOnQueue() }
+                await writerConnection.closeOnQueue()
+                throw error
+            }
+        }
 
         return Store(
             engine: SQLiteEngine(
@@ -107,7 +131,8 @@ public final class Store: Sendable {
                     maxWritesPerTransaction: configuration.maxWritesPerTransaction,
                     maxQueuedWrites: configuration.maxQueuedWrites,
                     onEvent: configuration.onEvent),
-                readers: ReaderPool(readers: readerConnections, maxQueuedReads: configuration.maxQueuedReads)))
+                readers: ReaderPool(readers: readerConnections, maxQueuedReads: configuration.maxQueuedReads),
+                checkpointer: checkpointer))
     }
 
     /// Creates the database file with `mode` before SQLite does (SQLite gives its WAL and shared-memory
@@ -171,6 +196,7 @@ public final class Store: Sendable {
 struct SQLiteEngine: StoreEngine {
     let writer: Writer
     let readers: ReaderPool
+    let checkpointer: Checkpointer?
 
     func write<T: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> T) async throws -> T {
         try await QueuedWrite.submit(body, to: writer.enqueue)
@@ -189,6 +215,8 @@ struct SQLiteEngine: StoreEngine {
     func close() async {
         await writer.close()
         await readers.close()
+        // Last: the last connection to close checkpoints the whole WAL and removes it, if it may write.
+        await checkpointer?.close()
     }
 }
 

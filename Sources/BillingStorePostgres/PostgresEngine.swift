@@ -24,6 +24,11 @@ public struct PostgresStoreConfiguration: Sendable {
     /// isolation also aborts on false conflicts (its predicate locks cover index pages, not keys, so two
     /// top-ups of different accounts in a young database collide), and each attempt is short.
     public var maxAttempts = 30
+    /// Conflicts after which a write's further attempts run alone: its transaction first locks every
+    /// table of the schema against other writers (`SHARE ROW EXCLUSIVE`; readers go on), so it cannot
+    /// lose again. Without it, a write that reads a row other daemons keep updating (a busy wallet, the
+    /// invoice-number row) can lose every attempt for as long as their load lasts.
+    public var exclusiveAfterConflicts = 6
     /// What `pg_stat_activity` shows for this daemon's connections.
     public var applicationName = "billingd"
     public var connectTimeout: Duration = .seconds(5)
@@ -44,6 +49,7 @@ public struct PostgresStoreConfiguration: Sendable {
         try require(maxWritesPerTransaction >= 1, "maxWritesPerTransaction must be at least 1")
         try require(maxQueuedWrites >= 1 && maxQueuedReads >= 1, "queue bounds must be at least 1")
         try require(maxAttempts >= 1, "maxAttempts must be at least 1")
+        try require(exclusiveAfterConflicts >= 1, "exclusiveAfterConflicts must be at least 1")
     }
 }
 
@@ -74,6 +80,13 @@ extension Store {
             _ = try? await writers[0].perform { $0.disconnect() }
             throw error
         }
+        // Taken only by a write that kept losing to others (`exclusiveAfterConflicts`); in name order,
+        // as every daemon takes it, so two such writes wait for each other rather than deadlock.
+        let tables = try await writers[0].perform { session in
+            try session.control("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename")
+                .map { try $0.string("tablename") }
+        }
+        let lockEveryTable = "LOCK TABLE " + tables.map { "\"\($0)\"" }.joined(separator: ", ") + " IN SHARE ROW EXCLUSIVE MODE"
         let notices = PostgresNotices(
             configuration: PostgresSession.configuration(
                 for: location, applicationName: configuration.applicationName,
@@ -81,7 +94,7 @@ extension Store {
             logger: logger)
         return Store(
             engine: PostgresEngine(
-                writer: PostgresWriter(sessions: writers, configuration: configuration),
+                writer: PostgresWriter(sessions: writers, configuration: configuration, lockEveryTable: tables.isEmpty ? nil : lockEveryTable),
                 readers: PostgresReaders(sessions: readers, maxQueuedReads: configuration.maxQueuedReads), listeners: notices))
     }
 }
@@ -127,6 +140,9 @@ final class PostgresWriter: Sendable {
     private let maxWritesPerTransaction: Int
     private let maxQueuedWrites: Int
     private let maxAttempts: Int
+    private let exclusiveAfterConflicts: Int
+    /// `LOCK TABLE` of every table in the schema, for a write that runs alone; nil if there is none.
+    private let lockEveryTable: String?
     private let onEvent: (@Sendable (StoreEvent) -> Void)?
     private let state: Locked<State>
 
@@ -139,11 +155,13 @@ final class PostgresWriter: Sendable {
         var storageFailuresInEpisode = 0
     }
 
-    init(sessions: [PostgresSession], configuration: PostgresStoreConfiguration) {
+    init(sessions: [PostgresSession], configuration: PostgresStoreConfiguration, lockEveryTable: String?) {
         self.sessions = sessions
         self.maxWritesPerTransaction = configuration.maxWritesPerTransaction
         self.maxQueuedWrites = configuration.maxQueuedWrites
         self.maxAttempts = configuration.maxAttempts
+        self.exclusiveAfterConflicts = configuration.exclusiveAfterConflicts
+        self.lockEveryTable = lockEveryTable
         self.onEvent = configuration.onEvent
         self.state = Locked(State(idleSessions: Array(sessions.indices.reversed())))
     }
@@ -193,7 +211,8 @@ final class PostgresWriter: Sendable {
     }
 
     /// Runs the batch until it commits or fails as a whole; after a conflict, runs its writes one by one,
-    /// each until it commits, fails, or has conflicted `maxAttempts` times.
+    /// each until it commits, fails, or has conflicted `maxAttempts` times; after
+    /// `exclusiveAfterConflicts` of them, a write runs alone (see ``PostgresStoreConfiguration``).
     ///
     /// A batch first runs without a savepoint per body: two round trips fewer per body, and bodies rarely
     /// fail. If one does, the transaction is rolled back and the batch runs again with savepoints, so
@@ -203,7 +222,8 @@ final class PostgresWriter: Sendable {
         var savepoints = false
         while true {
             do {
-                let outcome = try run(batch, on: session, savepoints: savepoints)
+                let alone = batch.count == 1 && attempt > exclusiveAfterConflicts
+                let outcome = try run(batch, on: session, savepoints: savepoints, alone: alone)
                 finish(batch, outcome)
                 return
             } catch is BodyFailedWithoutSavepoint {
@@ -249,8 +269,16 @@ final class PostgresWriter: Sendable {
     /// One attempt: BEGIN, every body (each in its own savepoint if `savepoints`), COMMIT. Throws what
     /// fails the whole batch: BEGIN, a savepoint, COMMIT, a lost connection, a serialization conflict;
     /// and `BodyFailedWithoutSavepoint` when a body of several failed without one.
-    private func run(_ batch: [QueuedWrite], on session: PostgresSession, savepoints: Bool) throws -> BatchOutcome {
+    private func run(_ batch: [QueuedWrite], on session: PostgresSession, savepoints: Bool, alone: Bool) throws -> BatchOutcome {
         try begin(on: session)
+        // Before any query: a serializable transaction's snapshot is taken at its first query, so the
+        // snapshot then already holds every other writer's last commit.
+        // Waiting at most 200 ms: another daemon's transaction may hold one table and wait for one this
+        // lock already took, a deadlock PostgreSQL would only break after a second.
+        if alone, let lockEveryTable {
+            try session.control("SET LOCAL lock_timeout = '200ms'")
+            try session.control(lockEveryTable)
+        }
         let runner = PostgresStatementRunner(session: session)
         var outcome = BatchOutcome()
         for write in batch {
@@ -391,7 +419,8 @@ enum PostgresMigrator {
         let latestVersion = Int64(ordered.last?.version ?? 0)
         try requireBytewiseCollation(session)
         // IF NOT EXISTS still races with a second daemon creating the same thing at the same moment (a
-        // unique violation in the catalog); the loser pauses and tries again, and then finds it made.
+        // unique violation in the catalog, or "type … already exists", 42710; 42P06 and 42P07 for the
+        // schema and the table); the loser pauses and tries again, and then finds it made.
         for attempt in 1...5 {
             do {
                 if let schema = location.schema { try session.control("CREATE SCHEMA IF NOT EXISTS \(schema)") }
@@ -399,7 +428,8 @@ enum PostgresMigrator {
                     "CREATE TABLE IF NOT EXISTS billing_schema_version (singleton BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton), version BIGINT NOT NULL)")
                 try session.control("INSERT INTO billing_schema_version(version) VALUES (0) ON CONFLICT DO NOTHING")
                 break
-            } catch let error as StoreError where error.isUniqueViolation && attempt < 5 {
+            } catch let error as StoreError
+                where (error.isUniqueViolation || ["42710", "42P06", "42P07"].contains(error.sqlState)) && attempt < 5 {
                 usleep(UInt32.random(in: 10_000...50_000))
             }
         }
@@ -449,9 +479,10 @@ extension PostgresSession {
 }
 
 extension StoreError {
-    /// PostgreSQL aborted the transaction because a concurrent one conflicted with it: running it again
-    /// from the start is the documented remedy.
+    /// PostgreSQL aborted the transaction because a concurrent one conflicted with it, or a write running
+    /// alone did not get its tables in time: running it again from the start is the documented remedy.
     var isSerializationConflict: Bool {
-        kind == .postgresql && (sqlState == "40001" || sqlState == "40P01")
+        // 55P03: a write running alone did not get its tables within its lock timeout.
+        kind == .postgresql && (sqlState == "40001" || sqlState == "40P01" || sqlState == "55P03")
     }
 }

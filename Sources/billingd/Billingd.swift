@@ -97,6 +97,9 @@ struct Billingd: AsyncParsableCommand {
     @Option(help: "With PostgreSQL: connections that commit batches of writes at once (1–32). More overlap their round trips; as serializable transactions they may conflict and retry.")
     var postgresWriters = PostgresStoreConfiguration().writerCount
 
+    @Option(help: ArgumentHelp("With PostgreSQL: this daemon's name among those sharing the database, kept across its restarts and never used by two at once; charges record it, and start-up settles as abandoned only this daemon's own (default: host name and socket path).", valueName: "name"))
+    var instanceName: String?
+
     // Invoices are legal documents: who issues them is configuration, with no default in code.
     // `make run` passes development values that say so on every page.
 
@@ -143,6 +146,9 @@ struct Billingd: AsyncParsableCommand {
             throw ValidationError("limits must be positive")
         }
         guard (1...32).contains(postgresWriters) else { throw ValidationError("--postgres-writers must be between 1 and 32") }
+        if let instanceName, instanceName.isEmpty || instanceName.utf8.count > 256 || instanceName.contains("\0") {
+            throw ValidationError("--instance-name must be 1 to 256 bytes without NUL")
+        }
         guard (1...MoneyLimits.ceilingMaxAmountMinor).contains(maxAmountMinor) else {
             throw ValidationError("--max-amount-minor must be between 1 and \(MoneyLimits.ceilingMaxAmountMinor)")
         }
@@ -265,7 +271,8 @@ struct Billingd: AsyncParsableCommand {
         let billing = Billing(
             context: BillingContext(
                 store: store, gateway: gateway, invoicing: try invoiceSettings(), limits: limits, catalog: try planCatalog(limits: limits, logger: logger),
-                subscriptionPolicy: try subscriptionPolicy(), allowsTestClocks: true),
+                subscriptionPolicy: try subscriptionPolicy(), allowsTestClocks: true,
+                instanceName: instanceName ?? ProcessInfo.processInfo.hostName + ":" + URL(fileURLWithPath: socket).standardizedFileURL.path),
             walletPolicy: walletPolicy, fulfilment: provider)
         // Charges a crash left pending are settled before the first call, so wallets load settled balances.
         let prepared = try await prepareRetryingConflicts(billing, logger: logger)

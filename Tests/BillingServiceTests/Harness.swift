@@ -96,7 +96,7 @@ final class BillingHarness: Sendable {
         let gateway = FlakyGateway(wrapping: sandbox, lookUpLag: gatewayLookUpLag)
         let context = BillingContext(
             store: store, gateway: gateway, now: { clock.now }, invoicing: try Self.invoicing(), limits: limits, catalog: try Self.catalog(),
-            subscriptionPolicy: subscriptionPolicy, allowsTestClocks: allowsTestClocks)
+            subscriptionPolicy: subscriptionPolicy, allowsTestClocks: allowsTestClocks, instanceName: socketPath)
         let provider = try SandboxProvider(directory: URL(fileURLWithPath: directory + "/sandbox-provider"))
         let billing = Billing(context: context, walletPolicy: walletPolicy, fulfilment: provider)
         let prepared = try await billing.prepare()

@@ -189,4 +189,69 @@ struct SharedStoreTests {
         await daemons.1.finish()
         await daemons.0.finish()
     }
+
+    /// A daemon starting up cannot know whether another daemon is sending one of its pending charges
+    /// right now: declaring that charge not charged would free its key, and the other daemon's call,
+    /// landing later, would take money without its credit. It settles as abandoned only its own.
+    @Test("at start-up a daemon declares not charged only the pending charges an earlier run of itself left, never another daemon's")
+    func startUpLeavesAnotherDaemonsChargesInFlightAlone() async throws {
+        let daemons = try await twoDaemons()
+        var client = daemons.0.client()
+        let accountID = try await client.readyAccount()
+        let card = try #require(try await client.listPaymentMethods(.init(accountID: accountID)).paymentMethods.first)
+        // What a top-up's first transaction wrote on each daemon, neither sent yet (Charges.recordPending).
+        let now = Int64(daemons.0.clock.now.timeIntervalSince1970 * 1000)
+        let store = try await daemons.0.openStore()
+        for (id, recordedBy) in [("ch_first_daemons", daemons.0.socketPath), ("ch_second_daemons", daemons.1.socketPath)] {
+            _ = try await store.write { [accountID] tx in
+                try tx.execute("""
+                    INSERT INTO charges(id, account_id, amount_minor, currency, status, payment_method_id, card_brand, card_last4,
+                                        description, purpose, created_at_ms, recorded_at_ms, recorded_by)
+                    VALUES (?, ?, 2500, 'USD', 'pending', ?, 'visa', ?, 'Wallet funds', 'wallet_top_up', ?, ?, ?)
+                    """, .text(id), .text(accountID), .text(card.id), .text(card.last4), .integer(now), .integer(now), .text(recordedBy))
+            }
+        }
+        await store.close()
+
+        #expect(try await daemons.0.restart().reconciledCharges == 1)
+        client = daemons.0.client()
+        let charges = try await client.listCharges(.init(accountID: accountID)).charges
+        #expect(Dictionary(uniqueKeysWithValues: charges.map { ($0.id, $0.status) })
+                == ["ch_first_daemons": .failed, "ch_second_daemons": .pending])
+        // An hour on, no live call can still make it: the running upkeep settles it.
+        daemons.0.clock.advance(by: 3_601)
+        #expect(try await daemons.0.maintain().reconciledCharges == 1)
+        #expect(try await client.listCharges(.init(accountID: accountID, statuses: [.pending])).charges.isEmpty)
+        try await expectLedgerMatchesBalance(client, accountID)
+        await daemons.1.finish()
+        await daemons.0.finish()
+    }
+
+    /// Fulfilment is delivered under a claim per subscription: two daemons' upkeep passes running at
+    /// once send each action once between them, never twice (each daemon here has its own provider
+    /// client, so a doubled delivery would show in the sum).
+    @Test("two daemons delivering fulfilment at once send each action once between them")
+    func fulfilmentIsDeliveredOnceAcrossDaemons() async throws {
+        let daemons = try await twoDaemons()
+        let clients = [daemons.0.client(), daemons.1.client()]
+        var subscriptions: [String] = []
+        // Undelivered at first: the provider is unreachable when each subscription is created.
+        await daemons.0.provider.failNextCalls(8)
+        for _ in 0..<8 {
+            let (_, account) = try await clients[0].clockAccount(at: utcMilliseconds(2027, 1, 1))
+            subscriptions.append(try #require(try await clients[0].subscribe(account, plan: "managed-postgres-small-usd-v1").subscription?.id))
+        }
+        for id in subscriptions { #expect(await daemons.0.provider.actions(for: id) == []) }
+
+        daemons.0.clock.advance(by: 5)  // past the first backoff
+        async let first = daemons.0.maintain()
+        async let second = daemons.1.maintain()
+        _ = try await (first, second)
+        for id in subscriptions {
+            let delivered = await daemons.0.provider.actions(for: id) + daemons.1.provider.actions(for: id)
+            #expect(delivered == [.provision], "subscription \(id)")
+        }
+        await daemons.1.finish()
+        await daemons.0.finish()
+    }
 }

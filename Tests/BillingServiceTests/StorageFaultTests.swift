@@ -132,6 +132,7 @@ private func withFaultyService(_ body: (FaultyService, FaultyDisk) async throws 
     defer { disk.unregister() }
     var configuration = Store.Configuration()
     configuration.vfsName = disk.vfsName
+    configuration.checkpointInterval = nil  // its calls would shift the faults armed for the Nth call
     let store = try await Store.open(path: directory + "/billing.sqlite3", migrations: BillingSchema.migrations, configuration: configuration)
     let clock = TestClock()
     let gateway = FlakyGateway(wrapping: try SandboxGateway(directory: URL(fileURLWithPath: directory + "/gateway"), now: { clock.now }))

@@ -390,6 +390,42 @@ struct SubscriptionTests {
         #expect(await service.provider.actions(for: id) == [.provision])
     }
 
+    /// An advance is claimed in the database (work_claims), not in one daemon's memory: a claim held
+    /// elsewhere refuses it until the claim expires, and a daemon starting again drops its own.
+    @Test func aTestClocksAdvanceIsClaimedInTheDatabase() async throws {
+        let service = try await BillingHarness()
+        var client = service.client()
+        let (clock, _) = try await client.clockAccount(at: Self.january1)
+        let now = Int64(service.clock.now.timeIntervalSince1970 * 1000)
+        func claim(by holder: String) async throws {
+            await service.stop()
+            let store = try await service.openStore()
+            _ = try await store.write { tx in
+                try tx.execute(
+                    "INSERT INTO work_claims(kind, id, holder, expires_at_ms) VALUES ('test_clock_advance', ?, ?, ?)",
+                    .text(clock), .text(holder), .integer(now + 300_000))
+            }
+            await store.close()
+            _ = try await service.start()
+            client = service.client()
+        }
+
+        // Left by an earlier run of this daemon (a kill mid-advance): dropped at start-up.
+        try await claim(by: service.socketPath)
+        _ = try await client.advance(clock, to: utcMilliseconds(2027, 1, 2))
+
+        // Held by another daemon: refused, changing nothing, until it expires.
+        try await claim(by: "another daemon")
+        let refused = await rpcError { _ = try await client.advance(clock, to: utcMilliseconds(2027, 1, 3)) }
+        #expect(refused?.code == .aborted)
+        #expect(refused?.reason == "test_clock_advancing")
+        #expect(try await client.getTestClock(.init(testClockID: clock)).testClock?.frozenTimeUnixMs == utcMilliseconds(2027, 1, 2))
+        service.clock.advance(by: 301)
+        _ = try await client.advance(clock, to: utcMilliseconds(2027, 1, 3))
+        #expect(try await client.getTestClock(.init(testClockID: clock)).testClock?.frozenTimeUnixMs == utcMilliseconds(2027, 1, 3))
+        await service.finish()
+    }
+
     @Test func aFirstPaymentThatFailsLeavesAnIncompleteSubscriptionThatExpires() async throws {
         let service = try await BillingHarness()
         let client = service.client()

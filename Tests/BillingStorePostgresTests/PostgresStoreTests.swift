@@ -1,5 +1,6 @@
 import BillingStore
 import Foundation
+import Synchronization
 import Testing
 
 @testable import BillingStorePostgres
@@ -117,6 +118,42 @@ struct PostgresStoreTests {
             let retried = daemons.map(\.statistics.transactionsRetried).reduce(0, +)
             print("two daemons, \(2 * perDaemon) increments: \(retried) batches retried after a serialization conflict")
             for store in daemons { await store.close() }
+        }
+    }
+
+    /// Another daemon updating a row all the time beats a slow write that read it on every attempt:
+    /// retries alone never get through for as long as that load lasts (defect 6 in RELIABILITY.md).
+    /// After `exclusiveAfterConflicts` conflicts the write runs alone, and commits.
+    @Test("a write that keeps losing to another daemon's updates runs alone and commits")
+    func aStarvedWriteRunsAlone() async throws {
+        try await PostgresTestDatabase.withSchema { location in
+            var configuration = PostgresStoreConfiguration()
+            configuration.maxAttempts = 10
+            configuration.exclusiveAfterConflicts = 3
+            let slow = try await Store.open(postgres: location, migrations: Self.schema, configuration: configuration)
+            let busy = try await Store.open(postgres: location, migrations: Self.schema)
+            try await busy.write { tx in try tx.execute("INSERT INTO counters(name, value) VALUES ('hot', 0)") }
+            let stop = Mutex(false)
+            let hammering = Task {
+                while !stop.withLock({ $0 }) {
+                    try await busy.write { tx in try tx.execute("UPDATE counters SET value = value + 1 WHERE name = 'hot'") }
+                }
+            }
+            // Reads the row, takes 50 ms, then writes it: every commit of the other daemon meanwhile dooms it.
+            let seen = try await slow.write { tx in
+                let value = try tx.queryOne("SELECT value FROM counters WHERE name = 'hot'")!.int64("value")
+                _ = try tx.queryOne("SELECT pg_sleep(0.05) IS NULL AS slept")
+                try tx.execute("INSERT INTO counters(name, value) VALUES ('seen', ?)", .integer(value))
+                try tx.execute("UPDATE counters SET value = value + 1 WHERE name = 'hot'")
+                return value
+            }
+            stop.withLock { $0 = true }
+            try await hammering.value
+            #expect(slow.statistics.transactionsRetried >= 3)
+            let total = try await busy.read { tx in try tx.queryOne("SELECT value FROM counters WHERE name = 'hot'")!.int64("value") }
+            #expect(total > seen)
+            await slow.close()
+            await busy.close()
         }
     }
 

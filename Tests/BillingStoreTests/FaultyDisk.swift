@@ -42,6 +42,8 @@ final class FaultyDisk: @unchecked Sendable {
     /// Makes the store open its files through this disk.
     func configure(_ configuration: inout Store.Configuration) {
         configuration.vfsName = vfsName
+        // Faults land on the Nth call: a background checkpointer's calls would shift them at random.
+        configuration.checkpointInterval = nil
     }
 
     /// Lets `succeedingCalls` calls of `operation` through, fails the next one with `code`, and, if
