@@ -184,7 +184,7 @@ let package = Package(
         .testTarget(name: "BillingStoreTests", dependencies: ["BillingStore", "CSQLiteFaults", "BillingLocking"], swiftSettings: strict),
         .testTarget(name: "BillingLockingTests", dependencies: ["BillingLocking"], swiftSettings: strict),
         // The PostgreSQL engine on a real cluster (BILLING_TEST_POSTGRES; scripts/test-postgres.sh starts one).
-        .testTarget(name: "BillingStorePostgresTests", dependencies: ["BillingStore", "BillingStorePostgres"], swiftSettings: strict),
+        .testTarget(name: "BillingStorePostgresTests", dependencies: ["BillingStore", "BillingStorePostgres", "BillingLocking"], swiftSettings: strict),
         // Tests only: a SQLite VFS over the default one that fails writes, fsyncs or truncations on cue
         // (SQLite's own tests inject I/O errors this way); the store opens it by name (`vfsName`).
         .target(name: "CSQLiteFaults", path: "Sources/CSQLiteFaults", linkerSettings: [.linkedLibrary("sqlite3")]),
