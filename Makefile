@@ -9,7 +9,7 @@ SWIFT ?= swift
 PYTHON ?= python3
 PYTHON_VENV := .build/python-venv
 
-.PHONY: run run-postgres test test-postgres test-python crash-test crash-test-postgres fuzz deps build release bench bench-postgres bench-renewals bench-ledger bench-hostile generate generate-python
+.PHONY: run run-postgres test test-tsan test-postgres test-python crash-test crash-test-postgres fuzz deps build release bench bench-postgres bench-renewals bench-ledger bench-hostile generate generate-python
 
 # DEVELOPMENT ONLY: a seller identity that says on every invoice that it is not real. billingd has no
 # default seller in code; production passes its own flags (docs/OPERATIONS.md).
@@ -49,6 +49,20 @@ test: deps
 	.build/debug/billing-crash --postgres --rounds $(CRASH_POSTGRES_ROUNDS) $(if $(CRASH_SEED),--seed $(CRASH_SEED))
 	$(MAKE) test-python
 	scripts/test-postgres.sh
+
+## The Swift suite on SQLite under ThreadSanitizer (docs/RELIABILITY.md, "ThreadSanitizer"), built apart in
+## .build-tsan so that the debug build is left alone. Any TSan report fails it, also one from the TSan-built
+## billingd and billing that the CLI tests start: their reports reach the log, not the tests' results.
+## The log is kept in .build-tsan/test-tsan.log. TESTS=--filter NAME narrows it.
+TSAN_LOG := .build-tsan/test-tsan.log
+test-tsan: SHELL := /bin/bash
+test-tsan: .SHELLFLAGS := -o pipefail -c
+test-tsan: deps
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
+	$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan $(TESTS) 2>&1 | tee $(TSAN_LOG)
+	@if grep -q 'WARNING: ThreadSanitizer' $(TSAN_LOG); then \
+		echo "ThreadSanitizer reported $$(grep -c 'WARNING: ThreadSanitizer' $(TSAN_LOG)) races or errors (log: $(TSAN_LOG))"; exit 1; \
+	fi
 
 ## The Swift suite on PostgreSQL alone (TESTS=--filter NAME narrows it).
 test-postgres: deps

@@ -1,7 +1,6 @@
 import BillingGateway
 import BillingStore
 import Foundation
-import Synchronization
 
 /// A test clock: a time that stands still until it is advanced.
 public struct TestClock: Sendable, Hashable, Codable {

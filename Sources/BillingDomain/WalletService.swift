@@ -1,6 +1,6 @@
+import BillingLocking
 import BillingStore
 import Foundation
-import Synchronization
 
 /// Totals of one month and category, credits and debits apart.
 public struct WalletMonthSummary: Sendable, Hashable {
@@ -20,13 +20,13 @@ public final class WalletService: Sendable {
 
     let context: BillingContext
     let policy: WalletPolicy
-    private let loaded: Mutex<LoadedWallets>
+    private let loaded: Locked<LoadedWallets>
     private let gatewayRequests = KeyedSerialQueue()
 
     public init(context: BillingContext, policy: WalletPolicy = WalletPolicy()) {
         self.context = context
         self.policy = policy
-        self.loaded = Mutex(LoadedWallets(capacity: policy.maxLoadedWallets))
+        self.loaded = Locked(LoadedWallets(capacity: policy.maxLoadedWallets))
         if context.store.isShared { followOtherDaemons() }
     }
 

@@ -2,8 +2,8 @@
 // proto/grpc/health/v1/health.proto, but this server glue and HealthClient stay hand-written:
 // proto/generate_swift.py makes handler protocols and client stubs for billing.* services only.
 import BillingAPI
+import BillingLocking
 import BillingWire
-import Synchronization
 
 /// `grpc.health.v1.Health`: `Check` answers whether the server (service "") or one service is serving;
 /// `Watch` streams the status now and on every change. The server reports NOT_SERVING while it drains.
@@ -23,7 +23,7 @@ public final class HealthService: RPCService {
         var isDraining = false
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     public init() {}
 

@@ -1,7 +1,7 @@
+import BillingLocking
 import BillingWire
 import Dispatch
 import Logging
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -49,9 +49,9 @@ public final class RPCServer: Sendable {
     private let loops: [ChannelLoop] = (0..<max(4, 2 * sysconf(Int32(_SC_NPROCESSORS_ONLN)))).map {
         ChannelLoop(label: "billing.loop.\($0)")
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let listener = Listener()
-    private let stopped = Mutex<[CheckedContinuation<Void, Never>]?>([])
+    private let stopped = Locked<[CheckedContinuation<Void, Never>]?>([])
 
     public init(configuration: ServerConfiguration, services: [any RPCService], logger: Logger) {
         self.configuration = configuration

@@ -1,5 +1,5 @@
+import BillingLocking
 import BillingWire
-import Synchronization
 
 /// What a handler knows about the call it serves.
 public struct CallContext: Sendable {
@@ -68,12 +68,12 @@ public final class ServerStreamWriter: Sendable {
         var waiter: CheckedContinuation<Void, any Error>?
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
     private let maxCredit: UInt32
     private let deliver: @Sendable ([UInt8]) -> Void
 
     init(initialCredit: UInt32, maxCredit: UInt32, deliver: @escaping @Sendable ([UInt8]) -> Void) {
-        self.state = Mutex(State(credit: initialCredit))
+        self.state = Locked(State(credit: initialCredit))
         self.maxCredit = maxCredit
         self.deliver = deliver
     }

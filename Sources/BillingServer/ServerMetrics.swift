@@ -1,6 +1,6 @@
+import BillingLocking
 import BillingWire
 import CoreMetrics
-import Synchronization
 
 /// The server's metrics, through swift-metrics (whatever backend `billingd` bootstraps):
 /// calls by method and status, latency by method, open connections and bytes moved.
@@ -12,8 +12,8 @@ final class ServerMetrics: Sendable {
         var code: StatusCode
     }
 
-    private let callCounters = Mutex<[CallKey: Counter]>([:])
-    private let latencyTimers = Mutex<[String: Timer]>([:])
+    private let callCounters = Locked<[CallKey: Counter]>([:])
+    private let latencyTimers = Locked<[String: Timer]>([:])
     let openConnections = Meter(label: "billing_rpc_connections")
     let connectionsRefused = Counter(label: "billing_rpc_connections_refused_total")
     let bytesReceived = Counter(label: "billing_rpc_received_bytes_total")

@@ -1,6 +1,6 @@
+import BillingLocking
 import CSQLite
 import Dispatch
-import Synchronization
 
 /// Copies the WAL back into the database file every `interval`, on a connection and queue of its own,
 /// so that no commit has to (the writer's automatic checkpoints are off). With SQLite's default the
@@ -14,7 +14,7 @@ import Synchronization
 final class Checkpointer: Sendable {
     private let connection: SQLiteConnection
     private let interval: Duration
-    private let isClosed = Mutex(false)
+    private let isClosed = Locked(false)
 
     init(connection: SQLiteConnection, interval: Duration) {
         self.connection = connection

@@ -1,4 +1,4 @@
-import Synchronization
+import BillingLocking
 
 /// A few read-only connections, each on its own serial queue, that read committed data while the writer writes.
 ///
@@ -42,11 +42,11 @@ final class ReaderPool: Sendable {
 /// slow read does not hold up the others; `overloaded` past `maxQueuedReads`, `closed` after `close`.
 package final class ReadSlots: Sendable {
     private let maxQueuedReads: Int
-    private let state: Mutex<(readsInHand: [Int], isClosed: Bool)>
+    private let state: Locked<(readsInHand: [Int], isClosed: Bool)>
 
     package init(readers: Int, maxQueuedReads: Int) {
         self.maxQueuedReads = maxQueuedReads
-        self.state = Mutex((Array(repeating: 0, count: readers), false))
+        self.state = Locked((Array(repeating: 0, count: readers), false))
     }
 
     /// The index of the reader to use; give it back with `checkIn` when the read ends.

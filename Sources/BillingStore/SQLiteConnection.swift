@@ -1,3 +1,4 @@
+import BillingLocking
 import CSQLite
 import Dispatch
 
@@ -122,9 +123,24 @@ final class SQLiteConnection: @unchecked Sendable {
 
     /// Runs `work` with this connection on its queue and returns its result to the awaiting task.
     func perform<T: Sendable>(_ work: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async { continuation.resume(with: Result { try work(self) }) }
+        try await Self.run(on: queue) { try work(self) }
+    }
+
+    /// Runs `work` on `queue` and returns its result to the awaiting task, with the hand-over told to
+    /// ThreadSanitizer too: a short `work` on an idle queue often resumes the task before it reaches its
+    /// `await`, and the Swift runtime then gives TSan no ordering (`ThreadSanitizer.HandOver`). TSan
+    /// reported the task's first use of a connection just opened this way as a race.
+    static func run<T: Sendable>(on queue: DispatchQueue, _ work: @escaping @Sendable () throws -> T) async throws -> T {
+        let handOver = ThreadSanitizer.HandOver()
+        let result = try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                let result = Result { try work() }
+                handOver.release()
+                continuation.resume(with: result)
+            }
         }
+        handOver.acquire()
+        return result
     }
 
     /// Copies what it can of the WAL into the database file without waiting for the writer or readers

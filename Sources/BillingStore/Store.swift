@@ -266,16 +266,11 @@ extension SQLiteConnection {
         path: String, role: Role, label: String, configuration: Store.Configuration
     ) async throws -> SQLiteConnection {
         let queue = DispatchQueue(label: label)
-        return try await withCheckedThrowingContinuation { continuation in
-            queue.async {
-                continuation.resume(
-                    with: Result {
-                        try SQLiteConnection(
-                            path: path, role: role, vfsName: configuration.vfsName,
-                            busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds,
-                            statementCacheCapacity: configuration.statementCacheCapacity, queue: queue)
-                    })
-            }
+        return try await run(on: queue) {
+            try SQLiteConnection(
+                path: path, role: role, vfsName: configuration.vfsName,
+                busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds,
+                statementCacheCapacity: configuration.statementCacheCapacity, queue: queue)
         }
     }
 }

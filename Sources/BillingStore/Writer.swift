@@ -1,5 +1,5 @@
+import BillingLocking
 import Dispatch
-import Synchronization
 
 /// The single writer and its queue of pending writes: group commit.
 ///
@@ -11,7 +11,7 @@ final class Writer: Sendable {
     private let connection: SQLiteConnection
     private let maxWritesPerTransaction: Int
     private let maxQueuedWrites: Int
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     private struct State {
         var queued: [QueuedWrite] = []

@@ -1,8 +1,8 @@
+import BillingLocking
 import BillingStore
 import Dispatch
 import Logging
 import PostgresNIO
-import Synchronization
 
 /// How the PostgreSQL engine runs; every queue has a bound, as in the SQLite engine.
 public struct PostgresStoreConfiguration: Sendable {
@@ -144,7 +144,7 @@ final class PostgresWriter: Sendable {
     /// `LOCK TABLE` of every table in the schema, for a write that runs alone; nil if there is none.
     private let lockEveryTable: String?
     private let onEvent: (@Sendable (StoreEvent) -> Void)?
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     private struct State {
         var queued: [QueuedWrite] = []
@@ -163,7 +163,7 @@ final class PostgresWriter: Sendable {
         self.exclusiveAfterConflicts = configuration.exclusiveAfterConflicts
         self.lockEveryTable = lockEveryTable
         self.onEvent = configuration.onEvent
-        self.state = Mutex(State(idleSessions: Array(sessions.indices.reversed())))
+        self.state = Locked(State(idleSessions: Array(sessions.indices.reversed())))
     }
 
     var statistics: StoreStatistics {

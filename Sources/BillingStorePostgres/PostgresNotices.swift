@@ -1,7 +1,7 @@
+import BillingLocking
 import BillingStore
 import Logging
 import PostgresNIO
-import Synchronization
 
 /// `LISTEN` for `Store.notices(on:)`: each channel on a connection of its own (a listening connection
 /// cannot run the sessions' blocking statements), reconnecting a second after it breaks. Notices sent
@@ -10,7 +10,7 @@ import Synchronization
 final class PostgresNotices: Sendable {
     private let configuration: PostgresConnection.Configuration
     private let logger: Logger
-    private let listeners = Mutex<(tasks: [Task<Void, Never>], isClosed: Bool)>(([], false))
+    private let listeners = Locked<(tasks: [Task<Void, Never>], isClosed: Bool)>(([], false))
 
     init(configuration: PostgresConnection.Configuration, logger: Logger) {
         self.configuration = configuration

@@ -1,5 +1,5 @@
+import BillingLocking
 import Foundation
-import Synchronization
 import Testing
 
 @testable import BillingDomain
@@ -425,7 +425,7 @@ struct SandboxGatewayTests {
         for _ in 0..<20 {
             let directory = try makeTemporaryDirectory()
             defer { try? FileManager.default.removeItem(at: directory) }
-            let failures = Mutex<[String]>([])
+            let failures = Locked<[String]>([])
             DispatchQueue.concurrentPerform(iterations: 6) { _ in
                 do {
                     _ = try SandboxGateway(directory: directory)

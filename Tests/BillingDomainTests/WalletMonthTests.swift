@@ -1,8 +1,8 @@
 @testable import BillingDomain
 @testable import BillingSandbox
+import BillingLocking
 import BillingStore
 import Foundation
-import Synchronization
 import Testing
 
 @Suite("Wallet months")
@@ -25,7 +25,7 @@ struct WalletMonthTotalsTests {
         let directory = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = try await Store.open(path: directory.appendingPathComponent("billing.sqlite3").path, migrations: BillingSchema.migrations)
-        let now = Mutex(utcDate(2026, 10, 20))
+        let now = Locked(utcDate(2026, 10, 20))
         let gateway = try SandboxGateway(directory: directory.appendingPathComponent("gateway"))
         let context = BillingContext(store: store, gateway: gateway, now: { now.withLock { $0 } }, invoicing: try testInvoicing())
         let account = try await readyAccount(in: context)

@@ -1,4 +1,5 @@
 import BillingClient
+import BillingLocking
 import BillingServer
 import Foundation
 import Synchronization
@@ -156,7 +157,7 @@ extension SocketTimingSuites {
 
 /// Records the order in which concurrent work finished.
 final class OrderRecorder: Sendable {
-    private let storage = Mutex<[Int]>([])
+    private let storage = Locked<[Int]>([])
     func append(_ value: Int) { storage.withLock { $0.append(value) } }
     var values: [Int] { storage.withLock { $0 } }
 }

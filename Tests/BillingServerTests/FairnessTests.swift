@@ -1,3 +1,4 @@
+import BillingLocking
 import BillingWire
 import Dispatch
 import Synchronization
@@ -63,7 +64,7 @@ struct FairnessTests {
         let channelCount = 8, framesEach = 256
         let channels = try (0..<channelCount).map { _ in try LoopedChannel(loop: loop) }
         // Which channel handed over each frame, in order (onFrame runs on the loop, one at a time).
-        let order = Mutex<[Int]>([])
+        let order = Locked<[Int]>([])
         for (index, looped) in channels.enumerated() {
             looped.queue.sync {
                 looped.channel.onFrame = { _ in order.withLock { $0.append(index) } }

@@ -1,6 +1,6 @@
 import BillingClient
+import BillingLocking
 import Foundation
-import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -99,7 +99,7 @@ struct DatabaseOutageTests {
 
 /// Counts of strings many tasks add.
 final class Tally: Sendable {
-    private let storage = Mutex<[String: Int]>([:])
+    private let storage = Locked<[String: Int]>([:])
     func add(_ key: String) { storage.withLock { $0[key, default: 0] += 1 } }
     var counts: [String: Int] { storage.withLock { $0 } }
 }

@@ -1,5 +1,6 @@
 import BillingClient
 import BillingDomain
+import BillingLocking
 import BillingSandbox
 import BillingServer
 import BillingService
@@ -8,7 +9,6 @@ import BillingStorePostgres
 import Foundation
 import InvoiceRendering
 import Logging
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -43,7 +43,7 @@ final class BillingHarness: Sendable {
         var billing: Billing
     }
 
-    private let running = Mutex<Running?>(nil)
+    private let running = Locked<Running?>(nil)
     let clock: TestClock
     private let gatewayLookUpLag: Duration
     private let walletPolicy: WalletPolicy
@@ -167,7 +167,7 @@ final class BillingHarness: Sendable {
 
 /// A wall clock tests can set: card expiry and due dates depend on it.
 final class TestClock: Sendable {
-    private let current = Mutex(Date(timeIntervalSince1970: 1_795_000_000))  // 2026-11-19
+    private let current = Locked(Date(timeIntervalSince1970: 1_795_000_000))  // 2026-11-19
     var now: Date { current.withLock { $0 } }
     func advance(by seconds: TimeInterval) { current.withLock { $0 += seconds } }
 }
@@ -291,7 +291,7 @@ func rpcError(_ body: () async throws -> Void) async -> RPCError? {
 
 /// The lines a logger wrote, message and metadata, kept for a test to read.
 final class LogCapture: Sendable {
-    private let lines = Mutex<[String]>([])
+    private let lines = Locked<[String]>([])
     var all: [String] { lines.withLock { $0 } }
 
     func handler() -> some LogHandler { Handler(capture: self) }

@@ -1,4 +1,5 @@
 import BillingClient
+import BillingLocking
 import Foundation
 import Synchronization
 import Testing
@@ -424,7 +425,7 @@ func waitForNoRechargeInFlight(_ client: BillingServiceClient, _ accountID: Stri
 
 /// A list many tasks append to.
 final class SharedList: Sendable {
-    private let storage = Mutex<[String]>([])
+    private let storage = Locked<[String]>([])
     func append(_ value: String) { storage.withLock { $0.append(value) } }
     var values: [String] { storage.withLock { $0 } }
 }

@@ -1,6 +1,6 @@
+import BillingLocking
 import BillingStore
 import Foundation
-import Synchronization
 import Testing
 
 @testable import BillingStorePostgres
@@ -133,7 +133,7 @@ struct PostgresStoreTests {
             let slow = try await Store.open(postgres: location, migrations: Self.schema, configuration: configuration)
             let busy = try await Store.open(postgres: location, migrations: Self.schema)
             try await busy.write { tx in try tx.execute("INSERT INTO counters(name, value) VALUES ('hot', 0)") }
-            let stop = Mutex(false)
+            let stop = Locked(false)
             let hammering = Task {
                 while !stop.withLock({ $0 }) {
                     try await busy.write { tx in try tx.execute("UPDATE counters SET value = value + 1 WHERE name = 'hot'") }

@@ -1,7 +1,7 @@
+import BillingLocking
 import BillingStore
 import CSQLiteFaults
 import Foundation
-import Synchronization
 
 /// A disk that fails on cue: a fault-injecting SQLite VFS (`CSQLiteFaults`) registered under a name of
 /// its own, so that tests running in parallel never share faults. Open the store with `configure` and
@@ -66,7 +66,7 @@ final class FaultyDisk: @unchecked Sendable {
 
 /// Collects what the store reports through `Configuration.onEvent`.
 final class EventLog: Sendable {
-    private let events = Mutex<[StoreEvent]>([])
+    private let events = Locked<[StoreEvent]>([])
 
     func configure(_ configuration: inout Store.Configuration) {
         configuration.onEvent = { event in self.events.withLock { $0.append(event) } }

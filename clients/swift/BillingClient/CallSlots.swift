@@ -1,4 +1,4 @@
-import Synchronization
+import BillingLocking
 
 /// Bounds the calls one client has in flight, so that a burst of callers waits its turn here instead of
 /// being refused RESOURCE_EXHAUSTED by the server's per-connection limit. Waiters are served first come,
@@ -10,10 +10,10 @@ final class CallSlots: Sendable {
         var nextID: UInt64 = 0
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     init(_ count: Int) {
-        state = Mutex(State(available: count))
+        state = Locked(State(available: count))
     }
 
     /// Takes a slot; false when the deadline passed or the task was cancelled first.

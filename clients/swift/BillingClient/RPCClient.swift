@@ -1,6 +1,6 @@
 import BillingAPI
+import BillingLocking
 import BillingWire
-import Synchronization
 
 /// A client of the billing RPC server: one connection, shared by every call made through it, opened on
 /// first use and again after the server restarts.
@@ -12,7 +12,7 @@ import Synchronization
 /// Calls are `async`; cancelling the calling task cancels the call on the server. Failures are `RPCError`.
 public final class RPCClient: Sendable {
     public let configuration: ClientConfiguration
-    private let connection = Mutex<ClientConnection?>(nil)
+    private let connection = Locked<ClientConnection?>(nil)
     private let slots: CallSlots
 
     public init(configuration: ClientConfiguration) {
