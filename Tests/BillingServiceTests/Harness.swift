@@ -149,6 +149,28 @@ final class BillingHarness: Sendable {
         return try await start()
     }
 
+    /// Writes what a top-up's first transaction writes (`ChargeLifecycle.recordPending`) and nothing
+    /// after it: a pending 25.00 USD charge on `card` that the daemon named `recordedBy` never sent, as a
+    /// stop between recording and sending leaves it. On SQLite the harness must be stopped first (the
+    /// write goes through a store of its own).
+    func insertUnsentTopUp(id: String, accountID: String, card: BillingV1.PaymentMethod, recordedBy: String) async throws {
+        let store = try await openStore()
+        let now = Int64(clock.now.timeIntervalSince1970 * 1000)
+        do {
+            _ = try await store.write { tx in
+                try tx.execute("""
+                    INSERT INTO charges(id, account_id, amount_minor, currency, status, payment_method_id, card_brand, card_last4,
+                                        description, purpose, created_at_ms, recorded_at_ms, recorded_by)
+                    VALUES (?, ?, 2500, 'USD', 'pending', ?, 'visa', ?, 'Wallet funds', 'wallet_top_up', ?, ?, ?)
+                    """, .text(id), .text(accountID), .text(card.id), .text(card.last4), .integer(now), .integer(now), .text(recordedBy))
+            }
+        } catch {
+            await store.close()
+            throw error
+        }
+        await store.close()
+    }
+
     func client() -> BillingServiceClient {
         var configuration = ClientConfiguration(socketPath: socketPath)
         configuration.defaultTimeout = .seconds(10)

@@ -199,19 +199,9 @@ struct SharedStoreTests {
         var client = daemons.0.client()
         let accountID = try await client.readyAccount()
         let card = try #require(try await client.listPaymentMethods(.init(accountID: accountID)).paymentMethods.first)
-        // What a top-up's first transaction wrote on each daemon, neither sent yet (Charges.recordPending).
-        let now = Int64(daemons.0.clock.now.timeIntervalSince1970 * 1000)
-        let store = try await daemons.0.openStore()
-        for (id, recordedBy) in [("ch_first_daemons", daemons.0.socketPath), ("ch_second_daemons", daemons.1.socketPath)] {
-            _ = try await store.write { [accountID] tx in
-                try tx.execute("""
-                    INSERT INTO charges(id, account_id, amount_minor, currency, status, payment_method_id, card_brand, card_last4,
-                                        description, purpose, created_at_ms, recorded_at_ms, recorded_by)
-                    VALUES (?, ?, 2500, 'USD', 'pending', ?, 'visa', ?, 'Wallet funds', 'wallet_top_up', ?, ?, ?)
-                    """, .text(id), .text(accountID), .text(card.id), .text(card.last4), .integer(now), .integer(now), .text(recordedBy))
-            }
-        }
-        await store.close()
+        // Recorded on each daemon, neither sent yet.
+        try await daemons.0.insertUnsentTopUp(id: "ch_first_daemons", accountID: accountID, card: card, recordedBy: daemons.0.socketPath)
+        try await daemons.0.insertUnsentTopUp(id: "ch_second_daemons", accountID: accountID, card: card, recordedBy: daemons.1.socketPath)
 
         #expect(try await daemons.0.restart().reconciledCharges == 1)
         client = daemons.0.client()

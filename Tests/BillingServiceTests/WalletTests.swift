@@ -305,17 +305,7 @@ struct WalletTests {
         let accountID = try await client.readyAccount()
         let card = try #require(try await client.listPaymentMethods(.init(accountID: accountID)).paymentMethods.first)
         await service.stop()
-        // What a top-up's first transaction wrote before the process stopped (Charges.recordPending).
-        let store = try await service.openStore()
-        let now = Int64(service.clock.now.timeIntervalSince1970 * 1000)
-        _ = try await store.write { [accountID, socketPath = service.socketPath] tx in
-            try tx.execute("""
-                INSERT INTO charges(id, account_id, amount_minor, currency, status, payment_method_id, card_brand, card_last4,
-                                    description, purpose, created_at_ms, recorded_at_ms, recorded_by)
-                VALUES ('ch_never_sent', ?, 2500, 'USD', 'pending', ?, 'visa', ?, 'Wallet funds', 'wallet_top_up', ?, ?, ?)
-                """, .text(accountID), .text(card.id), .text(card.last4), .integer(now), .integer(now), .text(socketPath))
-        }
-        await store.close()
+        try await service.insertUnsentTopUp(id: "ch_never_sent", accountID: accountID, card: card, recordedBy: service.socketPath)
 
         #expect(try await service.restart().reconciledCharges == 1)
         client = service.client()
