@@ -157,6 +157,14 @@ struct Billingd: AsyncParsableCommand {
         guard renewalIntervalSeconds > 0 else { throw ValidationError("--renewal-interval-seconds must be positive") }
     }
 
+    /// The kernel's host name (`gethostname`): unlike Foundation's `hostName`, it asks no name server,
+    /// so start-up never waits on DNS.
+    private static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }
+
     private func subscriptionPolicy() throws -> SubscriptionPolicy {
         var policy = SubscriptionPolicy()
         let days = dunningRetryDays.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
@@ -272,7 +280,7 @@ struct Billingd: AsyncParsableCommand {
             context: BillingContext(
                 store: store, gateway: gateway, invoicing: try invoiceSettings(), limits: limits, catalog: try planCatalog(limits: limits, logger: logger),
                 subscriptionPolicy: try subscriptionPolicy(), allowsTestClocks: true,
-                instanceName: instanceName ?? ProcessInfo.processInfo.hostName + ":" + URL(fileURLWithPath: socket).standardizedFileURL.path),
+                instanceName: instanceName ?? Self.hostName() + ":" + URL(fileURLWithPath: socket).standardizedFileURL.path),
             walletPolicy: walletPolicy, fulfilment: provider)
         // Charges a crash left pending are settled before the first call, so wallets load settled balances.
         let prepared = try await prepareRetryingConflicts(billing, logger: logger)
