@@ -149,26 +149,31 @@ final class BillingHarness: Sendable {
         return try await start()
     }
 
-    /// Writes what a top-up's first transaction writes (`ChargeLifecycle.recordPending`) and nothing
-    /// after it: a pending 25.00 USD charge on `card` that the daemon named `recordedBy` never sent, as a
-    /// stop between recording and sending leaves it. On SQLite the harness must be stopped first (the
-    /// write goes through a store of its own).
-    func insertUnsentTopUp(id: String, accountID: String, card: BillingV1.PaymentMethod, recordedBy: String) async throws {
+    /// Runs `body` in a write transaction on a store of its own (closed after), for rows a test plants
+    /// as a stopped daemon would have left them. On SQLite the harness must be stopped first.
+    func writeThroughOwnStore(_ body: @escaping @Sendable (WriteTransaction) throws -> Void) async throws {
         let store = try await openStore()
-        let now = Int64(clock.now.timeIntervalSince1970 * 1000)
         do {
-            _ = try await store.write { tx in
-                try tx.execute("""
-                    INSERT INTO charges(id, account_id, amount_minor, currency, status, payment_method_id, card_brand, card_last4,
-                                        description, purpose, created_at_ms, recorded_at_ms, recorded_by)
-                    VALUES (?, ?, 2500, 'USD', 'pending', ?, 'visa', ?, 'Wallet funds', 'wallet_top_up', ?, ?, ?)
-                    """, .text(id), .text(accountID), .text(card.id), .text(card.last4), .integer(now), .integer(now), .text(recordedBy))
-            }
+            try await store.write(body)
         } catch {
             await store.close()
             throw error
         }
         await store.close()
+    }
+
+    /// Writes what a top-up's first transaction writes (`ChargeLifecycle.recordPending`) and nothing
+    /// after it: a pending 25.00 USD charge on `card` that the daemon named `recordedBy` never sent, as a
+    /// stop between recording and sending leaves it.
+    func insertUnsentTopUp(id: String, accountID: String, card: BillingV1.PaymentMethod, recordedBy: String) async throws {
+        let now = Int64(clock.now.timeIntervalSince1970 * 1000)
+        try await writeThroughOwnStore { tx in
+            try tx.execute("""
+                INSERT INTO charges(id, account_id, amount_minor, currency, status, payment_method_id, card_brand, card_last4,
+                                    description, purpose, created_at_ms, recorded_at_ms, recorded_by)
+                VALUES (?, ?, 2500, 'USD', 'pending', ?, 'visa', ?, 'Wallet funds', 'wallet_top_up', ?, ?, ?)
+                """, .text(id), .text(accountID), .text(card.id), .text(card.last4), .integer(now), .integer(now), .text(recordedBy))
+        }
     }
 
     func client() -> BillingServiceClient {

@@ -399,13 +399,11 @@ struct SubscriptionTests {
         let now = Int64(service.clock.now.timeIntervalSince1970 * 1000)
         func claim(by holder: String) async throws {
             await service.stop()
-            let store = try await service.openStore()
-            _ = try await store.write { tx in
+            try await service.writeThroughOwnStore { tx in
                 try tx.execute(
                     "INSERT INTO work_claims(kind, id, holder, expires_at_ms) VALUES ('test_clock_advance', ?, ?, ?)",
                     .text(clock), .text(holder), .integer(now + 300_000))
             }
-            await store.close()
             _ = try await service.start()
             client = service.client()
         }
