@@ -35,6 +35,7 @@ struct ConnectionTests {
         let server = try TestServer { $0.limits.maxCallsInFlightPerConnection = 4 }
         var configuration = ClientConfiguration(socketPath: server.socketPath)
         configuration.maxConcurrentCalls = 4
+        configuration.defaultTimeout = .seconds(60)
         let client = RPCClient(configuration: configuration)
         // 40 calls at once through 4 slots: every one succeeds, none is refused.
         let answers = try await withThrowingTaskGroup(of: String.self) { group in
@@ -43,7 +44,8 @@ struct ConnectionTests {
         }
         #expect(answers.count == 40)
         // A caller whose deadline passes while waiting for a slot hears so.
-        let blockers = (0..<4).map { _ in Task { try await client.test("Sleep", "500") } }
+        // The slots are held until a `Release` from another connection, whatever the machine's speed.
+        let blockers = (0..<4).map { _ in Task { try await client.test("Hold") } }
         try await eventually { server.probe.handlersStarted.load(ordering: .relaxed) >= 44 }
         do {
             _ = try await client.test("Echo", "late", options: CallOptions(timeout: .milliseconds(50)))
@@ -51,6 +53,7 @@ struct ConnectionTests {
         } catch {
             #expect(error.code == .deadlineExceeded)
         }
+        #expect(try await server.client().test("Release") == "")
         for blocker in blockers { _ = try await blocker.value }
         #expect(try await client.test("Echo", "free again") == "free again")
         await server.stop()

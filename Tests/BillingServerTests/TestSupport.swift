@@ -14,6 +14,8 @@ final class Probe: Sendable {
     let handlersCancelled = Atomic<Int>(0)
     let streamMessagesSent = Atomic<Int>(0)
     let handlersStarted = Atomic<Int>(0)
+    /// Set by a `Release` call; `Hold` calls wait for it.
+    let released = Atomic<Bool>(false)
 }
 
 /// A service for transport tests; payloads are UTF-8 text.
@@ -33,6 +35,16 @@ struct TestService: RPCService {
                     probe.handlersCancelled.add(1, ordering: .relaxed)
                     throw error
                 }
+                return request
+            },
+            // Waits until a later `Release` call arrives: proves calls are answered out of order without timing.
+            "Hold": .unary { request, _ in
+                probe.handlersStarted.add(1, ordering: .relaxed)
+                while !probe.released.load(ordering: .acquiring) { try await Task.sleep(for: .milliseconds(2)) }
+                return request
+            },
+            "Release": .unary { request, _ in
+                probe.released.store(true, ordering: .releasing)
                 return request
             },
             "Deadline": .unary { _, context in
@@ -95,7 +107,9 @@ final class TestServer: Sendable {
         return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
     }
 
-    func client(timeout: Duration = .seconds(5), retry: RetryPolicy = RetryPolicy()) -> RPCClient {
+    /// The default deadline is generous: under ThreadSanitizer, with the whole suite running beside it on two
+    /// cores, a call can take seconds. Tests about deadlines give their own.
+    func client(timeout: Duration = .seconds(60), retry: RetryPolicy = RetryPolicy()) -> RPCClient {
         var configuration = ClientConfiguration(socketPath: socketPath)
         configuration.defaultTimeout = timeout
         configuration.retry = retry

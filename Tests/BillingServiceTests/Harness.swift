@@ -176,9 +176,11 @@ final class BillingHarness: Sendable {
         }
     }
 
+    /// The default deadline is generous, and covers watches too: under ThreadSanitizer, with the whole suite
+    /// running beside it on two cores, a call can take seconds. Tests about deadlines give their own.
     func client() -> BillingServiceClient {
         var configuration = ClientConfiguration(socketPath: socketPath)
-        configuration.defaultTimeout = .seconds(10)
+        configuration.defaultTimeout = .seconds(60)
         return BillingServiceClient(RPCClient(configuration: configuration))
     }
 

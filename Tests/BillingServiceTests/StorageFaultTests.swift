@@ -145,7 +145,7 @@ private func withFaultyService(_ body: (FaultyService, FaultyDisk) async throws 
     let server = RPCServer(configuration: ServerConfiguration(socketPath: socketPath), services: [BillingHandlers(billing: billing)], logger: logger)
     try server.start()
     var clientConfiguration = ClientConfiguration(socketPath: socketPath)
-    clientConfiguration.defaultTimeout = .seconds(10)
+    clientConfiguration.defaultTimeout = .seconds(60)
     let service = FaultyService(client: BillingServiceClient(RPCClient(configuration: clientConfiguration)), gateway: gateway)
     do {
         try await body(service, disk)
