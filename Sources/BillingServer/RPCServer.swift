@@ -130,6 +130,9 @@ public final class RPCServer: Sendable {
     /// Connections open now, for tests and metrics.
     public var openConnectionCount: Int { state.withLock { $0.connections.count } }
 
+    /// Bytes of incomplete frames held or made room for, across all connections (`ServerLimits.maxBufferedInboundBytes`).
+    public var bufferedInboundBytes: Int { inboundBudget.usedBytes }
+
     /// Reply bytes queued for peers that have not taken them yet, across all connections.
     public var bufferedOutboundBytes: Int { outboundBudget.usedBytes }
 

@@ -8,8 +8,15 @@ import Glibc
 public struct ServerLimits: Sendable {
     /// Largest frame payload accepted; larger frames are skipped and answered RESOURCE_EXHAUSTED.
     public var maxFramePayloadBytes = 4 * 1024 * 1024
-    /// Bytes held for frames not yet arrived whole, across every connection: past it, the connection whose
-    /// bytes would pass it is told so with GOAWAY and closed.
+    /// Oversized payload the server skips for one connection, over its life: twice the frame limit, so
+    /// that a client that sent one message too large by mistake keeps its connection. The frame that
+    /// passes it is answered, and its connection told so with GOAWAY and closed without reading more.
+    public var maxSkippedBytesPerConnection: Int {
+        maxFramePayloadBytes.multipliedReportingOverflow(by: 2).overflow ? .max : maxFramePayloadBytes * 2
+    }
+    /// Bytes held for frames not yet arrived whole, across every connection, a frame counted at its
+    /// declared size once its header has arrived: past it, the connection whose frame would pass it is
+    /// told so with GOAWAY and closed.
     public var maxBufferedInboundBytes = 64 * 1024 * 1024
     /// Metadata entries per call, and their keys and values added up.
     public var maxMetadataEntries = 64

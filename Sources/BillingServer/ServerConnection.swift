@@ -17,6 +17,8 @@ final class ServerConnection: CallTransport, @unchecked Sendable {
     private var calls: CallDispatcher!
 
     private var highestStreamID: UInt32 = 0
+    /// Bytes of oversized payloads this connection has declared, which the server skips by reading them.
+    private var oversizedBytes = 0
     private var isDraining = false
     private var lastActivity = ContinuousClock.now
     private var idleTimer: (any DispatchSourceTimer)?
@@ -135,6 +137,8 @@ final class ServerConnection: CallTransport, @unchecked Sendable {
             } else if header.type == .request {
                 sendResponse(streamID: header.streamID, status: RPCStatus(error), payload: [])
             }
+            oversizedBytes = oversizedBytes.addingReportingOverflow(Int(header.payloadLength)).partialValue
+            if oversizedBytes > limits.maxSkippedBytesPerConnection { refuseToSkip(error) }
         case .frame(let frame):
             switch frame.type {
             case .request: receiveRequest(frame)
@@ -190,6 +194,23 @@ final class ServerConnection: CallTransport, @unchecked Sendable {
         sendGoAway(error)
         calls.endAll(with: error)
         channel.closeAfterFlush(.closedLocally("over the inbound budget"))
+    }
+
+    /// Skipping a payload costs the server a read of every byte: a peer that declared 4 GiB and streamed
+    /// into it, or sent one frame over the limit after another, kept the server reading for good and its
+    /// other clients waiting. Past the allowance the rest is not read; the connection ends as one over the
+    /// inbound budget does.
+    private func refuseToSkip(_ error: RPCError) {
+        logger.warning("closing connection: its oversized frames pass what the server skips for one connection", metadata: [
+            "bytes": "\(oversizedBytes)",
+        ])
+        let refusal = RPCError(
+            .resourceExhausted,
+            "this connection sent \(oversizedBytes) bytes of frames over the \(limits.maxFramePayloadBytes)-byte limit; the server skips at most \(limits.maxSkippedBytesPerConnection) for one connection",
+            reason: .messageTooLarge)
+        sendGoAway(refusal)
+        calls.endAll(with: refusal)
+        channel.closeAfterFlush(.closedLocally("oversized frames past the skip allowance"))
     }
 
     /// A peer that breaks the framing rules cannot be trusted with more frames: tell it why, then close.

@@ -75,7 +75,7 @@ public final class FrameChannel: @unchecked Sendable {
     private let inboundBudget: ByteBudget?
     /// Unsent bytes of all the channels that share it.
     private let outboundBudget: ByteBudget?
-    /// The part of `inboundBudget` this channel holds: the bytes of its incomplete frame.
+    /// The part of `inboundBudget` this channel holds: its incomplete frame, at its declared size.
     private var budgetHeld = 0
     /// The part of `outboundBudget` this channel holds: its unsent bytes, as last counted.
     private var outboundHeld = 0
@@ -266,7 +266,7 @@ public final class FrameChannel: @unchecked Sendable {
                 guard onPreface(ConnectionPreface.check(prefaceBytes)) else { return }
             }
             decoder.append(bytes)
-            guard deliverFrames(&framesLeft), holdWithinBudget(decoder.bufferedByteCount) else { return }
+            guard deliverFrames(&framesLeft), holdWithinBudget(decoder.reservedByteCount) else { return }
         }
         continueLater()
     }
@@ -310,8 +310,8 @@ public final class FrameChannel: @unchecked Sendable {
         }
     }
 
-    /// Accounts for the bytes the decoder holds; false (and the channel stops reading) when they would
-    /// pass the process's budget.
+    /// Accounts for the bytes the decoder holds or has made room for; false (and the channel stops
+    /// reading) when they would pass the process's budget.
     private func holdWithinBudget(_ bytes: Int) -> Bool {
         guard let inboundBudget, !isClosed, bytes != budgetHeld else { return true }
         if bytes < budgetHeld {

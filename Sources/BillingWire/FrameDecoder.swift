@@ -39,6 +39,17 @@ public struct FrameDecoder: Sendable {
     /// Bytes received but not yet returned as frames.
     public var bufferedByteCount: Int { buffer.count - readIndex }
 
+    /// The memory this decoder holds for frames not yet returned, counting a frame whose header has
+    /// arrived at its whole size: room for all of it is made then (`next`). A server charges its inbound
+    /// budget this, so that a peer that will not get room is refused after its header, not after
+    /// megabytes of payload it was let send.
+    public var reservedByteCount: Int {
+        let buffered = buffer.count - readIndex
+        guard bytesToSkip == 0, buffered >= FrameHeader.size else { return buffered }
+        let length = Int(headerAtReadIndex().payloadLength)
+        return length > maxPayloadSize ? buffered : max(buffered, FrameHeader.size + length)
+    }
+
     public mutating func append(_ bytes: UnsafeRawBufferPointer) {
         var bytes = bytes[...]
         if bytesToSkip > 0 {
@@ -60,7 +71,7 @@ public struct FrameDecoder: Sendable {
     /// The next whole frame, or nil until more bytes arrive.
     public mutating func next() throws(FrameDecodingError) -> DecodedFrame? {
         guard bytesToSkip == 0, buffer.count - readIndex >= FrameHeader.size else { return nil }
-        let header = buffer.withUnsafeBytes { FrameHeader(UnsafeRawBufferPointer(rebasing: $0[readIndex..<(readIndex + FrameHeader.size)])) }
+        let header = headerAtReadIndex()
         guard header.flags == 0 else { throw .reservedFlags(streamID: header.streamID, flags: header.flags) }
         guard header.type.rawValue != 0 else { throw .zeroFrameType(streamID: header.streamID) }
         let length = Int(header.payloadLength)
@@ -84,5 +95,9 @@ public struct FrameDecoder: Sendable {
             readIndex = 0
         }
         return .frame(Frame(header: header, payload: payload))
+    }
+
+    private func headerAtReadIndex() -> FrameHeader {
+        buffer.withUnsafeBytes { FrameHeader(UnsafeRawBufferPointer(rebasing: $0[readIndex..<(readIndex + FrameHeader.size)])) }
     }
 }

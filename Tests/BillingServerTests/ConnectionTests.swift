@@ -62,7 +62,7 @@ struct ConnectionTests {
     @Test func oversizedFrameIsAnsweredOnItsStreamAndTheConnectionLivesOn() async throws {
         let server = try TestServer { $0.limits.maxFramePayloadBytes = 1024 }
         let peer = try RawPeer(path: server.socketPath)
-        peer.request(stream: 1, method: "Echo", payload: [UInt8](repeating: 1, count: 5000))
+        peer.request(stream: 1, method: "Echo", payload: [UInt8](repeating: 1, count: 1500))
         peer.request(stream: 3, method: "Echo", payload: Array("small".utf8))
         let frames = await peer.readFrames(2)
         #expect(frames.map(\.streamID) == [1, 3])
@@ -70,6 +70,69 @@ struct ConnectionTests {
         #expect(oversized.status.code == .resourceExhausted)
         #expect(oversized.status.message.contains("1024-byte frame limit"))
         #expect(try response(frames[1]).payload == Array("small".utf8))
+        await server.stop()
+    }
+
+    /// Skipping costs a read of every byte: a peer that declared 4 GiB and streamed into it, or sent one
+    /// frame over the limit after another, kept the server reading for good. Past twice the frame limit
+    /// in one connection's life the frame is answered and the connection closed, its payload unread.
+    @Test func oversizedFramesPastTheSkipAllowanceEndTheConnectionUnread() async throws {
+        let server = try TestServer { $0.limits.maxFramePayloadBytes = 1024 }
+        // A REQUEST declared at 1 GiB, of which a little arrives: before, the server waited to skip it all.
+        let huge = try RawPeer(path: server.socketPath)
+        var header = [UInt8](repeating: 0, count: FrameHeader.size)
+        header[0] = 0x40; header[7] = 1; header[8] = FrameType.request.rawValue  // 1 GiB on stream 1
+        huge.write(header + [UInt8](repeating: 0x41, count: 4096))
+        let frames = await huge.readFrames(2)
+        #expect(frames.map(\.type) == [.response, .goAway])
+        #expect(try response(try #require(frames.first)).status.code == .resourceExhausted)
+        let goAway = try GoAwayEnvelope(wireBytes: try #require(frames.last).payload)
+        #expect(goAway.status.code == .resourceExhausted)
+        #expect(goAway.status.error?.reason == TransportReason.messageTooLarge.rawValue)
+        #expect(goAway.status.message.contains("the server skips at most 2048"))
+        #expect(await huge.readUntilClosed().closed, "the connection was kept to skip the rest of a 1 GiB frame")
+
+        // Two frames each within twice the limit: the first is skipped and the connection lives; the
+        // second takes the connection past the allowance.
+        let repeating = try RawPeer(path: server.socketPath)
+        repeating.request(stream: 1, method: "Echo", payload: [UInt8](repeating: 1, count: 1500))
+        repeating.request(stream: 3, method: "Echo", payload: Array("small".utf8))
+        #expect(try await repeating.readFrames(2).map { try response($0).status.code } == [.resourceExhausted, .ok])
+        repeating.request(stream: 5, method: "Echo", payload: [UInt8](repeating: 1, count: 1500))
+        #expect(await repeating.readFrames(2).map(\.type) == [.response, .goAway])
+        #expect(await repeating.readUntilClosed().closed)
+        await server.stop()
+    }
+
+    /// An incomplete frame holds its whole declared size in the inbound budget from its header on (the
+    /// decoder makes room for all of it then): a peer that will not fit is refused after its header,
+    /// not after the megabytes it was let send. Peers that each sent most of a 4 MiB frame and were
+    /// refused only at the budget made the server read a gigabyte a second.
+    @Test func anIncompleteFrameCountsAtItsDeclaredSize() async throws {
+        let frameLimit = 1 << 20
+        let server = try TestServer {
+            $0.limits.maxFramePayloadBytes = frameLimit
+            $0.limits.maxBufferedInboundBytes = frameLimit + frameLimit / 2
+        }
+        let envelope = RequestEnvelope(
+            service: TestService.serviceName, method: "Echo", payload: [UInt8](repeating: 0x42, count: frameLimit - 1024)).wireBytes()
+        let frame = Frame(streamID: 1, type: .request, payload: envelope).encoded
+        let first = try RawPeer(path: server.socketPath)
+        first.write(Array(frame.prefix(100)))
+        try await eventually { server.server.bufferedInboundBytes == frame.count }
+        // 100 bytes more would fit in the budget; the frame they begin would not.
+        let second = try RawPeer(path: server.socketPath)
+        second.write(Array(frame.prefix(100)))
+        let refusal = await second.readFrames(1)
+        #expect(refusal.first?.type == .goAway)
+        let goAway = try GoAwayEnvelope(wireBytes: try #require(refusal.first).payload)
+        #expect(goAway.status.error?.reason == TransportReason.serverBusy.rawValue)
+        #expect(await second.readUntilClosed().closed)
+        // The first peer's room was kept: its frame completes and is answered.
+        first.write(Array(frame.dropFirst(100)))
+        let answer = try response(try #require(await first.readFrames(1).first))
+        #expect(answer.payload.count == frameLimit - 1024)
+        try await eventually { server.server.bufferedInboundBytes == 0 }
         await server.stop()
     }
 
