@@ -206,6 +206,12 @@ final class CallDispatcher: @unchecked Sendable {
         isDraining = true
     }
 
+    /// Ends the server streams in flight with `error`, leaving unary calls to finish (the connection is no
+    /// longer read, so no grant could reach a stream).
+    func endStreams(with error: RPCError) {
+        for call in Array(calls.values) where call.stream != nil { finish(call, error) }
+    }
+
     /// Ends every call in flight with `error` (the grace period is over, or the peer broke the protocol).
     func endAll(with error: RPCError) {
         for call in Array(calls.values) { finish(call, error) }

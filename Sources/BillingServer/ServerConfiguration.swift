@@ -6,14 +6,9 @@ import Glibc
 /// Upper bounds on everything a peer can make the server hold. Each has a default that suits a
 /// billing service on one machine; `billingd` lets an operator change them.
 public struct ServerLimits: Sendable {
-    /// Largest frame payload accepted; larger frames are skipped and answered RESOURCE_EXHAUSTED.
+    /// Largest frame payload accepted; a larger frame is answered RESOURCE_EXHAUSTED, and its connection
+    /// told so with GOAWAY and closed without reading the payload, once its calls in flight finish.
     public var maxFramePayloadBytes = 4 * 1024 * 1024
-    /// Oversized payload the server skips for one connection, over its life: twice the frame limit, so
-    /// that a client that sent one message too large by mistake keeps its connection. The frame that
-    /// passes it is answered, and its connection told so with GOAWAY and closed without reading more.
-    public var maxSkippedBytesPerConnection: Int {
-        maxFramePayloadBytes.multipliedReportingOverflow(by: 2).overflow ? .max : maxFramePayloadBytes * 2
-    }
     /// Bytes held for frames not yet arrived whole, across every connection, a frame counted at its
     /// declared size once its header has arrived: past it, the connection whose frame would pass it is
     /// told so with GOAWAY and closed.

@@ -17,8 +17,6 @@ final class ServerConnection: CallTransport, @unchecked Sendable {
     private var calls: CallDispatcher!
 
     private var highestStreamID: UInt32 = 0
-    /// Bytes of oversized payloads this connection has declared, which the server skips by reading them.
-    private var oversizedBytes = 0
     private var isDraining = false
     private var lastActivity = ContinuousClock.now
     private var idleTimer: (any DispatchSourceTimer)?
@@ -127,18 +125,7 @@ final class ServerConnection: CallTransport, @unchecked Sendable {
     private func handle(_ decoded: DecodedFrame) {
         switch decoded {
         case .oversized(let header):
-            logger.warning("frame larger than the limit", metadata: ["stream": "\(header.streamID)", "type": "\(header.type)", "bytes": "\(header.payloadLength)"])
-            let error = RPCError(
-                .resourceExhausted,
-                "a \(header.type) frame of \(header.payloadLength) bytes exceeds the \(limits.maxFramePayloadBytes)-byte frame limit",
-                reason: .messageTooLarge)
-            if calls.hasCall(on: header.streamID) {
-                calls.fail(streamID: header.streamID, with: error)
-            } else if header.type == .request {
-                sendResponse(streamID: header.streamID, status: RPCStatus(error), payload: [])
-            }
-            oversizedBytes = oversizedBytes.addingReportingOverflow(Int(header.payloadLength)).partialValue
-            if oversizedBytes > limits.maxSkippedBytesPerConnection { refuseToSkip(error) }
+            refuseOversized(header)
         case .frame(let frame):
             switch frame.type {
             case .request: receiveRequest(frame)
@@ -196,21 +183,31 @@ final class ServerConnection: CallTransport, @unchecked Sendable {
         channel.closeAfterFlush(.closedLocally("over the inbound budget"))
     }
 
-    /// Skipping a payload costs the server a read of every byte: a peer that declared 4 GiB and streamed
-    /// into it, or sent one frame over the limit after another, kept the server reading for good and its
-    /// other clients waiting. Past the allowance the rest is not read; the connection ends as one over the
-    /// inbound budget does.
-    private func refuseToSkip(_ error: RPCError) {
-        logger.warning("closing connection: its oversized frames pass what the server skips for one connection", metadata: [
-            "bytes": "\(oversizedBytes)",
+    /// A frame over the limit is answered, and its connection ends without the rest being read: the
+    /// protocol has no flow control for requests, so keeping the connection meant reading and throwing
+    /// away every byte of the payload, and peers that declared 4 GiB and streamed into it, or sent one
+    /// frame over the limit after another, kept the server reading gigabytes while its other clients
+    /// waited. Calls in flight finish and are answered (they may have moved money); server streams end,
+    /// since the client's grants can no longer be read; then the connection closes.
+    private func refuseOversized(_ header: FrameHeader) {
+        logger.warning("closing connection: frame larger than the limit", metadata: [
+            "stream": "\(header.streamID)", "type": "\(header.type)", "bytes": "\(header.payloadLength)",
         ])
-        let refusal = RPCError(
+        let error = RPCError(
             .resourceExhausted,
-            "this connection sent \(oversizedBytes) bytes of frames over the \(limits.maxFramePayloadBytes)-byte limit; the server skips at most \(limits.maxSkippedBytesPerConnection) for one connection",
+            "a \(header.type) frame of \(header.payloadLength) bytes exceeds the \(limits.maxFramePayloadBytes)-byte frame limit; this connection takes no more calls",
             reason: .messageTooLarge)
-        sendGoAway(refusal)
-        calls.endAll(with: refusal)
-        channel.closeAfterFlush(.closedLocally("oversized frames past the skip allowance"))
+        if calls.hasCall(on: header.streamID) {
+            calls.fail(streamID: header.streamID, with: error)
+        } else if header.type == .request {
+            sendResponse(streamID: header.streamID, status: RPCStatus(error), payload: [])
+        }
+        channel.stopReading()
+        isDraining = true
+        calls.beginDrain()
+        sendGoAway(error)
+        calls.endStreams(with: error)
+        if calls.isIdle { channel.closeAfterFlush(.closedLocally("frame larger than the limit")) }
     }
 
     /// A peer that breaks the framing rules cannot be trusted with more frames: tell it why, then close.

@@ -62,6 +62,8 @@ public final class FrameChannel: @unchecked Sendable {
     private var writeSource: (any DispatchSourceWrite)?
     /// No more reading for now: the peer is not reading its replies, or the channel is closing.
     private var readingPaused = false
+    /// No more reading ever (`stopReading`), though the channel still writes.
+    private var readingStopped = false
     /// A turn that stopped early waits for its place (`continueLater`).
     private var turnPending = false
     /// Whether the read source is suspended (it is while reading is paused or a turn is pending).
@@ -359,7 +361,7 @@ public final class FrameChannel: @unchecked Sendable {
         }
         if holdsTooMuchOutbound {
             pauseReading()
-        } else if readingPaused, mayReadAgain, closeWhenFlushed == nil, malformed == nil {
+        } else if readingPaused, mayReadAgain, closeWhenFlushed == nil, malformed == nil, !readingStopped {
             readingPaused = false
             // Frames decoded before the pause may wait in the decoder with nothing more in the socket,
             // so a turn is scheduled rather than left to the read source (which resumes with it).
@@ -369,6 +371,14 @@ public final class FrameChannel: @unchecked Sendable {
             outbound.removeFirst(outboundOffset)
             outboundOffset = 0
         }
+    }
+
+    /// Reads nothing more from the peer, for good; replies are still written. For an owner that will
+    /// close once its work in flight is answered, and must not read what the peer sends meanwhile.
+    public func stopReading() {
+        dispatchPrecondition(condition: .onQueue(queue))
+        readingStopped = true
+        pauseReading()
     }
 
     private func pauseReading() {

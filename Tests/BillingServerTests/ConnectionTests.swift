@@ -59,48 +59,65 @@ struct ConnectionTests {
         await server.stop()
     }
 
-    @Test func oversizedFrameIsAnsweredOnItsStreamAndTheConnectionLivesOn() async throws {
+    /// The protocol has no flow control for requests: keeping a connection after an oversized frame
+    /// meant reading and throwing away all of its payload, and hostile peers that declared 4 GiB, or sent
+    /// one frame over the limit after another, kept the server reading gigabytes. Now the frame is
+    /// answered and the connection takes no more: calls in flight finish, streams end, it closes.
+    @Test func anOversizedFrameIsAnsweredAndEndsItsConnectionUnreadOnceItsCallsFinish() async throws {
         let server = try TestServer { $0.limits.maxFramePayloadBytes = 1024 }
         let peer = try RawPeer(path: server.socketPath)
-        peer.request(stream: 1, method: "Echo", payload: [UInt8](repeating: 1, count: 1500))
-        peer.request(stream: 3, method: "Echo", payload: Array("small".utf8))
-        let frames = await peer.readFrames(2)
-        #expect(frames.map(\.streamID) == [1, 3])
-        let oversized = try response(frames[0])
+        peer.request(stream: 1, method: "Hold", payload: Array("held".utf8))
+        let count = RequestEnvelope(
+            service: TestService.serviceName, method: "Count", payload: Array("100".utf8), timeoutNanoseconds: 60_000_000_000, streamWindow: 1)
+        peer.write(Frame(streamID: 3, type: .request, payload: count.wireBytes()).encoded)
+        #expect(await peer.readFrames(1).map(\.type) == [.data], "the stream's first message, within its window of 1")
+        try await eventually { server.probe.handlersStarted.load(ordering: .relaxed) == 1 }
+        // A REQUEST declared at 1 GiB, of which a little arrives, then a call that must never be read.
+        var header = [UInt8](repeating: 0, count: FrameHeader.size)
+        header[0] = 0x40; header[7] = 5; header[8] = FrameType.request.rawValue  // 1 GiB on stream 5
+        peer.write(header + [UInt8](repeating: 0x41, count: 4096))
+        peer.request(stream: 7, method: "Echo", payload: Array("never read".utf8))
+
+        let refusals = await peer.readFrames(3)
+        #expect(refusals.map(\.streamID) == [5, 0, 3])
+        let oversized = try response(try #require(refusals.first))
         #expect(oversized.status.code == .resourceExhausted)
-        #expect(oversized.status.message.contains("1024-byte frame limit"))
-        #expect(try response(frames[1]).payload == Array("small".utf8))
+        #expect(oversized.status.error?.reason == TransportReason.messageTooLarge.rawValue)
+        #expect(oversized.status.message.contains("1073741824 bytes exceeds the 1024-byte frame limit"))
+        let goAway = try GoAwayEnvelope(wireBytes: refusals[1].payload)
+        #expect(goAway.status.code == .resourceExhausted)
+        #expect(goAway.lastStreamID == 3)
+        #expect(try response(refusals[2]).status.code == .resourceExhausted, "the stream ends: its grants can no longer be read")
+
+        // The held call is answered once released, and only then does the connection close.
+        #expect(server.server.openConnectionCount == 1)
+        #expect(try await server.client().test("Release") == "")
+        let held = await peer.readFrames(1)
+        #expect(held.map(\.streamID) == [1])
+        #expect(try response(try #require(held.first)).payload == Array("held".utf8))
+        let rest = await peer.readUntilClosed()
+        #expect(rest.closed, "the connection was kept to skip the rest of a 1 GiB frame")
+        #expect(rest.bytes.isEmpty, "stream 7 was answered: the server read past the oversized frame")
         await server.stop()
     }
 
-    /// Skipping costs a read of every byte: a peer that declared 4 GiB and streamed into it, or sent one
-    /// frame over the limit after another, kept the server reading for good. Past twice the frame limit
-    /// in one connection's life the frame is answered and the connection closed, its payload unread.
-    @Test func oversizedFramesPastTheSkipAllowanceEndTheConnectionUnread() async throws {
-        let server = try TestServer { $0.limits.maxFramePayloadBytes = 1024 }
-        // A REQUEST declared at 1 GiB, of which a little arrives: before, the server waited to skip it all.
-        let huge = try RawPeer(path: server.socketPath)
-        var header = [UInt8](repeating: 0, count: FrameHeader.size)
-        header[0] = 0x40; header[7] = 1; header[8] = FrameType.request.rawValue  // 1 GiB on stream 1
-        huge.write(header + [UInt8](repeating: 0x41, count: 4096))
-        let frames = await huge.readFrames(2)
-        #expect(frames.map(\.type) == [.response, .goAway])
-        #expect(try response(try #require(frames.first)).status.code == .resourceExhausted)
-        let goAway = try GoAwayEnvelope(wireBytes: try #require(frames.last).payload)
-        #expect(goAway.status.code == .resourceExhausted)
-        #expect(goAway.status.error?.reason == TransportReason.messageTooLarge.rawValue)
-        #expect(goAway.status.message.contains("the server skips at most 2048"))
-        #expect(await huge.readUntilClosed().closed, "the connection was kept to skip the rest of a 1 GiB frame")
-
-        // Two frames each within twice the limit: the first is skipped and the connection lives; the
-        // second takes the connection past the allowance.
-        let repeating = try RawPeer(path: server.socketPath)
-        repeating.request(stream: 1, method: "Echo", payload: [UInt8](repeating: 1, count: 1500))
-        repeating.request(stream: 3, method: "Echo", payload: Array("small".utf8))
-        #expect(try await repeating.readFrames(2).map { try response($0).status.code } == [.resourceExhausted, .ok])
-        repeating.request(stream: 5, method: "Echo", payload: [UInt8](repeating: 1, count: 1500))
-        #expect(await repeating.readFrames(2).map(\.type) == [.response, .goAway])
-        #expect(await repeating.readUntilClosed().closed)
+    /// The server would end the connection; the client refuses such a request before it is sent.
+    @Test func theClientRefusesARequestOverItsFrameLimitWithoutSendingIt() async throws {
+        let server = try TestServer()
+        var configuration = ClientConfiguration(socketPath: server.socketPath)
+        configuration.maxFramePayloadBytes = 1024
+        let client = RPCClient(configuration: configuration)
+        #expect(try await client.test("Echo", "before") == "before")
+        do {
+            _ = try await client.test("Echo", String(repeating: "x", count: 2000))
+            Issue.record("a request over the frame limit was sent")
+        } catch {
+            #expect(error.code == .resourceExhausted)
+            #expect(error.reason == TransportReason.messageTooLarge.rawValue)
+            #expect(error.message.contains("exceeds the 1024-byte frame limit; it was not sent"))
+        }
+        #expect(try await client.test("Echo", "after") == "after")
+        #expect(server.server.openConnectionCount == 1)
         await server.stop()
     }
 

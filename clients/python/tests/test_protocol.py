@@ -117,6 +117,17 @@ def test_a_reply_over_the_client_frame_limit_fails_only_its_call(billingd: Billi
         assert client.billing.get_account(billing_pb2.GetAccountRequest(account_id=account.id)).account.id
 
 
+def test_a_request_over_the_frame_limit_is_refused_before_it_is_sent(billingd: Billingd) -> None:
+    # billingd would answer it and end the connection (PROTOCOL.md §10); the client does not send it.
+    with Client(billingd.socket_path, max_frame_bytes=1024) as client:
+        account = new_account(client)
+        with pytest.raises(RpcError) as caught:
+            client.billing.get_account(billing_pb2.GetAccountRequest(account_id="acct_" + "x" * 2000))
+        assert (caught.value.code, caught.value.reason) == (StatusCode.RESOURCE_EXHAUSTED, "message_too_large")
+        assert "it was not sent" in caught.value.message
+        assert client.billing.get_account(billing_pb2.GetAccountRequest(account_id=account.id)).account.id == account.id
+
+
 def test_goaway_on_shutdown_then_the_client_reconnects(own_billingd: Billingd) -> None:
     with Client(own_billingd.socket_path) as client:
         account = new_account(client)

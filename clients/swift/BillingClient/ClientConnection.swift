@@ -42,6 +42,9 @@ final class ClientConnection: @unchecked Sendable {
 
     let channel: FrameChannel
     let streamWindow: UInt32
+    /// The largest REQUEST payload sent: the client's own frame limit, taken to be the server's (both
+    /// default to 4 MiB). The server ends a connection that sends more, so it is refused here instead.
+    private let maxRequestBytes: Int
     private var calls: [UInt32: PendingCall] = [:]
     private var nextStreamID: UInt32 = 1
     /// False once the server said GOAWAY or the socket closed: new calls need a new connection.
@@ -62,6 +65,7 @@ final class ClientConnection: @unchecked Sendable {
             maxBufferedOutboundBytes: 8 * 1024 * 1024
         )
         streamWindow = min(max(1, configuration.streamWindow), StreamWindow.max)
+        maxRequestBytes = configuration.maxFramePayloadBytes
         queue.sync {
             deadlineTimer = DeadlineTimer(queue: queue) { [unowned self] in expireDeadlines() }
             channel.onPreface = { [unowned self] verdict in
@@ -100,10 +104,10 @@ final class ClientConnection: @unchecked Sendable {
                     guard !handle.cancelledBeforeStart else {
                         return continuation.resume(throwing: CallFailure(error: RPCError(.cancelled, "the call was cancelled"), mayHaveRun: false))
                     }
-                    guard let streamID = open(request, as: .unary(continuation, deadline: deadline)) else {
-                        return continuation.resume(throwing: CallFailure(error: notAccepting, mayHaveRun: false))
+                    switch open(request, as: .unary(continuation, deadline: deadline)) {
+                    case .success(let streamID): handle.streamID = streamID
+                    case .failure(let error): continuation.resume(throwing: CallFailure(error: error, mayHaveRun: false))
                     }
-                    handle.streamID = streamID
                 }
             }
         } onCancel: {
@@ -120,11 +124,13 @@ final class ClientConnection: @unchecked Sendable {
             }
             var request = request
             request.streamWindow = streamWindow
-            guard let streamID = open(request, as: .stream(state, deadline: deadline)) else {
-                return state.end = .failure(CallFailure(error: notAccepting, mayHaveRun: false))
+            switch open(request, as: .stream(state, deadline: deadline)) {
+            case .success(let streamID):
+                state.streamID = streamID
+                handle.streamID = streamID
+            case .failure(let error):
+                state.end = .failure(CallFailure(error: error, mayHaveRun: false))
             }
-            state.streamID = streamID
-            handle.streamID = streamID
         }
         return state
     }
@@ -163,19 +169,24 @@ final class ClientConnection: @unchecked Sendable {
         }
     }
 
-    private var notAccepting: RPCError { RPCError(.unavailable, "the connection is closing; the call was not sent") }
-
-    private func open(_ request: RequestEnvelope, as call: PendingCall) -> UInt32? {
+    /// Sends the REQUEST that opens a call; the error says why it was not sent.
+    private func open(_ request: RequestEnvelope, as call: PendingCall) -> Result<UInt32, RPCError> {
+        let payload = request.wireBytes()
+        guard payload.count <= maxRequestBytes else {
+            return .failure(RPCError(
+                .resourceExhausted, "the request of \(payload.count) bytes exceeds the \(maxRequestBytes)-byte frame limit; it was not sent",
+                reason: .messageTooLarge))
+        }
         guard acceptsNewCalls, !channel.isClosed, nextStreamID < UInt32.max - 2 else {
             stopAcceptingNewCalls()
-            return nil
+            return .failure(RPCError(.unavailable, "the connection is closing; the call was not sent"))
         }
         let streamID = nextStreamID
         nextStreamID += 2
         calls[streamID] = call
         deadlineTimer.arm(at: call.deadline)
-        channel.send(Frame(streamID: streamID, type: .request, payload: request.wireBytes()))
-        return streamID
+        channel.send(Frame(streamID: streamID, type: .request, payload: payload))
+        return .success(streamID)
     }
 
     /// Counts a message handed to the reader; every half window, grants the server that many more.

@@ -25,8 +25,9 @@ from billing_client._frames import (
     PREFACE,
     FrameType,
     cancel_frame,
+    frame,
     preface_matches,
-    request_frame,
+    request_envelope,
     window_update_frame,
 )
 from billing_client._generated.billing.rpc.v1 import envelope_pb2
@@ -96,6 +97,13 @@ class Connection:
     ) -> int:
         """Sends the REQUEST and returns the call's stream id; raises ConnectionNotUsable."""
         # Ids go on the wire in increasing order, so GOAWAY's last_stream_id means what §13 says.
+        envelope = request_envelope(service, method, payload, timeout_seconds, metadata, stream_window)
+        if len(envelope) > self._max_frame_bytes:
+            # billingd ends a connection that sends a frame over its limit (taken to be this client's, §9).
+            raise RpcError.local(
+                StatusCode.RESOURCE_EXHAUSTED,
+                f"the request of {len(envelope)} bytes exceeds the {self._max_frame_bytes}-byte frame limit;"
+                " it was not sent", "message_too_large", did_not_run=True)
         with self._write_lock:
             with self._lock:
                 if not self._accepting:
@@ -105,7 +113,7 @@ class Connection:
                 if self._next_stream_id > HIGHEST_STREAM_ID:
                     self._accepting = False  # this is the last call; the next goes to a new connection
                 self._calls[stream_id] = sink
-            data = request_frame(stream_id, service, method, payload, timeout_seconds, metadata, stream_window)
+            data = frame(FrameType.REQUEST, stream_id, envelope)
             try:
                 self._sock.sendall(data)
             except OSError:

@@ -33,8 +33,7 @@ def frame(kind: FrameType, stream_id: int, payload: bytes = b"") -> bytes:
     return HEADER.pack(len(payload), stream_id, kind, 0) + payload
 
 
-def request_frame(
-    stream_id: int,
+def request_envelope(
     service: str,
     method: str,
     payload: bytes,
@@ -42,6 +41,7 @@ def request_frame(
     metadata: Sequence[tuple[str, str]],
     stream_window: int = 0,
 ) -> bytes:
+    """The payload of a REQUEST frame: the encoded `Request` envelope."""
     request = envelope_pb2.Request(
         service=service,
         method=method,
@@ -51,7 +51,7 @@ def request_frame(
         metadata=[envelope_pb2.KeyValue(key=k, value=v) for k, v in metadata],
         stream_window=stream_window,
     )
-    return frame(FrameType.REQUEST, stream_id, request.SerializeToString())
+    return request.SerializeToString()
 
 
 def window_update_frame(stream_id: int, messages: int) -> bytes:
