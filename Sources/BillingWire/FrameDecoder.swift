@@ -40,9 +40,9 @@ public struct FrameDecoder: Sendable {
     public var bufferedByteCount: Int { buffer.count - readIndex }
 
     /// The memory this decoder holds for frames not yet returned, counting a frame whose header has
-    /// arrived at its whole size: room for all of it is made then (`next`). A server charges its inbound
-    /// budget this, so that a peer that will not get room is refused after its header, not after
-    /// megabytes of payload it was let send.
+    /// arrived at its whole size: room for all of it is made when more of it arrives (`append`). A server
+    /// charges its inbound budget this, so that a peer that will not get room is refused after its first
+    /// read, not after megabytes of payload it was let send.
     public var reservedByteCount: Int {
         let buffered = buffer.count - readIndex
         guard bytesToSkip == 0, buffered >= FrameHeader.size else { return buffered }
@@ -61,7 +61,19 @@ public struct FrameDecoder: Sendable {
             buffer.removeFirst(readIndex)
             readIndex = 0
         }
+        makeRoomForIncompleteFrame()
         buffer.append(contentsOf: bytes)
+    }
+
+    /// Room for the whole frame at once, once its header is here and more of it arrives: growing by
+    /// doubling would hold up to twice its size. Not on the read that brings the header: a peer refused
+    /// over the inbound budget after that read never costs a frame-sized allocation (peers that came back
+    /// a thousand times a second each made the server map and unmap 4 MiB).
+    private mutating func makeRoomForIncompleteFrame() {
+        guard bytesToSkip == 0, buffer.count - readIndex >= FrameHeader.size else { return }
+        let length = Int(headerAtReadIndex().payloadLength)
+        guard length <= maxPayloadSize else { return }
+        buffer.reserveCapacity(readIndex + FrameHeader.size + length)
     }
 
     public mutating func append(_ bytes: [UInt8]) {
@@ -82,11 +94,7 @@ public struct FrameDecoder: Sendable {
             bytesToSkip = length - available
             return .oversized(header)
         }
-        guard buffer.count - readIndex - FrameHeader.size >= length else {
-            // Room for the whole frame at once: growing by doubling would hold up to twice its size.
-            buffer.reserveCapacity(readIndex + FrameHeader.size + length)
-            return nil
-        }
+        guard buffer.count - readIndex - FrameHeader.size >= length else { return nil }
         let start = readIndex + FrameHeader.size
         let payload = Array(buffer[start..<(start + length)])
         readIndex = start + length
