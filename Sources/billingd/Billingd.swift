@@ -58,10 +58,10 @@ struct Billingd: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
-    @Option(help: "Largest frame payload accepted, in bytes.")
+    @Option(help: "Largest frame payload accepted, in bytes; a larger frame is answered and ends its connection.")
     var maxFrameBytes = ServerLimits().maxFramePayloadBytes
 
-    @Option(help: "Bytes held for frames not yet arrived whole, across all connections; past it, the connection that would pass it is closed.")
+    @Option(help: "Bytes held for frames not yet arrived whole (each at its declared size), across all connections; past it, the connection that would pass it is closed.")
     var maxPartialFrameBytes = ServerLimits().maxBufferedInboundBytes
 
     @Option(help: "Largest call metadata accepted, in bytes.")
