@@ -121,9 +121,7 @@ extension SocketTimingSuites {
 
         @Test func serverStreamWithASlowConsumerIsHeldToTheWindow() async throws {
             let server = try TestServer()
-            var configuration = ClientConfiguration(socketPath: server.socketPath)
-            configuration.streamWindow = 4
-            let client = RPCClient(configuration: configuration)
+            let client = server.client { $0.streamWindow = 4 }
             var received: [String] = []
             for try await message in client.serverStream(TestService.serviceName, "Count", Text("40"), as: Text.self) {
                 received.append(message.value)

@@ -33,10 +33,7 @@ struct ConnectionTests {
 
     @Test func aClientWaitsForACallSlotInsteadOfOverrunningTheServer() async throws {
         let server = try TestServer { $0.limits.maxCallsInFlightPerConnection = 4 }
-        var configuration = ClientConfiguration(socketPath: server.socketPath)
-        configuration.maxConcurrentCalls = 4
-        configuration.defaultTimeout = .seconds(60)
-        let client = RPCClient(configuration: configuration)
+        let client = server.client { $0.maxConcurrentCalls = 4 }
         // 40 calls at once through 4 slots: every one succeeds, none is refused.
         let answers = try await withThrowingTaskGroup(of: String.self) { group in
             for index in 0..<40 { group.addTask { try await client.test("Sleep", "\(index % 5)") } }
@@ -104,9 +101,7 @@ struct ConnectionTests {
     /// The server would end the connection; the client refuses such a request before it is sent.
     @Test func theClientRefusesARequestOverItsFrameLimitWithoutSendingIt() async throws {
         let server = try TestServer()
-        var configuration = ClientConfiguration(socketPath: server.socketPath)
-        configuration.maxFramePayloadBytes = 1024
-        let client = RPCClient(configuration: configuration)
+        let client = server.client { $0.maxFramePayloadBytes = 1024 }
         #expect(try await client.test("Echo", "before") == "before")
         do {
             _ = try await client.test("Echo", String(repeating: "x", count: 2000))

@@ -109,10 +109,13 @@ final class TestServer: Sendable {
 
     /// The default deadline is generous: under ThreadSanitizer, with the whole suite running beside it on two
     /// cores, a call can take seconds. Tests about deadlines give their own.
-    func client(timeout: Duration = .seconds(60), retry: RetryPolicy = RetryPolicy()) -> RPCClient {
+    func client(
+        timeout: Duration = .seconds(60), retry: RetryPolicy = RetryPolicy(), configure: (inout ClientConfiguration) -> Void = { _ in }
+    ) -> RPCClient {
         var configuration = ClientConfiguration(socketPath: socketPath)
         configuration.defaultTimeout = timeout
         configuration.retry = retry
+        configure(&configuration)
         return RPCClient(configuration: configuration)
     }
 

@@ -176,12 +176,17 @@ final class BillingHarness: Sendable {
         }
     }
 
-    /// The default deadline is generous, and covers watches too: under ThreadSanitizer, with the whole suite
-    /// running beside it on two cores, a call can take seconds. Tests about deadlines give their own.
     func client() -> BillingServiceClient {
+        BillingServiceClient(rawClient())
+    }
+
+    /// A client of raw payloads, for what the typed client would never send. The default deadline is
+    /// generous, and covers watches too: under ThreadSanitizer, with the whole suite running beside it on
+    /// two cores, a call can take seconds. Tests about deadlines give their own.
+    func rawClient() -> RPCClient {
         var configuration = ClientConfiguration(socketPath: socketPath)
         configuration.defaultTimeout = .seconds(60)
-        return BillingServiceClient(RPCClient(configuration: configuration))
+        return RPCClient(configuration: configuration)
     }
 
     func finish() async {

@@ -72,7 +72,7 @@ struct HostileInputTests {
     @Test func everyStringFieldRefusesNulBytesAndInvalidUTF8BeforeAnythingRuns() async throws {
         let service = try await BillingHarness()
         let client = service.client()
-        let raw = RPCClient(configuration: ClientConfiguration(socketPath: service.socketPath))
+        let raw = service.rawClient()
         let accountID = try await client.readyAccount()
         _ = try await client.addBalance(.init(idempotencyKey: key(), accountID: accountID, amount: .init(amountMinor: 5_000, currency: "USD")))
         let before = try await Self.money(client, accountID)
@@ -248,7 +248,7 @@ struct HostileInputTests {
     @Test func everyNumericFieldSurvivesItsExtremesAndMovesNoMoney() async throws {
         let service = try await BillingHarness()
         let client = service.client()
-        let raw = RPCClient(configuration: ClientConfiguration(socketPath: service.socketPath))
+        let raw = service.rawClient()
         let accountID = try await client.readyAccount()
         _ = try await client.addBalance(.init(idempotencyKey: key(), accountID: accountID, amount: Self.usd(5_000)))
         _ = try await client.configureAutoRecharge(.init(idempotencyKey: key(), accountID: accountID, enabled: true, rechargeAmount: Self.usd(1_000), threshold: Self.usd(500)))
