@@ -203,7 +203,7 @@ final class ServerConnection: CallTransport, @unchecked Sendable {
             sendResponse(streamID: header.streamID, status: RPCStatus(error), payload: [])
         }
         channel.stopReading()
-        isDraining = true
+        isDraining = true  // a shutdown now sends no second GOAWAY
         calls.beginDrain()
         sendGoAway(error)
         calls.endStreams(with: error)

@@ -43,12 +43,7 @@ public struct FrameDecoder: Sendable {
     /// arrived at its whole size: room for all of it is made when more of it arrives (`append`). A server
     /// charges its inbound budget this, so that a peer that will not get room is refused after its first
     /// read, not after megabytes of payload it was let send.
-    public var reservedByteCount: Int {
-        let buffered = buffer.count - readIndex
-        guard bytesToSkip == 0, buffered >= FrameHeader.size else { return buffered }
-        let length = Int(headerAtReadIndex().payloadLength)
-        return length > maxPayloadSize ? buffered : max(buffered, FrameHeader.size + length)
-    }
+    public var reservedByteCount: Int { max(buffer.count - readIndex, nextFrameSize ?? 0) }
 
     public mutating func append(_ bytes: UnsafeRawBufferPointer) {
         var bytes = bytes[...]
@@ -70,10 +65,14 @@ public struct FrameDecoder: Sendable {
     /// over the inbound budget after that read never costs a frame-sized allocation (peers that came back
     /// a thousand times a second each made the server map and unmap 4 MiB).
     private mutating func makeRoomForIncompleteFrame() {
-        guard bytesToSkip == 0, buffer.count - readIndex >= FrameHeader.size else { return }
+        if let size = nextFrameSize { buffer.reserveCapacity(readIndex + size) }
+    }
+
+    /// The whole size, header included, of the next frame once its header is here, if it is within the limit.
+    private var nextFrameSize: Int? {
+        guard bytesToSkip == 0, buffer.count - readIndex >= FrameHeader.size else { return nil }
         let length = Int(headerAtReadIndex().payloadLength)
-        guard length <= maxPayloadSize else { return }
-        buffer.reserveCapacity(readIndex + FrameHeader.size + length)
+        return length > maxPayloadSize ? nil : FrameHeader.size + length
     }
 
     public mutating func append(_ bytes: [UInt8]) {
