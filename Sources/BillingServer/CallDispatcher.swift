@@ -15,10 +15,11 @@ protocol CallTransport: AnyObject {
 /// tasks, deadlines, stream credit, and one metrics sample and log line per call. The transport below
 /// (`ServerConnection`) hands it decoded requests and stream events; it never sees a frame header.
 ///
-/// All state lives on the connection's serial queue. Handlers run as Swift tasks that prefer this queue
-/// as their executor (no thread hop for a small call); calls interleave at every suspension point, and
-/// actor-isolated work runs on its actor, so only long synchronous stretches (rendering a PDF, a few ms)
-/// delay the connection's other calls.
+/// All state lives on the connection's serial queue. Handlers run as Swift tasks that start at once on
+/// this queue, in the turn that read their request, and prefer it as their executor after a suspension
+/// (no thread hop for a small call); calls interleave at every suspension point, and actor-isolated work
+/// runs on its actor, so only long synchronous stretches (rendering a PDF, a few ms) delay the
+/// connection's other calls.
 final class CallDispatcher: @unchecked Sendable {
     /// One call in flight. Compared by identity, so that an answer for a call that already ended
     /// (by deadline or cancellation) is dropped even if its stream id is reused. Its mutable fields are
@@ -72,6 +73,7 @@ final class CallDispatcher: @unchecked Sendable {
         self.metrics = metrics
         self.logger = logger
         self.executor = QueueExecutor(queue: queue)
+        queue.setSpecific(key: Self.queueKey, value: connectionID)
     }
 
     var isIdle: Bool { calls.isEmpty }
@@ -172,14 +174,28 @@ final class CallDispatcher: @unchecked Sendable {
         return nil
     }
 
-    /// Runs a handler as a task on this connection's executor; its outcome comes back to the queue.
+    /// Runs a handler as a task that starts here and now, on the queue, and prefers this connection's
+    /// executor once it suspends (`Task.immediate`). A handler that never suspends (a health check, a
+    /// request refused by validation) is answered in the same turn; before, each call waited in the
+    /// loop's queue twice more, once to start and once to be answered, behind every other connection's
+    /// work there. A unary call's outcome is handled at once when the task ends on the queue (as it does
+    /// unless its last stretch ran elsewhere). A stream's always goes behind its messages, which its
+    /// writer queues (`start`): handled at once, the RESPONSE overtook them.
     private func run(_ call: Call, _ body: @escaping @Sendable () async throws -> [UInt8]) {
-        call.task = Task(executorPreference: executor) { [self] in
+        call.task = Task.immediate(executorPreference: executor) { [self] in
             let result: Result<[UInt8], any Error>
             do { result = .success(try await body()) } catch { result = .failure(error) }
-            queue.async { [self] in complete(call, result) }
+            if isOnQueue && call.stream == nil {
+                complete(call, result)
+            } else {
+                queue.async { [self] in complete(call, result) }
+            }
         }
     }
+
+    /// Marks this connection's queue, so that code can tell whether it already runs there.
+    private static let queueKey = DispatchSpecificKey<UInt64>()
+    private var isOnQueue: Bool { DispatchQueue.getSpecific(key: Self.queueKey) == connectionID }
 
     // MARK: Stream events
 
