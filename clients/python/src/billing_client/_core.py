@@ -95,8 +95,8 @@ class Connection:
         metadata: Sequence[tuple[str, str]],
         stream_window: int = 0,
     ) -> int:
-        """Sends the REQUEST and returns the call's stream id; raises ConnectionNotUsable."""
-        # Ids go on the wire in increasing order, so GOAWAY's last_stream_id means what §13 says.
+        """Sends the REQUEST and returns the call's stream id; raises ConnectionNotUsable, or RpcError (unsent) for a
+        request over the frame limit."""
         envelope = request_envelope(service, method, payload, timeout_seconds, metadata, stream_window)
         if len(envelope) > self._max_frame_bytes:
             # billingd ends a connection that sends a frame over its limit (taken to be this client's, §9).
@@ -104,6 +104,7 @@ class Connection:
                 StatusCode.RESOURCE_EXHAUSTED,
                 f"the request of {len(envelope)} bytes exceeds the {self._max_frame_bytes}-byte frame limit;"
                 " it was not sent", "message_too_large", did_not_run=True)
+        # Ids go on the wire in increasing order, so GOAWAY's last_stream_id means what §13 says.
         with self._write_lock:
             with self._lock:
                 if not self._accepting:
