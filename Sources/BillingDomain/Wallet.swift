@@ -1,3 +1,4 @@
+import BillingLocking
 import BillingStore
 import Foundation
 import Synchronization
@@ -67,23 +68,19 @@ public actor Wallet {
     private let context: BillingContext
     private let policy: WalletPolicy
 
-    private var balance: Money
-    private var appliedSequence: Int64
-    private var settings: AutoRechargeSettings
-    private var serviceStatus: Account.ServiceStatus
-    private var suspensionReason: String
-    private var lastRechargeAtMilliseconds: Int64?
-    private var lastRechargeChargeID: String?
-    private var recharge: (task: Task<Void, Never>, amount: Money)? {
-        didSet { holds.store((recharge == nil ? 0 : 1) + watchers.count, ordering: .relaxed) }
+    /// The committed state this actor keeps, and what auto-recharge is doing. Each assignment publishes
+    /// the new view whole (`latestView`), so a change of several fields is made on a copy and assigned
+    /// once: a reader without a hop never sees half of one.
+    private var state: State {
+        didSet { published.withLock { $0 = state.view(of: accountID) } }
     }
-    private var rechargeFailures = 0
-    private var rechargeRetryAfter: Int64?
-    private var month: String
-    private var creditsThisMonth: Int64
-    private var debitsThisMonth: Int64
+    private let published: Locked<WalletView>
+    /// The recharge in flight, if any (its amount is in `state`).
+    private var rechargeTask: Task<Void, Never>? {
+        didSet { holds.store((rechargeTask == nil ? 0 : 1) + watchers.count, ordering: .relaxed) }
+    }
     private var watchers: [Int: AsyncStream<WalletEvent>.Continuation] = [:] {
-        didSet { holds.store((recharge == nil ? 0 : 1) + watchers.count, ordering: .relaxed) }
+        didSet { holds.store((rechargeTask == nil ? 0 : 1) + watchers.count, ordering: .relaxed) }
     }
     private var nextWatcherID = 0
     /// On a shared store, the ledger lines applied lately, by sequence: a line can arrive twice, from the
@@ -103,40 +100,104 @@ public actor Wallet {
         let month = Self.month(of: context.nowMilliseconds)
         let snapshot = try await context.store.read { tx in try WalletLedger.snapshot(of: accountID, month: month, in: tx) }
         let account = snapshot.account
-        return Wallet(
-            accountID: accountID, context: context, policy: policy,
+        return Wallet(accountID: accountID, context: context, policy: policy, state: State(
             balance: Money(amountMinor: snapshot.balanceMinor, currency: account.currency), appliedSequence: snapshot.lastSequence,
             settings: snapshot.settings, serviceStatus: account.serviceStatus, suspensionReason: account.suspensionReason,
             lastRechargeAtMilliseconds: snapshot.lastRechargeAtMilliseconds, lastRechargeChargeID: snapshot.lastRechargeChargeID,
-            month: month, creditsThisMonth: snapshot.creditsThisMonthMinor, debitsThisMonth: snapshot.debitsThisMonthMinor)
+            month: month, creditsThisMonth: snapshot.creditsThisMonthMinor, debitsThisMonth: snapshot.debitsThisMonthMinor))
     }
 
-    private init(
-        accountID: String, context: BillingContext, policy: WalletPolicy, balance: Money, appliedSequence: Int64, settings: AutoRechargeSettings,
-        serviceStatus: Account.ServiceStatus, suspensionReason: String, lastRechargeAtMilliseconds: Int64?, lastRechargeChargeID: String?,
-        month: String, creditsThisMonth: Int64, debitsThisMonth: Int64
-    ) {
+    private init(accountID: String, context: BillingContext, policy: WalletPolicy, state: State) {
         self.accountID = accountID
         self.context = context
         self.policy = policy
-        self.balance = balance
-        self.appliedSequence = appliedSequence
-        self.settings = settings
-        self.serviceStatus = serviceStatus
-        self.suspensionReason = suspensionReason
-        self.lastRechargeAtMilliseconds = lastRechargeAtMilliseconds
-        self.lastRechargeChargeID = lastRechargeChargeID
-        self.month = month
-        self.creditsThisMonth = creditsThisMonth
-        self.debitsThisMonth = debitsThisMonth
+        self.state = state
+        self.published = Locked(state.view(of: accountID))
+    }
+
+    /// What the actor keeps of the committed state: balance, settings and status as of `appliedSequence`,
+    /// this month's totals, and what auto-recharge is doing.
+    private struct State {
+        var balance: Money
+        var appliedSequence: Int64
+        var settings: AutoRechargeSettings
+        var serviceStatus: Account.ServiceStatus
+        var suspensionReason: String
+        var lastRechargeAtMilliseconds: Int64?
+        var lastRechargeChargeID: String?
+        /// The amount of the recharge in flight, if one is.
+        var pendingRecharge: Money?
+        var rechargeFailures = 0
+        var rechargeRetryAfter: Int64?
+        var month: String
+        var creditsThisMonth: Int64
+        var debitsThisMonth: Int64
+
+        init(
+            balance: Money, appliedSequence: Int64, settings: AutoRechargeSettings, serviceStatus: Account.ServiceStatus, suspensionReason: String,
+            lastRechargeAtMilliseconds: Int64?, lastRechargeChargeID: String?, month: String, creditsThisMonth: Int64, debitsThisMonth: Int64
+        ) {
+            self.balance = balance
+            self.appliedSequence = appliedSequence
+            self.settings = settings
+            self.serviceStatus = serviceStatus
+            self.suspensionReason = suspensionReason
+            self.lastRechargeAtMilliseconds = lastRechargeAtMilliseconds
+            self.lastRechargeChargeID = lastRechargeChargeID
+            self.month = month
+            self.creditsThisMonth = creditsThisMonth
+            self.debitsThisMonth = debitsThisMonth
+        }
+
+        /// Applies a committed ledger line, which may come back out of order: only newer ones move the
+        /// balance, every one counts in its month.
+        mutating func apply(_ transaction: WalletTransaction) {
+            let transactionMonth = Wallet.month(of: transaction.createdAtMilliseconds)
+            if transactionMonth != month {
+                month = transactionMonth
+                creditsThisMonth = 0
+                debitsThisMonth = 0
+            }
+            if transaction.amount.isPositive { creditsThisMonth += transaction.amount.amountMinor } else { debitsThisMonth -= transaction.amount.amountMinor }
+            if transaction.sequence > appliedSequence {
+                appliedSequence = transaction.sequence
+                balance = transaction.balanceAfter
+            }
+        }
+
+        /// New settings: the backoff after failures under the old ones ends.
+        mutating func replaceSettings(_ newSettings: AutoRechargeSettings) {
+            settings = newSettings
+            endBackoff()
+        }
+
+        /// A new card, new settings or a credit: earlier declines say nothing about the next recharge.
+        mutating func endBackoff() {
+            rechargeFailures = 0
+            rechargeRetryAfter = nil
+        }
+
+        func view(of accountID: String) -> WalletView {
+            WalletView(
+                accountID: accountID, balance: balance, autoRecharge: settings, serviceStatus: serviceStatus, suspensionReason: suspensionReason,
+                lastRechargeAtMilliseconds: lastRechargeAtMilliseconds, lastRechargeChargeID: lastRechargeChargeID,
+                pendingRecharge: pendingRecharge, consecutiveRechargeFailures: rechargeFailures, rechargeRetryAfterMilliseconds: rechargeRetryAfter,
+                creditsThisMonth: Money(amountMinor: creditsThisMonth, currency: balance.currency),
+                debitsThisMonth: Money(amountMinor: debitsThisMonth, currency: balance.currency))
+        }
     }
 
     // MARK: Reads
 
+    /// The view as of the last change this actor made or learned, read without a hop: on a store of its
+    /// own (SQLite) the actor sees every change, so this is the committed state, and `WalletService`
+    /// serves reads from it.
+    public nonisolated var latestView: WalletView { published.withLock { $0 } }
+
     /// The view, refreshed from the database first when other daemons may have changed it.
     public func currentView() async throws -> WalletView {
         try await refreshIfShared()
-        return view
+        return latestView
     }
 
     /// On a shared store, after a notice that this wallet changed: if anyone watches it, applies the
@@ -145,7 +206,7 @@ public actor Wallet {
     func catchUpForWatchers() async {
         guard context.store.isShared, !watchers.isEmpty else { return }
         let month = Self.month(of: context.nowMilliseconds)
-        let since = appliedSequence
+        let since = state.appliedSequence
         let statusChangesBefore = statusChanges
         guard let (lines, snapshot) = try? await context.store.read({ [accountID] tx in
             (try tx.query("SELECT * FROM wallet_transactions WHERE account_id = ? AND seq > ? ORDER BY seq LIMIT 500", .text(accountID), .integer(since))
@@ -172,30 +233,22 @@ public actor Wallet {
     /// returns whether it was new enough to take.
     @discardableResult
     private func take(_ snapshot: WalletLedger.Snapshot, month: String, status: Bool) -> Bool {
-        guard snapshot.lastSequence >= appliedSequence else { return false }
-        balance = Money(amountMinor: snapshot.balanceMinor, currency: balance.currency)
-        appliedSequence = snapshot.lastSequence
-        settings = snapshot.settings
-        lastRechargeAtMilliseconds = snapshot.lastRechargeAtMilliseconds
-        lastRechargeChargeID = snapshot.lastRechargeChargeID
-        self.month = month
-        creditsThisMonth = snapshot.creditsThisMonthMinor
-        debitsThisMonth = snapshot.debitsThisMonthMinor
+        guard snapshot.lastSequence >= state.appliedSequence else { return false }
+        var next = state
+        next.balance = Money(amountMinor: snapshot.balanceMinor, currency: state.balance.currency)
+        next.appliedSequence = snapshot.lastSequence
+        next.settings = snapshot.settings
+        next.lastRechargeAtMilliseconds = snapshot.lastRechargeAtMilliseconds
+        next.lastRechargeChargeID = snapshot.lastRechargeChargeID
+        next.month = month
+        next.creditsThisMonth = snapshot.creditsThisMonthMinor
+        next.debitsThisMonth = snapshot.debitsThisMonthMinor
         if status {
-            serviceStatus = snapshot.account.serviceStatus
-            suspensionReason = snapshot.account.suspensionReason
+            next.serviceStatus = snapshot.account.serviceStatus
+            next.suspensionReason = snapshot.account.suspensionReason
         }
+        state = next
         return true
-    }
-
-    public var view: WalletView {
-        let currency = balance.currency
-        return WalletView(
-            accountID: accountID, balance: balance, autoRecharge: settings, serviceStatus: serviceStatus, suspensionReason: suspensionReason,
-            lastRechargeAtMilliseconds: lastRechargeAtMilliseconds, lastRechargeChargeID: lastRechargeChargeID,
-            pendingRecharge: recharge?.amount, consecutiveRechargeFailures: rechargeFailures, rechargeRetryAfterMilliseconds: rechargeRetryAfter,
-            creditsThisMonth: Money(amountMinor: creditsThisMonth, currency: currency),
-            debitsThisMonth: Money(amountMinor: debitsThisMonth, currency: currency))
     }
 
     /// Events from now on; at most `WalletPolicy.maxWatchers` at once, each buffering the newest 64.
@@ -222,7 +275,7 @@ public actor Wallet {
     /// Debits usage if the balance covers it, or if an auto-recharge (started now, or already in flight)
     /// makes it cover it; otherwise FAILED_PRECONDITION. Idempotent on the usage id.
     public func recordUsage(_ usage: UsageDebit) async throws -> (transaction: WalletTransaction, replayed: Bool) {
-        try usage.amount.requireCurrency(balance.currency, field: "amount")
+        try usage.amount.requireCurrency(state.balance.currency, field: "amount")
         var waitedForRecharge = false
         while true {
             let now = context.nowMilliseconds
@@ -263,11 +316,7 @@ public actor Wallet {
     /// What a debit committed on a shared store says about state other daemons may have changed: the
     /// auto-recharge settings, and that services run (a debit succeeds only on an active account).
     private func noteCommitted(settings current: AutoRechargeSettings) {
-        if current != settings {
-            settings = current
-            rechargeFailures = 0
-            rechargeRetryAfter = nil
-        }
+        if current != state.settings { state.replaceSettings(current) }
         setServiceStatus(.active)
     }
 
@@ -296,20 +345,18 @@ public actor Wallet {
     }
 
     func configureAutoRecharge(_ newSettings: AutoRechargeSettings, key: IdempotencyKey) async throws -> AutoRechargeSettings {
-        try newSettings.amount.requireCurrency(balance.currency, field: "recharge_amount")
-        try newSettings.threshold.requireCurrency(balance.currency, field: "threshold")
+        try newSettings.amount.requireCurrency(state.balance.currency, field: "recharge_amount")
+        try newSettings.threshold.requireCurrency(state.balance.currency, field: "threshold")
         let (_, replayed) = try await IdempotencyRecords.onceNotingReplay(key, in: context.store, nowMilliseconds: context.nowMilliseconds) { [accountID] tx in
             try WalletLedger.configureAutoRecharge(newSettings, accountID: accountID, in: tx)
             return newSettings
         }
         // A replay changes nothing: later settings may have replaced these since.
         guard !replayed else { return newSettings }
-        settings = newSettings
-        rechargeFailures = 0
-        rechargeRetryAfter = nil
+        state.replaceSettings(newSettings)
         // Recharges follow debits; the one exception is a suspended wallet, which no debit can reach.
-        if serviceStatus == .suspended { _ = startRechargeIfAllowed(covering: nil) }
-        return settings
+        if state.serviceStatus == .suspended { _ = startRechargeIfAllowed(covering: nil) }
+        return state.settings
     }
 
     /// Settles a top-up or recharge charge that stayed pending (the gateway's answer was lost), found by
@@ -335,21 +382,20 @@ public actor Wallet {
     /// wallet suspended with auto-recharge on recharges at once, since no debit can reach it: following
     /// the advice "update the card" is enough, and the recharge's success restores the services.
     func primaryCardChanged() {
-        rechargeFailures = 0
-        rechargeRetryAfter = nil
-        if serviceStatus == .suspended { _ = startRechargeIfAllowed(covering: nil) }
+        state.endBackoff()
+        if state.serviceStatus == .suspended { _ = startRechargeIfAllowed(covering: nil) }
     }
 
     // MARK: Recharge
 
     /// After a debit: start a recharge on crossing the threshold, or suspend at zero when nothing can refill.
     private func afterDebit() async {
-        guard settings.isEnabled, balance.amountMinor <= settings.threshold.amountMinor else {
-            if balance.isZero { await suspend(because: "the wallet balance is zero and auto-recharge is off") }
+        guard state.settings.isEnabled, state.balance.amountMinor <= state.settings.threshold.amountMinor else {
+            if state.balance.isZero { await suspend(because: "the wallet balance is zero and auto-recharge is off") }
             return
         }
         let recharging = startRechargeIfAllowed(covering: nil)
-        guard balance.isZero else { return }
+        guard state.balance.isZero else { return }
         switch recharging {
         case .started: break
         case .off: await suspend(because: "the wallet balance is zero and auto-recharge is off")
@@ -374,23 +420,26 @@ public actor Wallet {
     /// happen with no `await` between them, so one crossing of the threshold makes exactly one
     /// recharge however many debits race.
     private func startRechargeIfAllowed(covering debit: Money?) -> Recharging {
-        if let recharge { return .started(recharge.task) }
-        guard settings.isEnabled, settings.amount.isPositive else { return .off }
-        if let retryAfter = rechargeRetryAfter, context.nowMilliseconds < retryAfter { return .backingOff(until: retryAfter) }
+        if let rechargeTask { return .started(rechargeTask) }
+        guard state.settings.isEnabled, state.settings.amount.isPositive else { return .off }
+        if let retryAfter = state.rechargeRetryAfter, context.nowMilliseconds < retryAfter { return .backingOff(until: retryAfter) }
         // The smallest multiple of the recharge amount that leaves the balance above the threshold
         // (after the debit waiting for it, if any), at most `maxRechargeMultiple` times the amount and
         // never above the limit of one charge, so that a typo cannot charge a fortune. Every term is
         // bounded by `MoneyLimits`, so nothing here can overflow; it is checked all the same.
-        let maxMultiple = min(policy.maxRechargeMultiple, context.limits.maxAmountMinor / settings.amount.amountMinor)
-        let maxCharge = Money(amountMinor: settings.amount.amountMinor.multipliedReportingOverflow(by: maxMultiple).partialValue, currency: balance.currency)
-        let (needed, overflowNeeded) = settings.threshold.amountMinor.addingReportingOverflow(debit?.amountMinor ?? 0)
-        let (shortfall, overflowShortfall) = needed.subtractingReportingOverflow(balance.amountMinor)
+        let maxMultiple = min(policy.maxRechargeMultiple, context.limits.maxAmountMinor / state.settings.amount.amountMinor)
+        let maxCharge = Money(amountMinor: state.settings.amount.amountMinor.multipliedReportingOverflow(by: maxMultiple).partialValue, currency: state.balance.currency)
+        let (needed, overflowNeeded) = state.settings.threshold.amountMinor.addingReportingOverflow(debit?.amountMinor ?? 0)
+        let (shortfall, overflowShortfall) = needed.subtractingReportingOverflow(state.balance.amountMinor)
         guard !overflowNeeded, !overflowShortfall else { return .exceedsLimit(maxCharge: maxCharge) }
-        let multiple = max(1, shortfall / settings.amount.amountMinor + 1)
+        let multiple = max(1, shortfall / state.settings.amount.amountMinor + 1)
         guard multiple <= maxMultiple else { return .exceedsLimit(maxCharge: maxCharge) }
-        let credit = Money(amountMinor: settings.amount.amountMinor * multiple, currency: balance.currency)
-        let task = Task { [settings] in await self.performRecharge(credit, threshold: settings.threshold.amountMinor, covering: debit?.amountMinor) }
-        recharge = (task, credit)
+        let credit = Money(amountMinor: state.settings.amount.amountMinor * multiple, currency: state.balance.currency)
+        let task = Task { [threshold = state.settings.threshold.amountMinor] in
+            await self.performRecharge(credit, threshold: threshold, covering: debit?.amountMinor)
+        }
+        rechargeTask = task
+        state.pendingRecharge = credit
         emit(.rechargeStarted(amount: credit))
         return .started(task)
     }
@@ -398,7 +447,7 @@ public actor Wallet {
     /// The refusal of a debit the balance does not cover, saying what auto-recharge did or could not
     /// do, so that nobody is told to turn on what is already on.
     private func insufficientFunds(available: Int64, needed: Money, recharging: Recharging?) -> BillingError {
-        let shortfall = "insufficient wallet balance: \(Money(amountMinor: available, currency: balance.currency).formatted) available, \(needed.formatted) needed"
+        let shortfall = "insufficient wallet balance: \(Money(amountMinor: available, currency: state.balance.currency).formatted) available, \(needed.formatted) needed"
         switch recharging {
         case .off?, .started?:
             return .failedPrecondition("\(shortfall); add funds or enable auto-recharge", field: "amount", reason: .insufficientFunds)
@@ -452,12 +501,12 @@ public actor Wallet {
         }
         switch started {
         case .success(.notNeeded):
-            recharge = nil
+            endRecharge()
         case .success(.inFlight) where context.store.isShared:
             // Another daemon's recharge is in flight (or one a crash left, which reconciliation settles):
             // the crossing has its one recharge already. Nothing failed here, so no backoff and no
             // suspension; the credit reaches this copy with the next debit or read.
-            recharge = nil
+            endRecharge()
         case .success(.inFlight):
             // A recharge a crash or an outage left pending is settled by start-up reconciliation; until
             // then back off like after a failure instead of asking the database on every debit.
@@ -472,7 +521,7 @@ public actor Wallet {
                 apply(credit)
                 switch credit.charge.status {
                 case .succeeded:
-                    recharge = nil
+                    endRecharge()
                 case .failed:
                     await rechargeFailed(reason: ChargeLifecycle.failure(of: credit.charge).message)
                 case .pending:
@@ -485,22 +534,31 @@ public actor Wallet {
         }
     }
 
+    /// The recharge in flight is over, and nothing failed.
+    private func endRecharge() {
+        rechargeTask = nil
+        state.pendingRecharge = nil
+    }
+
     /// A failed recharge backs off (doubling, bounded) instead of retrying into a declining card on every debit.
     private func rechargeFailed(reason: String) async {
-        recharge = nil
-        rechargeFailures += 1
-        let delay = min(policy.maxRechargeBackoff, policy.initialRechargeBackoff * (1 << min(rechargeFailures - 1, 20)))
-        rechargeRetryAfter = context.nowMilliseconds + delay.milliseconds
-        emit(.rechargeFailed(reason: reason, retryAfterMilliseconds: rechargeRetryAfter))
-        if balance.isZero { await suspend(because: "the wallet balance is zero and the auto-recharge failed: \(reason)") }
+        rechargeTask = nil
+        var next = state
+        next.pendingRecharge = nil
+        next.rechargeFailures += 1
+        let delay = min(policy.maxRechargeBackoff, policy.initialRechargeBackoff * (1 << min(next.rechargeFailures - 1, 20)))
+        next.rechargeRetryAfter = context.nowMilliseconds + delay.milliseconds
+        state = next
+        emit(.rechargeFailed(reason: reason, retryAfterMilliseconds: next.rechargeRetryAfter))
+        if state.balance.isZero { await suspend(because: "the wallet balance is zero and the auto-recharge failed: \(reason)") }
     }
 
     private func suspend(because reason: String) async {
-        guard serviceStatus == .active else { return }
+        guard state.serviceStatus == .active else { return }
         do {
             // Only if the balance is still zero: a credit may have landed while we waited.
             let changed = try await context.store.write { [accountID] tx in try AccountRecords.suspendIfWalletEmpty(accountID, reason: reason, in: tx) }
-            guard changed, balance.isZero else { return }
+            guard changed, state.balance.isZero else { return }
             setServiceStatus(.suspended, reason: reason)
         } catch {
             // The debit that got here is durable; suspension is retried by the next debit at zero.
@@ -513,19 +571,9 @@ public actor Wallet {
     private func apply(_ transaction: WalletTransaction) {
         if context.store.isShared {
             guard appliedLines.insert(transaction.sequence).inserted else { return }
-            if appliedLines.count > 4096 { appliedLines = appliedLines.filter { $0 > appliedSequence - 100_000 } }
+            if appliedLines.count > 4096 { appliedLines = appliedLines.filter { $0 > state.appliedSequence - 100_000 } }
         }
-        let transactionMonth = Self.month(of: transaction.createdAtMilliseconds)
-        if transactionMonth != month {
-            month = transactionMonth
-            creditsThisMonth = 0
-            debitsThisMonth = 0
-        }
-        if transaction.amount.isPositive { creditsThisMonth += transaction.amount.amountMinor } else { debitsThisMonth -= transaction.amount.amountMinor }
-        if transaction.sequence > appliedSequence {
-            appliedSequence = transaction.sequence
-            balance = transaction.balanceAfter
-        }
+        state.apply(transaction)
         emit(.balanceChanged(transaction))
     }
 
@@ -533,12 +581,13 @@ public actor Wallet {
     /// backoff, and the events in the order they happened (balance, recharge, restored services).
     private func apply(_ credit: WalletCredit) {
         guard credit.credited else { return }
-        rechargeFailures = 0
-        rechargeRetryAfter = nil
+        state.endBackoff()
         if let transaction = credit.transaction {
             apply(transaction)
-            lastRechargeAtMilliseconds = transaction.createdAtMilliseconds
-            lastRechargeChargeID = credit.charge.id
+            var next = state
+            next.lastRechargeAtMilliseconds = transaction.createdAtMilliseconds
+            next.lastRechargeChargeID = credit.charge.id
+            state = next
         }
         if credit.charge.purpose == .walletAutoRecharge { emit(.rechargeSucceeded(chargeID: credit.charge.id, amount: credit.charge.amount)) }
         if credit.restored || credit.transaction != nil { setServiceStatus(.active) }
@@ -547,10 +596,12 @@ public actor Wallet {
     /// Changes the copy's service status and tells the watchers, once: a change can be learned twice on a
     /// shared store (from the call that made it and from the catch-up after its notice).
     private func setServiceStatus(_ status: Account.ServiceStatus, reason: String = "") {
-        guard status != serviceStatus else { return }
+        guard status != state.serviceStatus else { return }
         statusChanges += 1
-        serviceStatus = status
-        suspensionReason = reason
+        var next = state
+        next.serviceStatus = status
+        next.suspensionReason = reason
+        state = next
         emit(status == .suspended ? .suspended(reason: reason) : .restored)
     }
 

@@ -67,8 +67,13 @@ public final class WalletService: Sendable {
         return try await body(wallet)
     }
 
+    /// The wallet tab's view. A loaded wallet on a store of this process's own is read from the view its
+    /// actor published with its last change, without waiting behind the actor's debits (the view is
+    /// never older than the last call that answered); on a shared store, or for a wallet not in memory,
+    /// through the actor.
     public func view(accountID: String) async throws -> WalletView {
-        try await withWallet(accountID) { try await $0.currentView() }
+        if !context.store.isShared, let latest = loaded.withLock({ $0.recentlyUsed(accountID)?.latestView }) { return latest }
+        return try await withWallet(accountID) { try await $0.currentView() }
     }
 
     public func recordUsage(accountID: String, usage: UsageDebit) async throws -> (transaction: WalletTransaction, replayed: Bool) {
@@ -82,7 +87,7 @@ public final class WalletService: Sendable {
         try context.limits.require(amount, field: "amount")
         let key = try IdempotencyKey(idempotencyKey, scope: accountID, method: "AddBalance", parameters: ["\(amount.amountMinor)", amount.currency.code])
         let topUp = try await withWallet(accountID) { wallet in
-            try amount.requireCurrency(await wallet.view.balance.currency, field: "amount")
+            try amount.requireCurrency(wallet.latestView.balance.currency, field: "amount")
             return try await gatewayRequests.run(key.scope + "\u{0}" + key.key) { try await wallet.addFunds(amount, key: key) }
         }
         guard let transaction = topUp.transaction else { throw ChargeLifecycle.failure(of: topUp.charge) }
@@ -176,6 +181,14 @@ struct LoadedWallets {
 
     /// The account's wallet if it is loaded; loads nothing.
     func wallet(_ accountID: String) -> Wallet? { entries[accountID]?.wallet }
+
+    /// The account's wallet if it is loaded, counted as a use (the last to be evicted); loads nothing.
+    mutating func recentlyUsed(_ accountID: String) -> Wallet? {
+        guard let wallet = entries[accountID]?.wallet else { return nil }
+        uses += 1
+        entries[accountID]?.lastUse = uses
+        return wallet
+    }
 
     /// The account's wallet, held until `release`: its load, and the wallet itself once loaded (the
     /// common case, which then needs no await). `load` starts a load when there is none, after making room.
