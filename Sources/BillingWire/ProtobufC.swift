@@ -14,44 +14,88 @@ public protocol WireMessage: Sendable {
     func wireBytes() -> [UInt8]
 }
 
-/// The C memory a message points into while it is packed: strings, byte buffers and pointer arrays,
-/// freed together when the arena is released.
+/// The C memory a message points into while it is packed: strings, byte buffers, structs and pointer
+/// arrays, taken from blocks of a few KiB and freed together when the arena is released, so that a
+/// message costs a `malloc` or two instead of one per field. (GetWallet's reply holds six amounts,
+/// each with its currency code: building its C structs with a `malloc` per field took 16 % of the
+/// server's CPU time in a profile of that call.)
 public final class ProtobufCArena {
-    private var allocations: [UnsafeMutableRawPointer] = []
+    /// The newest block. Its first word points to the block before it (nil for the first); the
+    /// header keeps what follows aligned as `malloc`'s own memory is.
+    private var newest: UnsafeMutableRawPointer?
+    private var used = 0
+    private var capacity = 0
+    private static let headerBytes = 16
+    private static let alignment = 16
+    private static let blockBytes = 4096
 
     public init() {}
-    deinit { for allocation in allocations { free(allocation) } }
+
+    deinit {
+        var block = newest
+        while let current = block {
+            block = current.load(as: UnsafeMutableRawPointer?.self)
+            free(current)
+        }
+    }
+
+    /// `byteCount` bytes aligned for any C type: from the newest block, or from a new one (of its own
+    /// size, for an allocation larger than a block).
+    private func allocate(_ byteCount: Int) -> UnsafeMutableRawPointer {
+        let rounded = (byteCount + Self.alignment - 1) & ~(Self.alignment - 1)
+        if newest == nil || rounded > capacity - used {
+            let size = max(Self.blockBytes, Self.headerBytes + rounded)
+            let block = malloc(size)!
+            block.storeBytes(of: newest, as: UnsafeMutableRawPointer?.self)
+            newest = block
+            used = Self.headerBytes
+            capacity = size
+        }
+        let pointer = newest! + used
+        used += rounded
+        return pointer
+    }
 
     /// A NUL-terminated copy of `string`. A C string cannot hold a NUL, so one inside `string` is
     /// written as the overlong pair C0 80, which no receiver accepts as UTF-8: the call is refused,
     /// naming the field, instead of the string being cut short without a word.
     public func string(_ string: String) -> UnsafeMutablePointer<CChar> {
-        guard string.utf8.contains(0) else {
-            let copy = strdup(string)!
-            allocations.append(copy)
-            return copy
+        var string = string
+        return string.withUTF8 { utf8 in
+            let nulCount = utf8.reduce(0) { $0 + ($1 == 0 ? 1 : 0) }
+            let length = utf8.count + nulCount
+            let copy = allocate(length + 1)
+            if nulCount == 0 {
+                if let base = utf8.baseAddress { copy.copyMemory(from: base, byteCount: utf8.count) }
+            } else {
+                var offset = 0
+                for byte in utf8 {
+                    if byte == 0 {
+                        copy.storeBytes(of: 0xC0, toByteOffset: offset, as: UInt8.self)
+                        copy.storeBytes(of: 0x80, toByteOffset: offset + 1, as: UInt8.self)
+                        offset += 2
+                    } else {
+                        copy.storeBytes(of: byte, toByteOffset: offset, as: UInt8.self)
+                        offset += 1
+                    }
+                }
+            }
+            copy.storeBytes(of: 0, toByteOffset: length, as: UInt8.self)
+            return copy.bindMemory(to: CChar.self, capacity: length + 1)
         }
-        var utf8: [UInt8] = []
-        for byte in string.utf8 { utf8 += byte == 0 ? [0xC0, 0x80] : [byte] }
-        utf8.append(0)
-        let copy = malloc(utf8.count)!.assumingMemoryBound(to: CChar.self)
-        utf8.withUnsafeBytes { UnsafeMutableRawPointer(copy).copyMemory(from: $0.baseAddress!, byteCount: utf8.count) }
-        allocations.append(copy)
-        return copy
     }
 
     public func bytes(_ bytes: [UInt8]) -> ProtobufCBinaryData {
         guard !bytes.isEmpty else { return ProtobufCBinaryData(len: 0, data: nil) }
-        let copy = malloc(bytes.count)!
-        allocations.append(copy)
+        let copy = allocate(bytes.count)
         bytes.withUnsafeBytes { copy.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
-        return ProtobufCBinaryData(len: bytes.count, data: copy.assumingMemoryBound(to: UInt8.self))
+        return ProtobufCBinaryData(len: bytes.count, data: copy.bindMemory(to: UInt8.self, capacity: bytes.count))
     }
 
     /// A zeroed C struct, initialized by `initialize` (the generated `…__init` function).
     public func message<M>(_ initialize: (UnsafeMutablePointer<M>) -> Void) -> UnsafeMutablePointer<M> {
-        let raw = calloc(1, MemoryLayout<M>.stride)!
-        allocations.append(raw)
+        let raw = allocate(MemoryLayout<M>.stride)
+        raw.initializeMemory(as: UInt8.self, repeating: 0, count: MemoryLayout<M>.stride)
         let pointer = raw.bindMemory(to: M.self, capacity: 1)
         initialize(pointer)
         return pointer
@@ -60,9 +104,7 @@ public final class ProtobufCArena {
     /// A C array of the given elements (a repeated field).
     public func array<T>(_ elements: [T]) -> UnsafeMutablePointer<T>? {
         guard !elements.isEmpty else { return nil }
-        let raw = malloc(MemoryLayout<T>.stride * elements.count)!
-        allocations.append(raw)
-        let pointer = raw.bindMemory(to: T.self, capacity: elements.count)
+        let pointer = allocate(MemoryLayout<T>.stride * elements.count).bindMemory(to: T.self, capacity: elements.count)
         pointer.initialize(from: elements, count: elements.count)
         return pointer
     }

@@ -121,6 +121,27 @@ struct GeneratedFeatureTests {
         #expect(try FixturesV1.OnlyOneof(wireBytes: []).value == nil)
     }
 
+    /// Packing takes its C memory from an arena's blocks: fields larger than a block, and many small ones
+    /// that fill several blocks, come back whole.
+    @Test func messagesLargerThanTheArenasBlocksRoundTrip() throws {
+        let payment = Payment(
+            id: String(repeating: "é", count: 5_000),
+            note: String(repeating: "n", count: 4_095),
+            receipt: (0..<100_000).map { UInt8(truncatingIfNeeded: $0) },
+            totals: Dictionary(uniqueKeysWithValues: (0..<300).map { ("currency-\($0)", Int64($0)) }),
+            tiers: Dictionary(uniqueKeysWithValues: (0..<300).map { ("t\($0)", FixturesV1.Tier.silver) }),
+            samples: (0..<1_000).map(Double.init))
+        #expect(try Payment(wireBytes: payment.wireBytes()) == payment)
+    }
+
+    /// A NUL inside a string is packed as the overlong pair C0 80, which decoding refuses, instead of
+    /// cutting the string short.
+    @Test func aStringWithANulIsPackedSoThatItIsRefused() {
+        let bytes = Payment(id: "pay\u{0}1").wireBytes()
+        #expect(bytes.starts(with: [0x0A, 0x06] + Array("pay".utf8) + [0xC0, 0x80, UInt8(ascii: "1")]))
+        #expect(throws: RPCError.self) { try Payment(wireBytes: bytes) }
+    }
+
     @Test func invalidStringsInNewShapesAreRefused() {
         // note (8, optional string) holding the byte 0xFF, which is not UTF-8.
         do {
