@@ -184,9 +184,10 @@ struct LoadedWallets {
 
     /// The account's wallet if it is loaded, counted as a use (the last to be evicted); loads nothing.
     mutating func recentlyUsed(_ accountID: String) -> Wallet? {
-        guard let wallet = entries[accountID]?.wallet else { return nil }
+        // One hash of the id: this runs on every GetWallet.
+        guard let index = entries.index(forKey: accountID), let wallet = entries.values[index].wallet else { return nil }
         uses += 1
-        entries[accountID]?.lastUse = uses
+        entries.values[index].lastUse = uses
         return wallet
     }
 
