@@ -614,7 +614,7 @@ def c_type(declared: Union[Message, Enum]) -> str:
 
 
 def c_function_prefix(message: Message) -> str:
-    """billing__v1__create_account_request (then __init, __unpack, __free_unpacked)."""
+    """billing__v1__create_account_request (then __init, __unpack)."""
     return "__".join(c_lower(piece) for piece in message.full_name.split("."))
 
 
@@ -647,8 +647,8 @@ def verify_c_names(files: list[ProtoFile], header_dir: str) -> None:
             struct = re.search(r"struct\s+" + re.escape(c_type(message)) + r"\s*\{(.*?)\n\};", header, re.S)
             if not struct:
                 raise GeneratorError(f"{header_path}: no struct {c_type(message)} for {message.full_name}")
-            # protoc-c gives only top-level messages their own unpack and free functions.
-            for suffix in ("__init", "__unpack", "__free_unpacked") if is_top_level(message) else ("__init",):
+            # protoc-c gives only top-level messages their own unpack function.
+            for suffix in ("__init", "__unpack") if is_top_level(message) else ("__init",):
                 if not re.search(r"\b" + re.escape(c_function_prefix(message) + suffix) + r"\b", header):
                     raise GeneratorError(f"{header_path}: no function {c_function_prefix(message)}{suffix}")
             names = [c_field(f).strip("`") for f in message.fields]
@@ -778,7 +778,7 @@ def emit_api(proto: ProtoFile, declares_namespace: bool, imports: list[str]) -> 
     return "\n".join(lines[:-1]) + "\n"
 
 
-# protoc-c writes `…__unpack` and `…__free_unpacked` for top-level messages only. A nested message decodes
+# protoc-c writes `…__unpack` for top-level messages only. A nested message decodes
 # through its descriptor instead, read from a struct its `…__init` set up: that is the address protobuf-c's
 # own code uses (a Swift copy of the `extern const` descriptor would not outlive the call).
 NESTED_UNPACK_HELPERS = [
@@ -795,12 +795,6 @@ NESTED_UNPACK_HELPERS = [
     f"{INDENT * 3}UnsafeMutableRawPointer($0).assumingMemoryBound(to: M.self)",
     f"{INDENT * 2}}}",
     f"{INDENT}}}",
-    "}",
-    "",
-    "/// Frees what `unpackNested` decoded.",
-    "private func freeNested<M>(_ message: UnsafeMutablePointer<M>?, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>?) {",
-    f"{INDENT}guard let message else {{ return }}",
-    f"{INDENT}protobuf_c_message_free_unpacked(UnsafeMutableRawPointer(message).assumingMemoryBound(to: ProtobufCMessage.self), allocator)",
     "}",
 ]
 
@@ -835,15 +829,11 @@ def emit_message(message: Message, indent: str) -> list[str]:
     lines.append("")
 
     prefix = c_function_prefix(message)
-    if is_top_level(message):
-        unpack, free = f"{prefix}__unpack", f"{prefix}__free_unpacked"
-    else:
-        unpack, free = f"unpackNested(initializedBy: {prefix}__init)", "freeNested"
+    unpack = f"{prefix}__unpack" if is_top_level(message) else f"unpackNested(initializedBy: {prefix}__init)"
     lines += [
         f"{inner}public init(wireBytes: [UInt8]) throws(RPCError) {{",
         f"{inner}{INDENT}self = try unpackProtobufC(",
-        f"{inner}{INDENT}{INDENT}wireBytes, as: \"{'.'.join(message.path)}\", unpack: {unpack},",
-        f"{inner}{INDENT}{INDENT}free: {free}",
+        f"{inner}{INDENT}{INDENT}wireBytes, as: \"{'.'.join(message.path)}\", unpack: {unpack}",
         f"{inner}{INDENT}) {{ (c: {c_type(message)}) throws(RPCError) in try Self(c: c) }}",
         f"{inner}}}",
         "",

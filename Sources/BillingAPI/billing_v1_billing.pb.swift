@@ -19,8 +19,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "Money", unpack: billing__v1__money__unpack,
-                free: billing__v1__money__free_unpacked
+                wireBytes, as: "Money", unpack: billing__v1__money__unpack
             ) { (c: Billing__V1__Money) throws(RPCError) in try Self(c: c) }
         }
 
@@ -277,8 +276,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "Account", unpack: billing__v1__account__unpack,
-                free: billing__v1__account__free_unpacked
+                wireBytes, as: "Account", unpack: billing__v1__account__unpack
             ) { (c: Billing__V1__Account) throws(RPCError) in try Self(c: c) }
         }
 
@@ -311,8 +309,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "CreateAccountRequest", unpack: billing__v1__create_account_request__unpack,
-                free: billing__v1__create_account_request__free_unpacked
+                wireBytes, as: "CreateAccountRequest", unpack: billing__v1__create_account_request__unpack
             ) { (c: Billing__V1__CreateAccountRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -331,8 +328,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "GetAccountRequest", unpack: billing__v1__get_account_request__unpack,
-                free: billing__v1__get_account_request__free_unpacked
+                wireBytes, as: "GetAccountRequest", unpack: billing__v1__get_account_request__unpack
             ) { (c: Billing__V1__GetAccountRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -351,8 +347,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "AccountResponse", unpack: billing__v1__account_response__unpack,
-                free: billing__v1__account_response__free_unpacked
+                wireBytes, as: "AccountResponse", unpack: billing__v1__account_response__unpack
             ) { (c: Billing__V1__AccountResponse) throws(RPCError) in try Self(c: c) }
         }
 
@@ -379,8 +374,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "BillingAddress", unpack: billing__v1__billing_address__unpack,
-                free: billing__v1__billing_address__free_unpacked
+                wireBytes, as: "BillingAddress", unpack: billing__v1__billing_address__unpack
             ) { (c: Billing__V1__BillingAddress) throws(RPCError) in try Self(c: c) }
         }
 
@@ -419,8 +413,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "BillingInformation", unpack: billing__v1__billing_information__unpack,
-                free: billing__v1__billing_information__free_unpacked
+                wireBytes, as: "BillingInformation", unpack: billing__v1__billing_information__unpack
             ) { (c: Billing__V1__BillingInformation) throws(RPCError) in try Self(c: c) }
         }
 
@@ -439,8 +432,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "GetBillingInformationRequest", unpack: billing__v1__get_billing_information_request__unpack,
-                free: billing__v1__get_billing_information_request__free_unpacked
+                wireBytes, as: "GetBillingInformationRequest", unpack: billing__v1__get_billing_information_request__unpack
             ) { (c: Billing__V1__GetBillingInformationRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -473,8 +465,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "UpdateBillingInformationRequest", unpack: billing__v1__update_billing_information_request__unpack,
-                free: billing__v1__update_billing_information_request__free_unpacked
+                wireBytes, as: "UpdateBillingInformationRequest", unpack: billing__v1__update_billing_information_request__unpack
             ) { (c: Billing__V1__UpdateBillingInformationRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -493,8 +484,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "BillingInformationResponse", unpack: billing__v1__billing_information_response__unpack,
-                free: billing__v1__billing_information_response__free_unpacked
+                wireBytes, as: "BillingInformationResponse", unpack: billing__v1__billing_information_response__unpack
             ) { (c: Billing__V1__BillingInformationResponse) throws(RPCError) in try Self(c: c) }
         }
 
@@ -529,8 +519,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "CardInput", unpack: billing__v1__card_input__unpack,
-                free: billing__v1__card_input__free_unpacked
+                wireBytes, as: "CardInput", unpack: billing__v1__card_input__unpack
             ) { (c: Billing__V1__CardInput) throws(RPCError) in try Self(c: c) }
         }
 
@@ -575,8 +564,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "PaymentMethod", unpack: billing__v1__payment_method__unpack,
-                free: billing__v1__payment_method__free_unpacked
+                wireBytes, as: "PaymentMethod", unpack: billing__v1__payment_method__unpack
             ) { (c: Billing__V1__PaymentMethod) throws(RPCError) in try Self(c: c) }
         }
 
@@ -607,8 +595,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "AddPaymentMethodRequest", unpack: billing__v1__add_payment_method_request__unpack,
-                free: billing__v1__add_payment_method_request__free_unpacked
+                wireBytes, as: "AddPaymentMethodRequest", unpack: billing__v1__add_payment_method_request__unpack
             ) { (c: Billing__V1__AddPaymentMethodRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -627,8 +614,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "PaymentMethodResponse", unpack: billing__v1__payment_method_response__unpack,
-                free: billing__v1__payment_method_response__free_unpacked
+                wireBytes, as: "PaymentMethodResponse", unpack: billing__v1__payment_method_response__unpack
             ) { (c: Billing__V1__PaymentMethodResponse) throws(RPCError) in try Self(c: c) }
         }
 
@@ -651,8 +637,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "RemovePaymentMethodRequest", unpack: billing__v1__remove_payment_method_request__unpack,
-                free: billing__v1__remove_payment_method_request__free_unpacked
+                wireBytes, as: "RemovePaymentMethodRequest", unpack: billing__v1__remove_payment_method_request__unpack
             ) { (c: Billing__V1__RemovePaymentMethodRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -685,8 +670,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "RemovePaymentMethodResponse", unpack: billing__v1__remove_payment_method_response__unpack,
-                free: billing__v1__remove_payment_method_response__free_unpacked
+                wireBytes, as: "RemovePaymentMethodResponse", unpack: billing__v1__remove_payment_method_response__unpack
             ) { (c: Billing__V1__RemovePaymentMethodResponse) throws(RPCError) in try Self(c: c) }
         }
 
@@ -709,8 +693,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "SetPrimaryPaymentMethodRequest", unpack: billing__v1__set_primary_payment_method_request__unpack,
-                free: billing__v1__set_primary_payment_method_request__free_unpacked
+                wireBytes, as: "SetPrimaryPaymentMethodRequest", unpack: billing__v1__set_primary_payment_method_request__unpack
             ) { (c: Billing__V1__SetPrimaryPaymentMethodRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -729,8 +712,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "ListPaymentMethodsRequest", unpack: billing__v1__list_payment_methods_request__unpack,
-                free: billing__v1__list_payment_methods_request__free_unpacked
+                wireBytes, as: "ListPaymentMethodsRequest", unpack: billing__v1__list_payment_methods_request__unpack
             ) { (c: Billing__V1__ListPaymentMethodsRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -753,8 +735,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "ListPaymentMethodsResponse", unpack: billing__v1__list_payment_methods_response__unpack,
-                free: billing__v1__list_payment_methods_response__free_unpacked
+                wireBytes, as: "ListPaymentMethodsResponse", unpack: billing__v1__list_payment_methods_response__unpack
             ) { (c: Billing__V1__ListPaymentMethodsResponse) throws(RPCError) in try Self(c: c) }
         }
 
@@ -831,8 +812,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "Charge", unpack: billing__v1__charge__unpack,
-                free: billing__v1__charge__free_unpacked
+                wireBytes, as: "Charge", unpack: billing__v1__charge__unpack
             ) { (c: Billing__V1__Charge) throws(RPCError) in try Self(c: c) }
         }
 
@@ -885,8 +865,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "InvoiceLine", unpack: billing__v1__invoice_line__unpack,
-                free: billing__v1__invoice_line__free_unpacked
+                wireBytes, as: "InvoiceLine", unpack: billing__v1__invoice_line__unpack
             ) { (c: Billing__V1__InvoiceLine) throws(RPCError) in try Self(c: c) }
         }
 
@@ -967,8 +946,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "Invoice", unpack: billing__v1__invoice__unpack,
-                free: billing__v1__invoice__free_unpacked
+                wireBytes, as: "Invoice", unpack: billing__v1__invoice__unpack
             ) { (c: Billing__V1__Invoice) throws(RPCError) in try Self(c: c) }
         }
 
@@ -991,8 +969,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "InvoiceLineInput", unpack: billing__v1__invoice_line_input__unpack,
-                free: billing__v1__invoice_line_input__free_unpacked
+                wireBytes, as: "InvoiceLineInput", unpack: billing__v1__invoice_line_input__unpack
             ) { (c: Billing__V1__InvoiceLineInput) throws(RPCError) in try Self(c: c) }
         }
 
@@ -1026,8 +1003,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "CreateInvoiceRequest", unpack: billing__v1__create_invoice_request__unpack,
-                free: billing__v1__create_invoice_request__free_unpacked
+                wireBytes, as: "CreateInvoiceRequest", unpack: billing__v1__create_invoice_request__unpack
             ) { (c: Billing__V1__CreateInvoiceRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -1052,8 +1028,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "InvoiceActionRequest", unpack: billing__v1__invoice_action_request__unpack,
-                free: billing__v1__invoice_action_request__free_unpacked
+                wireBytes, as: "InvoiceActionRequest", unpack: billing__v1__invoice_action_request__unpack
             ) { (c: Billing__V1__InvoiceActionRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -1075,8 +1050,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "InvoiceResponse", unpack: billing__v1__invoice_response__unpack,
-                free: billing__v1__invoice_response__free_unpacked
+                wireBytes, as: "InvoiceResponse", unpack: billing__v1__invoice_response__unpack
             ) { (c: Billing__V1__InvoiceResponse) throws(RPCError) in try Self(c: c) }
         }
 
@@ -1100,8 +1074,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "GetInvoiceRequest", unpack: billing__v1__get_invoice_request__unpack,
-                free: billing__v1__get_invoice_request__free_unpacked
+                wireBytes, as: "GetInvoiceRequest", unpack: billing__v1__get_invoice_request__unpack
             ) { (c: Billing__V1__GetInvoiceRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -1142,8 +1115,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "ListChargesRequest", unpack: billing__v1__list_charges_request__unpack,
-                free: billing__v1__list_charges_request__free_unpacked
+                wireBytes, as: "ListChargesRequest", unpack: billing__v1__list_charges_request__unpack
             ) { (c: Billing__V1__ListChargesRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -1166,8 +1138,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "ListChargesResponse", unpack: billing__v1__list_charges_response__unpack,
-                free: billing__v1__list_charges_response__free_unpacked
+                wireBytes, as: "ListChargesResponse", unpack: billing__v1__list_charges_response__unpack
             ) { (c: Billing__V1__ListChargesResponse) throws(RPCError) in try Self(c: c) }
         }
 
@@ -1203,8 +1174,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "ListInvoicesRequest", unpack: billing__v1__list_invoices_request__unpack,
-                free: billing__v1__list_invoices_request__free_unpacked
+                wireBytes, as: "ListInvoicesRequest", unpack: billing__v1__list_invoices_request__unpack
             ) { (c: Billing__V1__ListInvoicesRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -1225,8 +1195,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "ListInvoicesResponse", unpack: billing__v1__list_invoices_response__unpack,
-                free: billing__v1__list_invoices_response__free_unpacked
+                wireBytes, as: "ListInvoicesResponse", unpack: billing__v1__list_invoices_response__unpack
             ) { (c: Billing__V1__ListInvoicesResponse) throws(RPCError) in try Self(c: c) }
         }
 
@@ -1247,8 +1216,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "DownloadInvoicePdfRequest", unpack: billing__v1__download_invoice_pdf_request__unpack,
-                free: billing__v1__download_invoice_pdf_request__free_unpacked
+                wireBytes, as: "DownloadInvoicePdfRequest", unpack: billing__v1__download_invoice_pdf_request__unpack
             ) { (c: Billing__V1__DownloadInvoicePdfRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -1270,8 +1238,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "DownloadInvoicePdfResponse", unpack: billing__v1__download_invoice_pdf_response__unpack,
-                free: billing__v1__download_invoice_pdf_response__free_unpacked
+                wireBytes, as: "DownloadInvoicePdfResponse", unpack: billing__v1__download_invoice_pdf_response__unpack
             ) { (c: Billing__V1__DownloadInvoicePdfResponse) throws(RPCError) in try Self(c: c) }
         }
 
@@ -1303,8 +1270,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "AutoRecharge", unpack: billing__v1__auto_recharge__unpack,
-                free: billing__v1__auto_recharge__free_unpacked
+                wireBytes, as: "AutoRecharge", unpack: billing__v1__auto_recharge__unpack
             ) { (c: Billing__V1__AutoRecharge) throws(RPCError) in try Self(c: c) }
         }
 
@@ -1360,8 +1326,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "Wallet", unpack: billing__v1__wallet__unpack,
-                free: billing__v1__wallet__free_unpacked
+                wireBytes, as: "Wallet", unpack: billing__v1__wallet__unpack
             ) { (c: Billing__V1__Wallet) throws(RPCError) in try Self(c: c) }
         }
 
@@ -1380,8 +1345,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "GetWalletRequest", unpack: billing__v1__get_wallet_request__unpack,
-                free: billing__v1__get_wallet_request__free_unpacked
+                wireBytes, as: "GetWalletRequest", unpack: billing__v1__get_wallet_request__unpack
             ) { (c: Billing__V1__GetWalletRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -1400,8 +1364,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "WalletResponse", unpack: billing__v1__wallet_response__unpack,
-                free: billing__v1__wallet_response__free_unpacked
+                wireBytes, as: "WalletResponse", unpack: billing__v1__wallet_response__unpack
             ) { (c: Billing__V1__WalletResponse) throws(RPCError) in try Self(c: c) }
         }
 
@@ -1468,8 +1431,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "WalletTransaction", unpack: billing__v1__wallet_transaction__unpack,
-                free: billing__v1__wallet_transaction__free_unpacked
+                wireBytes, as: "WalletTransaction", unpack: billing__v1__wallet_transaction__unpack
             ) { (c: Billing__V1__WalletTransaction) throws(RPCError) in try Self(c: c) }
         }
 
@@ -1494,8 +1456,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "AddBalanceRequest", unpack: billing__v1__add_balance_request__unpack,
-                free: billing__v1__add_balance_request__free_unpacked
+                wireBytes, as: "AddBalanceRequest", unpack: billing__v1__add_balance_request__unpack
             ) { (c: Billing__V1__AddBalanceRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -1525,8 +1486,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "AddBalanceResponse", unpack: billing__v1__add_balance_response__unpack,
-                free: billing__v1__add_balance_response__free_unpacked
+                wireBytes, as: "AddBalanceResponse", unpack: billing__v1__add_balance_response__unpack
             ) { (c: Billing__V1__AddBalanceResponse) throws(RPCError) in try Self(c: c) }
         }
 
@@ -1559,8 +1519,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "ConfigureAutoRechargeRequest", unpack: billing__v1__configure_auto_recharge_request__unpack,
-                free: billing__v1__configure_auto_recharge_request__free_unpacked
+                wireBytes, as: "ConfigureAutoRechargeRequest", unpack: billing__v1__configure_auto_recharge_request__unpack
             ) { (c: Billing__V1__ConfigureAutoRechargeRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -1596,8 +1555,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "RecordUsageRequest", unpack: billing__v1__record_usage_request__unpack,
-                free: billing__v1__record_usage_request__free_unpacked
+                wireBytes, as: "RecordUsageRequest", unpack: billing__v1__record_usage_request__unpack
             ) { (c: Billing__V1__RecordUsageRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -1619,8 +1577,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "RecordUsageResponse", unpack: billing__v1__record_usage_response__unpack,
-                free: billing__v1__record_usage_response__free_unpacked
+                wireBytes, as: "RecordUsageResponse", unpack: billing__v1__record_usage_response__unpack
             ) { (c: Billing__V1__RecordUsageResponse) throws(RPCError) in try Self(c: c) }
         }
 
@@ -1656,8 +1613,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "ListWalletTransactionsRequest", unpack: billing__v1__list_wallet_transactions_request__unpack,
-                free: billing__v1__list_wallet_transactions_request__free_unpacked
+                wireBytes, as: "ListWalletTransactionsRequest", unpack: billing__v1__list_wallet_transactions_request__unpack
             ) { (c: Billing__V1__ListWalletTransactionsRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -1680,8 +1636,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "ListWalletTransactionsResponse", unpack: billing__v1__list_wallet_transactions_response__unpack,
-                free: billing__v1__list_wallet_transactions_response__free_unpacked
+                wireBytes, as: "ListWalletTransactionsResponse", unpack: billing__v1__list_wallet_transactions_response__unpack
             ) { (c: Billing__V1__ListWalletTransactionsResponse) throws(RPCError) in try Self(c: c) }
         }
 
@@ -1705,8 +1660,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "SummarizeWalletTransactionsRequest", unpack: billing__v1__summarize_wallet_transactions_request__unpack,
-                free: billing__v1__summarize_wallet_transactions_request__free_unpacked
+                wireBytes, as: "SummarizeWalletTransactionsRequest", unpack: billing__v1__summarize_wallet_transactions_request__unpack
             ) { (c: Billing__V1__SummarizeWalletTransactionsRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -1743,8 +1697,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "WalletMonthSummary", unpack: billing__v1__wallet_month_summary__unpack,
-                free: billing__v1__wallet_month_summary__free_unpacked
+                wireBytes, as: "WalletMonthSummary", unpack: billing__v1__wallet_month_summary__unpack
             ) { (c: Billing__V1__WalletMonthSummary) throws(RPCError) in try Self(c: c) }
         }
 
@@ -1764,8 +1717,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "SummarizeWalletTransactionsResponse", unpack: billing__v1__summarize_wallet_transactions_response__unpack,
-                free: billing__v1__summarize_wallet_transactions_response__free_unpacked
+                wireBytes, as: "SummarizeWalletTransactionsResponse", unpack: billing__v1__summarize_wallet_transactions_response__unpack
             ) { (c: Billing__V1__SummarizeWalletTransactionsResponse) throws(RPCError) in try Self(c: c) }
         }
 
@@ -1787,8 +1739,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "WatchWalletRequest", unpack: billing__v1__watch_wallet_request__unpack,
-                free: billing__v1__watch_wallet_request__free_unpacked
+                wireBytes, as: "WatchWalletRequest", unpack: billing__v1__watch_wallet_request__unpack
             ) { (c: Billing__V1__WatchWalletRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -1859,8 +1810,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "WalletEvent", unpack: billing__v1__wallet_event__unpack,
-                free: billing__v1__wallet_event__free_unpacked
+                wireBytes, as: "WalletEvent", unpack: billing__v1__wallet_event__unpack
             ) { (c: Billing__V1__WalletEvent) throws(RPCError) in try Self(c: c) }
         }
 
@@ -1958,8 +1908,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "Plan", unpack: billing__v1__plan__unpack,
-                free: billing__v1__plan__free_unpacked
+                wireBytes, as: "Plan", unpack: billing__v1__plan__unpack
             ) { (c: Billing__V1__Plan) throws(RPCError) in try Self(c: c) }
         }
 
@@ -1985,8 +1934,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "ListPlansRequest", unpack: billing__v1__list_plans_request__unpack,
-                free: billing__v1__list_plans_request__free_unpacked
+                wireBytes, as: "ListPlansRequest", unpack: billing__v1__list_plans_request__unpack
             ) { (c: Billing__V1__ListPlansRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -2006,8 +1954,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "ListPlansResponse", unpack: billing__v1__list_plans_response__unpack,
-                free: billing__v1__list_plans_response__free_unpacked
+                wireBytes, as: "ListPlansResponse", unpack: billing__v1__list_plans_response__unpack
             ) { (c: Billing__V1__ListPlansResponse) throws(RPCError) in try Self(c: c) }
         }
 
@@ -2092,8 +2039,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "PendingChange", unpack: billing__v1__pending_change__unpack,
-                free: billing__v1__pending_change__free_unpacked
+                wireBytes, as: "PendingChange", unpack: billing__v1__pending_change__unpack
             ) { (c: Billing__V1__PendingChange) throws(RPCError) in try Self(c: c) }
         }
 
@@ -2192,8 +2138,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "Subscription", unpack: billing__v1__subscription__unpack,
-                free: billing__v1__subscription__free_unpacked
+                wireBytes, as: "Subscription", unpack: billing__v1__subscription__unpack
             ) { (c: Billing__V1__Subscription) throws(RPCError) in try Self(c: c) }
         }
 
@@ -2234,8 +2179,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "CreateSubscriptionRequest", unpack: billing__v1__create_subscription_request__unpack,
-                free: billing__v1__create_subscription_request__free_unpacked
+                wireBytes, as: "CreateSubscriptionRequest", unpack: billing__v1__create_subscription_request__unpack
             ) { (c: Billing__V1__CreateSubscriptionRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -2268,8 +2212,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "SubscriptionResponse", unpack: billing__v1__subscription_response__unpack,
-                free: billing__v1__subscription_response__free_unpacked
+                wireBytes, as: "SubscriptionResponse", unpack: billing__v1__subscription_response__unpack
             ) { (c: Billing__V1__SubscriptionResponse) throws(RPCError) in try Self(c: c) }
         }
 
@@ -2290,8 +2233,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "GetSubscriptionRequest", unpack: billing__v1__get_subscription_request__unpack,
-                free: billing__v1__get_subscription_request__free_unpacked
+                wireBytes, as: "GetSubscriptionRequest", unpack: billing__v1__get_subscription_request__unpack
             ) { (c: Billing__V1__GetSubscriptionRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -2327,8 +2269,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "ListSubscriptionsRequest", unpack: billing__v1__list_subscriptions_request__unpack,
-                free: billing__v1__list_subscriptions_request__free_unpacked
+                wireBytes, as: "ListSubscriptionsRequest", unpack: billing__v1__list_subscriptions_request__unpack
             ) { (c: Billing__V1__ListSubscriptionsRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -2351,8 +2292,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "ListSubscriptionsResponse", unpack: billing__v1__list_subscriptions_response__unpack,
-                free: billing__v1__list_subscriptions_response__free_unpacked
+                wireBytes, as: "ListSubscriptionsResponse", unpack: billing__v1__list_subscriptions_response__unpack
             ) { (c: Billing__V1__ListSubscriptionsResponse) throws(RPCError) in try Self(c: c) }
         }
 
@@ -2379,8 +2319,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "PreviewSubscriptionChangeRequest", unpack: billing__v1__preview_subscription_change_request__unpack,
-                free: billing__v1__preview_subscription_change_request__free_unpacked
+                wireBytes, as: "PreviewSubscriptionChangeRequest", unpack: billing__v1__preview_subscription_change_request__unpack
             ) { (c: Billing__V1__PreviewSubscriptionChangeRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -2439,8 +2378,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "PreviewSubscriptionChangeResponse", unpack: billing__v1__preview_subscription_change_response__unpack,
-                free: billing__v1__preview_subscription_change_response__free_unpacked
+                wireBytes, as: "PreviewSubscriptionChangeResponse", unpack: billing__v1__preview_subscription_change_response__unpack
             ) { (c: Billing__V1__PreviewSubscriptionChangeResponse) throws(RPCError) in try Self(c: c) }
         }
 
@@ -2476,8 +2414,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "UpdateSubscriptionRequest", unpack: billing__v1__update_subscription_request__unpack,
-                free: billing__v1__update_subscription_request__free_unpacked
+                wireBytes, as: "UpdateSubscriptionRequest", unpack: billing__v1__update_subscription_request__unpack
             ) { (c: Billing__V1__UpdateSubscriptionRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -2512,8 +2449,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "CancelSubscriptionRequest", unpack: billing__v1__cancel_subscription_request__unpack,
-                free: billing__v1__cancel_subscription_request__free_unpacked
+                wireBytes, as: "CancelSubscriptionRequest", unpack: billing__v1__cancel_subscription_request__unpack
             ) { (c: Billing__V1__CancelSubscriptionRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -2536,8 +2472,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "ResumeSubscriptionRequest", unpack: billing__v1__resume_subscription_request__unpack,
-                free: billing__v1__resume_subscription_request__free_unpacked
+                wireBytes, as: "ResumeSubscriptionRequest", unpack: billing__v1__resume_subscription_request__unpack
             ) { (c: Billing__V1__ResumeSubscriptionRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -2564,8 +2499,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "TestClock", unpack: billing__v1__test_clock__unpack,
-                free: billing__v1__test_clock__free_unpacked
+                wireBytes, as: "TestClock", unpack: billing__v1__test_clock__unpack
             ) { (c: Billing__V1__TestClock) throws(RPCError) in try Self(c: c) }
         }
 
@@ -2589,8 +2523,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "CreateTestClockRequest", unpack: billing__v1__create_test_clock_request__unpack,
-                free: billing__v1__create_test_clock_request__free_unpacked
+                wireBytes, as: "CreateTestClockRequest", unpack: billing__v1__create_test_clock_request__unpack
             ) { (c: Billing__V1__CreateTestClockRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -2609,8 +2542,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "GetTestClockRequest", unpack: billing__v1__get_test_clock_request__unpack,
-                free: billing__v1__get_test_clock_request__free_unpacked
+                wireBytes, as: "GetTestClockRequest", unpack: billing__v1__get_test_clock_request__unpack
             ) { (c: Billing__V1__GetTestClockRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -2636,8 +2568,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "AdvanceTestClockRequest", unpack: billing__v1__advance_test_clock_request__unpack,
-                free: billing__v1__advance_test_clock_request__free_unpacked
+                wireBytes, as: "AdvanceTestClockRequest", unpack: billing__v1__advance_test_clock_request__unpack
             ) { (c: Billing__V1__AdvanceTestClockRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -2659,8 +2590,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "TestClockResponse", unpack: billing__v1__test_clock_response__unpack,
-                free: billing__v1__test_clock_response__free_unpacked
+                wireBytes, as: "TestClockResponse", unpack: billing__v1__test_clock_response__unpack
             ) { (c: Billing__V1__TestClockResponse) throws(RPCError) in try Self(c: c) }
         }
 
@@ -2755,8 +2685,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "Finding", unpack: billing__v1__finding__unpack,
-                free: billing__v1__finding__free_unpacked
+                wireBytes, as: "Finding", unpack: billing__v1__finding__unpack
             ) { (c: Billing__V1__Finding) throws(RPCError) in try Self(c: c) }
         }
 
@@ -2775,8 +2704,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "DiagnosePaymentsRequest", unpack: billing__v1__diagnose_payments_request__unpack,
-                free: billing__v1__diagnose_payments_request__free_unpacked
+                wireBytes, as: "DiagnosePaymentsRequest", unpack: billing__v1__diagnose_payments_request__unpack
             ) { (c: Billing__V1__DiagnosePaymentsRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -2796,8 +2724,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "DiagnosePaymentsResponse", unpack: billing__v1__diagnose_payments_response__unpack,
-                free: billing__v1__diagnose_payments_response__free_unpacked
+                wireBytes, as: "DiagnosePaymentsResponse", unpack: billing__v1__diagnose_payments_response__unpack
             ) { (c: Billing__V1__DiagnosePaymentsResponse) throws(RPCError) in try Self(c: c) }
         }
 
@@ -2816,8 +2743,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "GetBillingOverviewRequest", unpack: billing__v1__get_billing_overview_request__unpack,
-                free: billing__v1__get_billing_overview_request__free_unpacked
+                wireBytes, as: "GetBillingOverviewRequest", unpack: billing__v1__get_billing_overview_request__unpack
             ) { (c: Billing__V1__GetBillingOverviewRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -2867,8 +2793,7 @@ extension BillingV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "BillingOverview", unpack: billing__v1__billing_overview__unpack,
-                free: billing__v1__billing_overview__free_unpacked
+                wireBytes, as: "BillingOverview", unpack: billing__v1__billing_overview__unpack
             ) { (c: Billing__V1__BillingOverview) throws(RPCError) in try Self(c: c) }
         }
 

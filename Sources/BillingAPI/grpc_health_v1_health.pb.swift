@@ -17,8 +17,7 @@ extension GrpcHealthV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "HealthCheckRequest", unpack: grpc__health__v1__health_check_request__unpack,
-                free: grpc__health__v1__health_check_request__free_unpacked
+                wireBytes, as: "HealthCheckRequest", unpack: grpc__health__v1__health_check_request__unpack
             ) { (c: Grpc__Health__V1__HealthCheckRequest) throws(RPCError) in try Self(c: c) }
         }
 
@@ -56,8 +55,7 @@ extension GrpcHealthV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "HealthCheckResponse", unpack: grpc__health__v1__health_check_response__unpack,
-                free: grpc__health__v1__health_check_response__free_unpacked
+                wireBytes, as: "HealthCheckResponse", unpack: grpc__health__v1__health_check_response__unpack
             ) { (c: Grpc__Health__V1__HealthCheckResponse) throws(RPCError) in try Self(c: c) }
         }
 

@@ -101,6 +101,16 @@ public final class ProtobufCArena {
         return pointer
     }
 
+    /// Runs `body` with a protobuf-c allocator that takes from this arena and frees nothing: what
+    /// protobuf-c unpacks with it is freed with the arena.
+    func withAllocator<Result>(_ body: (UnsafeMutablePointer<ProtobufCAllocator>) -> Result) -> Result {
+        var allocator = ProtobufCAllocator(
+            alloc: { arena, byteCount in Unmanaged<ProtobufCArena>.fromOpaque(arena!).takeUnretainedValue().allocate(byteCount) },
+            free: { _, _ in },
+            allocator_data: Unmanaged.passUnretained(self).toOpaque())
+        return withUnsafeMutablePointer(to: &allocator) { body($0) }
+    }
+
     /// A C array of the given elements (a repeated field).
     public func array<T>(_ elements: [T]) -> UnsafeMutablePointer<T>? {
         guard !elements.isEmpty else { return nil }
@@ -121,20 +131,21 @@ public func packProtobufC<M>(_ message: UnsafeMutablePointer<M>) -> [UInt8] {
 }
 
 /// Unpacks `bytes` with a generated `…__unpack` function, refuses string fields with NUL bytes or
-/// invalid UTF-8 (``StringFieldCheck``), lets `read` copy the fields out, and frees the C struct
-/// before returning.
+/// invalid UTF-8 (``StringFieldCheck``), and lets `read` copy the fields out. protobuf-c allocates the
+/// C struct from an arena, freed whole when this returns.
 public func unpackProtobufC<M, Value>(
     _ bytes: [UInt8],
     as name: String,
     unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<M>?,
-    free: (UnsafeMutablePointer<M>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void,
     read: (M) throws(RPCError) -> Value
 ) throws(RPCError) -> Value {
-    let message = bytes.withUnsafeBufferPointer { unpack(nil, $0.count, $0.baseAddress) }
+    let arena = ProtobufCArena()
+    // The C struct points into the arena: keep the arena alive until `read` is done.
+    defer { withExtendedLifetime(arena) {} }
+    let message = arena.withAllocator { allocator in bytes.withUnsafeBufferPointer { unpack(allocator, $0.count, $0.baseAddress) } }
     guard let message else {
         throw RPCError(.invalidArgument, "the \(name) message is not valid protobuf", reason: .invalidMessage)
     }
-    defer { free(message, nil) }
     // Every generated struct starts with its `ProtobufCMessage` base, which names its descriptor.
     let descriptor = UnsafeRawPointer(message).assumingMemoryBound(to: ProtobufCMessage.self).pointee.descriptor!
     if let problem = bytes.withUnsafeBufferPointer({ StringFieldCheck.firstProblem(in: $0, of: descriptor) }) {

@@ -18,8 +18,7 @@ extension BillingRpcV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "KeyValue", unpack: billing__rpc__v1__key_value__unpack,
-                free: billing__rpc__v1__key_value__free_unpacked
+                wireBytes, as: "KeyValue", unpack: billing__rpc__v1__key_value__unpack
             ) { (c: Billing__Rpc__V1__KeyValue) throws(RPCError) in try Self(c: c) }
         }
 
@@ -62,8 +61,7 @@ extension BillingRpcV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "Request", unpack: billing__rpc__v1__request__unpack,
-                free: billing__rpc__v1__request__free_unpacked
+                wireBytes, as: "Request", unpack: billing__rpc__v1__request__unpack
             ) { (c: Billing__Rpc__V1__Request) throws(RPCError) in try Self(c: c) }
         }
 
@@ -87,8 +85,7 @@ extension BillingRpcV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "Status", unpack: billing__rpc__v1__status__unpack,
-                free: billing__rpc__v1__status__free_unpacked
+                wireBytes, as: "Status", unpack: billing__rpc__v1__status__unpack
             ) { (c: Billing__Rpc__V1__Status) throws(RPCError) in try Self(c: c) }
         }
 
@@ -114,8 +111,7 @@ extension BillingRpcV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "StatusDetail", unpack: billing__rpc__v1__status_detail__unpack,
-                free: billing__rpc__v1__status_detail__free_unpacked
+                wireBytes, as: "StatusDetail", unpack: billing__rpc__v1__status_detail__unpack
             ) { (c: Billing__Rpc__V1__StatusDetail) throws(RPCError) in try Self(c: c) }
         }
 
@@ -139,8 +135,7 @@ extension BillingRpcV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "Response", unpack: billing__rpc__v1__response__unpack,
-                free: billing__rpc__v1__response__free_unpacked
+                wireBytes, as: "Response", unpack: billing__rpc__v1__response__unpack
             ) { (c: Billing__Rpc__V1__Response) throws(RPCError) in try Self(c: c) }
         }
 
@@ -164,8 +159,7 @@ extension BillingRpcV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "GoAway", unpack: billing__rpc__v1__go_away__unpack,
-                free: billing__rpc__v1__go_away__free_unpacked
+                wireBytes, as: "GoAway", unpack: billing__rpc__v1__go_away__unpack
             ) { (c: Billing__Rpc__V1__GoAway) throws(RPCError) in try Self(c: c) }
         }
 
@@ -185,8 +179,7 @@ extension BillingRpcV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "WindowUpdate", unpack: billing__rpc__v1__window_update__unpack,
-                free: billing__rpc__v1__window_update__free_unpacked
+                wireBytes, as: "WindowUpdate", unpack: billing__rpc__v1__window_update__unpack
             ) { (c: Billing__Rpc__V1__WindowUpdate) throws(RPCError) in try Self(c: c) }
         }
 

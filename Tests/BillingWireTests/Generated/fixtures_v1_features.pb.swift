@@ -35,8 +35,7 @@ extension FixturesV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "Card", unpack: fixtures__v1__card__unpack,
-                free: fixtures__v1__card__free_unpacked
+                wireBytes, as: "Card", unpack: fixtures__v1__card__unpack
             ) { (c: Fixtures__V1__Card) throws(RPCError) in try Self(c: c) }
         }
 
@@ -146,8 +145,7 @@ extension FixturesV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "Payment", unpack: fixtures__v1__payment__unpack,
-                free: fixtures__v1__payment__free_unpacked
+                wireBytes, as: "Payment", unpack: fixtures__v1__payment__unpack
             ) { (c: Fixtures__V1__Payment) throws(RPCError) in try Self(c: c) }
         }
 
@@ -185,8 +183,7 @@ extension FixturesV1 {
 
             public init(wireBytes: [UInt8]) throws(RPCError) {
                 self = try unpackProtobufC(
-                    wireBytes, as: "Edge.Inner", unpack: unpackNested(initializedBy: fixtures__v1__edge__inner__init),
-                    free: freeNested
+                    wireBytes, as: "Edge.Inner", unpack: unpackNested(initializedBy: fixtures__v1__edge__inner__init)
                 ) { (c: Fixtures__V1__Edge__Inner) throws(RPCError) in try Self(c: c) }
             }
 
@@ -222,8 +219,7 @@ extension FixturesV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "Edge", unpack: fixtures__v1__edge__unpack,
-                free: fixtures__v1__edge__free_unpacked
+                wireBytes, as: "Edge", unpack: fixtures__v1__edge__unpack
             ) { (c: Fixtures__V1__Edge) throws(RPCError) in try Self(c: c) }
         }
 
@@ -238,8 +234,7 @@ extension FixturesV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "Empty", unpack: fixtures__v1__empty__unpack,
-                free: fixtures__v1__empty__free_unpacked
+                wireBytes, as: "Empty", unpack: fixtures__v1__empty__unpack
             ) { (c: Fixtures__V1__Empty) throws(RPCError) in try Self(c: c) }
         }
 
@@ -264,8 +259,7 @@ extension FixturesV1 {
 
         public init(wireBytes: [UInt8]) throws(RPCError) {
             self = try unpackProtobufC(
-                wireBytes, as: "OnlyOneof", unpack: fixtures__v1__only_oneof__unpack,
-                free: fixtures__v1__only_oneof__free_unpacked
+                wireBytes, as: "OnlyOneof", unpack: fixtures__v1__only_oneof__unpack
             ) { (c: Fixtures__V1__OnlyOneof) throws(RPCError) in try Self(c: c) }
         }
 
@@ -663,10 +657,4 @@ private func unpackNested<M>(
             UnsafeMutableRawPointer($0).assumingMemoryBound(to: M.self)
         }
     }
-}
-
-/// Frees what `unpackNested` decoded.
-private func freeNested<M>(_ message: UnsafeMutablePointer<M>?, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>?) {
-    guard let message else { return }
-    protobuf_c_message_free_unpacked(UnsafeMutableRawPointer(message).assumingMemoryBound(to: ProtobufCMessage.self), allocator)
 }
