@@ -19,7 +19,8 @@ SWIFTC=${SWIFTC:-swiftc}
 CLANG=${CLANG:-$(dirname "$(readlink -f "$(command -v "$SWIFTC")")")/clang}
 SAN=(-sanitize=fuzzer,address)
 # -O keeps Swift's overflow and bounds checks (only -Ounchecked drops them); -g for readable stack traces.
-SWIFT_FLAGS=(-O -g -parse-as-library -swift-version 6 -enable-upcoming-feature ExistentialAny
+# -package-name: the store's modules share `package` declarations, as in SwiftPM's build of the package.
+SWIFT_FLAGS=(-O -g -parse-as-library -swift-version 6 -enable-upcoming-feature ExistentialAny -package-name billing
              "${SAN[@]}" -I "$MODS" -I "$MAPS/BillingProtos" -I "$MAPS/CPeerCredentials")
 CFLAGS=(-O1 -g -fsanitize=fuzzer-no-link,address -fno-omit-frame-pointer)
 
@@ -98,14 +99,15 @@ if $needs_service; then
     module BillingValues "" $(sources "$ROOT/Sources/BillingValues")
     module BillingGateway "$OBJ/BillingValues.o" $(sources "$ROOT/Sources/BillingGateway")
     module BillingSandbox "$OBJ/BillingGateway.o" $(sources "$ROOT/Sources/BillingSandbox")
-    module BillingStore "" $(sources "$ROOT/Sources/BillingStore")
+    module BillingLocking "" $(sources "$ROOT/Sources/BillingLocking")
+    module BillingStore "$OBJ/BillingLocking.o" $(sources "$ROOT/Sources/BillingStore")
     module InvoiceRendering "" $(sources "$ROOT/Sources/InvoiceRendering")
     module BillingDomain "$OBJ/BillingStore.o $OBJ/BillingGateway.o $OBJ/InvoiceRendering.o" $(sources "$ROOT/Sources/BillingDomain")
     # -enable-testing: the target builds a CallContext, whose memberwise initializer is internal.
     SWIFT_FLAGS+=(-enable-testing)
-    module BillingServer "$OBJ/BillingAPI.o $OBJ/Logging.o $OBJ/Metrics.o" $(sources "$ROOT/Sources/BillingServer")
+    module BillingServer "$OBJ/BillingAPI.o $OBJ/BillingLocking.o $OBJ/Logging.o $OBJ/Metrics.o" $(sources "$ROOT/Sources/BillingServer")
     module BillingService "$OBJ/BillingServer.o $OBJ/BillingDomain.o" $(sources "$ROOT/Sources/BillingService")
-    for m in Logging CoreMetrics Metrics BillingValues BillingGateway BillingSandbox BillingStore InvoiceRendering \
+    for m in Logging CoreMetrics Metrics BillingValues BillingGateway BillingSandbox BillingLocking BillingStore InvoiceRendering \
              BillingDomain BillingServer BillingService; do SWIFT_OBJS+=("$OBJ/$m.o"); done
     LIBS+=(-lsqlite3 -lhpdf)
 fi
