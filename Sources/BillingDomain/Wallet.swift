@@ -133,22 +133,6 @@ public actor Wallet {
         var creditsThisMonth: Int64
         var debitsThisMonth: Int64
 
-        init(
-            balance: Money, appliedSequence: Int64, settings: AutoRechargeSettings, serviceStatus: Account.ServiceStatus, suspensionReason: String,
-            lastRechargeAtMilliseconds: Int64?, lastRechargeChargeID: String?, month: String, creditsThisMonth: Int64, debitsThisMonth: Int64
-        ) {
-            self.balance = balance
-            self.appliedSequence = appliedSequence
-            self.settings = settings
-            self.serviceStatus = serviceStatus
-            self.suspensionReason = suspensionReason
-            self.lastRechargeAtMilliseconds = lastRechargeAtMilliseconds
-            self.lastRechargeChargeID = lastRechargeChargeID
-            self.month = month
-            self.creditsThisMonth = creditsThisMonth
-            self.debitsThisMonth = debitsThisMonth
-        }
-
         /// Applies a committed ledger line, which may come back out of order: only newer ones move the
         /// balance, every one counts in its month.
         mutating func apply(_ transaction: WalletTransaction) {
