@@ -30,6 +30,7 @@ public final class ProtobufCArena {
     /// Small enough for glibc's per-thread cache (up to 1,032 bytes), which most messages fit in: with
     /// 4 KiB blocks the Swift client spent more CPU decoding a wallet than with a `malloc` per field.
     private static let blockBytes = 1024
+    private static let maxUnpackAllocationBytes = 1 << 30
 
     public init() {}
 
@@ -104,10 +105,14 @@ public final class ProtobufCArena {
     }
 
     /// Runs `body` with a protobuf-c allocator that takes from this arena and frees nothing: what
-    /// protobuf-c unpacks with it is freed with the arena.
+    /// protobuf-c unpacks with it is freed with the arena. A request past `maxUnpackAllocationBytes`
+    /// (no frame holds that much) fails the unpack instead of overflowing the arithmetic.
     func withAllocator<Result>(_ body: (UnsafeMutablePointer<ProtobufCAllocator>) -> Result) -> Result {
         var allocator = ProtobufCAllocator(
-            alloc: { arena, byteCount in Unmanaged<ProtobufCArena>.fromOpaque(arena!).takeUnretainedValue().allocate(byteCount) },
+            alloc: { arena, byteCount in
+                guard byteCount <= ProtobufCArena.maxUnpackAllocationBytes else { return nil }
+                return Unmanaged<ProtobufCArena>.fromOpaque(arena!).takeUnretainedValue().allocate(byteCount)
+            },
             free: { _, _ in },
             allocator_data: Unmanaged.passUnretained(self).toOpaque())
         return withUnsafeMutablePointer(to: &allocator) { body($0) }
