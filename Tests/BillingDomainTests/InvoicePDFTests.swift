@@ -166,9 +166,8 @@ struct InvoicePDFTests {
     func throughTheService() async throws {
         let directory = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try await Store.open(path: directory.appendingPathComponent("billing.sqlite3").path, migrations: BillingSchema.migrations)
-        let gateway = try SandboxGateway(directory: directory.appendingPathComponent("gateway"))
-        let context = BillingContext(store: store, gateway: gateway, now: { utcDate(2026, 11, 20) }, invoicing: try testInvoicing(prefix: "ACME"))
+        let context = try await makeContext(in: directory, invoicePrefix: "ACME", now: { utcDate(2026, 11, 20) })
+        let store = context.store
         let account = try await AccountService(context: context).createAccount(displayName: "Anna", currencyCode: "EUR", idempotencyKey: "a")
         _ = try await AccountService(context: context).updateBillingInformation(
             accountID: account.id,

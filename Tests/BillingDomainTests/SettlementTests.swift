@@ -11,14 +11,13 @@ struct SettlementTests {
     @Test func settlingATopUpTwiceCreditsOnce() async throws {
         let directory = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try await Store.open(path: directory.appendingPathComponent("billing.sqlite3").path, migrations: BillingSchema.migrations)
-        let gateway = try SandboxGateway(directory: directory.appendingPathComponent("gateway"))
-        let context = BillingContext(store: store, gateway: gateway, now: { utcDate(2026, 11, 20) }, invoicing: try testInvoicing())
+        let context = try await makeContext(in: directory, now: { utcDate(2026, 11, 20) })
+        let store = context.store
         let account = try await readyAccount(in: context)
         let wallets = WalletService(context: context)
         let added = try await wallets.addFunds(accountID: account.id, amount: Money(amountMinor: 5_000, currency: .usd), idempotencyKey: "d")
 
-        let gatewayCharge = try #require(try await gateway.lookUpCharge(idempotencyKey: added.charge.id))
+        let gatewayCharge = try #require(try await context.gateway.lookUpCharge(idempotencyKey: added.charge.id))
         let again = try await store.write { tx in
             try Settlement.settle(added.charge.id, with: .settled(gatewayCharge), context: context, in: tx, nowMilliseconds: 0)
         }

@@ -24,10 +24,9 @@ struct WalletMonthTotalsTests {
     @Test func summariesFromTheTotalsEqualTheLedgersSums() async throws {
         let directory = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try await Store.open(path: directory.appendingPathComponent("billing.sqlite3").path, migrations: BillingSchema.migrations)
         let now = Locked(utcDate(2026, 10, 20))
-        let gateway = try SandboxGateway(directory: directory.appendingPathComponent("gateway"))
-        let context = BillingContext(store: store, gateway: gateway, now: { now.withLock { $0 } }, invoicing: try testInvoicing())
+        let context = try await makeContext(in: directory, now: { now.withLock { $0 } })
+        let store = context.store
         let account = try await readyAccount(in: context)
         let wallets = WalletService(context: context)
         _ = try await wallets.addFunds(accountID: account.id, amount: Money(amountMinor: 1_000_000, currency: .usd), idempotencyKey: "d")

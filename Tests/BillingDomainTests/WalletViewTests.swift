@@ -1,6 +1,4 @@
 @testable import BillingDomain
-@testable import BillingSandbox
-import BillingStore
 import Foundation
 import Synchronization
 import Testing
@@ -14,9 +12,7 @@ struct WalletViewTests {
     @Test func viewsReadDuringDebitsAreWholeAndNeverOlderThanAnAnsweredDebit() async throws {
         let directory = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try await Store.open(path: directory.appendingPathComponent("billing.sqlite3").path, migrations: BillingSchema.migrations)
-        let gateway = try SandboxGateway(directory: directory.appendingPathComponent("gateway"))
-        let context = BillingContext(store: store, gateway: gateway, now: { utcDate(2026, 11, 10) }, invoicing: try testInvoicing())
+        let context = try await makeContext(in: directory, now: { utcDate(2026, 11, 10) })
         let account = try await readyAccount(in: context)
         let wallets = WalletService(context: context)
         _ = try await wallets.addFunds(accountID: account.id, amount: Money(amountMinor: 1_000_000, currency: .usd), idempotencyKey: "funds")
