@@ -41,6 +41,11 @@ struct WalletViewTests {
                     #expect(balance <= lastBalance, "a later view showed an older balance")
                     #expect(balance <= newestAnswered, "a view was older than a debit that had answered")
                     lastBalance = balance
+                    // A read of a loaded wallet never suspends: without a yield this loop would hold
+                    // one of the pool's threads (as many as cores) while the debits, and every other
+                    // test in the process, wait for it. (It did: 25 s for this test, 185 s under
+                    // ThreadSanitizer, where tests beside it passed their 60 s deadlines.)
+                    await Task.yield()
                 }
                 // Reads must have overlapped the debits for this test to say anything.
                 #expect(reads > debits)
