@@ -143,12 +143,27 @@ final class SQLiteConnection: @unchecked Sendable {
         return result
     }
 
+    /// What a PASSIVE checkpoint did: SQLite's result code (SQLITE_BUSY when another checkpoint ran),
+    /// the frames in the WAL, and how many of them are now in the database file.
+    struct CheckpointOutcome {
+        let resultCode: Int32
+        let walFrames: Int32
+        let copiedFrames: Int32
+
+        /// Every frame of the WAL is in the database file: the next write transaction may start the WAL over.
+        var copiedAll: Bool { resultCode == SQLITE_OK && copiedFrames == walFrames }
+    }
+
     /// Copies what it can of the WAL into the database file without waiting for the writer or readers
-    /// (a PASSIVE checkpoint). Returns SQLite's result code: SQLITE_BUSY when another checkpoint runs.
-    func checkpointPassively() -> Int32 {
+    /// (a PASSIVE checkpoint).
+    @discardableResult
+    func checkpointPassively() -> CheckpointOutcome {
         dispatchPrecondition(condition: .onQueue(queue))
-        guard let handle else { return SQLITE_MISUSE }
-        return sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+        guard let handle else { return CheckpointOutcome(resultCode: SQLITE_MISUSE, walFrames: 0, copiedFrames: 0) }
+        var walFrames: Int32 = 0
+        var copiedFrames: Int32 = 0
+        let result = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, &walFrames, &copiedFrames)
+        return CheckpointOutcome(resultCode: result, walFrames: walFrames, copiedFrames: copiedFrames)
     }
 
     /// `close()` from any task: hops to the connection's queue, behind any work already there.

@@ -25,14 +25,17 @@ final class Writer: Sendable {
     }
 
     private let onEvent: (@Sendable (StoreEvent) -> Void)?
+    /// Asks, between batches, for the WAL to be started over (`Checkpointer.takeRestartRequest`).
+    private let checkpointer: Checkpointer?
 
     init(
-        connection: SQLiteConnection, maxWritesPerTransaction: Int, maxQueuedWrites: Int,
+        connection: SQLiteConnection, maxWritesPerTransaction: Int, maxQueuedWrites: Int, checkpointer: Checkpointer?,
         onEvent: (@Sendable (StoreEvent) -> Void)?
     ) {
         self.connection = connection
         self.maxWritesPerTransaction = maxWritesPerTransaction
         self.maxQueuedWrites = maxQueuedWrites
+        self.checkpointer = checkpointer
         self.onEvent = onEvent
     }
 
@@ -70,6 +73,9 @@ final class Writer: Sendable {
     private func drain() {
         while let batch = nextBatch() {
             commit(batch)
+            // After the batch's callers were answered: copies what the checkpointer has not (a few
+            // batches' frames), so that the next BEGIN starts the WAL over.
+            if checkpointer?.takeRestartRequest() == true { connection.checkpointPassively() }
         }
     }
 
