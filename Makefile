@@ -9,7 +9,7 @@ SWIFT ?= swift
 PYTHON ?= python3
 PYTHON_VENV := .build/python-venv
 
-.PHONY: run run-postgres test test-tsan test-postgres test-python crash-test crash-test-postgres fuzz deps build release bench bench-postgres bench-renewals bench-ledger bench-hostile generate generate-python
+.PHONY: run run-postgres test test-tsan test-postgres test-python crash-test crash-test-postgres fuzz deps build release bench bench-postgres bench-renewals bench-ledger bench-hostile bench-debit generate generate-python
 
 # DEVELOPMENT ONLY: a seller identity that says on every invoice that it is not real. billingd has no
 # default seller in code; production passes its own flags (docs/OPERATIONS.md).
@@ -159,6 +159,11 @@ LEDGER_LINES ?= 10000000
 bench-ledger: deps
 	$(SWIFT) build -c release --product ledger-bench
 	$$($(SWIFT) build -c release --show-bin-path)/ledger-bench --lines $(LEDGER_LINES)
+
+## What each part of billingd's usage debit costs the store's writer, in C on billingd's own schema, beside
+## the SQLite baseline (about a minute and a half; DEBIT_BATCH, DEBIT_ROUNDS, DEBIT_SECONDS).
+bench-debit: deps
+	bash scripts/bench-debit.sh
 
 # The hostile clients (docs/RELIABILITY.md): HOSTILE_ROUNDS rounds of every phase, HOSTILE_SECONDS measured in
 # each; HOSTILE_ATTACKS=a,b runs only those attacks (bench/bin/hostile_clients --help lists them).
