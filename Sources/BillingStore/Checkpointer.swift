@@ -33,8 +33,9 @@ final class Checkpointer: Sendable {
         scheduleNext()
     }
 
-    /// True once after a checkpoint that copied a WAL of `restartFrames` or more whole: the writer
-    /// should checkpoint on its own connection before its next batch.
+    /// True once after the checkpointer caught up with a WAL of `restartFrames` or more: the writer
+    /// should checkpoint on its own connection before its next batch. (If the WAL started over in the
+    /// meantime, that checkpoint finds little to copy.)
     func takeRestartRequest() -> Bool {
         restartIsDue.withLock { isDue in
             defer { isDue = false }

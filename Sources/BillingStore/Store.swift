@@ -42,7 +42,7 @@ public final class Store: Sendable {
         public var checkpointInterval: Duration? = .milliseconds(100)
         /// The WAL's size, in pages, past which the writer helps the checkpointer start it over
         /// (`Checkpointer`): what bounds the WAL while writes never pause. That help pauses the writer
-        /// (2-36 ms measured), so it should come seldom: 16,384 pages is 64 MiB, about once a second
+        /// (2–36 ms measured), so it should come seldom: 16,384 pages is 64 MiB, about once a second
         /// with debits at full speed.
         public var walRestartPages = 16_384
         /// Prepared statements kept per connection.
