@@ -118,7 +118,6 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
     }
 }
 
-/// A USD account with complete US billing information and a primary card that charges.
 /// A billing context as billingd builds one: a SQLite store and the sandbox gateway, both in `directory`.
 func makeContext(in directory: URL, invoicePrefix: String = "INV", now: @escaping @Sendable () -> Date) async throws -> BillingContext {
     let store = try await Store.open(path: directory.appendingPathComponent("billing.sqlite3").path, migrations: BillingSchema.migrations)
@@ -126,6 +125,7 @@ func makeContext(in directory: URL, invoicePrefix: String = "INV", now: @escapin
     return BillingContext(store: store, gateway: gateway, now: now, invoicing: try testInvoicing(prefix: invoicePrefix))
 }
 
+/// A USD account with complete US billing information and a primary card that charges.
 func readyAccount(in context: BillingContext) async throws -> Account {
     let account = try await AccountService(context: context).createAccount(displayName: "Acme", currencyCode: "USD", idempotencyKey: "a")
     _ = try await AccountService(context: context).updateBillingInformation(
