@@ -87,6 +87,7 @@ struct HeldWriter {
 }
 
 /// Starts `count` writes that each insert one item, and returns once all of them wait in the queue.
+/// Each is its own task, so they enter the queue in no particular order.
 func queueInserts(_ store: Store, count: Int, labelPrefix: String) async throws -> [Task<Int64, any Error>] {
     let alreadyQueued = store.statistics.queuedWrites
     let writes = (0..<count).map { index in
