@@ -21,6 +21,12 @@
  * the attacker's CPU. Every attack is bounded: a fixed number of connections (slots), each reconnected
  * when the server closes it, until the phase ends.
  *
+ * With --decoy (and --billingd) a second billingd runs beside the first, and every attack runs twice a
+ * round: once at the server under test, and once at the decoy while the good client still calls the
+ * server under test. The server under test sees nothing of the second run, so the good client's p99
+ * there is what the attack costs the machine (the kernel's work for the attacker's sockets, the
+ * scheduler), which no server can take back; the first run's excess over it is the server's doing.
+ *
  * The server is found by the good client's connection (SO_PEERCRED gives its pid), so its memory,
  * threads, CPU and sockets are read from /proc whether this program started it or not.
  *
@@ -942,7 +948,7 @@ struct options {
     double seconds, warmup, rate;
     uint32_t max_connections, rounds;
     const char *only;           /* comma-separated attack names, or NULL for all */
-    bool json, keep;
+    bool decoy, json, keep;
 };
 
 /* One phase's figures, pooled over the rounds: every good call's latency, the peaks, the sums. */
@@ -958,15 +964,15 @@ struct phase_result {
     int sockets_left;                   /* the most attack sockets any round left open on the server */
 };
 
-enum phase_kind { PHASE_QUIET, PHASE_BURNER, PHASE_ATTACK };
+enum phase_kind { PHASE_QUIET, PHASE_BURNER, PHASE_ATTACK, PHASE_ATTACK_ON_DECOY };
 
-/* What atexit stops: the billingd this program started (never in an attacker's process). */
-static struct server *cleanup_server;
+/* What atexit stops: the billingds this program started (never in an attacker's process). */
+static struct server *cleanup_server, *cleanup_decoy;
 static const struct options *cleanup_options;
 
 /* Runs one phase once and adds what it measured to `r`. */
-static void run_phase(const struct options *o, struct server *server, struct sampler *sampler, struct good_client *good,
-                      enum phase_kind kind, const struct attack *a, struct phase_result *r)
+static void run_phase(const struct options *o, struct server *server, const struct server *decoy, struct sampler *sampler,
+                      struct good_client *good, enum phase_kind kind, const struct attack *a, struct phase_result *r)
 {
     int sockets_before = proc_open_sockets(server->pid);
     bool exact_peak = reset_peak_rss(server->pid);
@@ -985,11 +991,11 @@ static void run_phase(const struct options *o, struct server *server, struct sam
         attacker = fork();
         if (attacker < 0) die("fork: %s", strerror(errno));
         if (attacker == 0) {
-            cleanup_server = NULL; /* the server is the parent's to stop */
+            cleanup_server = cleanup_decoy = NULL; /* the servers are the parent's to stop */
             close(good->fd);
             close(report[0]);
             if (kind == PHASE_BURNER) burn_run(until, report[1]);
-            attack_run(a, server->socket_path, until, report[1]);
+            attack_run(a, kind == PHASE_ATTACK_ON_DECOY ? decoy->socket_path : server->socket_path, until, report[1]);
         }
         close(report[1]);
     }
@@ -1047,7 +1053,7 @@ static void finish_phase(struct phase_result *r)
 
 static void print_header(void)
 {
-    printf("%-17s %7s %8s %6s %8s %9s %9s %7s %6s %6s %8s %9s %s\n", "phase", "p50 us", "p99 us", "p99 x", "max us",
+    printf("%-24s %7s %8s %6s %8s %9s %9s %7s %6s %6s %8s %9s %s\n", "phase", "p50 us", "p99 us", "p99 x", "max us",
            "RSS peak", "RSS after", "threads", "srv", "atk", "conns", "sent MiB", "after");
 }
 
@@ -1056,7 +1062,7 @@ static void print_row(const struct phase_result *r, uint32_t baseline_p99)
     char answered[64];
     snprintf(answered, sizeof answered, "%s%s", r->not_answered_after ? "NOT ANSWERED" : "answered",
              r->sockets_left > 0 ? " SOCKETS LEFT" : "");
-    printf("%-17s %7u %8u %6.2f %8u %8.1fM %8.1fM %7ld %5.0f%% %5.0f%% %8llu %9.1f %s", r->name, r->p50_us, r->p99_us,
+    printf("%-24s %7u %8u %6.2f %8u %8.1fM %8.1fM %7ld %5.0f%% %5.0f%% %8llu %9.1f %s", r->name, r->p50_us, r->p99_us,
            baseline_p99 > 0 ? (double)r->p99_us / baseline_p99 : 1.0, r->max_us, r->peak_rss_kib / 1024.0,
            r->rss_after_kib / 1024.0, r->peak_threads, r->server_cpu / r->runs * 100, r->attacker_cpu / r->runs * 100,
            (unsigned long long)r->attack.connections, r->attack.bytes_sent / 1048576.0, answered);
@@ -1102,12 +1108,14 @@ static void usage(FILE *to)
     fprintf(to,
             "usage: hostile_clients (--billingd PATH | --socket PATH) [--seconds S] [--rounds N] [--warmup W] [--rate R]\n"
             "                       [--max-connections N] [--flood-connections F] [--log-level L]\n"
-            "                       [--attacks a,b,...] [--json] [--keep] [-- BILLINGD-FLAGS...]\n"
+            "                       [--attacks a,b,...] [--decoy] [--json] [--keep] [-- BILLINGD-FLAGS...]\n"
             "\n"
             "--billingd PATH  start this billingd on a temporary folder (--max-connections N, default 512,\n"
             "                 --log-level L, default warning, and any flags after --) and stop it at the end;\n"
             "                 --keep keeps the folder (its log, the database)\n"
             "--socket PATH    use the billingd listening there instead\n"
+            "--decoy          (with --billingd) start a second billingd, and run every attack once more at it while\n"
+            "                 the good client calls the first: what the attack costs the machine, not the server\n"
             "S seconds measured per phase (default 10) after W of warm-up (default 1), each phase once per round\n"
             "(N rounds, default 1; percentiles over all rounds' calls); R good calls a second\n"
             "(default 200); F connections in the flood (default 2 x N; with --socket, set it above the\n"
@@ -1136,9 +1144,8 @@ static double parse_number(const char *name, const char *text, double min, doubl
     return value;
 }
 
-static void stop_server(void)
+static void stop_one_server(struct server *s)
 {
-    struct server *s = cleanup_server;
     if (s == NULL || s->child <= 0) return;
     kill(s->child, SIGTERM);
     waitpid(s->child, NULL, 0);
@@ -1150,6 +1157,22 @@ static void stop_server(void)
     } else {
         fprintf(stderr, "hostile_clients: kept %s (billingd.log, the database)\n", s->folder);
     }
+}
+
+static void stop_server(void)
+{
+    stop_one_server(cleanup_server);
+    stop_one_server(cleanup_decoy);
+}
+
+/* Starts a billingd on a temporary folder of its own; `socket_path` (128 bytes) receives its socket's path. */
+static void start_server_here(const struct options *o, struct server *s, char *socket_path)
+{
+    strcpy(s->folder, "/tmp/billing-hostile-XXXXXX");
+    if (mkdtemp(s->folder) == NULL) die("mkdtemp: %s", strerror(errno));
+    snprintf(socket_path, 128, "%s/billingd.sock", s->folder);
+    s->socket_path = socket_path;
+    s->child = start_billingd(o->billingd, s->folder, o->max_connections, o->log_level, o->billingd_flags, o->billingd_flag_count);
 }
 
 static void on_signal(int signal_number)
@@ -1188,6 +1211,8 @@ int main(int argc, char **argv)
             o.log_level = option_value(argc, argv, &i);
         } else if (strcmp(name, "--attacks") == 0) {
             o.only = option_value(argc, argv, &i);
+        } else if (strcmp(name, "--decoy") == 0) {
+            o.decoy = true;
         } else if (strcmp(name, "--json") == 0) {
             o.json = true;
         } else if (strcmp(name, "--keep") == 0) {
@@ -1202,7 +1227,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if ((o.billingd == NULL) == (o.socket_path == NULL)) {
+    if ((o.billingd == NULL) == (o.socket_path == NULL) || (o.decoy && o.billingd == NULL)) {
         usage(stderr);
         return 2;
     }
@@ -1210,20 +1235,19 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     ensure_fd_limit(MAX_SLOTS + 1024);
 
-    struct server server = {.socket_path = o.socket_path};
-    static char socket_path[128];
+    struct server server = {.socket_path = o.socket_path}, decoy = {0};
+    static char socket_path[128], decoy_socket_path[128];
     if (o.billingd != NULL) {
-        strcpy(server.folder, "/tmp/billing-hostile-XXXXXX");
-        if (mkdtemp(server.folder) == NULL) die("mkdtemp: %s", strerror(errno));
-        snprintf(socket_path, sizeof socket_path, "%s/billingd.sock", server.folder);
-        server.socket_path = socket_path;
-        server.child = start_billingd(o.billingd, server.folder, o.max_connections, o.log_level, o.billingd_flags,
-                                      o.billingd_flag_count);
-        cleanup_server = &server;
         cleanup_options = &o;
         atexit(stop_server);
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
+        start_server_here(&o, &server, socket_path);
+        cleanup_server = &server;
+        if (o.decoy) {
+            start_server_here(&o, &decoy, decoy_socket_path);
+            cleanup_decoy = &decoy;
+        }
     }
 
     /* The good client connects first (it waits up to 30 s for a server starting here); its peer's pid is
@@ -1239,6 +1263,11 @@ int main(int argc, char **argv)
     if (getsockopt(good.fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_size) != 0) die("SO_PEERCRED: %s", strerror(errno));
     server.pid = peer.pid;
     if (good_call(&good) == 0) die("billingd on %s does not answer Health/Check SERVING", server.socket_path);
+    for (int attempt = 0; o.decoy && !answers_a_new_connection(decoy.socket_path); attempt++) {
+        if (attempt >= 300 || waitpid(decoy.child, NULL, WNOHANG) != 0)
+            die("the decoy billingd does not answer on %s (see its log with --keep)", decoy.socket_path);
+        sleep_seconds(0.1);
+    }
 
     random_bytes = malloc(RANDOM_BYTES);
     big_payload = calloc(1, MAX_FRAME_BYTES + 1);
@@ -1263,9 +1292,10 @@ int main(int argc, char **argv)
 
     /* The phases in their order: a round runs each once; the rounds' calls are pooled, so that what
      * else the machine was doing meanwhile falls on every phase alike. */
-    struct phase_result phases[ATTACK_COUNT + 3];
-    const struct attack *phase_attack[ATTACK_COUNT + 3];
-    enum phase_kind phase_kind[ATTACK_COUNT + 3];
+    struct phase_result phases[2 * ATTACK_COUNT + 3];
+    const struct attack *phase_attack[2 * ATTACK_COUNT + 3];
+    enum phase_kind phase_kind[2 * ATTACK_COUNT + 3];
+    static char decoy_names[ATTACK_COUNT][40];
     size_t phase_count = 0;
     phases[phase_count] = (struct phase_result){.name = "baseline"}, phase_kind[phase_count++] = PHASE_QUIET;
     phases[phase_count] = (struct phase_result){.name = "cpu-burner"}, phase_kind[phase_count++] = PHASE_BURNER;
@@ -1273,6 +1303,10 @@ int main(int argc, char **argv)
         if (!selected(&o, attacks[i].name)) continue;
         phase_attack[phase_count] = &attacks[i];
         phases[phase_count] = (struct phase_result){.name = attacks[i].name}, phase_kind[phase_count++] = PHASE_ATTACK;
+        if (!o.decoy) continue;
+        snprintf(decoy_names[i], sizeof decoy_names[i], "%s at decoy", attacks[i].name);
+        phase_attack[phase_count] = &attacks[i];
+        phases[phase_count] = (struct phase_result){.name = decoy_names[i]}, phase_kind[phase_count++] = PHASE_ATTACK_ON_DECOY;
     }
     phases[phase_count] = (struct phase_result){.name = "baseline-again"}, phase_kind[phase_count++] = PHASE_QUIET;
     for (size_t p = 0; p < phase_count; p++) {
@@ -1284,7 +1318,7 @@ int main(int argc, char **argv)
     for (uint32_t round = 1; round <= o.rounds; round++) {
         for (size_t p = 0; p < phase_count; p++) {
             fprintf(stderr, "\rround %u of %u: %-17s", round, o.rounds, phases[p].name);
-            run_phase(&o, &server, &sampler, &good, phase_kind[p], phase_attack[p], &phases[p]);
+            run_phase(&o, &server, &decoy, &sampler, &good, phase_kind[p], phase_attack[p], &phases[p]);
         }
     }
     fprintf(stderr, "\n");
@@ -1312,6 +1346,12 @@ int main(int argc, char **argv)
         printf("machine load average (1 min, %ld cores): %.2f before, %.2f after; anything above what this\n"
                "  run adds (about 1 to 2) is other work, and noise in the figures\n",
                sysconf(_SC_NPROCESSORS_ONLN), load_before, load_after);
+        if (o.decoy) {
+            printf("\neach attack's p99 against the same attack's at the decoy (what it costs beyond the machine's share):\n");
+            for (size_t p = 0; p + 1 < phase_count; p++)
+                if (phase_kind[p] == PHASE_ATTACK && phase_kind[p + 1] == PHASE_ATTACK_ON_DECOY && phases[p + 1].p99_us > 0)
+                    printf("  %-17s %.2fx\n", phases[p].name, (double)phases[p].p99_us / phases[p + 1].p99_us);
+        }
         printf("\nattacks:\n");
         for (size_t i = 0; i < ATTACK_COUNT; i++)
             if (selected(&o, attacks[i].name)) printf("  %-17s %s\n", attacks[i].name, attacks[i].what);
@@ -1319,7 +1359,8 @@ int main(int argc, char **argv)
                "  write to its reply); p99 x = ratio to the baseline's p99; RSS peak = server VmHWM, reset before each\n"
                "  phase; RSS after = once the attack's sockets closed, plus 1 s (last round); threads = peak;\n"
                "  srv/atk = CPU of server/attacker (100%% = a core); conns = connections the attacker opened (all\n"
-               "  rounds); after = a new connection answered SERVING after every round.\n",
+               "  rounds); after = a new connection answered SERVING after every round. \"at decoy\": the attack went to a\n"
+               "  second billingd (--decoy) while the good client called the first, whose figures these are.\n",
                o.rounds, o.seconds, o.rate);
     }
     return 0;
