@@ -22,7 +22,11 @@
  *   4. the suspension check (the subquery on accounts),
  *   5. the savepoint per debit (which keeps one failing body from failing its batch).
  * What is left beside `sqlite_baseline --mode batch` with the same batch size is the wider rows and
- * the wallets table's text key. Each round runs every step once, alternating, so that the machine's
+ * the wallets table's text key.
+ * A last row is not cumulative: billingd's whole debit again, but with the ledger lines of a batch
+ * written by one multi-row INSERT after its debits (issue 14's proposal), which bounds what that change
+ * could gain. It gives up what the savepoint per debit keeps (a failing line fails only its debit), so
+ * it is an upper bound, not a design. Each round runs every step once, alternating, so that the machine's
  * other work falls on all of them alike; the summary gives each step's median over the rounds.
  *
  * Per run: debits per second, the writer thread's CPU time per debit (CLOCK_THREAD_CPUTIME_ID), its
@@ -45,7 +49,8 @@
 #include "latency.h"
 
 #define ACCOUNT_COUNT 1000
-#define STEP_COUNT 5
+#define STEP_COUNT 6
+#define STEP_MULTI_ROW_INSERT 5
 #define MAX_ROUNDS 50
 #define MAX_BATCH_SIZE 10000
 #define MAX_PATH_BYTES 4000
@@ -56,7 +61,11 @@ static const char *const STEP_NAMES[STEP_COUNT] = {
     "- monthly totals",
     "- suspension check",
     "- savepoint per debit",
+    "billingd's debit, one INSERT per batch",
 };
+
+/* Whether a step leaves out a part, for the cumulative steps 1-4; the last step keeps every part. */
+static bool without(int step, int from_step) { return step != STEP_MULTI_ROW_INSERT && step >= from_step; }
 
 struct step_result {
     double debits_per_second, writer_cpu_us, wall_us, commit_p50_ms, commit_p99_ms;
@@ -159,7 +168,7 @@ static struct step_result measure(int step, const char *schema, const char *dir,
     execute(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0");
     execute(db, "BEGIN");
     execute(db, schema);
-    if (step >= 1) execute(db, "DROP INDEX wallet_transactions_by_account; DROP INDEX wallet_transactions_by_category");
+    if (without(step, 1)) execute(db, "DROP INDEX wallet_transactions_by_account; DROP INDEX wallet_transactions_by_category");
     static char accounts[ACCOUNT_COUNT][32];
     sqlite3_stmt *account = prepare(db, "INSERT INTO accounts(id, display_name, currency, created_at_ms) VALUES (?, 'Anatomy', 'USD', 1)");
     sqlite3_stmt *wallet = prepare(db, "INSERT INTO wallets(account_id, currency, balance_minor) VALUES (?, 'USD', 1000000000000)");
@@ -175,16 +184,27 @@ static struct step_result measure(int step, const char *schema, const char *dir,
     execute(db, "COMMIT");
 
     /* WalletLedger.debit's UPDATE (with the suspension check until step 4), append's INSERT and upsert. */
-    sqlite3_stmt *debit = prepare(db, step >= 3
+    sqlite3_stmt *debit = prepare(db, without(step, 3)
         ? "UPDATE wallets SET balance_minor = balance_minor - ?1, last_entry_at_ms = CASE WHEN last_entry_at_ms > ?3 THEN last_entry_at_ms ELSE ?3 END"
           " WHERE account_id = ?2 AND balance_minor >= ?1"
           " RETURNING balance_minor, last_entry_at_ms, auto_recharge_enabled, recharge_amount_minor, recharge_threshold_minor"
         : "UPDATE wallets SET balance_minor = balance_minor - ?1, last_entry_at_ms = CASE WHEN last_entry_at_ms > ?3 THEN last_entry_at_ms ELSE ?3 END"
           " WHERE account_id = ?2 AND balance_minor >= ?1 AND (SELECT service_status FROM accounts WHERE id = ?2) = 'active'"
           " RETURNING balance_minor, last_entry_at_ms, auto_recharge_enabled, recharge_amount_minor, recharge_threshold_minor");
-    sqlite3_stmt *line = prepare(db,
-        "INSERT INTO wallet_transactions(id, account_id, amount_minor, balance_after_minor, currency, category, description, source, charge_id, usage_id, created_at_ms)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq");
+    /* One line per statement, or (the last step) every line of a batch in one statement. */
+    int lines_per_insert = step == STEP_MULTI_ROW_INSERT ? batch_size : 1;
+    size_t insert_bytes = 256 + (size_t)lines_per_insert * 40;
+    char *insert_sql = malloc(insert_bytes);
+    if (!insert_sql) fail("prepare the INSERT", "out of memory");
+    size_t used = (size_t)snprintf(insert_sql, insert_bytes,
+        "INSERT INTO wallet_transactions(id, account_id, amount_minor, balance_after_minor, currency, category, description, source, charge_id, usage_id, created_at_ms) VALUES ");
+    for (int i = 0; i < lines_per_insert; i++)
+        used += (size_t)snprintf(insert_sql + used, insert_bytes - used, "%s(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", i ? ", " : "");
+    snprintf(insert_sql + used, insert_bytes - used, " RETURNING seq");
+    sqlite3_stmt *line = prepare(db, insert_sql);
+    free(insert_sql);
+    static char line_ids[MAX_BATCH_SIZE][40], usage_ids[MAX_BATCH_SIZE][48];
+    static int64_t balances_after[MAX_BATCH_SIZE];
     sqlite3_stmt *totals = prepare(db,
         "INSERT INTO wallet_month_totals(account_id, month, category, credits_minor, debits_minor, transaction_count) VALUES (?, ?, ?, ?, ?, 1)"
         " ON CONFLICT(account_id, month, category) DO UPDATE SET credits_minor = wallet_month_totals.credits_minor + excluded.credits_minor,"
@@ -205,28 +225,28 @@ static struct step_result measure(int step, const char *schema, const char *dir,
         run(db, begin, NULL);
         for (int i = 0; i < batch_size; i++, debits++, now_ms++) {
             const char *account_id = accounts[debits % ACCOUNT_COUNT];
-            char id[40], usage_id[48];
-            snprintf(id, sizeof id, "wtx_01a22e021bf0%012llx", (unsigned long long)debits);
-            snprintf(usage_id, sizeof usage_id, "debit-anatomy-%lld", (long long)debits);
-            if (step < 4) run(db, savepoint, NULL);
-            int64_t balance_after = 0, sequence = 0;
+            int slot = i % lines_per_insert, first = slot * 11;
+            snprintf(line_ids[i], sizeof line_ids[i], "wtx_01a22e021bf0%012llx", (unsigned long long)debits);
+            snprintf(usage_ids[i], sizeof usage_ids[i], "debit-anatomy-%lld", (long long)debits);
+            if (!without(step, 4)) run(db, savepoint, NULL);
+            int64_t sequence = 0;
             sqlite3_bind_int64(debit, 1, 1);
             sqlite3_bind_text(debit, 2, account_id, -1, SQLITE_STATIC);
             sqlite3_bind_int64(debit, 3, now_ms);
-            run(db, debit, &balance_after);
-            sqlite3_bind_text(line, 1, id, -1, SQLITE_STATIC);
-            sqlite3_bind_text(line, 2, account_id, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(line, 3, -1);
-            sqlite3_bind_int64(line, 4, balance_after);
-            sqlite3_bind_text(line, 5, "USD", -1, SQLITE_STATIC);
-            sqlite3_bind_text(line, 6, "sms", -1, SQLITE_STATIC);
-            sqlite3_bind_text(line, 7, "anatomy", -1, SQLITE_STATIC);
-            sqlite3_bind_text(line, 8, "usage", -1, SQLITE_STATIC);
-            sqlite3_bind_null(line, 9);
-            sqlite3_bind_text(line, 10, usage_id, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(line, 11, now_ms);
-            run(db, line, &sequence);
-            if (step < 2) {
+            run(db, debit, &balances_after[i]);
+            sqlite3_bind_text(line, first + 1, line_ids[i], -1, SQLITE_STATIC);
+            sqlite3_bind_text(line, first + 2, account_id, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(line, first + 3, -1);
+            sqlite3_bind_int64(line, first + 4, balances_after[i]);
+            sqlite3_bind_text(line, first + 5, "USD", -1, SQLITE_STATIC);
+            sqlite3_bind_text(line, first + 6, "sms", -1, SQLITE_STATIC);
+            sqlite3_bind_text(line, first + 7, "anatomy", -1, SQLITE_STATIC);
+            sqlite3_bind_text(line, first + 8, "usage", -1, SQLITE_STATIC);
+            sqlite3_bind_null(line, first + 9);
+            sqlite3_bind_text(line, first + 10, usage_ids[i], -1, SQLITE_STATIC);
+            sqlite3_bind_int64(line, first + 11, now_ms);
+            if (slot == lines_per_insert - 1) run(db, line, &sequence);
+            if (!without(step, 2)) {
                 sqlite3_bind_text(totals, 1, account_id, -1, SQLITE_STATIC);
                 sqlite3_bind_text(totals, 2, "2026-11", -1, SQLITE_STATIC);
                 sqlite3_bind_text(totals, 3, "sms", -1, SQLITE_STATIC);
@@ -234,7 +254,7 @@ static struct step_result measure(int step, const char *schema, const char *dir,
                 sqlite3_bind_int64(totals, 5, 1);
                 run(db, totals, NULL);
             }
-            if (step < 4) run(db, release, NULL);
+            if (!without(step, 4)) run(db, release, NULL);
         }
         uint64_t commit_start = monotonic_ns();
         run(db, commit, NULL);
@@ -243,6 +263,11 @@ static struct step_result measure(int step, const char *schema, const char *dir,
     double elapsed = (double)(monotonic_ns() - start) / 1e9, cpu = cpu_seconds() - cpu_start;
     atomic_store(&checkpointer.stop, true);
     pthread_join(thread, NULL);
+    int64_t lines = 0;
+    sqlite3_stmt *count = prepare(db, "SELECT count(*) FROM wallet_transactions");
+    run(db, count, &lines);
+    sqlite3_finalize(count);
+    if (lines != debits) fail(STEP_NAMES[step], "wrote a ledger line count other than its debits'");
 
     struct percentiles p = recorder_percentiles(&commits);
     struct step_result result = {
@@ -305,7 +330,7 @@ int main(int argc, char **argv)
             fflush(stdout);
         }
     }
-    printf("-- median of %d rounds, %d debits per transaction over %d accounts, %.0f s each\n", rounds, batch_size, ACCOUNT_COUNT, seconds);
+    printf("-- median of %d rounds, %d debits per transaction over %d accounts, %g s each\n", rounds, batch_size, ACCOUNT_COUNT, seconds);
     for (int step = 0; step < STEP_COUNT; step++) {
         double columns[5][MAX_ROUNDS];
         for (int round = 0; round < rounds; round++) {

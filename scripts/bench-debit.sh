@@ -5,7 +5,8 @@
 #      billingd's schema as its migrations made it;
 #   2. bench/bin/sqlite_baseline --mode batch with DEBIT_BATCH debits per transaction (the lower bound);
 #   3. bench/bin/debit_anatomy: billingd's own debit statements on that schema, then with one part after
-#      another taken away, DEBIT_ROUNDS rounds, alternating.
+#      another taken away, and once more whole with the batch's ledger lines in one INSERT;
+#      DEBIT_ROUNDS rounds, alternating.
 # DEBIT_BATCH (default 28: what billingd's writer commits at 64 calls in flight over 1,000 accounts),
 # DEBIT_ROUNDS (default 3) and DEBIT_SECONDS (default 4) set the run; about a minute and a half.
 set -euo pipefail
