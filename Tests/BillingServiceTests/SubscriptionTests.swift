@@ -513,6 +513,31 @@ struct SubscriptionTests {
         #expect(try await client.allInvoices(account).map(\.status) == [.paid, .paid])
     }
 
+    /// A test clock behind the wall clock dates its charges in the past. The upkeep pass while running
+    /// must judge a renewal whose answer was lost by when it was recorded: by its date it looked weeks
+    /// old, and was declared not charged though the gateway had made it (RELIABILITY.md, defect 4).
+    @Test func aRenewalOnATestClockBehindTheWallIsNotDeclaredNotChargedWhileItsAnswerMayLag() async throws {
+        let service = try await BillingHarness()
+        let client = service.client()
+        let (clock, account) = try await client.clockAccount(at: utcMilliseconds(2026, 9, 1))
+        let id = try #require(try await client.subscribe(account, plan: "starter-monthly-usd-v1").subscription?.id)
+        await service.gateway.setMode(.losesAnswersLooksUpLate)
+        _ = try await client.advance(clock, to: utcMilliseconds(2026, 10, 1))
+        #expect(try await client.allCharges(account).map(\.status) == [.succeeded, .pending])
+
+        // Recorded moments ago by the wall clock: too young for the pass, whatever its date.
+        #expect(try await service.maintain().reconciledCharges == 0)
+        #expect(try await client.allCharges(account).map(\.status) == [.succeeded, .pending])
+
+        // Once the look-up finds it, the pass settles it as made.
+        await service.gateway.setMode(.healthy)
+        service.clock.advance(by: 120)
+        #expect(try await service.maintain().reconciledCharges == 1)
+        #expect(try await client.allCharges(account).map(\.status) == [.succeeded, .succeeded])
+        #expect(try await client.allInvoices(account).map(\.status) == [.paid, .paid])
+        #expect(try await client.subscription(account, id).status == .active)
+    }
+
     /// A renewal recorded but cut off before its gateway call (a kill, an unreachable gateway) has no
     /// caller to retry it: start-up sends it under its own key, instead of counting a failed attempt.
     @Test func aRenewalThatNeverReachedTheGatewayIsSentAtStartNotCountedAsDeclined() async throws {
