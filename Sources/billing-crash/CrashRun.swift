@@ -81,7 +81,11 @@ final class CrashRun {
                 print("stopping: --max-seconds reached after \(round - 1) rounds")
                 break
             }
-            let failures = await self.round(round, of: rounds, fixture: fixture, renewing: renewals ? subscribed : nil)
+            let renewing = renewals && round <= SubscriptionFixture.lastRenewingRound
+            if renewals && round == SubscriptionFixture.lastRenewingRound + 1 {
+                print("renewals end: the subscribers' cards expire at the end of \(Operation.TestCard.expiryYear), and the clock has reached it")
+            }
+            let failures = await self.round(round, of: rounds, fixture: fixture, renewing: renewing ? subscribed : nil)
             summary.rounds += 1
             if failures.isEmpty { summary.passedRounds += 1 } else { summary.failedRounds += 1 }
         }

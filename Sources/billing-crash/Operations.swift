@@ -32,6 +32,15 @@ struct Operation: Sendable, Hashable, Codable {
 
         /// The number, only ever put into a request, never into a log.
         var number: String { self == .succeeds ? "4242424242424242" : "4000000000000341" }
+
+        /// Every card the test adds expires at the end of this year: the latest billingd accepts (this
+        /// year on the wall clock plus 30, its `CardDetails.maxYearsUntilExpiry`). Subscribers' cards
+        /// are judged on their test clock's date, so this ends the renewals (`SubscriptionFixture`).
+        static let expiryYear: Int = {
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = TimeZone(identifier: "UTC")!
+            return calendar.component(.year, from: Date()) + 30
+        }()
     }
 
     var kind: Kind
@@ -111,7 +120,7 @@ extension BillingServiceClient {
             case .addCard:
                 let reply = try await addPaymentMethod(.init(
                     idempotencyKey: operation.key, accountID: operation.account,
-                    card: .init(number: operation.card.number, expiryMonth: 12, expiryYear: 2040, cvc: "123", holderName: "Crash Test"),
+                    card: .init(number: operation.card.number, expiryMonth: 12, expiryYear: UInt32(Operation.TestCard.expiryYear), cvc: "123", holderName: "Crash Test"),
                     makePrimary: true))
                 return .acknowledged(Outcome(result: "ok", paymentMethodID: reply.paymentMethod?.id ?? ""))
             case .removeCard:

@@ -21,6 +21,13 @@ struct SubscriptionFixture: Sendable {
     /// Set-up calls in flight at once.
     static let setupConcurrency = 8
 
+    /// The last round with a renewal run: the one whose period starts in the last month of the cards'
+    /// life. A later period would find every card expired on the clock's date, and every renewal would
+    /// stay unpaid by design (a 500-round run reached 2041 with cards that ended in 2040).
+    static var lastRenewingRound: Int {
+        (Operation.TestCard.expiryYear - start.year) * 12 + 11 - (start.month - 1)
+    }
+
     /// Period `index` of the subscriptions starts here (0: the first, at the clock's start).
     static func periodStart(_ index: Int) -> Int64 {
         let months = start.year * 12 + (start.month - 1) + index
