@@ -1317,7 +1317,7 @@ int main(int argc, char **argv)
     }
     for (uint32_t round = 1; round <= o.rounds; round++) {
         for (size_t p = 0; p < phase_count; p++) {
-            fprintf(stderr, "\rround %u of %u: %-17s", round, o.rounds, phases[p].name);
+            fprintf(stderr, "\rround %u of %u: %-24s", round, o.rounds, phases[p].name);
             run_phase(&o, &server, &decoy, &sampler, &good, phase_kind[p], phase_attack[p], &phases[p]);
         }
     }
