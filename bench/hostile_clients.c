@@ -17,9 +17,10 @@
  * side once the attackers had gone).
  *
  * Each attacker is one process with one thread around epoll, like the control burner: at most one
- * core, so that a good client suffering much more than beside the burner is the server's doing, not
- * the attacker's CPU. Every attack is bounded: a fixed number of connections (slots), each reconnected
- * when the server closes it, until the phase ends.
+ * core of its own. (That does not make the burner a fair control: an attack's sockets also cost the
+ * kernel work, and serving it costs a server CPU; --decoy, below, measures that share.) Every attack
+ * is bounded: a fixed number of connections (slots), each reconnected when the server closes it,
+ * until the phase ends.
  *
  * With --decoy (and --billingd) a second billingd runs beside the first, and every attack runs twice a
  * round: once at the server under test, and once at the decoy while the good client still calls the
