@@ -97,7 +97,8 @@ final class PostgresSession: @unchecked Sendable {
         dispatchPrecondition(condition: .onQueue(queue))
         guard let connection else { return }
         self.connection = nil
-        try? connection.close().wait()
+        // Not waited for: a close need not be answered, and this thread serves the next statement.
+        connection.close().whenComplete { _ in _ = connection }
     }
 
     private func run(_ sql: String, _ arguments: [SQLValue], operation: @autoclosure () -> String) throws -> (rows: [Row], affected: Int) {
@@ -115,13 +116,36 @@ final class PostgresSession: @unchecked Sendable {
         }
         let result: PostgresQueryResult
         do {
-            result = try connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger).wait()
+            result = try reply(to: connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger), on: connection, operation: operation())
         } catch {
             let storeError = Self.storeError(error, operation: operation())
             if storeError.kind == .unavailable { disconnect() }
             throw storeError
         }
         return (try Self.rows(of: result, operation: operation()), result.metadata.rows ?? 0)
+    }
+
+    /// Waits for a statement's reply. postgres-nio fails the reply when its connection closes, but once
+    /// (a CI run, 30 November 2026, PostgreSQL stopped as a crash stops it mid-statement) it did not, and
+    /// this thread waited for good: every later write of the store queued behind it, also after
+    /// PostgreSQL was back. So the wait also ends, as unavailable, when the connection has closed and no
+    /// reply came within a second after, or when the statement ran well past its `statement_timeout`.
+    private func reply<T: Sendable>(to future: EventLoopFuture<T>, on connection: PostgresConnection, operation: String) throws -> T {
+        let replied = DispatchSemaphore(value: 0)
+        future.whenComplete { _ in replied.signal() }
+        let limit = statementTimeoutMilliseconds > 0 ? DispatchTime.now() + .milliseconds(statementTimeoutMilliseconds + 5_000) : .distantFuture
+        var closedSince: DispatchTime?
+        while replied.wait(timeout: .now() + .milliseconds(100)) == .timedOut {
+            let now = DispatchTime.now()
+            if connection.isClosed, closedSince == nil { closedSince = now }
+            let gaveUp = closedSince.map { now >= $0 + .seconds(1) } ?? false
+            guard gaveUp || now >= limit else { continue }
+            connection.close().whenComplete { _ in _ = connection }
+            throw StoreError(
+                .unavailable, operation: operation,
+                message: "PostgreSQL did not answer (\(gaveUp ? "its connection closed" : "past the statement timeout")); the outcome is not known to be stored; retry later")
+        }
+        return try future.wait()
     }
 
     private func openConnection() throws -> PostgresConnection {
